@@ -1,0 +1,13 @@
+/** Absolute paths of the project folders the local stack works with. */
+const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Repository layout, resolved from this file so commands work from any working directory. */
+export const paths = {
+  root,
+  migrations: `${root}/supabase/migrations`,
+  sqlTests: `${root}/supabase/tests`,
+  functions: `${root}/supabase/functions`,
+  standIns: `${root}/scripts/local/standins`,
+  gateway: `${root}/scripts/local/functions-gateway.ts`,
+  denoConfig: `${root}/deno.json`,
+};

@@ -1,0 +1,94 @@
+/**
+ * A throwaway PostgreSQL 15 cluster: its own data directory under a temp dir, a free port, pg_cron preloaded.
+ * Started as the `postgres` OS user when we are root (initdb refuses root). Always removed on stop.
+ */
+import { ensurePostgresTools, type PostgresTools } from "./prerequisites.ts";
+import { freePort, isRoot, run, runOrThrow } from "./process.ts";
+
+/** Options for {@link startPostgres}. */
+export interface PostgresOptions {
+  /** Whether pg_cron launches scheduled jobs (off in tests, which run job commands themselves). */
+  cronLaunchJobs?: boolean;
+  /** Progress output. */
+  log?: (line: string) => void;
+}
+
+/** A running throwaway cluster. */
+export interface PostgresCluster {
+  /** Superuser URL of the `postgres` database (where pg_cron lives). */
+  url: string;
+  /** URL of another database in the same cluster. */
+  urlFor(database: string): string;
+  host: string;
+  port: number;
+  tools: PostgresTools;
+  /** Stops the server and deletes the data directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const OS_USER = "postgres";
+
+function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
+  return isRoot() ? ["runuser", ["-u", OS_USER, "--", cmd, ...args]] : [cmd, args];
+}
+
+/** Creates, configures and starts a cluster; cleans up if any step fails. */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresCluster> {
+  const log = options.log ?? (() => {});
+  const tools = await ensurePostgresTools(log);
+  const root = await Deno.makeTempDir({ prefix: "fly-provisioner-pg-" });
+  const dataDir = `${root}/data`;
+  const port = freePort();
+  let started = false;
+
+  const stop = async () => {
+    if (started) {
+      started = false;
+      await run(...asPostgresUser(tools.pgCtl, ["-D", dataDir, "-m", "immediate", "-w", "stop"]));
+    }
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+
+  try {
+    if (isRoot()) await runOrThrow("chown", [OS_USER, root]);
+    await runOrThrow(...asPostgresUser(tools.initdb, [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "--encoding=UTF8",
+      "--no-locale",
+      "--no-sync",
+    ]));
+    const settings = {
+      listen_addresses: "'127.0.0.1'",
+      port: String(port),
+      unix_socket_directories: `'${root}'`,
+      shared_preload_libraries: "'pg_cron'",
+      "cron.database_name": "'postgres'",
+      "cron.host": `'${root}'`,
+      "cron.launch_active_jobs": options.cronLaunchJobs === false ? "off" : "on",
+      max_connections: "200",
+      fsync: "off",
+      synchronous_commit: "off",
+      full_page_writes: "off",
+      log_min_messages: "warning",
+    };
+    const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n");
+    await Deno.writeTextFile(`${dataDir}/postgresql.conf`, `\n${conf}\n`, { append: true });
+    await runOrThrow(
+      ...asPostgresUser(tools.pgCtl, ["-D", dataDir, "-l", `${root}/server.log`, "-w", "start"]),
+    );
+    started = true;
+  } catch (error) {
+    const serverLog = await Deno.readTextFile(`${root}/server.log`).catch(() => "");
+    await stop();
+    const tail = serverLog.trim().split("\n").slice(-10).join("\n");
+    throw new Error(`could not start PostgreSQL: ${(error as Error).message}${tail ? `\n${tail}` : ""}`);
+  }
+  log(`PostgreSQL ${port} started (data in ${dataDir})`);
+
+  const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  return { url: urlFor("postgres"), urlFor, host: "127.0.0.1", port, tools, stop };
+}
