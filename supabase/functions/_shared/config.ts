@@ -1,0 +1,293 @@
+/**
+ * Every environment variable the functions read, parsed and validated in one place.
+ *
+ * `loadConfig(env)` is pure: it reads only the record it is given. Errors name the variable and say what is
+ * wrong with it, never what its value was.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { type AppNaming, appNamingProblem } from "./reconcile/app-name.ts";
+
+/** One secret a user app receives: the Fly secret `name`, the env var it is read from, and its value. */
+export interface AppSecretSource {
+  /** Secret name in the user's Fly app (what the app sees as an env var). */
+  readonly name: string;
+  /** Environment variable of the functions holding the value. */
+  readonly envVar: string;
+  /** The value. Never log it. */
+  readonly value: string;
+}
+
+/** Postgres connection settings. */
+export interface DbSettings {
+  /** Connection URL (`SUPABASE_DB_URL`); contains the password. */
+  readonly url: string;
+  /** Pool size per function instance. */
+  readonly poolMax: number;
+  /** Seconds before an idle connection is closed. */
+  readonly idleTimeoutS: number;
+  /** Seconds to wait for a connection. */
+  readonly connectTimeoutS: number;
+  /** Server-side statement timeout in milliseconds. */
+  readonly statementTimeoutMs: number;
+}
+
+/** The functions' configuration, parsed from the environment by {@link loadConfig}. */
+export interface Config {
+  /** Fly Machines API access and the defaults of a user app. */
+  readonly fly: {
+    readonly apiToken: string;
+    readonly orgSlug: string;
+    readonly apiBaseUrl: string;
+    readonly defaultRegion: string;
+    readonly appImage: string;
+    /** Timeout of one Machines API request, in milliseconds. */
+    readonly requestTimeoutMs: number;
+  };
+  /** How user app names are formed. */
+  readonly appNaming: AppNaming;
+  /** Secrets set on every user app, in configuration order. */
+  readonly appSecrets: readonly AppSecretSource[];
+  /** Whether the health sweep deletes apps of ours that have no active row (otherwise only reports them). */
+  readonly deleteOrphanApps: boolean;
+  /** Shared secret callers must present (`Authorization: Bearer` or `apikey`). */
+  readonly provisionerSecret: string;
+  /** Alerting. */
+  readonly alert: {
+    /** Optional webhook receiving alert POSTs. */
+    readonly webhookUrl: string | undefined;
+    /** Consecutive failures of one app before an alert is raised. */
+    readonly afterFailures: number;
+  };
+  /** The Supabase project URL. */
+  readonly supabaseUrl: string;
+  /** Postgres connection settings. */
+  readonly db: DbSettings;
+  /** One user's reconcile. */
+  readonly reconcile: {
+    /** How long a reconciler holds a user's row lease, in seconds; longer than one reconcile can take. */
+    readonly leaseSeconds: number;
+    /** Time budget of a synchronous (`?wait=true`) reconcile, in milliseconds. */
+    readonly budgetMs: number;
+  };
+  /** The health sweep's defaults (a request may lower them). */
+  readonly sweep: {
+    /** Time budget of one sweep, in milliseconds. */
+    readonly budgetMs: number;
+    /** At most this many apps observed per sweep. */
+    readonly limit: number;
+    /** Apps observed in parallel. */
+    readonly concurrency: number;
+  };
+  /** Minimum level of log entries. */
+  readonly logLevel: LogLevel;
+}
+
+/** One problem found in the environment: the variable and what is wrong with it (never its value). */
+export interface ConfigProblem {
+  /** The environment variable. */
+  readonly variable: string;
+  /** What is wrong, e.g. "is required". */
+  readonly message: string;
+}
+
+/** Thrown by {@link loadConfig}; the message lists every problem by variable name. */
+export class ConfigError extends Error {
+  /** Every problem found. */
+  readonly problems: readonly ConfigProblem[];
+
+  /** Build the error from the problems found. */
+  constructor(problems: readonly ConfigProblem[]) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable} ${p.message}`).join("; ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** Environment variables whose values must never be handed to a user app. */
+const NEVER_PASSED_TO_APPS = ["FLY_API_TOKEN", "PROVISIONER_SECRET", "SUPABASE_DB_URL", "ALERT_WEBHOOK_URL"];
+
+/** An environment variable / Fly secret name. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A required non-empty string. */
+const required = () => z.string({ error: "is required" });
+
+/** A string that must match `pattern`, described by `rule`. */
+const matching = (pattern: RegExp, rule: string) => required().regex(pattern, rule);
+
+/** An integer in [min, max] with a default. */
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number({ error: "must be a number" }).int("must be an integer")
+    .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback);
+
+/** An http(s) URL. */
+const httpUrl = () =>
+  z.url({
+    protocol: /^https?$/,
+    error: (issue) => issue.input === undefined ? "is required" : "must be an http(s) URL",
+  });
+
+const envSchema = z.object({
+  FLY_API_TOKEN: required(),
+  FLY_ORG_SLUG: matching(
+    /^[a-z0-9][a-z0-9-]*$/,
+    "must be a Fly organisation slug (lowercase, digits, dashes)",
+  ),
+  FLY_API_BASE_URL: httpUrl().default("https://api.machines.dev"),
+  FLY_DEFAULT_REGION: matching(/^[a-z]{3}$/, "must be a three-letter Fly region code such as sin"),
+  FLY_APP_IMAGE: matching(/^\S+$/, "must be an image reference without spaces"),
+  FLY_REQUEST_TIMEOUT_MS: integer(15_000, 1_000, 120_000),
+  FLY_APP_NAME_PREFIX: z.string().default("vyx-user"),
+  FLY_APP_NAME_HASH_LENGTH: integer(12, 8, 32),
+  FLY_APP_SECRETS: z.string().default(""),
+  FLY_DELETE_ORPHAN_APPS: z.stringbool({ error: "must be true or false" }).default(false),
+  PROVISIONER_SECRET: required().min(16, "must be at least 16 characters"),
+  ALERT_WEBHOOK_URL: httpUrl().optional(),
+  ALERT_AFTER_FAILURES: integer(3, 1, 100),
+  SUPABASE_URL: httpUrl(),
+  SUPABASE_DB_URL: matching(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL"),
+  DB_POOL_MAX: integer(3, 1, 20),
+  DB_IDLE_TIMEOUT_S: integer(20, 1, 3_600),
+  DB_CONNECT_TIMEOUT_S: integer(10, 1, 120),
+  DB_STATEMENT_TIMEOUT_MS: integer(15_000, 100, 600_000),
+  RECONCILE_LEASE_SECONDS: integer(300, 30, 3_600),
+  RECONCILE_BUDGET_MS: integer(120_000, 1_000, 390_000),
+  SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
+  SWEEP_LIMIT: integer(100, 1, 10_000),
+  SWEEP_CONCURRENCY: integer(4, 1, 32),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+});
+
+/** The validated variables, before they are shaped into {@link Config}. */
+type EnvVars = z.output<typeof envSchema>;
+
+/** Values of the public Supabase keys present in `env` (the anon key and publishable keys). */
+function publicKeys(env: Record<string, string>): string[] {
+  const keys = [env.SUPABASE_ANON_KEY, env.SUPABASE_PUBLISHABLE_KEY];
+  try {
+    const dict: unknown = JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS ?? "{}");
+    if (dict && typeof dict === "object") {
+      keys.push(...Object.values(dict).filter((v) => typeof v === "string"));
+    }
+  } catch {
+    // Not ours to validate: a malformed dict simply contributes no keys.
+  }
+  return keys.filter((k): k is string => typeof k === "string" && k !== "");
+}
+
+/**
+ * Parse `FLY_APP_SECRETS`: entries separated by commas or whitespace, each `NAME` (value from env var NAME)
+ * or `NAME=ENV_VAR` (Fly secret NAME, value from ENV_VAR). Reports problems by variable name.
+ */
+function parseAppSecrets(
+  spec: string,
+  env: Record<string, string>,
+  problems: ConfigProblem[],
+): AppSecretSource[] {
+  const sources: AppSecretSource[] = [];
+  const entries = spec.split(/[\s,]+/).filter((e) => e !== "");
+  for (const [index, entry] of entries.entries()) {
+    const [name, envVar = name, ...rest] = entry.split("=");
+    if (rest.length > 0 || !ENV_NAME.test(name) || !ENV_NAME.test(envVar)) {
+      // The entry itself is not echoed: a value pasted by mistake would end up in the logs.
+      problems.push({
+        variable: "FLY_APP_SECRETS",
+        message: `entry ${index + 1} is malformed (expected NAME or NAME=ENV_VAR)`,
+      });
+    } else if (sources.some((s) => s.name === name)) {
+      problems.push({ variable: "FLY_APP_SECRETS", message: `lists the secret ${name} twice` });
+    } else if (NEVER_PASSED_TO_APPS.includes(envVar)) {
+      problems.push({ variable: "FLY_APP_SECRETS", message: `must not pass ${envVar} to user apps` });
+    } else if (!env[envVar]) {
+      problems.push({
+        variable: envVar,
+        message: `is required (source of app secret ${name} in FLY_APP_SECRETS)`,
+      });
+    } else {
+      sources.push({ name, envVar, value: env[envVar] });
+    }
+  }
+  return sources;
+}
+
+/** Checks that involve more than one variable. */
+function crossCheck(vars: EnvVars, env: Record<string, string>, problems: ConfigProblem[]): void {
+  const naming = { prefix: vars.FLY_APP_NAME_PREFIX, hashLength: vars.FLY_APP_NAME_HASH_LENGTH };
+  const namingProblem = appNamingProblem(naming);
+  if (namingProblem) {
+    problems.push({
+      variable: "FLY_APP_NAME_PREFIX",
+      message: `with FLY_APP_NAME_HASH_LENGTH gives invalid app names: ${namingProblem}`,
+    });
+  }
+  if (publicKeys(env).includes(vars.PROVISIONER_SECRET)) {
+    problems.push({
+      variable: "PROVISIONER_SECRET",
+      message: "must not equal a public (anon/publishable) key",
+    });
+  }
+}
+
+/**
+ * Parse and validate the functions' configuration from `env` (default: the process environment).
+ * Empty values count as unset, so defaults apply to them.
+ *
+ * @throws {ConfigError} naming every missing or invalid variable, without their values.
+ */
+export function loadConfig(env: Record<string, string> = Deno.env.toObject()): Config {
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value.trim() !== ""));
+  const parsed = envSchema.safeParse(set);
+  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({
+    variable: String(issue.path[0] ?? "environment"),
+    message: issue.message,
+  }));
+  const appSecrets = parseAppSecrets(set.FLY_APP_SECRETS ?? "", set, problems);
+  if (parsed.success) crossCheck(parsed.data, set, problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+
+  const v = parsed.data;
+  return {
+    fly: {
+      apiToken: v.FLY_API_TOKEN,
+      orgSlug: v.FLY_ORG_SLUG,
+      apiBaseUrl: v.FLY_API_BASE_URL.replace(/\/+$/, ""),
+      defaultRegion: v.FLY_DEFAULT_REGION,
+      appImage: v.FLY_APP_IMAGE,
+      requestTimeoutMs: v.FLY_REQUEST_TIMEOUT_MS,
+    },
+    appNaming: { prefix: v.FLY_APP_NAME_PREFIX, hashLength: v.FLY_APP_NAME_HASH_LENGTH },
+    appSecrets,
+    deleteOrphanApps: v.FLY_DELETE_ORPHAN_APPS,
+    provisionerSecret: v.PROVISIONER_SECRET,
+    alert: { webhookUrl: v.ALERT_WEBHOOK_URL, afterFailures: v.ALERT_AFTER_FAILURES },
+    supabaseUrl: v.SUPABASE_URL,
+    db: {
+      url: v.SUPABASE_DB_URL,
+      poolMax: v.DB_POOL_MAX,
+      idleTimeoutS: v.DB_IDLE_TIMEOUT_S,
+      connectTimeoutS: v.DB_CONNECT_TIMEOUT_S,
+      statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+    },
+    reconcile: { leaseSeconds: v.RECONCILE_LEASE_SECONDS, budgetMs: v.RECONCILE_BUDGET_MS },
+    sweep: { budgetMs: v.SWEEP_BUDGET_MS, limit: v.SWEEP_LIMIT, concurrency: v.SWEEP_CONCURRENCY },
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+/** Every secret value in `config`, for log redaction: tokens, the provisioner secret, the DB URL and its
+ * password, the alert webhook URL, and the values passed to user apps. */
+export function configSecrets(config: Config): string[] {
+  const values = [
+    config.fly.apiToken,
+    config.provisionerSecret,
+    config.db.url,
+    ...config.appSecrets.map((s) => s.value),
+  ];
+  if (config.alert.webhookUrl) values.push(config.alert.webhookUrl);
+  const password = URL.canParse(config.db.url) ? decodeURIComponent(new URL(config.db.url).password) : "";
+  if (password) values.push(password);
+  return values;
+}
