@@ -8,6 +8,8 @@ export interface GatewayOptions {
   port?: number;
   /** The functions' environment (only this, plus PATH/HOME/DENO_DIR, reaches them). */
   env: Record<string, string>;
+  /** Folder of the functions to serve; supabase/functions by default. */
+  functionsDir?: string;
   /** Receives every line the functions print; defaults to this process' stderr. */
   onOutput?: (line: string) => void;
 }
@@ -51,6 +53,8 @@ export async function startFunctionsGateway(options: GatewayOptions): Promise<Fu
       paths.gateway,
       "--port",
       String(port),
+      "--functions-dir",
+      options.functionsDir ?? paths.functions,
     ],
     cwd: paths.root,
     clearEnv: true,
