@@ -1,0 +1,134 @@
+/**
+ * The services around a migrated local database: the Machines API emulator (unless a real Fly token is
+ * given), the functions gateway with the environment the hosted runtime provides, the Vault secrets the
+ * trigger and cron job read, and the pg_net worker. Used by `deno task dev` and by the end-to-end tests.
+ */
+import { parseEnv } from "node:util";
+import postgres from "postgres";
+import { startFlyEmulator } from "./fly-emulator/mod.ts";
+import { type FunctionsGateway, startFunctionsGateway } from "./gateway-process.ts";
+import { type NetWorker, startNetWorker } from "./net-worker.ts";
+import { paths } from "./paths.ts";
+import { freePort } from "./process.ts";
+
+/** Obviously fake keys standing in for the ones Supabase injects; never valid anywhere. */
+export const LOCAL_KEYS = {
+  anon: "local-anon-key-public-not-a-secret",
+  serviceRole: "local-service-role-key-not-a-secret",
+};
+
+/** Options for {@link startServices}. */
+export interface ServicesOptions {
+  /** Superuser URL of the migrated database. */
+  databaseUrl: string;
+  /**
+   * Extra or overriding function environment (e.g. FLY_API_TOKEN for the real API, ALERT_WEBHOOK_URL).
+   * Without a FLY_API_TOKEN here the emulator is started and used.
+   */
+  functionEnv?: Record<string, string>;
+  /** Fixed gateway port; a free one otherwise. */
+  gatewayPort?: number;
+  /** Receives the functions' output lines. */
+  onFunctionOutput?: (line: string) => void;
+  /** Whether to run the pg_net worker (default true). */
+  netWorker?: boolean;
+}
+
+/** The running services. */
+export interface Services {
+  /** Gateway base URL; functions at `${gatewayUrl}/functions/v1/<name>`. */
+  gatewayUrl: string;
+  /** Emulator base URL, when the emulator runs. */
+  flyApiUrl: string;
+  /** The emulator, when it runs (undefined when a real FLY_API_TOKEN was given). */
+  emulator?: Awaited<ReturnType<typeof startFlyEmulator>>;
+  /** The secret callers present to the functions. */
+  provisionerSecret: string;
+  /** The function environment in force. */
+  functionEnv: Record<string, string>;
+  gateway: FunctionsGateway;
+  worker?: NetWorker;
+  /** Stops everything that was started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The functions' local env file, as `supabase functions serve` reads it (`supabase/functions/.env`);
+ * empty when absent. Names starting with SUPABASE_ are skipped, as the CLI does.
+ */
+export async function readFunctionsEnvFile(path = `${paths.functions}/.env`): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return Object.fromEntries(
+    Object.entries(parseEnv(text)).filter(([name]) => !name.startsWith("SUPABASE_")),
+  ) as Record<string, string>;
+}
+
+/** Creates or updates a Vault secret by name (vault.create_secret fails on a duplicate name). */
+export async function upsertVaultSecret(sql: postgres.Sql, name: string, value: string): Promise<void> {
+  const [existing] = await sql<{ id: string }[]>`select id from vault.secrets where name = ${name}`;
+  if (existing) await sql`select vault.update_secret(${existing.id}, ${value})`;
+  else await sql`select vault.create_secret(${value}, ${name})`;
+}
+
+/** Starts emulator, gateway, Vault settings and worker; stops what started if a later step fails. */
+export async function startServices(options: ServicesOptions): Promise<Services> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((error) => console.error(error));
+  };
+  try {
+    const realFly = Boolean(options.functionEnv?.FLY_API_TOKEN);
+    const emulator = realFly ? undefined : await startFlyEmulator({});
+    if (emulator) stops.push(() => emulator.close());
+
+    const provisionerSecret = options.functionEnv?.PROVISIONER_SECRET ??
+      `local-provisioner-${crypto.randomUUID()}`;
+    const port = options.gatewayPort ?? freePort();
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    const functionEnv: Record<string, string> = {
+      SUPABASE_URL: gatewayUrl,
+      SUPABASE_DB_URL: options.databaseUrl,
+      SUPABASE_ANON_KEY: LOCAL_KEYS.anon,
+      SUPABASE_SERVICE_ROLE_KEY: LOCAL_KEYS.serviceRole,
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_KEYS.anon }),
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_KEYS.serviceRole }),
+      FLY_ORG_SLUG: "personal",
+      FLY_DEFAULT_REGION: "sin",
+      FLY_APP_IMAGE: "registry.fly.io/vyx-user-backend:latest",
+      PROVISIONER_SECRET: provisionerSecret,
+      ...(emulator ? { FLY_API_BASE_URL: emulator.url, FLY_API_TOKEN: emulator.token } : {}),
+      ...options.functionEnv,
+    };
+    const gateway = await startFunctionsGateway({
+      port,
+      env: functionEnv,
+      onOutput: options.onFunctionOutput,
+    });
+    stops.push(() => gateway.stop());
+
+    const sql = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      await upsertVaultSecret(sql, "project_url", gatewayUrl);
+      await upsertVaultSecret(sql, "fly_provisioner_secret", provisionerSecret);
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+
+    const worker = options.netWorker === false ? undefined : await startNetWorker(options.databaseUrl);
+    if (worker) stops.push(() => worker.stop());
+
+    return {
+      gatewayUrl,
+      flyApiUrl: functionEnv.FLY_API_BASE_URL ?? "https://api.machines.dev",
+      emulator,
+      provisionerSecret,
+      functionEnv,
+      gateway,
+      worker,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
