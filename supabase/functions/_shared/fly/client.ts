@@ -1,0 +1,77 @@
+import { FlyRateLimiter } from "./limiter.ts";
+import { AppsResource } from "./resources/apps.ts";
+import { IpAssignmentsResource } from "./resources/ip_assignments.ts";
+import { LeasesResource } from "./resources/leases.ts";
+import { MachinesResource } from "./resources/machines.ts";
+import { MetadataResource } from "./resources/metadata.ts";
+import { SecretsResource } from "./resources/secrets.ts";
+import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry_policy.ts";
+import { type FlyAttemptLog, FlyTransport } from "./transport.ts";
+
+/** The public Machines API. */
+export const DEFAULT_FLY_API_BASE_URL = "https://api.machines.dev";
+
+/** Options of {@link createFlyClient}. */
+export interface FlyClientOptions {
+  /** Bearer token (`FLY_API_TOKEN`). Never logged, never put into errors. */
+  readonly token: string;
+  /** API origin; `/v1` suffix optional. Default {@link DEFAULT_FLY_API_BASE_URL}. */
+  readonly baseUrl?: string;
+  /** Per-attempt timeout in ms (waits add their own server timeout). Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Retry settings; unset fields keep {@link DEFAULT_RETRY_OPTIONS}. */
+  readonly retry?: Partial<RetryOptions>;
+  /**
+   * Client-side rate limiting: `false` turns it off; otherwise the documented Fly limits, scaled by
+   * `rateSafetyFactor` (default 0.95), and at most `maxConcurrency` requests in flight (default 16).
+   */
+  readonly rateLimit?: false | { readonly maxConcurrency?: number; readonly rateSafetyFactor?: number };
+  /** fetch implementation. Default the global fetch. */
+  readonly fetch?: typeof fetch;
+  /** User-Agent header. */
+  readonly userAgent?: string;
+  /** Called after every HTTP attempt (operation, path, status, fly-request-id, duration); never sees the token. */
+  readonly onAttempt?: (log: FlyAttemptLog) => void;
+}
+
+/** Typed client of the Fly Machines REST API. */
+export interface FlyClient {
+  /** Apps: create, get, list by org, delete. */
+  readonly apps: AppsResource;
+  /** IP addresses of an app. */
+  readonly ipAssignments: IpAssignmentsResource;
+  /** App secrets and their version. */
+  readonly secrets: SecretsResource;
+  /** Machines: create, list, get, update, start/stop/restart/suspend, delete, wait. */
+  readonly machines: MachinesResource;
+  /** Machine leases. */
+  readonly leases: LeasesResource;
+  /** Machine metadata. */
+  readonly metadata: MetadataResource;
+}
+
+/** Creates a client. One per process is enough: the limiter only works if the calls share it. */
+export function createFlyClient(options: FlyClientOptions): FlyClient {
+  const limiter = options.rateLimit === false ? undefined : new FlyRateLimiter({
+    maxConcurrency: options.rateLimit?.maxConcurrency ?? 16,
+    rateSafetyFactor: options.rateLimit?.rateSafetyFactor ?? 0.95,
+  });
+  const transport = new FlyTransport({
+    baseUrl: options.baseUrl ?? DEFAULT_FLY_API_BASE_URL,
+    token: options.token,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    retry: { ...DEFAULT_RETRY_OPTIONS, ...options.retry },
+    limiter,
+    fetch: options.fetch ?? fetch,
+    userAgent: options.userAgent ?? "user-fly-apps/1 (supabase-edge-function)",
+    onAttempt: options.onAttempt,
+  });
+  return {
+    apps: new AppsResource(transport),
+    ipAssignments: new IpAssignmentsResource(transport),
+    secrets: new SecretsResource(transport),
+    machines: new MachinesResource(transport),
+    leases: new LeasesResource(transport),
+    metadata: new MetadataResource(transport),
+  };
+}

@@ -1,0 +1,161 @@
+import type { RateKey, RateRule } from "./rate_limits.ts";
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A token bucket that starts full. */
+class TokenBucket {
+  readonly #rule: RateRule;
+  #tokens: number;
+  #refilledAt = performance.now();
+
+  constructor(rule: RateRule) {
+    this.#rule = rule;
+    this.#tokens = rule.burst;
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(
+      this.#rule.burst,
+      this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rule.ratePerSecond,
+    );
+    this.#refilledAt = now;
+  }
+
+  /** Whether the bucket is full (an idle bucket can be forgotten). */
+  isFull(): boolean {
+    this.#refill();
+    return this.#tokens >= this.#rule.burst;
+  }
+
+  /** Waits until a token is available and takes it. */
+  async take(signal?: AbortSignal): Promise<void> {
+    this.#refill();
+    while (this.#tokens < 1) {
+      await sleep(Math.ceil(((1 - this.#tokens) / this.#rule.ratePerSecond) * 1000), signal);
+      this.#refill();
+    }
+    this.#tokens -= 1;
+  }
+}
+
+/** Caps how many requests are in flight at once. */
+class Semaphore {
+  #available: number;
+  readonly #waiters: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.#available = limit;
+  }
+
+  /** Waits for a slot; the returned function gives it back (call it exactly once). */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.#available > 0) {
+      this.#available -= 1;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const waiter = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          reject(signal?.reason);
+        };
+        this.#waiters.push(waiter);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#available += 1;
+    };
+  }
+}
+
+/** Options of {@link FlyRateLimiter}. */
+export interface FlyRateLimiterOptions {
+  /** Most requests in flight at once, across all buckets. */
+  readonly maxConcurrency: number;
+  /** Fraction of each documented rate to use (below 1 leaves headroom for clock and network jitter). */
+  readonly rateSafetyFactor: number;
+}
+
+interface BucketQueue {
+  readonly bucket: TokenBucket;
+  /** Settles when the latest request queued on this bucket has been dispatched. */
+  tail: Promise<unknown>;
+  queued: number;
+}
+
+const MAX_IDLE_BUCKETS = 10_000;
+
+/**
+ * Client-side limiter: one FIFO token bucket per (action, identifier) and a global concurrency cap.
+ *
+ * A request takes its token only once the request before it on the same bucket has been dispatched, so the
+ * spacing the server sees matches the bucket even when requests wait for a concurrency slot.
+ */
+export class FlyRateLimiter {
+  readonly #options: FlyRateLimiterOptions;
+  readonly #concurrency: Semaphore;
+  readonly #queues = new Map<string, BucketQueue>();
+
+  /** Creates a limiter with the given concurrency cap and safety factor. */
+  constructor(options: FlyRateLimiterOptions) {
+    this.#options = options;
+    this.#concurrency = new Semaphore(options.maxConcurrency);
+  }
+
+  /** Waits until a request on `rateKey` may be sent; the returned function must be called when it finishes. */
+  async acquire(rateKey: RateKey, signal?: AbortSignal): Promise<() => void> {
+    const queue = this.#queueFor(rateKey);
+    queue.queued += 1;
+    const previous = queue.tail;
+    const dispatched = previous.then(async () => {
+      await queue.bucket.take(signal);
+      return await this.#concurrency.acquire(signal);
+    });
+    queue.tail = dispatched.catch(() => undefined);
+    try {
+      return await dispatched;
+    } finally {
+      queue.queued -= 1;
+    }
+  }
+
+  #queueFor(rateKey: RateKey): BucketQueue {
+    const existing = this.#queues.get(rateKey.key);
+    if (existing) return existing;
+    if (this.#queues.size >= MAX_IDLE_BUCKETS) this.#forgetIdleBuckets();
+    const factor = this.#options.rateSafetyFactor;
+    const rule = { ratePerSecond: rateKey.rule.ratePerSecond * factor, burst: rateKey.rule.burst };
+    const queue: BucketQueue = { bucket: new TokenBucket(rule), tail: Promise.resolve(), queued: 0 };
+    this.#queues.set(rateKey.key, queue);
+    return queue;
+  }
+
+  #forgetIdleBuckets(): void {
+    for (const [key, queue] of this.#queues) {
+      if (queue.queued === 0 && queue.bucket.isFull()) this.#queues.delete(key);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Typed client of the Fly Machines REST API: `createFlyClient({ token, baseUrl })`.
+ *
+ * @module
+ */
+export { createFlyClient, DEFAULT_FLY_API_BASE_URL } from "./client.ts";
+export type { FlyClient, FlyClientOptions } from "./client.ts";
+export * from "./errors.ts";
+export type { FlyAttemptLog } from "./transport.ts";
+export type { RetryOptions } from "./retry_policy.ts";
+export { PER_ACTION_RULE, rateKeyFor, type RateRule } from "./rate_limits.ts";
+export type { AppsResource, DeleteAppOptions } from "./resources/apps.ts";
+export type { IpAssignmentsResource } from "./resources/ip_assignments.ts";
+export type { ListSecretsOptions, SecretsResource } from "./resources/secrets.ts";
+export type {
+  DeleteMachineOptions,
+  ListMachinesOptions,
+  MachinesResource,
+  StopMachineOptions,
+  WaitMachineOptions,
+  WaitResult,
+  WaitTargetState,
+} from "./resources/machines.ts";
+export type { AcquireLeaseOptions, LeasesResource } from "./resources/leases.ts";
+export type { MetadataResource, UpdateMetadataOptions } from "./resources/metadata.ts";
+export type { CallOptions, MachineMutationOptions } from "./resources/paths.ts";
+export type { App, CreateAppRequest, CreateAppResponse } from "./schemas/apps.ts";
+export type { AssignIpRequest, IpAssignment, IpAssignmentType } from "./schemas/ip_assignments.ts";
+export type {
+  AppSecret,
+  AppSecretsUpdateResponse,
+  DeleteAppSecretResponse,
+  SetAppSecretResponse,
+} from "./schemas/secrets.ts";
+export type { Lease } from "./schemas/leases.ts";
+export type {
+  CheckStatus,
+  CreateMachineRequest,
+  Machine,
+  MachineConfig,
+  MachineState,
+  StartMachineResponse,
+  UpdateMachineRequest,
+} from "./schemas/machines.ts";
