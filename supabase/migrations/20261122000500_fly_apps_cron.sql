@@ -1,0 +1,45 @@
+-- pg_cron schedules: the health-check sweep every minute, and housekeeping of cron.job_run_details.
+-- Works on Debian's pg_cron 1.4 (5-field schedules only) and on Supabase's newer pg_cron. The job command
+-- holds no secret: private.invoke_health_check() reads the URL and the secret from Vault when it runs.
+
+create or replace function private.invoke_health_check(p_body jsonb default '{}'::jsonb)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_result jsonb;
+begin
+  v_result := private.post_to_function('check-fly-apps-health', coalesce(p_body, '{}'::jsonb), 5000);
+  if v_result ? 'problem' then
+    -- Fail the cron run visibly (cron.job_run_details.status = 'failed' with this message).
+    raise exception 'check-fly-apps-health not called: %', v_result ->> 'problem' using errcode = '55000';
+  end if;
+  return (v_result ->> 'request_id')::bigint;
+end
+$$;
+comment on function private.invoke_health_check(jsonb) is
+  'Queues POST <vault project_url>/functions/v1/check-fly-apps-health (body p_body, default {}) with the '
+  'provisioner secret from Vault; returns the pg_net request id. Raises when the Vault secrets are missing or '
+  'the URL is bad, so the pg_cron run is recorded as failed. Run every minute by the cron job '
+  'check-fly-apps-health. Note that a succeeded cron run only means the request was queued.';
+revoke all on function private.invoke_health_check(jsonb) from public, anon, authenticated, service_role;
+
+do $$
+begin
+  if not exists (select 1 from pg_extension where extname = 'pg_cron') then
+    begin
+      create extension if not exists pg_cron;
+    exception when others then
+      raise notice 'pg_cron is not available here (%): cron jobs not scheduled', sqlerrm;
+    end;
+  end if;
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    -- cron.schedule(job_name, ...) replaces a job of the same name: re-running this is safe.
+    perform cron.schedule('check-fly-apps-health', '* * * * *', 'select private.invoke_health_check()');
+    perform cron.schedule('purge-cron-job-run-details', '17 3 * * *',
+      $cmd$delete from cron.job_run_details where end_time < now() - interval '7 days'$cmd$);
+  end if;
+end
+$$;
