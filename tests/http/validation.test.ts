@@ -91,3 +91,12 @@ Deno.test("validation: an empty body is an empty object for the health sweep; GE
   assertEquals(calls.post, [{ body: {}, wait: false }]);
   assertEquals(calls.get, [{}]);
 });
+
+Deno.test("validation: bodies over 64 KiB → 413 payload_too_large", async () => {
+  const { app, calls } = testApp();
+  const body = JSON.stringify({ user_id: USER_ID, reason: "x".repeat(70_000) });
+  const res = await app.fetch(request("/provision-user-fly-app", { body }));
+  assertEquals(res.status, 413);
+  assertEquals((await errorOf(res)).code, "payload_too_large");
+  assertEquals(calls.post.length, 0);
+});

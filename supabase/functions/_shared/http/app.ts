@@ -3,13 +3,15 @@
  *
  * Every app: request id (incoming `x-request-id` or generated, returned as a header) → one JSON log line per
  * request → configuration (loaded on first request; a broken configuration answers 500 `misconfigured` and is
- * logged by variable name) → 405 for a known path with another method → provisioner-secret auth → the routes:
- * `POST /<name>` and `GET /<name>`, also under `/functions/v1/<name>`, with a trailing slash or not.
+ * logged by variable name) → 405 for a known path with another method → provisioner-secret auth → 64 KiB body
+ * limit → the routes: `POST /<name>` and `GET /<name>`, also under `/functions/v1/<name>`, with or without a
+ * trailing slash.
  *
  * @module
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { type Config, configSecrets, loadConfig } from "../config.ts";
@@ -47,6 +49,9 @@ export interface FunctionAppOptions<N extends FunctionName> {
   /** Where log lines go (tests). Default: the console. */
   logSink?: LoggerOptions["sink"];
 }
+
+/** Largest accepted request body: the bodies are a few small fields. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** The configuration and base logger of an app, built once on the first request that succeeds. */
 interface Runtime {
@@ -123,6 +128,12 @@ export function createFunctionApp<N extends FunctionName>(options: FunctionAppOp
     },
   }));
   app.use(requireProvisionerSecret());
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HttpError(413, "payload_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+    },
+  }));
   app.route(`/${name}`, routes);
   app.route(`/functions/v1/${name}`, routes);
   app.notFound(onNotFound);

@@ -60,7 +60,6 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
   401: "unauthorized",
   404: "not_found",
   405: "method_not_allowed",
-  413: "payload_too_large",
 };
 
 /** The JSON response for `error`. */
