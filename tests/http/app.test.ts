@@ -54,6 +54,8 @@ Deno.test("app: a failing handler → 500 without message, stack or secret; logg
     assert(!text.includes(secret) && !all.includes(secret), secret);
   }
   assert(!all.includes("at "), "no stack frames in logs");
+  const requestLine = logs.map((line) => JSON.parse(line)).find((entry) => entry.msg === "request");
+  assertEquals([requestLine?.level, requestLine?.status], ["error", 500]);
 });
 
 Deno.test("app: request id is taken from x-request-id or generated, returned and logged", async () => {

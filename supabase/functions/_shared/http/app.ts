@@ -59,13 +59,14 @@ interface Runtime {
   log: Logger;
 }
 
-/** One JSON log line per request, written after the response is ready. */
+/** One JSON log line per request (level `error` for a 5xx), written after the response is ready. */
 function requestLog(fallback: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
     const log = c.get("log") ?? fallback.child({ request_id: c.get("requestId") });
-    log.info("request", {
+    const write = c.res.status >= 500 ? log.error : log.info;
+    write("request", {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -75,19 +76,23 @@ function requestLog(fallback: Logger): MiddlewareHandler<AppEnv> {
 }
 
 /** Sets `config` and `log` on the context, loading the configuration on first use. */
-function withRuntime(name: FunctionName, options: FunctionAppOptions<FunctionName>, fallback: Logger) {
+function withRuntime(
+  options: Pick<FunctionAppOptions<FunctionName>, "name" | "env" | "logSink">,
+  fallback: Logger,
+): MiddlewareHandler<AppEnv> {
+  const { name, env, logSink } = options;
   let runtime: Runtime | undefined;
   const load = (): Runtime => {
-    const config = loadConfig(options.env ?? Deno.env.toObject());
+    const config = loadConfig(env ?? Deno.env.toObject());
     const log = createLogger({
       level: config.logLevel,
       secrets: configSecrets(config),
       fields: { function: name },
-      sink: options.logSink,
+      sink: logSink,
     });
     return { config, log };
   };
-  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  return async (c, next) => {
     try {
       runtime ??= load();
     } catch (error) {
@@ -98,7 +103,6 @@ function withRuntime(name: FunctionName, options: FunctionAppOptions<FunctionNam
     c.set("log", runtime.log.child({ request_id: c.get("requestId") }));
     await next();
   };
-  return middleware;
 }
 
 /** Build the hono app of function `name` with `handlers` plugged in; see the module doc for the pipeline. */
@@ -118,7 +122,7 @@ export function createFunctionApp<N extends FunctionName>(options: FunctionAppOp
 
   app.use(requestId());
   app.use(requestLog(fallback));
-  app.use(withRuntime(name, options as FunctionAppOptions<FunctionName>, fallback));
+  app.use(withRuntime(options, fallback));
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: (_c, methods) => {
