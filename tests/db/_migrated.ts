@@ -1,0 +1,33 @@
+/**
+ * Helpers for the database tests: isolated scratch databases with the stand-ins and the project's
+ * migrations applied, so tests that commit never touch the shared test database's rows or Vault.
+ */
+import { createScratchDatabase, type ScratchDatabase } from "../_support/database.ts";
+import { applyMigrations } from "../../scripts/local/migrate.ts";
+import { paths } from "../../scripts/local/paths.ts";
+
+/** A scratch database with the stand-ins and every migration of supabase/migrations applied. */
+export async function createMigratedDatabase(): Promise<ScratchDatabase> {
+  const db = await createScratchDatabase({ standIns: true });
+  try {
+    await applyMigrations(db.sql, paths.migrations);
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+  return db;
+}
+
+/** Sets (creates or updates) a Vault secret, committed. */
+export async function setVaultSecret(db: ScratchDatabase, name: string, value: string): Promise<void> {
+  const [existing] = await db.sql<{ id: string }[]>`select id from vault.secrets where name = ${name}`;
+  if (existing) await db.sql`select vault.update_secret(${existing.id}::uuid, ${value})`;
+  else await db.sql`select vault.create_secret(${value}, ${name})`;
+}
+
+/** Creates auth users with fresh random ids and returns the ids. */
+export async function createUsers(db: ScratchDatabase, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => crypto.randomUUID());
+  await db.sql`insert into auth.users (id) select unnest(${ids}::uuid[])`;
+  return ids;
+}
