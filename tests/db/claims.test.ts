@@ -16,7 +16,8 @@ Deno.test("claim_due: two concurrent claimers take disjoint rows, all due rows g
   const b = connect(db.url, 1);
   try {
     const users = await createUsers(db, 40);
-    await db.sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+    await db
+      .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
     const claimAll = async (sql: postgres.Sql, owner: string) => {
       const mine: ClaimedRow[] = [];
       while (true) {
@@ -31,8 +32,11 @@ Deno.test("claim_due: two concurrent claimers take disjoint rows, all due rows g
     const overlap = fromB.filter((r) => idsA.has(r.id));
     assertEquals(overlap, [], "no row claimed by both");
     assertEquals(fromA.length + fromB.length, 40, "every due row claimed once");
-    assert(fromA.every((r) => r.lease_owner === "claimer-a") && fromB.every((r) => r.lease_owner === "claimer-b"));
-    const owners = await db.sql`select lease_owner, count(*)::int as n from public.user_fly_apps group by 1 order by 1`;
+    assert(
+      fromA.every((r) => r.lease_owner === "claimer-a") && fromB.every((r) => r.lease_owner === "claimer-b"),
+    );
+    const owners = await db
+      .sql`select lease_owner, count(*)::int as n from public.user_fly_apps group by 1 order by 1`;
     assertEquals(owners.map((r) => [r.lease_owner, r.n]), [
       ["claimer-a", fromA.length],
       ["claimer-b", fromB.length],
@@ -50,7 +54,8 @@ Deno.test("claim_due skips rows locked by an open claim instead of waiting for i
   const b = connect(db.url, 1);
   try {
     const users = await createUsers(db, 6);
-    await db.sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'elite'`;
+    await db
+      .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'elite'`;
     let release!: () => void;
     const held = new Promise<void>((resolve) => release = resolve);
     let claimedByA: string[] = [];
@@ -94,7 +99,9 @@ Deno.test("claim_user_fly_app: ten concurrent claimers of one user, exactly one 
     const [row] = await db.sql`select lease_owner from public.user_fly_apps where user_id = ${user}`;
     assertEquals(row.lease_owner, winners[0].owner);
     assert(
-      results.filter((r) => r.claim.status === "held").every((r) => r.claim.app.lease_owner === winners[0].owner),
+      results.filter((r) => r.claim.status === "held").every((r) =>
+        r.claim.app.lease_owner === winners[0].owner
+      ),
       "'held' names the holder",
     );
   } finally {
@@ -114,7 +121,8 @@ Deno.test("claim_user_fly_app blocked behind an uncommitted claim answers 'held'
     const held = new Promise<void>((resolve) => release = resolve);
     let aStatus = "";
     const inA = a.begin(async (tx) => {
-      [{ s: aStatus }] = await tx`select private.claim_user_fly_app(${user}::uuid, 'a', 60) ->> 'status' as s`;
+      [{ s: aStatus }] =
+        await tx`select private.claim_user_fly_app(${user}::uuid, 'a', 60) ->> 'status' as s`;
       await held;
     });
     while (!aStatus) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -138,21 +146,26 @@ Deno.test("an expired lease is taken over, and the old holder can no longer reco
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
     const [{ claim }] = await db.sql`select private.claim_user_fly_app(${user}::uuid, 'old', 1) as claim`;
     assertEquals(claim.status, "claimed");
-    const [{ s: early }] = await db.sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
+    const [{ s: early }] = await db
+      .sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
     assertEquals(early, "held", "not before it expires");
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const [{ s: late }] = await db.sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
+    const [{ s: late }] = await db
+      .sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
     assertEquals(late, "claimed", "taken over after expiry");
     await assertRejects(
       () => db.sql`select private.record_reconcile_success(${claim.app.id}::uuid, 'old', 1)`,
       Error,
       "lease_not_held",
     );
-    const [row] = await db.sql`select lease_owner, observed_generation from public.user_fly_apps where user_id = ${user}`;
+    const [row] = await db
+      .sql`select lease_owner, observed_generation from public.user_fly_apps where user_id = ${user}`;
     assertEquals([row.lease_owner, row.observed_generation], ["new", "0"]);
     // An expired, never-released lease also makes the row due for the sweep again.
-    await db.sql`update public.user_fly_apps set lease_expires_at = now() - interval '1 second' where user_id = ${user}`;
-    const due = await db.sql`select x ->> 'user_id' as u from private.claim_due_user_fly_apps('sweeper', 10, 60) x`;
+    await db
+      .sql`update public.user_fly_apps set lease_expires_at = now() - interval '1 second' where user_id = ${user}`;
+    const due = await db
+      .sql`select x ->> 'user_id' as u from private.claim_due_user_fly_apps('sweeper', 10, 60) x`;
     assertEquals(due.map((r) => r.u), [user]);
   } finally {
     await db.drop();
