@@ -1,0 +1,36 @@
+/** Assembles the emulator's hono app: the `/v1` operations and the `/_emulator` control routes. */
+import { Hono } from "hono";
+import type { EmulatorCore } from "./core.ts";
+import { FlyHttpError } from "./http_error.ts";
+import { type EmulatorEnv, registerOperations } from "./operation.ts";
+import { appOperations } from "./routes/apps.ts";
+import { registerControlRoutes } from "./routes/control.ts";
+import { ipAssignmentOperations } from "./routes/ip_assignments.ts";
+import { leaseOperations } from "./routes/leases.ts";
+import { machineActionOperations } from "./routes/machine_actions.ts";
+import { machineOperations } from "./routes/machines.ts";
+import { metadataOperations } from "./routes/metadata.ts";
+import { secretOperations } from "./routes/secrets.ts";
+import { waitOperations } from "./routes/wait.ts";
+
+/** Builds the hono app over `core`. */
+export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
+  const app = new Hono<EmulatorEnv>();
+  registerControlRoutes(app, core);
+  registerOperations(app, core, [
+    ...appOperations(core),
+    ...ipAssignmentOperations(core),
+    ...secretOperations(core),
+    ...machineOperations(core),
+    ...machineActionOperations(core),
+    ...waitOperations(core),
+    ...leaseOperations(core),
+    ...metadataOperations(core),
+  ]);
+  app.notFound((c) => c.json({ error: "not_found: no such route" }, 404));
+  app.onError((error, c) => {
+    if (error instanceof FlyHttpError) return c.json(error.body(), error.status as 400);
+    return c.json({ error: `internal: ${error.message}` }, 500);
+  });
+  return app;
+}

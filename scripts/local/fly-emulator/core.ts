@@ -1,0 +1,56 @@
+/** What every route handler of the emulator shares. */
+import type { FaultInjector } from "./faults.ts";
+import type { LatencyProfile } from "./latency.ts";
+import type { MachineLifecycle } from "./lifecycle.ts";
+import type { RateLimiter } from "./rate_limit.ts";
+import type { EmulatorStore } from "./state.ts";
+
+/** Settings fixed when the emulator starts. */
+export interface EmulatorConfig {
+  /** The bearer token every `/v1` call must carry. */
+  readonly token: string;
+  /** Our organization's slug; apps are created in it and listed by it. */
+  readonly orgSlug: string;
+  /** Delays of the API and of machine transitions. */
+  readonly latency: LatencyProfile;
+  /** Images matching this never boot: the machine ends `failed`. */
+  readonly unpullableImage: RegExp;
+  /** Region used when a create names none ("near the caller"). */
+  readonly defaultRegion: string;
+  /** Whether the documented rate limits answer 429. */
+  readonly enforceRateLimits: boolean;
+}
+
+/** Answers per operation and status (`reset` and `dropped` for cut connections). */
+export class RequestStats {
+  readonly #counts = new Map<string, Map<string, number>>();
+
+  /** Counts one answer. */
+  record(operation: string, outcome: number | "reset" | "dropped"): void {
+    const byOutcome = this.#counts.get(operation) ?? new Map<string, number>();
+    byOutcome.set(String(outcome), (byOutcome.get(String(outcome)) ?? 0) + 1);
+    this.#counts.set(operation, byOutcome);
+  }
+
+  /** `{operation: {status: count}}`. */
+  snapshot(): Record<string, Record<string, number>> {
+    return Object.fromEntries(
+      [...this.#counts].map(([operation, byOutcome]) => [operation, Object.fromEntries(byOutcome)]),
+    );
+  }
+
+  /** Forgets all counts. */
+  clear(): void {
+    this.#counts.clear();
+  }
+}
+
+/** The emulator's state and machinery, handed to every route module. */
+export interface EmulatorCore {
+  readonly config: EmulatorConfig;
+  readonly store: EmulatorStore;
+  readonly lifecycle: MachineLifecycle;
+  readonly faults: FaultInjector;
+  readonly rateLimiter: RateLimiter;
+  readonly stats: RequestStats;
+}

@@ -1,0 +1,44 @@
+/**
+ * Runs the Fly Machines API emulator until Ctrl-C:
+ * `deno task emulator -- [--port N] [--token T] [--org SLUG] [--latency fast|realistic] [--reserved a,b]`.
+ * The token defaults to `FLY_EMULATOR_TOKEN`, then to `fake-fly-token`.
+ */
+import { parseArgs } from "node:util";
+import { DEFAULT_EMULATOR_TOKEN, startFlyEmulator } from "./mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args.filter((arg) => arg !== "--"),
+  options: {
+    port: { type: "string", default: "0" },
+    token: { type: "string" },
+    org: { type: "string", default: "personal" },
+    latency: { type: "string", default: "fast" },
+    reserved: { type: "string", default: "" },
+    "no-rate-limits": { type: "boolean", default: false },
+  },
+});
+
+if (values.latency !== "fast" && values.latency !== "realistic") {
+  console.error(`--latency must be fast or realistic, not ${values.latency}`);
+  Deno.exit(2);
+}
+
+const emulator = await startFlyEmulator({
+  port: Number(values.port),
+  token: values.token ?? Deno.env.get("FLY_EMULATOR_TOKEN") ?? DEFAULT_EMULATOR_TOKEN,
+  orgSlug: values.org,
+  latency: values.latency,
+  reservedNames: values.reserved.split(",").filter(Boolean),
+  rateLimits: !values["no-rate-limits"],
+});
+console.log(
+  `Fly Machines API emulator listening on ${emulator.url} (org ${emulator.orgSlug}, ${values.latency} latency)`,
+);
+console.log(`  FLY_API_BASE_URL=${emulator.url}  state: ${emulator.url}/_emulator/state`);
+
+const stop = async () => {
+  await emulator.close();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

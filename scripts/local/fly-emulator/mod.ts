@@ -1,0 +1,135 @@
+/**
+ * A local emulator of the Fly Machines API, for tests and the dev stack.
+ *
+ * `startFlyEmulator()` serves it on 127.0.0.1 (a free port unless one is given) and returns a handle with its
+ * URL, its token, fault injection, state inspection and `close()`.
+ *
+ * @module
+ */
+import { createAdaptorServer } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { createEmulatorApp } from "./app.ts";
+import { type EmulatorCore, RequestStats } from "./core.ts";
+import { FaultInjector } from "./faults.ts";
+import { type LatencyOption, type LatencyProfile, resolveLatency } from "./latency.ts";
+import { MachineLifecycle } from "./lifecycle.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import {
+  type EmulatorSnapshot,
+  type ForcedMachineState,
+  forceMachineState,
+  resetEmulator,
+  snapshot,
+} from "./routes/control.ts";
+import { EmulatorStore } from "./state.ts";
+
+export type { ActiveFaultRule, FaultAction, FaultInjector, FaultRule } from "./faults.ts";
+export { FAST_LATENCY, type LatencyOption, type LatencyProfile, REALISTIC_LATENCY } from "./latency.ts";
+export type { EmulatorSnapshot, ForcedMachineState } from "./routes/control.ts";
+
+/** The token used when none is given (`--token` / `FLY_EMULATOR_TOKEN`). */
+export const DEFAULT_EMULATOR_TOKEN = "fake-fly-token";
+
+/** Options of {@link startFlyEmulator}. */
+export interface FlyEmulatorOptions {
+  /** Port to listen on; 0 or omitted picks a free one. */
+  readonly port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  readonly hostname?: string;
+  /** Bearer token the API requires. Default {@link DEFAULT_EMULATOR_TOKEN}. */
+  readonly token?: string;
+  /** Our organization's slug. Default `personal`. */
+  readonly orgSlug?: string;
+  /** `fast` (default, tests), `realistic` (benchmarks), or overrides of `fast`. */
+  readonly latency?: LatencyOption;
+  /** App names held by other organizations (403 on GET, 422 `name_taken` on create). */
+  readonly reservedNames?: readonly string[];
+  /** Whether the documented rate limits answer 429. Default true. */
+  readonly rateLimits?: boolean;
+  /** Images matching this never boot (the machine ends `failed`). Default: containing `unpullable`. */
+  readonly unpullableImage?: RegExp;
+  /** Region of machines created without one. Default `iad`. */
+  readonly defaultRegion?: string;
+  /** Seed of the PRNG behind probabilistic faults. */
+  readonly faultSeed?: number;
+}
+
+/** A running emulator. */
+export interface FlyEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:4280` (the API is under `/v1`). */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The token the API requires. */
+  readonly token: string;
+  /** Our organization's slug. */
+  readonly orgSlug: string;
+  /** The latency profile in force. */
+  readonly latency: LatencyProfile;
+  /** Fault rules: `faults.add({operation, action, probability?, times?})`, `remove(id)`, `clear()`, `list()`. */
+  readonly faults: FaultInjector;
+  /** Everything the emulator holds (like `GET /_emulator/state`). */
+  state(): EmulatorSnapshot;
+  /** Answers per operation and status, e.g. `{Machines_show: {"200": 50}}`. */
+  requestCounts(): Record<string, Record<string, number>>;
+  /** Forgets apps, counts, faults and rate-limit history. */
+  reset(): void;
+  /** Replaces the names held by other organizations. */
+  setReservedNames(names: readonly string[]): void;
+  /** Changes a machine's state behind the client's back (a crash, a host stop). */
+  setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
+  /** Stops serving, cancels timers and pending waits, closes connections. */
+  close(): Promise<void>;
+}
+
+/** Starts an emulator and resolves once it listens. */
+export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promise<FlyEmulator> {
+  const latency = resolveLatency(options.latency);
+  const core: EmulatorCore = {
+    config: {
+      token: options.token ?? DEFAULT_EMULATOR_TOKEN,
+      orgSlug: options.orgSlug ?? "personal",
+      latency,
+      unpullableImage: options.unpullableImage ?? /unpullable/,
+      defaultRegion: options.defaultRegion ?? "iad",
+      enforceRateLimits: options.rateLimits ?? true,
+    },
+    store: new EmulatorStore(options.reservedNames),
+    lifecycle: new MachineLifecycle(),
+    faults: new FaultInjector(options.faultSeed),
+    rateLimiter: new RateLimiter(),
+    stats: new RequestStats(),
+  };
+  const hostname = options.hostname ?? "127.0.0.1";
+  const server = createAdaptorServer({ fetch: createEmulatorApp(core).fetch, hostname });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, hostname, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${hostname}:${port}`,
+    port,
+    token: core.config.token,
+    orgSlug: core.config.orgSlug,
+    latency,
+    faults: core.faults,
+    state: () => snapshot(core),
+    requestCounts: () => core.stats.snapshot(),
+    reset: () => resetEmulator(core),
+    setReservedNames: (names) => {
+      core.store.reservedNames.clear();
+      for (const name of names) core.store.reservedNames.add(name);
+    },
+    setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        core.lifecycle.close();
+        server.close(() => resolve());
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

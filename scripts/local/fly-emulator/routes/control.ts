@@ -1,0 +1,121 @@
+/**
+ * Control and inspection routes outside `/v1`, for tests and the dev stack (no token):
+ *
+ * - `GET /_emulator/state`: every app with its secrets (values included), IPs and machines, plus request counts
+ * - `GET /_emulator/requests`: answers per operation and status
+ * - `POST /_emulator/reset`: forget all apps, counts and faults
+ * - `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`: fault rules
+ * - `PUT /_emulator/reserved-names` `{names}`: app names held by another organization
+ * - `POST /_emulator/apps/{app}/machines/{id}/state` `{state}`: change a machine's state behind the client's back
+ */
+import { z } from "zod";
+import type { Hono } from "hono";
+import type { EmulatorCore } from "../core.ts";
+import { FlyHttpError } from "../http_error.ts";
+import type { EmulatorEnv } from "../operation.ts";
+import { readBody } from "../request.ts";
+import { appView, machineView } from "../views.ts";
+
+/** A machine state the control route can force. */
+export type ForcedMachineState = "started" | "stopped" | "suspended" | "failed";
+
+const FaultRuleBody = z.object({
+  operation: z.string().min(1),
+  probability: z.number().min(0).max(1).optional(),
+  times: z.number().int().positive().optional(),
+  action: z.discriminatedUnion("type", [
+    z.object({
+      type: z.literal("status"),
+      status: z.union([z.literal(429), z.literal(500), z.literal(502), z.literal(503), z.literal(504)]),
+      retryAfterSeconds: z.number().nonnegative().optional(),
+    }),
+    z.object({ type: z.literal("reset") }),
+    z.object({ type: z.literal("drop-response") }),
+    z.object({ type: z.literal("delay"), ms: z.number().int().nonnegative() }),
+  ]),
+});
+
+/** Everything the emulator holds, for assertions. */
+export function snapshot(core: EmulatorCore) {
+  return {
+    org_slug: core.config.orgSlug,
+    latency: core.config.latency.name,
+    reserved_names: [...core.store.reservedNames],
+    apps: [...core.store.apps.values()].map((app) => ({
+      ...appView(app),
+      secrets_version: app.secretsVersion,
+      secrets: [...app.secrets].map(([name, secret]) => ({
+        name,
+        value: secret.value,
+        digest: secret.digest,
+      })),
+      ips: app.ips,
+      machines: [...app.machines.values()].map((machine) => ({
+        ...machineView(machine, true),
+        lease_nonce: machine.lease?.nonce,
+      })),
+    })),
+    requests: core.stats.snapshot(),
+    faults: core.faults.list(),
+  };
+}
+
+/** The shape of {@link snapshot}. */
+export type EmulatorSnapshot = ReturnType<typeof snapshot>;
+
+/** Sets a machine's state at once, as if something outside the API (a crash, a host) changed it. */
+export function forceMachineState(
+  core: EmulatorCore,
+  appName: string,
+  machineId: string,
+  state: ForcedMachineState,
+) {
+  const app = core.store.apps.get(appName);
+  const machine = app?.machines.get(machineId);
+  if (!app || !machine) throw new FlyHttpError(404, "not_found: machine not found");
+  core.lifecycle.cancel(machine);
+  machine.launching = false;
+  core.lifecycle.setState(app, machine, state);
+}
+
+/** Forgets apps, counts, faults and rate-limit history. */
+export function resetEmulator(core: EmulatorCore): void {
+  core.store.clear();
+  core.stats.clear();
+  core.faults.clear();
+  core.rateLimiter.reset();
+}
+
+/** Registers the control routes. */
+export function registerControlRoutes(app: Hono<EmulatorEnv>, core: EmulatorCore): void {
+  app.get("/_emulator/state", (c) => c.json(snapshot(core)));
+  app.get("/_emulator/requests", (c) => c.json(core.stats.snapshot()));
+  app.post("/_emulator/reset", (c) => {
+    resetEmulator(core);
+    return c.json({ ok: true });
+  });
+  app.get("/_emulator/faults", (c) => c.json(core.faults.list()));
+  app.post(
+    "/_emulator/faults",
+    async (c) => c.json({ id: core.faults.add(await readBody(c, FaultRuleBody)) }, 201),
+  );
+  app.delete("/_emulator/faults", (c) => {
+    core.faults.clear();
+    return c.json({ ok: true });
+  });
+  app.delete("/_emulator/faults/:id", (c) => c.json({ ok: core.faults.remove(c.req.param("id")) }));
+  app.put("/_emulator/reserved-names", async (c) => {
+    const { names } = await readBody(c, z.object({ names: z.array(z.string()) }));
+    core.store.reservedNames.clear();
+    for (const name of names) core.store.reservedNames.add(name);
+    return c.json({ ok: true });
+  });
+  app.post("/_emulator/apps/:app_name/machines/:machine_id/state", async (c) => {
+    const { state } = await readBody(
+      c,
+      z.object({ state: z.enum(["started", "stopped", "suspended", "failed"]) }),
+    );
+    forceMachineState(core, c.req.param("app_name"), c.req.param("machine_id"), state);
+    return c.json({ ok: true });
+  });
+}

@@ -1,0 +1,104 @@
+/** The emulator's in-memory world: apps of one organization, their secrets, IPs and machines. */
+
+/** A machine event (newest first in API answers). */
+export interface MachineEventRecord {
+  id: string;
+  type: string;
+  status: string;
+  source: "user" | "flyd";
+  timestamp: number;
+}
+
+/** A lease on a machine. */
+export interface LeaseRecord {
+  nonce: string;
+  owner: string;
+  description: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** One machine. `config` is stored as given (with guest defaults filled in), keys in API spelling. */
+export interface MachineRecord {
+  id: string;
+  name: string;
+  region: string;
+  state: string;
+  version: string;
+  config: Record<string, unknown>;
+  privateIp: string;
+  createdAt: string;
+  updatedAt: string;
+  events: MachineEventRecord[];
+  cordoned: boolean;
+  lease?: LeaseRecord;
+  /** Monotonic ms until which a start answers `machine still active` (set when a stop completes). */
+  stillActiveUntil: number;
+  /** True from create until the first boot finishes (a start then answers 412). */
+  launching: boolean;
+  /** Earlier versions and their configs. */
+  versions: { version: string; config: Record<string, unknown> }[];
+}
+
+/** One app secret. */
+export interface SecretRecord {
+  value: string;
+  digest: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One IP assignment, in API spelling. */
+export type IpRecord = Record<string, unknown> & { ip?: string };
+
+/** One app. */
+export interface AppRecord {
+  id: string;
+  name: string;
+  orgSlug: string;
+  network: string;
+  internalNumericId: number;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Monotonic ms from which `GET /apps/{name}` finds the app. */
+  visibleFrom: number;
+  status: "pending" | "deployed";
+  idempotencyKey?: string;
+  secrets: Map<string, SecretRecord>;
+  /** Latest secrets version written. */
+  secretsVersion: number;
+  /** Latest secrets version usable as `min_secrets_version`. */
+  secretsAvailableVersion: number;
+  ips: IpRecord[];
+  machines: Map<string, MachineRecord>;
+}
+
+/** All apps, plus names held by other organizations. */
+export class EmulatorStore {
+  /** Apps of our organization by name. */
+  readonly apps = new Map<string, AppRecord>();
+  /** Names taken by apps of other organizations (403 on GET, 422 on create). */
+  readonly reservedNames = new Set<string>();
+  #nextNumericId = 1000;
+
+  /** Creates the store with names already taken elsewhere. */
+  constructor(reservedNames: Iterable<string> = []) {
+    for (const name of reservedNames) this.reservedNames.add(name);
+  }
+
+  /** A fresh internal numeric id. */
+  nextNumericId(): number {
+    return this.#nextNumericId++;
+  }
+
+  /** The app with the given idempotency key, if any. */
+  appByIdempotencyKey(key: string): AppRecord | undefined {
+    for (const app of this.apps.values()) if (app.idempotencyKey === key) return app;
+    return undefined;
+  }
+
+  /** Removes every app (reserved names stay). */
+  clear(): void {
+    this.apps.clear();
+  }
+}

@@ -1,0 +1,111 @@
+/** API representations (spec field names) of the emulator's records. */
+import type { AppRecord, LeaseRecord, MachineRecord } from "./state.ts";
+
+/** `App`. */
+export function appView(app: AppRecord): Record<string, unknown> {
+  return {
+    id: app.id,
+    name: app.name,
+    status: app.status,
+    organization: { name: app.orgSlug, slug: app.orgSlug, internal_numeric_id: 1 },
+    machine_count: [...app.machines.values()].filter((machine) => machine.state !== "destroyed").length,
+    volume_count: 0,
+    network: app.network,
+    internal_numeric_id: app.internalNumericId,
+  };
+}
+
+/** The lease inside the `{status, data}` envelope the real API answers with. */
+export function leaseEnvelope(
+  lease: LeaseRecord,
+  version: string,
+  withNonce: boolean,
+): Record<string, unknown> {
+  return {
+    status: "success",
+    data: {
+      ...(withNonce ? { nonce: lease.nonce } : {}),
+      expires_at: lease.expiresAt,
+      owner: lease.owner,
+      description: lease.description,
+      version,
+    },
+  };
+}
+
+/** A config as the API answers it: `autostop` "off"/"stop" reported as booleans (as the real API does). */
+function configView(config: Record<string, unknown>): Record<string, unknown> {
+  const services = config.services;
+  if (!Array.isArray(services)) return config;
+  const autostopAsAnswered = (value: unknown) => value === "off" ? false : value === "stop" ? true : value;
+  return {
+    ...config,
+    services: services.map((service) =>
+      service && typeof service === "object" && "autostop" in service
+        ? { ...service, autostop: autostopAsAnswered(service.autostop) }
+        : service
+    ),
+  };
+}
+
+/** Health checks of a machine: passing while started, critical otherwise. */
+function checksView(machine: MachineRecord): Record<string, unknown>[] {
+  const checks = machine.config.checks;
+  if (!checks || typeof checks !== "object") return [];
+  const running = machine.state === "started";
+  return Object.keys(checks).map((name) => ({
+    name,
+    status: running ? "passing" : "critical",
+    output: running ? "HTTP GET 200 OK" : "machine is not running",
+    updated_at: machine.updatedAt,
+  }));
+}
+
+/** `Machine`; `includeLease` adds the lease (never its nonce). */
+export function machineView(machine: MachineRecord, includeLease = false): Record<string, unknown> {
+  const image = String(machine.config.image ?? "");
+  const [repository, tag = "latest"] = image.split(/:(?=[^/]*$)/);
+  const now = Date.now() / 1000;
+  const lease = includeLease && machine.lease && machine.lease.expiresAt > now
+    ? {
+      owner: machine.lease.owner,
+      expires_at: machine.lease.expiresAt,
+      description: machine.lease.description,
+    }
+    : undefined;
+  return {
+    id: machine.id,
+    name: machine.name,
+    state: machine.state,
+    region: machine.region,
+    instance_id: machine.version,
+    version: machine.version,
+    private_ip: machine.privateIp,
+    config: configView(machine.config),
+    image_ref: {
+      registry: "registry-1.docker.io",
+      repository,
+      tag,
+      digest: `sha256:${digestOf(image)}`,
+      labels: {},
+    },
+    created_at: machine.createdAt,
+    updated_at: machine.updatedAt,
+    events: machine.events,
+    checks: checksView(machine),
+    host_status: "ok",
+    cordoned: machine.cordoned,
+    ...(lease ? { lease } : {}),
+  };
+}
+
+/** A stable fake 64-hex digest of a string. */
+export function digestOf(text: string): string {
+  let hash = 0x811c9dc5;
+  const out: string[] = [];
+  for (let round = 0; round < 8; round++) {
+    for (const char of `${round}:${text}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+    out.push(hash.toString(16).padStart(8, "0"));
+  }
+  return out.join("");
+}
