@@ -44,11 +44,12 @@ begin
     end if;
   exception when others then
     v_problem := 'pg_net error ' || sqlstate || ': ' || sqlerrm;
-  end;
-  if v_problem is not null then
+    -- An error message could echo what it was given: never let it carry the secret.
     if v_secret is not null and v_secret <> '' then
       v_problem := replace(v_problem, v_secret, '[redacted]');
     end if;
+  end;
+  if v_problem is not null then
     return jsonb_build_object('function', p_function, 'request_id', null, 'problem', left(v_problem, 500));
   end if;
   return jsonb_build_object('function', p_function, 'request_id', v_request_id);
