@@ -2,7 +2,7 @@
 import type { AppRecord, LeaseRecord, MachineRecord } from "./state.ts";
 
 /** `App`. */
-export function appView(app: AppRecord): Record<string, unknown> {
+export function appView(app: AppRecord) {
   return {
     id: app.id,
     name: app.name,
@@ -62,7 +62,7 @@ function checksView(machine: MachineRecord): Record<string, unknown>[] {
 }
 
 /** `Machine`; `includeLease` adds the lease (never its nonce). */
-export function machineView(machine: MachineRecord, includeLease = false): Record<string, unknown> {
+export function machineView(machine: MachineRecord, includeLease = false) {
   const image = String(machine.config.image ?? "");
   const [repository, tag = "latest"] = image.split(/:(?=[^/]*$)/);
   const now = Date.now() / 1000;
