@@ -22,7 +22,13 @@ async function seed(databaseUrl: string): Promise<void> {
   }
 }
 
-function instructions(databaseUrl: string, gatewayUrl: string, flyApiUrl: string, secret: string, emulator: boolean) {
+function instructions(
+  databaseUrl: string,
+  gatewayUrl: string,
+  flyApiUrl: string,
+  secret: string,
+  emulator: boolean,
+) {
   const fn = `${gatewayUrl}/functions/v1`;
   return `
 Local stack is up.

@@ -56,7 +56,9 @@ export interface Services {
  * The functions' local env file, as `supabase functions serve` reads it (`supabase/functions/.env`);
  * empty when absent. Names starting with SUPABASE_ are skipped, as the CLI does.
  */
-export async function readFunctionsEnvFile(path = `${paths.functions}/.env`): Promise<Record<string, string>> {
+export async function readFunctionsEnvFile(
+  path = `${paths.functions}/.env`,
+): Promise<Record<string, string>> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return Object.fromEntries(
     Object.entries(parseEnv(text)).filter(([name]) => !name.startsWith("SUPABASE_")),
