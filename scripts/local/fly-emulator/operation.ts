@@ -3,6 +3,7 @@
  * `fly-request-id` header, with answers counted per operation.
  */
 import type { HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, Hono } from "hono";
 import type { EmulatorCore } from "./core.ts";
 import { FlyHttpError } from "./http_error.ts";
@@ -30,10 +31,16 @@ function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
-/** Closes the TCP connection without an answer (the client sees a reset). */
+/**
+ * Cuts the TCP connection in the middle of an answer. The status line goes out first so that the client's
+ * HTTP stack cannot treat it as a stale keep-alive connection and silently resend the request elsewhere
+ * (which Deno's fetch does, even for a POST, when a pooled connection closes before any byte of a response).
+ */
 function cutConnection(c: EmulatorContext): Response {
-  c.env.incoming.socket.destroy();
-  return new Response(null, { status: 500 });
+  const { incoming, outgoing } = c.env;
+  outgoing.writeHead(200, { "content-type": "application/json", "content-length": "4096" });
+  outgoing.write("{", () => incoming.socket.destroy());
+  return RESPONSE_ALREADY_SENT;
 }
 
 function isAuthorized(c: EmulatorContext, token: string): boolean {

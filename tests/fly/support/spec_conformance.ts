@@ -24,6 +24,7 @@ export interface Exchange {
   readonly method: string;
   readonly path: string;
   readonly requestBody?: unknown;
+  /** Undefined when the connection was cut before a whole answer arrived. */
   readonly status?: number;
   readonly responseBody?: unknown;
 }
@@ -252,15 +253,16 @@ export class SpecRecorder {
     const url = new URL(request.url);
     const requestText = init?.body === undefined || init.body === null ? "" : String(init.body);
     const response = await fetch(input, init);
-    const responseText = await response.clone().text().catch(() => "");
+    const responseText = await response.clone().text().catch(() => undefined);
     if (url.pathname.startsWith("/v1/")) {
+      const cutMidAnswer = responseText === undefined;
       this.exchanges.push({
         exchange: {
           method: request.method,
           path: url.pathname,
           requestBody: parseJson(requestText),
-          status: response.status,
-          responseBody: parseJson(responseText),
+          status: cutMidAnswer ? undefined : response.status,
+          responseBody: cutMidAnswer ? undefined : parseJson(responseText),
         },
         checkRequest,
       });

@@ -159,7 +159,10 @@ export class FlyTransport {
     return await this.#readResponse(target, call, response);
   }
 
-  /** A fetch for one attempt: waits for the limiter, applies the timeout, reports the attempt. */
+  /**
+   * A fetch for one attempt: waits for the limiter, applies the timeout, reads the whole body (so that a
+   * connection lost mid-answer fails the attempt and can be retried), reports the attempt.
+   */
   #attemptFetcher(call: FlyCall<unknown>): (url: string, init: RequestInit) => Promise<Response> {
     let attempt = 0;
     return async (url, init) => {
@@ -181,8 +184,12 @@ export class FlyTransport {
         });
       try {
         const response = await this.#options.fetch(url, { ...init, signal });
+        const text = await response.text();
         report({ status: response.status, requestId: response.headers.get("fly-request-id") ?? undefined });
-        return response;
+        return new Response(text === "" ? null : text, {
+          status: response.status,
+          headers: response.headers,
+        });
       } catch (error) {
         report({ failure: classifyFetchFailure(error, call.signal) });
         throw error;
@@ -216,12 +223,7 @@ export class FlyTransport {
     response: Response,
   ): Promise<{ body: T; headers: Headers }> {
     const requestId = response.headers.get("fly-request-id") ?? undefined;
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (error) {
-      throw this.#networkError(target, error, call.signal);
-    }
+    const text = await response.text();
     if (!response.ok) {
       const parsed = FlyErrorBodySchema.safeParse(safeJson(text));
       const message = parsed.success
