@@ -1,4 +1,4 @@
-import { FlyApiError } from "../errors.ts";
+import { FlyRequestTimeoutError } from "../errors.ts";
 import {
   type CreateMachineRequest,
   type Machine,
@@ -214,7 +214,7 @@ export class MachinesResource {
       });
       return { reached: true, state: response.state, version: response.version };
     } catch (error) {
-      if (error instanceof FlyApiError && error.status === 408) return { reached: false };
+      if (error instanceof FlyRequestTimeoutError) return { reached: false };
       throw error;
     }
   }
