@@ -122,6 +122,7 @@ alter table public.user_fly_apps
   add column if not exists lease_owner text,
   add column if not exists lease_expires_at timestamptz,
   add column if not exists secrets_version bigint,
+  add column if not exists secrets_digest text,
   add column if not exists image_digest text,
   add column if not exists cpu_kind text;
 
@@ -404,5 +405,7 @@ comment on column public.user_fly_apps.next_attempt_at is
   'time by a retryable failure, cleared by success and by a permanent failure';
 comment on column public.user_fly_apps.lease_owner is 'Reconciler currently holding the row (see lease_expires_at)';
 comment on column public.user_fly_apps.secrets_version is 'Fly secrets version to pass as min_secrets_version';
+comment on column public.user_fly_apps.secrets_digest is
+  'SHA-256 over the names and values of the secrets last set on the app (drift detection); never a value';
 comment on table public.user_fly_app_events is
   'Append-only audit log of everything done to a user''s Fly app; ordered by seq. Never holds secret values.';

@@ -109,8 +109,8 @@ begin
   select string_agg(k, ', ') into v_unknown
   from jsonb_object_keys(p_patch) k
   where k not in ('status', 'fly_app_name', 'fly_org_slug', 'region', 'docker_image', 'cpu_kind', 'cpu_count',
-                  'memory_mb', 'machine_id', 'image_digest', 'secrets_version', 'deployed_at', 'deleted_at',
-                  'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd');
+                  'memory_mb', 'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at',
+                  'deleted_at', 'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd');
   if v_unknown is not null then
     raise exception 'patch has unknown or read-only keys: %', v_unknown using errcode = '22023';
   end if;
@@ -127,6 +127,7 @@ begin
     image_digest = case when p_patch ? 'image_digest' then p_patch ->> 'image_digest' else a.image_digest end,
     secrets_version = case when p_patch ? 'secrets_version'
       then (p_patch ->> 'secrets_version')::bigint else a.secrets_version end,
+    secrets_digest = case when p_patch ? 'secrets_digest' then p_patch ->> 'secrets_digest' else a.secrets_digest end,
     deployed_at = case when p_patch ? 'deployed_at'
       then (p_patch ->> 'deployed_at')::timestamptz else a.deployed_at end,
     deleted_at = case when p_patch ? 'deleted_at'
@@ -475,7 +476,8 @@ $$;
 comment on function private.record_reconcile_success(uuid, text, bigint, jsonb, jsonb) is
   'Records that Fly now matches desired generation p_generation: applies p_patch (whitelisted observed '
   'columns: status, fly_app_name, fly_org_slug, region, docker_image, cpu_kind, cpu_count, memory_mb, '
-  'machine_id, image_digest, secrets_version, deployed_at, deleted_at, health_status, last_health_check_at, '
+  'machine_id, image_digest, secrets_version, secrets_digest, deployed_at, deleted_at, health_status, '
+  'last_health_check_at, '
   'monthly_cost_estimate_usd; JSON null clears), sets observed_generation, resets retry_count and '
   'error_message, clears next_attempt_at (or keeps the row due when a newer tier change arrived meanwhile), '
   'releases the lease and appends p_events [{event_type, status?, metadata?, error_details?}], all in one '

@@ -1,0 +1,101 @@
+/**
+ * Step 1 of converging a present app: find or create the user's Fly app under a deterministic name.
+ *
+ * App names are global across Fly. A name is the user's when the app is in our org, no other user's row
+ * records it, and no machine in it belongs to another user. A name held by another org (403 on GET) or by
+ * another user moves on to the next deterministic candidate; the name in use is recorded on the row, and a
+ * row that already records one keeps it.
+ *
+ * @module
+ */
+import { FlyForbiddenError, FlyNameTakenError, FlyNotFoundError } from "../fly/mod.ts";
+import { appNameCandidate } from "./app-name.ts";
+import { pause, type ReconcileContext } from "./context.ts";
+import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
+
+/** How many candidates are tried before giving up (each is a fresh 48-bit hash by default). */
+const MAX_NAME_CANDIDATES = 5;
+
+/** What a name is to this user. */
+type Ownership = "ours" | "absent" | "foreign";
+
+/** Decides whether the app called `name` is this user's, absent, or someone else's. */
+export async function appOwnership(ctx: ReconcileContext, name: string): Promise<Ownership> {
+  let app;
+  try {
+    app = await ctx.fly.apps.get(name);
+  } catch (error) {
+    if (error instanceof FlyNotFoundError) return "absent";
+    if (error instanceof FlyForbiddenError) return "foreign";
+    throw error;
+  }
+  if (app.organization && app.organization.slug !== ctx.config.fly.orgSlug) return "foreign";
+  if (await ctx.repo.appNameUsedByAnotherUser(name, ctx.row.user_id)) return "foreign";
+  const machines = await ctx.fly.machines.list(name);
+  const othersMachine = machines.some((m) => {
+    const owner = m.config.metadata?.user_id;
+    return owner !== undefined && owner !== ctx.row.user_id;
+  });
+  return othersMachine ? "foreign" : "ours";
+}
+
+/**
+ * Apps are eventually consistent: right after a create, GET may still answer 404 for a while. Polls until
+ * the app is visible or the budget runs out.
+ */
+async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<void> {
+  for (let delay = 250;; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      await ctx.fly.apps.get(name);
+      return;
+    } catch (error) {
+      if (!(error instanceof FlyNotFoundError)) throw error;
+    }
+    await pause(ctx, delay, `app ${name} to become visible after create`);
+  }
+}
+
+/** Creates `name`; on 422 name_taken, decides by ownership. Returns whether the name is now ours. */
+async function createApp(ctx: ReconcileContext, name: string): Promise<"created" | "ours" | "foreign"> {
+  try {
+    await ctx.fly.apps.create({ name, org_slug: ctx.config.fly.orgSlug });
+  } catch (error) {
+    if (!(error instanceof FlyNameTakenError)) throw error;
+    // Taken: either our own earlier create that succeeded silently, or someone else's app.
+    const ownership = await appOwnership(ctx, name);
+    if (ownership === "absent") {
+      throw new RetryLaterError(`app name ${name} is reported taken but no such app is visible (being released?)`);
+    }
+    return ownership;
+  }
+  await awaitAppVisible(ctx, name);
+  return "created";
+}
+
+/** Ensures the user's app exists in our org; records its name; returns it. */
+export async function ensureApp(ctx: ReconcileContext): Promise<string> {
+  const recorded = ctx.row.fly_app_name;
+  const candidates = recorded ? [recorded] : await Promise.all(
+    Array.from({ length: MAX_NAME_CANDIDATES }, (_, i) => appNameCandidate(ctx.row.user_id, i, ctx.config.appNaming)),
+  );
+  for (const name of candidates) {
+    const ownership = await appOwnership(ctx, name);
+    const outcome = ownership === "absent" ? await createApp(ctx, name) : ownership;
+    if (outcome === "foreign" && name === recorded) {
+      throw new PermanentReconcileError(
+        `the recorded app ${name} is not ours (another org or user holds it); clear fly_app_name to pick a new one`,
+      );
+    }
+    if (outcome === "foreign") {
+      ctx.events.push({ event_type: "app_name_taken", status: "warning", metadata: { app_name: name } });
+      continue;
+    }
+    ctx.patch.fly_app_name = name;
+    ctx.patch.fly_org_slug = ctx.config.fly.orgSlug;
+    if (outcome === "created") {
+      ctx.events.push({ event_type: "app_created", status: "ok", metadata: { app_name: name } });
+    }
+    return name;
+  }
+  throw new PermanentReconcileError(`all ${MAX_NAME_CANDIDATES} app name candidates are taken on Fly`);
+}

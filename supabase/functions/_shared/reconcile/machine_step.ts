@@ -1,0 +1,209 @@
+/**
+ * Steps 4 and 5: exactly one machine of ours in the app, with the desired config, started.
+ *
+ * Machines are found by their metadata (`managed_by`, `user_id`), never by guesswork. A missing machine is
+ * created with a random create token in its metadata, so that after an ambiguous failure (timeout, 5xx,
+ * dropped response) a list by that token finds a silent success before anything is created again. Config
+ * drift is fixed by an update with the full config and `current_version`; a machine in the wrong region is
+ * replaced (region is immutable); extra machines of ours are destroyed.
+ *
+ * @module
+ */
+import {
+  FlyApiError,
+  FlyNetworkError,
+  FlyNotFoundError,
+  FlyPreconditionFailedError,
+  type Machine,
+} from "../fly/mod.ts";
+import type { Plan } from "../db/user_fly_apps.ts";
+import { pause, remainingMs, type ReconcileContext } from "./context.ts";
+import { DeadlineExceededError, RetryLaterError } from "./failure.ts";
+import { configDrift, desiredMachineConfig, machineIdentity, updatedConfig } from "./machine_spec.ts";
+import type { SecretsState } from "./secrets_step.ts";
+
+/** States of a machine that is gone or going. */
+const GONE_STATES = new Set(["destroyed", "destroying", "replaced"]);
+/** States from which a machine boots by itself: wait for `started`. */
+const BOOTING_STATES = new Set(["created", "starting", "replacing", "updating", "restarting"]);
+/** States in which a machine needs a start. */
+const STARTABLE_STATES = new Set(["stopped", "suspended", "failed"]);
+/** Pause between two attempts of a call refused by a race (412), in ms. */
+const RACE_RETRY_MS = 1_000;
+
+/** True for a failure after which the server may have done the work (so a create may exist). */
+function ambiguous(error: unknown): boolean {
+  if (error instanceof FlyNetworkError) return error.mayHaveReachedServer;
+  return error instanceof FlyApiError && (error.status >= 500 || error.status === 408);
+}
+
+/**
+ * Repeats `call` while Fly refuses it with 412 for a transient reason (`machine still active` right after a
+ * stop, `getting replaced` right after an update, a secrets version not yet visible), within the budget.
+ */
+async function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Promise<T>): Promise<T> {
+  while (true) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof FlyPreconditionFailedError)) throw error;
+      ctx.log.debug("fly refused a call for now; retrying", { what, error: error.message });
+      await pause(ctx, RACE_RETRY_MS, what);
+    }
+  }
+}
+
+/** Lists the app's live machines that belong to this user. */
+async function ourMachines(ctx: ReconcileContext, appName: string): Promise<Machine[]> {
+  const machines = await ctx.fly.machines.list(appName, { metadata: machineIdentity(ctx.row.user_id) });
+  return machines.filter((m) => !GONE_STATES.has(m.state));
+}
+
+/** After an ambiguous create, looks (a few times: lists are eventually consistent) for the token. */
+async function findByCreateToken(ctx: ReconcileContext, appName: string, token: string): Promise<Machine | undefined> {
+  for (const delay of [0, 500, 1_500]) {
+    if (delay) await pause(ctx, delay, "a silently created machine to show up");
+    const [found] = await ctx.fly.machines.list(appName, { metadata: { create_token: token } });
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Creates the machine; after an ambiguous failure, returns the silent success if there is one. */
+async function createMachine(
+  ctx: ReconcileContext,
+  appName: string,
+  plan: Plan,
+  secrets: SecretsState,
+): Promise<Machine> {
+  const createToken = crypto.randomUUID();
+  const config = desiredMachineConfig({
+    userId: ctx.row.user_id,
+    plan,
+    image: plan.image ?? ctx.config.fly.appImage,
+    createToken,
+  });
+  const request = { config, region: plan.region, min_secrets_version: secrets.version ?? undefined };
+  try {
+    const machine = await retryRaces(ctx, "machine create", () => ctx.fly.machines.create(appName, request));
+    ctx.events.push({
+      event_type: "machine_created",
+      status: "ok",
+      metadata: { app_name: appName, machine_id: machine.id, region: machine.region },
+    });
+    return machine;
+  } catch (error) {
+    if (!ambiguous(error)) throw error;
+    const found = await findByCreateToken(ctx, appName, createToken);
+    if (!found) throw error;
+    ctx.events.push({
+      event_type: "machine_created",
+      status: "ok",
+      metadata: { app_name: appName, machine_id: found.id, region: found.region, recovered_after: (error as Error).message },
+    });
+    return found;
+  }
+}
+
+/** Destroys a machine of ours (forced; a 404 means it is gone already). */
+async function destroyMachine(ctx: ReconcileContext, appName: string, machine: Machine, reason: string) {
+  try {
+    await ctx.fly.machines.delete(appName, machine.id, { force: true });
+  } catch (error) {
+    if (!(error instanceof FlyNotFoundError)) throw error;
+  }
+  ctx.events.push({
+    event_type: "machine_destroyed",
+    status: "info",
+    metadata: { app_name: appName, machine_id: machine.id, region: machine.region, reason },
+  });
+}
+
+/** Prefers a started machine, then the most recently updated one. */
+function preferred(a: Machine, b: Machine): number {
+  const started = Number(b.state === "started") - Number(a.state === "started");
+  return started !== 0 ? started : String(b.updated_at ?? "").localeCompare(String(a.updated_at ?? ""));
+}
+
+/** Ensures exactly one machine of ours with the desired config in the plan's region; returns it. */
+export async function ensureMachine(
+  ctx: ReconcileContext,
+  appName: string,
+  plan: Plan,
+  secrets: SecretsState,
+): Promise<Machine> {
+  const machines = await ourMachines(ctx, appName);
+  const keeper = machines.filter((m) => m.region === plan.region).sort(preferred)[0];
+  let machine: Machine;
+  if (!keeper) {
+    machine = await createMachine(ctx, appName, plan, secrets);
+  } else {
+    machine = keeper;
+    const desired = desiredMachineConfig({
+      userId: ctx.row.user_id,
+      plan,
+      image: plan.image ?? ctx.config.fly.appImage,
+      createToken: "",
+    });
+    const drift = configDrift(keeper.config, desired);
+    if (drift.length > 0 || secrets.changed) {
+      const request = {
+        config: updatedConfig(keeper, desired),
+        region: plan.region,
+        min_secrets_version: secrets.version ?? undefined,
+        current_version: keeper.version,
+      };
+      machine = await retryRaces(ctx, "machine update", () => ctx.fly.machines.update(appName, keeper.id, request));
+      ctx.events.push({
+        event_type: "machine_updated",
+        status: "ok",
+        metadata: { app_name: appName, machine_id: keeper.id, drift, secrets_changed: secrets.changed },
+      });
+    }
+  }
+  for (const extra of machines.filter((m) => m.id !== machine.id)) {
+    await destroyMachine(ctx, appName, extra, extra.region === plan.region ? "duplicate" : "region_changed");
+  }
+  return machine;
+}
+
+/**
+ * Starts the machine if needed and waits, within the budget, until it is `started`; returns it then. A
+ * machine that fails again after this run started it is left for the next attempt (backoff, then alert).
+ */
+export async function ensureStarted(ctx: ReconcileContext, appName: string, machine: Machine): Promise<Machine> {
+  let current = machine;
+  let startedByUs = false;
+  while (current.state !== "started") {
+    if (GONE_STATES.has(current.state)) {
+      throw new RetryLaterError(`machine ${current.id} was destroyed while being reconciled`);
+    }
+    if (STARTABLE_STATES.has(current.state)) {
+      if (startedByUs) throw new RetryLaterError(`machine ${current.id} went to ${current.state} after a start`);
+      await retryRaces(ctx, "machine start", () => ctx.fly.machines.start(appName, current.id));
+      startedByUs = true;
+      ctx.events.push({
+        event_type: "machine_started",
+        status: "ok",
+        metadata: { app_name: appName, machine_id: current.id, previous_state: current.state },
+      });
+    } else if (!BOOTING_STATES.has(current.state)) {
+      // stopping, suspending, ...: let it settle before deciding.
+      await pause(ctx, RACE_RETRY_MS, `machine ${current.id} to leave ${current.state}`);
+      current = await ctx.fly.machines.get(appName, current.id);
+      continue;
+    }
+    const seconds = Math.min(60, Math.floor(remainingMs(ctx) / 1000) - 1);
+    if (seconds < 1) throw new DeadlineExceededError(`machine ${current.id} to start`);
+    await ctx.fly.machines.wait(appName, current.id, { state: "started", timeoutSeconds: seconds });
+    current = await ctx.fly.machines.get(appName, current.id);
+  }
+  return current;
+}
+
+/** Destroys every machine of ours in the app (for deprovisioning). */
+export async function destroyAllMachines(ctx: ReconcileContext, appName: string): Promise<void> {
+  for (const machine of await ourMachines(ctx, appName)) {
+    await destroyMachine(ctx, appName, machine, "deprovision");
+  }
+}
