@@ -45,8 +45,16 @@ export function createGatewayHandler(
     const fn = match ? functions.get(match[1]) : undefined;
     if (!match || !fn) return notFound();
     url.pathname = `/${match[1]}${match[2] ?? ""}`;
+    // A fresh request without the incoming signal: like the edge runtime, background work that outlives the
+    // response (EdgeRuntime.waitUntil) must not see the client's request as aborted.
+    const forwarded = new Request(url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      redirect: request.redirect,
+    });
     try {
-      return await fn.fetch(new Request(url, request));
+      return await fn.fetch(forwarded);
     } catch (error) {
       console.error(`function ${match[1]} threw:`, (error as Error).message);
       return Response.json({ code: "INTERNAL_ERROR", message: "Function failed" }, { status: 500 });

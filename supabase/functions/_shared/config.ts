@@ -80,6 +80,8 @@ export interface Config {
     readonly limit: number;
     /** Apps observed in parallel. */
     readonly concurrency: number;
+    /** An app checked more recently than this many seconds ago is not observed again. */
+    readonly minCheckAgeSeconds: number;
   };
   /** Minimum level of log entries. */
   readonly logLevel: LogLevel;
@@ -158,6 +160,7 @@ const envSchema = z.object({
   SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
   SWEEP_LIMIT: integer(100, 1, 10_000),
   SWEEP_CONCURRENCY: integer(4, 1, 32),
+  SWEEP_MIN_CHECK_AGE_S: integer(30, 0, 86_400),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
 });
 
@@ -272,7 +275,12 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     },
     reconcile: { leaseSeconds: v.RECONCILE_LEASE_SECONDS, budgetMs: v.RECONCILE_BUDGET_MS },
-    sweep: { budgetMs: v.SWEEP_BUDGET_MS, limit: v.SWEEP_LIMIT, concurrency: v.SWEEP_CONCURRENCY },
+    sweep: {
+      budgetMs: v.SWEEP_BUDGET_MS,
+      limit: v.SWEEP_LIMIT,
+      concurrency: v.SWEEP_CONCURRENCY,
+      minCheckAgeSeconds: v.SWEEP_MIN_CHECK_AGE_S,
+    },
     logLevel: v.LOG_LEVEL,
   };
 }

@@ -1,16 +1,17 @@
 /**
- * Edge Function `provision-user-fly-app`: provisions (or repairs) one user's dedicated Fly app.
- * `POST {user_id, generation?, reason?}` (`?wait=true` for ops), `GET ?user_id=` for the user's state.
- * The handlers answer 501 until the reconcile engine is wired in.
+ * Edge Function `provision-user-fly-app`: converges one user's dedicated Fly app to their current tier
+ * (kicked by the tier-change trigger; callable by ops).
+ * `POST {user_id, generation?, reason?}` (202 at once; `?wait=true` answers with the outcome),
+ * `GET ?user_id=` for the user's state.
  *
  * @module
  */
 import { createFunctionApp } from "../_shared/http/app.ts";
-import { notImplemented } from "../_shared/http/errors.ts";
+import { userAppHandlers } from "../_shared/handlers/user_app.ts";
 
 const app = createFunctionApp({
   name: "provision-user-fly-app",
-  handlers: { post: notImplemented, get: notImplemented },
+  handlers: userAppHandlers("provision-user-fly-app"),
 });
 
 export default { fetch: app.fetch } satisfies Deno.ServeDefaultExport;

@@ -160,7 +160,12 @@ export class UserFlyAppsRepository {
   }
 
   /** Leases up to `limit` active rows whose last health check is the oldest (never checked first). */
-  async claimStale(owner: string, limit: number, leaseSeconds: number, minAgeSeconds: number): Promise<UserFlyApp[]> {
+  async claimStale(
+    owner: string,
+    limit: number,
+    leaseSeconds: number,
+    minAgeSeconds: number,
+  ): Promise<UserFlyApp[]> {
     const rows = await this.#sql<{ app: unknown }[]>`
       select private.claim_stale_user_fly_apps(${owner}, ${limit}, ${leaseSeconds}, ${minAgeSeconds}) as app`;
     return rows.map((row) => UserFlyAppSchema.parse(row.app));
@@ -258,6 +263,21 @@ export class UserFlyAppsRepository {
     return new Set(rows.map((row) => row.fly_app_name));
   }
 
+  /** Rows of a known app name, for orphan handling: who it belonged to and what they should have. */
+  async rowsByAppName(names: string[]): Promise<Map<string, { user_id: string; desired_state: string }>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.#sql<{ fly_app_name: string; user_id: string; desired_state: string }[]>`
+      select fly_app_name, user_id, desired_state from public.user_fly_apps where fly_app_name = any(${names})`;
+    return new Map(rows.map((row) => [row.fly_app_name, row]));
+  }
+
+  /** Users whose row is leased right now (a reconcile in flight may have created an app not yet recorded). */
+  async usersInFlight(): Promise<string[]> {
+    const rows = await this.#sql<{ user_id: string }[]>`
+      select user_id from public.user_fly_apps where lease_expires_at > now()`;
+    return rows.map((row) => row.user_id);
+  }
+
   /** The user-facing status document (`public.get_user_fly_app_status`), or null when there is no row. */
   async status(userId: string): Promise<Record<string, unknown> | null> {
     const [{ status }] = await this.#sql<{ status: Record<string, unknown> | null }[]>`
@@ -266,7 +286,9 @@ export class UserFlyAppsRepository {
   }
 
   /** Row counts by status and health, for the health function's GET. */
-  async summary(): Promise<{ status: string; health_status: string; desired_state: string; count: number }[]> {
+  async summary(): Promise<
+    { status: string; health_status: string; desired_state: string; count: number }[]
+  > {
     return await this.#sql<{ status: string; health_status: string; desired_state: string; count: number }[]>`
       select status, health_status, desired_state, count(*)::int as count
       from public.user_fly_apps group by 1, 2, 3 order by 1, 2, 3`;

@@ -84,8 +84,3 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 /** Hono not-found handler: 404 `not_found`. */
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
   respond(c, new HttpError(404, "not_found", "no such route"));
-
-/** Placeholder handler until the engine is wired in: 501 `not_implemented`. */
-export function notImplemented(_input: unknown, c: Context<AppEnv>): Response {
-  return respond(c, new HttpError(501, "not_implemented", "not implemented yet"));
-}

@@ -64,7 +64,9 @@ async function createApp(ctx: ReconcileContext, name: string): Promise<"created"
     // Taken: either our own earlier create that succeeded silently, or someone else's app.
     const ownership = await appOwnership(ctx, name);
     if (ownership === "absent") {
-      throw new RetryLaterError(`app name ${name} is reported taken but no such app is visible (being released?)`);
+      throw new RetryLaterError(
+        `app name ${name} is reported taken but no such app is visible (being released?)`,
+      );
     }
     return ownership;
   }
@@ -76,7 +78,10 @@ async function createApp(ctx: ReconcileContext, name: string): Promise<"created"
 export async function ensureApp(ctx: ReconcileContext): Promise<string> {
   const recorded = ctx.row.fly_app_name;
   const candidates = recorded ? [recorded] : await Promise.all(
-    Array.from({ length: MAX_NAME_CANDIDATES }, (_, i) => appNameCandidate(ctx.row.user_id, i, ctx.config.appNaming)),
+    Array.from(
+      { length: MAX_NAME_CANDIDATES },
+      (_, i) => appNameCandidate(ctx.row.user_id, i, ctx.config.appNaming),
+    ),
   );
   for (const name of candidates) {
     const ownership = await appOwnership(ctx, name);

@@ -37,7 +37,11 @@ export function remainingMs(ctx: Pick<ReconcileContext, "deadline">): number {
 }
 
 /** Sleeps `ms`, or throws {@link DeadlineExceededError} when that would cross the deadline. */
-export async function pause(ctx: Pick<ReconcileContext, "deadline">, ms: number, waitingFor: string): Promise<void> {
+export async function pause(
+  ctx: Pick<ReconcileContext, "deadline">,
+  ms: number,
+  waitingFor: string,
+): Promise<void> {
   if (remainingMs(ctx) <= ms) throw new DeadlineExceededError(waitingFor);
   await new Promise((resolve) => setTimeout(resolve, ms));
 }

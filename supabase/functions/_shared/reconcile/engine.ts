@@ -23,7 +23,13 @@ import { ensureSecrets } from "./secrets_step.ts";
 /** What a reconcile call ended with. */
 export type ReconcileResult =
   | { outcome: "converged"; desiredState: "present" | "absent"; app: UserFlyApp }
-  | { outcome: "failed"; desiredState: "present" | "absent"; app: UserFlyApp; error: string; retryable: boolean }
+  | {
+    outcome: "failed";
+    desiredState: "present" | "absent";
+    app: UserFlyApp;
+    error: string;
+    retryable: boolean;
+  }
   | { outcome: "up_to_date"; app: UserFlyApp }
   | { outcome: "busy"; app: UserFlyApp }
   | { outcome: "no_row" }
@@ -50,8 +56,18 @@ async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void>
   let machine = await ensureMachine(ctx, appName, plan, secrets);
   ctx.patch.machine_id = machine.id;
   machine = await ensureStarted(ctx, appName, machine);
-  const deployed = ctx.events.some((e) => e.event_type === "machine_created" || e.event_type === "machine_updated");
+  const deployed = ctx.events.some((e) =>
+    e.event_type === "machine_created" || e.event_type === "machine_updated"
+  );
   const now = new Date().toISOString();
+  const health = machineHealth(machine);
+  if (health.status !== ctx.row.health_status) {
+    ctx.events.push({
+      event_type: "health_changed",
+      status: health.status === "healthy" ? "ok" : "warning",
+      metadata: { from: ctx.row.health_status, to: health.status, details: health.details },
+    });
+  }
   Object.assign(ctx.patch, {
     status: "active",
     region: machine.region,
@@ -62,7 +78,7 @@ async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void>
     image_digest: machine.image_ref?.digest ?? null,
     deployed_at: deployed || !ctx.row.deployed_at ? now : ctx.row.deployed_at,
     deleted_at: null,
-    health_status: machineHealth(machine).status,
+    health_status: health.status,
     last_health_check_at: now,
     monthly_cost_estimate_usd: plan.monthly_cost_estimate_usd,
   });
@@ -123,7 +139,11 @@ export async function reconcileClaimed(
     ctx.events.push({
       event_type: `${verb}_completed`,
       status: "ok",
-      metadata: { generation, app_name: ctx.patch.fly_app_name ?? row.fly_app_name, duration_ms: Date.now() - started },
+      metadata: {
+        generation,
+        app_name: ctx.patch.fly_app_name ?? row.fly_app_name,
+        duration_ms: Date.now() - started,
+      },
     });
     const app = await deps.repo.recordSuccess(row.id, request.owner, generation, ctx.patch, ctx.events);
     log.info(`${verb} converged`, { app_name: app.fly_app_name, duration_ms: Date.now() - started });

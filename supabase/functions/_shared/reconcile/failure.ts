@@ -50,7 +50,11 @@ export interface Failure {
 /** Classifies an error thrown while converging one user's app. */
 export function classifyFailure(error: unknown): Failure {
   if (error instanceof RetryLaterError) {
-    return { retryable: true, kind: error instanceof DeadlineExceededError ? "deadline" : "not_ready", message: error.message };
+    return {
+      retryable: true,
+      kind: error instanceof DeadlineExceededError ? "deadline" : "not_ready",
+      message: error.message,
+    };
   }
   if (error instanceof PermanentReconcileError) {
     return { retryable: false, kind: "refused", message: error.message };
@@ -71,5 +75,9 @@ export function classifyFailure(error: unknown): Failure {
     return { retryable: error.retryable, kind: "fly_network", message: error.message };
   }
   // Database hiccups and anything unforeseen: try again later rather than give up on a paying user.
-  return { retryable: true, kind: "internal", message: `internal error: ${(error as Error)?.message ?? error}` };
+  return {
+    retryable: true,
+    kind: "internal",
+    message: `internal error: ${(error as Error)?.message ?? error}`,
+  };
 }

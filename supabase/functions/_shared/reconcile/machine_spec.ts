@@ -115,7 +115,9 @@ function comparable(config: MachineConfig) {
 export function configDrift(observed: MachineConfig, desired: MachineConfig): string[] {
   const a = comparable(observed);
   const b = comparable(desired);
-  return (Object.keys(b) as (keyof typeof b)[]).filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+  return (Object.keys(b) as (keyof typeof b)[]).filter((key) =>
+    JSON.stringify(a[key]) !== JSON.stringify(b[key])
+  );
 }
 
 /** The desired config for an update of `machine`, keeping the create token it was made with. */

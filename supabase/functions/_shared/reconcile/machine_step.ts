@@ -17,7 +17,7 @@ import {
   type Machine,
 } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
-import { pause, remainingMs, type ReconcileContext } from "./context.ts";
+import { pause, type ReconcileContext, remainingMs } from "./context.ts";
 import { DeadlineExceededError, RetryLaterError } from "./failure.ts";
 import { configDrift, desiredMachineConfig, machineIdentity, updatedConfig } from "./machine_spec.ts";
 import type { SecretsState } from "./secrets_step.ts";
@@ -60,7 +60,11 @@ async function ourMachines(ctx: ReconcileContext, appName: string): Promise<Mach
 }
 
 /** After an ambiguous create, looks (a few times: lists are eventually consistent) for the token. */
-async function findByCreateToken(ctx: ReconcileContext, appName: string, token: string): Promise<Machine | undefined> {
+async function findByCreateToken(
+  ctx: ReconcileContext,
+  appName: string,
+  token: string,
+): Promise<Machine | undefined> {
   for (const delay of [0, 500, 1_500]) {
     if (delay) await pause(ctx, delay, "a silently created machine to show up");
     const [found] = await ctx.fly.machines.list(appName, { metadata: { create_token: token } });
@@ -99,7 +103,12 @@ async function createMachine(
     ctx.events.push({
       event_type: "machine_created",
       status: "ok",
-      metadata: { app_name: appName, machine_id: found.id, region: found.region, recovered_after: (error as Error).message },
+      metadata: {
+        app_name: appName,
+        machine_id: found.id,
+        region: found.region,
+        recovered_after: (error as Error).message,
+      },
     });
     return found;
   }
@@ -153,7 +162,11 @@ export async function ensureMachine(
         min_secrets_version: secrets.version ?? undefined,
         current_version: keeper.version,
       };
-      machine = await retryRaces(ctx, "machine update", () => ctx.fly.machines.update(appName, keeper.id, request));
+      machine = await retryRaces(
+        ctx,
+        "machine update",
+        () => ctx.fly.machines.update(appName, keeper.id, request),
+      );
       ctx.events.push({
         event_type: "machine_updated",
         status: "ok",
@@ -171,7 +184,11 @@ export async function ensureMachine(
  * Starts the machine if needed and waits, within the budget, until it is `started`; returns it then. A
  * machine that fails again after this run started it is left for the next attempt (backoff, then alert).
  */
-export async function ensureStarted(ctx: ReconcileContext, appName: string, machine: Machine): Promise<Machine> {
+export async function ensureStarted(
+  ctx: ReconcileContext,
+  appName: string,
+  machine: Machine,
+): Promise<Machine> {
   let current = machine;
   let startedByUs = false;
   while (current.state !== "started") {
@@ -179,7 +196,9 @@ export async function ensureStarted(ctx: ReconcileContext, appName: string, mach
       throw new RetryLaterError(`machine ${current.id} was destroyed while being reconciled`);
     }
     if (STARTABLE_STATES.has(current.state)) {
-      if (startedByUs) throw new RetryLaterError(`machine ${current.id} went to ${current.state} after a start`);
+      if (startedByUs) {
+        throw new RetryLaterError(`machine ${current.id} went to ${current.state} after a start`);
+      }
       await retryRaces(ctx, "machine start", () => ctx.fly.machines.start(appName, current.id));
       startedByUs = true;
       ctx.events.push({

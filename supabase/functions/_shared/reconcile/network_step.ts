@@ -12,12 +12,20 @@ import type { ReconcileContext } from "./context.ts";
 const PUBLIC_IP_TYPES: IpAssignmentType[] = ["shared_v4", "v6"];
 
 /** Assigns the public IPs when the plan wants them and the app has none. */
-export async function ensurePublicIps(ctx: ReconcileContext, appName: string, wantPublic: boolean): Promise<void> {
+export async function ensurePublicIps(
+  ctx: ReconcileContext,
+  appName: string,
+  wantPublic: boolean,
+): Promise<void> {
   if (!wantPublic) return;
   const existing = await ctx.fly.ipAssignments.list(appName);
   if (existing.length > 0) return;
   for (const type of PUBLIC_IP_TYPES) {
     const assigned = await ctx.fly.ipAssignments.assign(appName, { type });
-    ctx.events.push({ event_type: "ip_assigned", status: "ok", metadata: { app_name: appName, type, ip: assigned.ip } });
+    ctx.events.push({
+      event_type: "ip_assigned",
+      status: "ok",
+      metadata: { app_name: appName, type, ip: assigned.ip },
+    });
   }
 }

@@ -31,6 +31,10 @@ export async function ensureSecrets(ctx: ReconcileContext, appName: string): Pro
   const { version } = await ctx.fly.secrets.update(appName, values);
   ctx.patch.secrets_version = version;
   ctx.patch.secrets_digest = digest;
-  ctx.events.push({ event_type: "secrets_set", status: "ok", metadata: { app_name: appName, names, version } });
+  ctx.events.push({
+    event_type: "secrets_set",
+    status: "ok",
+    metadata: { app_name: appName, names, version },
+  });
   return { version, changed: true };
 }
