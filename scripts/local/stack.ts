@@ -5,11 +5,12 @@
  */
 import { parseEnv } from "node:util";
 import postgres from "postgres";
-import { startFlyEmulator } from "./fly-emulator/mod.ts";
+import { type FlyEmulatorOptions, startFlyEmulator } from "./fly-emulator/mod.ts";
 import { type FunctionsGateway, startFunctionsGateway } from "./gateway-process.ts";
 import { type NetWorker, startNetWorker } from "./net-worker.ts";
 import { paths } from "./paths.ts";
 import { freePort } from "./process.ts";
+import { upsertVaultSecret } from "./vault.ts";
 
 /** Obviously fake keys standing in for the ones Supabase injects; never valid anywhere. */
 export const LOCAL_KEYS = {
@@ -26,6 +27,8 @@ export interface ServicesOptions {
    * Without a FLY_API_TOKEN here the emulator is started and used.
    */
   functionEnv?: Record<string, string>;
+  /** Options of the Machines API emulator (latency profile, reserved names, ...). */
+  emulator?: FlyEmulatorOptions;
   /** Fixed gateway port; a free one otherwise. */
   gatewayPort?: number;
   /** Receives the functions' output lines. */
@@ -65,13 +68,6 @@ export async function readFunctionsEnvFile(
   ) as Record<string, string>;
 }
 
-/** Creates or updates a Vault secret by name (vault.create_secret fails on a duplicate name). */
-export async function upsertVaultSecret(sql: postgres.Sql, name: string, value: string): Promise<void> {
-  const [existing] = await sql<{ id: string }[]>`select id from vault.secrets where name = ${name}`;
-  if (existing) await sql`select vault.update_secret(${existing.id}, ${value})`;
-  else await sql`select vault.create_secret(${value}, ${name})`;
-}
-
 /** Starts emulator, gateway, Vault settings and worker; stops what started if a later step fails. */
 export async function startServices(options: ServicesOptions): Promise<Services> {
   const stops: (() => Promise<void>)[] = [];
@@ -80,7 +76,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
   };
   try {
     const realFly = Boolean(options.functionEnv?.FLY_API_TOKEN);
-    const emulator = realFly ? undefined : await startFlyEmulator({});
+    const emulator = realFly ? undefined : await startFlyEmulator(options.emulator ?? {});
     if (emulator) stops.push(() => emulator.close());
 
     const provisionerSecret = options.functionEnv?.PROVISIONER_SECRET ??

@@ -2,7 +2,7 @@
 import postgres from "postgres";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { connect } from "../_support/database.ts";
-import { createMigratedDatabase, createUsers } from "./_migrated.ts";
+import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
 
 interface ClaimedRow {
   id: string;

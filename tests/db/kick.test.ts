@@ -2,12 +2,13 @@
  * The trigger's kick end to end through the pg_net stand-in and its worker: sent only after commit, with the
  * URL and secret from Vault; nothing after rollback; a kick that cannot be queued never fails the UPDATE.
  */
+import { upsertVaultSecret } from "../../scripts/local/vault.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { connect } from "../_support/database.ts";
 import { startHttpRecorder } from "../_support/http-recorder.ts";
 import { waitFor } from "../_support/wait.ts";
 import { startNetWorker } from "../../scripts/local/net-worker.ts";
-import { createMigratedDatabase, createUsers, setVaultSecret } from "./_migrated.ts";
+import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
 
 Deno.test("a committed tier change reaches the provision function; a rolled-back one sends nothing", async () => {
   const db = await createMigratedDatabase();
@@ -15,8 +16,8 @@ Deno.test("a committed tier change reaches the provision function; a rolled-back
   const worker = await startNetWorker(db.url, { pollMs: 100 });
   const secret = `kick-secret-${crypto.randomUUID()}`;
   try {
-    await setVaultSecret(db, "project_url", `${target.url}/`);
-    await setVaultSecret(db, "fly_provisioner_secret", secret);
+    await upsertVaultSecret(db.sql, "project_url", `${target.url}/`);
+    await upsertVaultSecret(db.sql, "fly_provisioner_secret", secret);
     const [committed, rolledBack] = await createUsers(db, 2);
 
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${committed}, 'free')`;
@@ -91,8 +92,8 @@ Deno.test("without Vault secrets the UPDATE commits, warns, records the desired 
     assert(warning.message.includes("sweep will catch up"), warning.message);
 
     // A malformed URL behaves the same; the downgrade still commits.
-    await setVaultSecret(db, "project_url", "not a url");
-    await setVaultSecret(db, "fly_provisioner_secret", "s");
+    await upsertVaultSecret(db.sql, "project_url", "not a url");
+    await upsertVaultSecret(db.sql, "fly_provisioner_secret", "s");
     await listening`update public.user_subscriptions set tier = 'free' where user_id = ${user}`;
     const [after] =
       await sql`select desired_state, desired_generation from public.user_fly_apps where user_id = ${user}`;

@@ -2,7 +2,7 @@
  * Helpers for the database tests: isolated scratch databases with the stand-ins and the project's
  * migrations applied, so tests that commit never touch the shared test database's rows or Vault.
  */
-import { createScratchDatabase, type ScratchDatabase } from "../_support/database.ts";
+import { createScratchDatabase, type ScratchDatabase } from "./database.ts";
 import { applyMigrations } from "../../scripts/local/migrate.ts";
 import { paths } from "../../scripts/local/paths.ts";
 
@@ -16,13 +16,6 @@ export async function createMigratedDatabase(): Promise<ScratchDatabase> {
     throw error;
   }
   return db;
-}
-
-/** Sets (creates or updates) a Vault secret, committed. */
-export async function setVaultSecret(db: ScratchDatabase, name: string, value: string): Promise<void> {
-  const [existing] = await db.sql<{ id: string }[]>`select id from vault.secrets where name = ${name}`;
-  if (existing) await db.sql`select vault.update_secret(${existing.id}::uuid, ${value})`;
-  else await db.sql`select vault.create_secret(${value}, ${name})`;
 }
 
 /** Creates auth users with fresh random ids and returns the ids. */
