@@ -101,7 +101,13 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     stats: new RequestStats(),
   };
   const hostname = options.hostname ?? "127.0.0.1";
-  const server = createAdaptorServer({ fetch: createEmulatorApp(core).fetch, hostname });
+  // overrideGlobalObjects: false keeps the adapter from replacing the global Request/Response, which would
+  // break every Deno.serve handler of a process that runs the emulator in-process (tests, the dev stack).
+  const server = createAdaptorServer({
+    fetch: createEmulatorApp(core).fetch,
+    hostname,
+    overrideGlobalObjects: false,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, hostname, () => resolve());

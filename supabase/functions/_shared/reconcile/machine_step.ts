@@ -28,6 +28,11 @@ const GONE_STATES = new Set(["destroyed", "destroying", "replaced"]);
 const BOOTING_STATES = new Set(["created", "starting", "replacing", "updating", "restarting"]);
 /** States in which a machine needs a start. */
 const STARTABLE_STATES = new Set(["stopped", "suspended", "failed"]);
+/**
+ * Longest single server-side wait (the API allows 60 s). Shorter, so a machine that ends `failed` instead of
+ * `started` is noticed within this time rather than after a full minute.
+ */
+const WAIT_CHUNK_SECONDS = 15;
 /** Pause between two attempts of a call refused by a race (412), in ms. */
 const RACE_RETRY_MS = 1_000;
 
@@ -212,7 +217,7 @@ export async function ensureStarted(
       current = await ctx.fly.machines.get(appName, current.id);
       continue;
     }
-    const seconds = Math.min(60, Math.floor(remainingMs(ctx) / 1000) - 1);
+    const seconds = Math.min(WAIT_CHUNK_SECONDS, Math.floor(remainingMs(ctx) / 1000) - 1);
     if (seconds < 1) throw new DeadlineExceededError(`machine ${current.id} to start`);
     await ctx.fly.machines.wait(appName, current.id, { state: "started", timeoutSeconds: seconds });
     current = await ctx.fly.machines.get(appName, current.id);
