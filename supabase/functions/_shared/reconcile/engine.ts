@@ -192,6 +192,9 @@ export async function reconcileClaimed(
   }
 }
 
+/** Attempts one {@link reconcileUser} call makes at most when tier changes keep arriving meanwhile. */
+const MAX_ROUNDS_PER_CALL = 5;
+
 /** Leases the user's row and reconciles it; see {@link ReconcileResult} for the outcomes. */
 export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest): Promise<ReconcileResult> {
   const claim = await deps.repo.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
@@ -204,5 +207,20 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
     await deps.repo.release(row.id, request.owner);
     return { outcome: "up_to_date", app: row };
   }
-  return await reconcileClaimed(deps, row, request);
+  let result = await reconcileClaimed(deps, row, request);
+  // A tier change committed during the attempt found the lease taken (its kick was answered `busy`), and the
+  // row is due again: carry on with the newer generation now rather than leave it to the next sweep.
+  for (let round = 1; round < MAX_ROUNDS_PER_CALL && Date.now() < request.deadline; round++) {
+    if (result.outcome !== "converged" || result.app.desired_generation <= result.app.observed_generation) {
+      break;
+    }
+    const again = await deps.repo.claimUser(
+      request.userId,
+      request.owner,
+      deps.config.reconcile.leaseSeconds,
+    );
+    if (again.status !== "claimed") break;
+    result = await reconcileClaimed(deps, again.app, request);
+  }
+  return result;
 }
