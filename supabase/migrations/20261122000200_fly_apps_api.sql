@@ -368,7 +368,8 @@ create or replace function private.claim_stale_user_fly_apps(
   p_owner text,
   p_limit integer default 20,
   p_lease_seconds integer default 120,
-  p_min_age_seconds integer default 60
+  p_min_age_seconds integer default 60,
+  p_checked_before timestamptz default null
 ) returns setof jsonb
 language plpgsql
 security definer
@@ -383,7 +384,8 @@ begin
     select a.id from public.user_fly_apps a
     where a.status = 'active' and a.desired_state = 'present'
       and (a.last_health_check_at is null
-           or a.last_health_check_at < now() - make_interval(secs => greatest(p_min_age_seconds, 0)))
+           or (a.last_health_check_at < now() - make_interval(secs => greatest(p_min_age_seconds, 0))
+               and (p_checked_before is null or a.last_health_check_at < p_checked_before)))
       and (a.lease_expires_at is null or a.lease_expires_at < now() or a.lease_owner is null)
     order by a.last_health_check_at nulls first, a.id
     limit greatest(p_limit, 0)
@@ -398,9 +400,10 @@ begin
   returning to_jsonb(a.*);
 end
 $$;
-comment on function private.claim_stale_user_fly_apps(text, integer, integer, integer) is
+comment on function private.claim_stale_user_fly_apps(text, integer, integer, integer, timestamptz) is
   'Leases up to p_limit active rows (desired present) whose last health check is older than '
-  'p_min_age_seconds (never checked first), skipping locked/leased rows. For the health sweep; finish each '
+  'p_min_age_seconds and, when given, checked before p_checked_before (a sweep passes its start time so it '
+  'observes each app once), never checked first, skipping locked/leased rows. For the health sweep; finish each '
   'with record_health_check (or record_reconcile_* after a repair).';
 
 create or replace function private.renew_user_fly_app_lease(

@@ -159,15 +159,20 @@ export class UserFlyAppsRepository {
     return rows.map((row) => UserFlyAppSchema.parse(row.app));
   }
 
-  /** Leases up to `limit` active rows whose last health check is the oldest (never checked first). */
+  /**
+   * Leases up to `limit` active rows whose last health check is the oldest (never checked first), older than
+   * `minAgeSeconds` and older than `checkedBefore` (a sweep's start: each app is observed once per sweep).
+   */
   async claimStale(
     owner: string,
     limit: number,
     leaseSeconds: number,
     minAgeSeconds: number,
+    checkedBefore: Date,
   ): Promise<UserFlyApp[]> {
     const rows = await this.#sql<{ app: unknown }[]>`
-      select private.claim_stale_user_fly_apps(${owner}, ${limit}, ${leaseSeconds}, ${minAgeSeconds}) as app`;
+      select private.claim_stale_user_fly_apps(${owner}, ${limit}, ${leaseSeconds}, ${minAgeSeconds},
+        ${checkedBefore}) as app`;
     return rows.map((row) => UserFlyAppSchema.parse(row.app));
   }
 

@@ -97,7 +97,13 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
 
   while (hasTime() && report.observed.checked < options.limit) {
     const batch = Math.min(concurrency * 2, options.limit - report.observed.checked);
-    const stale = await deps.repo.claimStale(options.owner, batch, leaseSeconds, minCheckAgeSeconds);
+    const stale = await deps.repo.claimStale(
+      options.owner,
+      batch,
+      leaseSeconds,
+      minCheckAgeSeconds,
+      new Date(started),
+    );
     if (stale.length === 0) break;
     await mapBounded(
       stale,

@@ -1,0 +1,130 @@
+/** The health sweep against a real database and the Machines API emulator. */
+import { assert, assertEquals } from "../_support/assert.ts";
+import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app-name.ts";
+import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/reconcile/sweep.ts";
+
+function sweep(f: EngineFixture, budgetMs = 20_000, limit = 100): Promise<SweepReport> {
+  return runHealthSweep(f.deps, { owner: `sweep:${crypto.randomUUID()}`, limit, budgetMs });
+}
+
+/** Machines of an app in the emulator that are not destroyed. */
+function liveMachines(f: EngineFixture, appName: string) {
+  const app = f.emulator.state().apps.find((a) => a.name === appName);
+  return (app?.machines ?? []).filter((m) => m.state !== "destroyed");
+}
+
+Deno.test("sweep: a tier change whose kick was lost is converged by the next sweep", async () => {
+  await withEngine(async (f) => {
+    // No Vault settings in this database: the trigger's kick fails (kick_failed event), the row stays due.
+    const [user] = await f.subscribe("pro");
+    assert((await f.eventTypes(user)).includes("kick_failed"));
+    const report = await sweep(f);
+    assertEquals(report.reconciled.converged, 1);
+    assertEquals((await f.row(user)).status, "active");
+    assertEquals(f.emulator.state().apps.length, 1);
+  });
+});
+
+Deno.test("sweep: a machine stopped behind our back is started again, health unhealthy -> healthy", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    await f.reconcile(user);
+    const row = await f.row(user);
+    f.emulator.setMachineState(row.fly_app_name!, row.machine_id!, "stopped");
+
+    const report = await sweep(f);
+    assertEquals([report.observed.checked, report.observed.repaired], [1, 1]);
+    assertEquals(liveMachines(f, row.fly_app_name!).map((m) => [m.id, m.state]), [[
+      row.machine_id,
+      "started",
+    ]]);
+    const [{ transitions }] = await f.db.sql`
+      select json_agg(json_build_array(metadata->>'from', metadata->>'to') order by seq) as transitions
+      from public.user_fly_app_events where user_id = ${user} and event_type = 'health_changed'`;
+    assertEquals(transitions, [["unknown", "healthy"], ["healthy", "unhealthy"], ["unhealthy", "healthy"]]);
+    assert((await f.eventTypes(user)).includes("repaired"));
+    assertEquals((await f.row(user)).health_status, "healthy");
+
+    // Nothing changed since: the next sweep observes and writes no event.
+    const eventsBefore = (await f.eventTypes(user)).length;
+    const quiet = await sweep(f);
+    assertEquals([quiet.observed.checked, quiet.observed.repaired], [1, 0]);
+    assertEquals((await f.eventTypes(user)).length, eventsBefore);
+  });
+});
+
+Deno.test("sweep: a destroyed machine and a deleted app are recreated", async () => {
+  await withEngine(async (f) => {
+    const [first, second] = await f.subscribe("pro", 2);
+    await f.reconcile(first);
+    await f.reconcile(second);
+    const a = await f.row(first);
+    const b = await f.row(second);
+    await f.deps.fly.machines.delete(a.fly_app_name!, a.machine_id!, { force: true });
+    await f.deps.fly.apps.delete(b.fly_app_name!);
+
+    const report = await sweep(f);
+    assertEquals(report.observed.repaired, 2);
+    assertEquals(liveMachines(f, a.fly_app_name!).length, 1);
+    assert(liveMachines(f, a.fly_app_name!)[0].id !== a.machine_id);
+    assertEquals(liveMachines(f, b.fly_app_name!).length, 1);
+    assertEquals((await f.row(second)).fly_app_name, b.fly_app_name);
+  });
+});
+
+Deno.test("sweep: a paid user with no row gets one and an app", async () => {
+  await withEngine(async (f) => {
+    await f.db.sql`alter table public.user_subscriptions disable trigger user`;
+    const [user] = await f.subscribe("elite");
+    await f.db.sql`alter table public.user_subscriptions enable trigger user`;
+    assertEquals((await f.db.sql`select 1 from public.user_fly_apps where user_id = ${user}`).length, 0);
+
+    const report = await sweep(f);
+    assertEquals(report.drift_rows, 1);
+    assertEquals((await f.row(user)).status, "active");
+    assert((await f.eventTypes(user)).includes("drift_detected"));
+  });
+});
+
+Deno.test("sweep: orphan apps are reported, and deleted only when configured, never one in flight", async () => {
+  await withEngine(async (f) => {
+    const naming = f.deps.config.appNaming;
+    const orphan = await appNameCandidate(crypto.randomUUID(), 0, naming);
+    await f.deps.fly.apps.create({ name: orphan, org_slug: f.emulator.orgSlug });
+    await f.deps.fly.apps.create({ name: "someone-elses-app", org_slug: f.emulator.orgSlug });
+
+    const reported = await sweep(f);
+    assertEquals([reported.orphans.found, reported.orphans.deleted], [[orphan], []]);
+
+    // A user being provisioned right now (row leased) whose app exists but is not recorded yet.
+    const [busy] = await f.subscribe("pro");
+    const inFlight = await appNameCandidate(busy, 0, naming);
+    await f.deps.fly.apps.create({ name: inFlight, org_slug: f.emulator.orgSlug });
+    await f.deps.repo.claimUser(busy, "another-reconciler", 300);
+
+    f.reconfigure({ FLY_DELETE_ORPHAN_APPS: "true" });
+    const cleaned = await sweep(f);
+    assertEquals(cleaned.orphans.deleted, [orphan]);
+    assertEquals(f.emulator.state().apps.map((a) => a.name).sort(), [inFlight, "someone-elses-app"].sort());
+  });
+});
+
+Deno.test("sweep: stops taking work when its budget runs low and leaves the rest due", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 8);
+    const report = await sweep(f, 1_500);
+    assertEquals(report.stopped_early, true);
+    assert(report.reconciled.attempted < users.length, `attempted ${report.reconciled.attempted}`);
+    assert(report.duration_ms < 1_500 + 2_000, `took ${report.duration_ms} ms`);
+
+    const untouched = await f.db.sql<{ user_id: string }[]>`
+      select user_id from public.user_fly_apps
+      where status = 'pending' and retry_count = 0 and next_attempt_at <= now()`;
+    assertEquals(untouched.length, users.length - report.reconciled.attempted);
+
+    const next = await sweep(f);
+    assertEquals(next.reconciled.converged, untouched.length);
+    for (const { user_id } of untouched) assertEquals((await f.row(user_id)).status, "active");
+  }, { emulator: { latency: { bootMs: 400 } } });
+});
