@@ -12,7 +12,7 @@ select columns_are('public', 'user_fly_apps', array[
   'machine_id', 'health_status', 'last_health_check_at', 'error_message', 'retry_count', 'deployed_at',
   'deleted_at', 'monthly_cost_estimate_usd', 'created_at', 'updated_at', 'desired_state', 'desired_generation',
   'observed_generation', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'secrets_version', 'image_digest',
-  'cpu_kind'
+  'cpu_kind', 'secrets_digest'
 ], 'user_fly_apps has the seed columns plus the reconcile columns');
 select columns_are('public', 'user_fly_app_events', array[
   'id', 'fly_app_id', 'user_id', 'event_type', 'status', 'metadata', 'error_details', 'created_at', 'seq'

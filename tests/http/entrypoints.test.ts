@@ -1,10 +1,17 @@
 import { assertEquals } from "../_support/assert.ts";
 import { errorOf, SECRET, TEST_ENV, USER_ID } from "./_support.ts";
 
-const FUNCTIONS = {
-  "provision-user-fly-app": JSON.stringify({ user_id: USER_ID, generation: 1 }),
-  "deprovision-user-fly-app": JSON.stringify({ user_id: USER_ID }),
-  "check-fly-apps-health": JSON.stringify({ limit: 5 }),
+/** A body each function must reject (so the test reaches the handlers without touching a database). */
+const INVALID_BODIES = {
+  "provision-user-fly-app": {
+    body: JSON.stringify({ user_id: "not-a-uuid", generation: 1 }),
+    field: "user_id",
+  },
+  "deprovision-user-fly-app": {
+    body: JSON.stringify({ generation: -1, user_id: USER_ID }),
+    field: "generation",
+  },
+  "check-fly-apps-health": { body: JSON.stringify({ limit: 0 }), field: "limit" },
 };
 
 Deno.test("entry points: each function serves its routes from the process environment", async () => {
@@ -12,7 +19,7 @@ Deno.test("entry points: each function serves its routes from the process enviro
   const saved = Object.fromEntries(Object.keys(env).map((key) => [key, Deno.env.get(key)]));
   for (const [key, value] of Object.entries(env)) Deno.env.set(key, value);
   try {
-    for (const [name, body] of Object.entries(FUNCTIONS)) {
+    for (const [name, { body, field }] of Object.entries(INVALID_BODIES)) {
       const fn = (await import(`../../supabase/functions/${name}/index.ts`))
         .default as Deno.ServeDefaultExport;
       const call = (path: string, auth: string) =>
@@ -26,8 +33,9 @@ Deno.test("entry points: each function serves its routes from the process enviro
         );
       for (const path of [`/${name}`, `/functions/v1/${name}`]) {
         const res = await call(path, `Bearer ${SECRET}`);
-        assertEquals(res.status, 501, `${name} ${path}`);
-        assertEquals((await errorOf(res)).code, "not_implemented");
+        assertEquals(res.status, 400, `${name} ${path}`);
+        const error = await errorOf(res);
+        assertEquals([error.code, error.field], ["invalid_request", field]);
       }
       assertEquals((await call(`/${name}`, "Bearer wrong-secret-value")).status, 401);
     }

@@ -123,8 +123,9 @@ Deno.test("sweep: stops taking work when its budget runs low and leaves the rest
       where status = 'pending' and retry_count = 0 and next_attempt_at <= now()`;
     assertEquals(untouched.length, users.length - report.reconciled.attempted);
 
+    // The next sweep takes them (and any attempted row whose jittered backoff has already run out).
     const next = await sweep(f);
-    assertEquals(next.reconciled.converged, untouched.length);
+    assert(next.reconciled.converged >= untouched.length, `converged ${next.reconciled.converged}`);
     for (const { user_id } of untouched) assertEquals((await f.row(user_id)).status, "active");
   }, { emulator: { latency: { bootMs: 400 } } });
 });
