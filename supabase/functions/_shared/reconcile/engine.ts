@@ -195,11 +195,27 @@ export async function reconcileClaimed(
 /** Attempts one {@link reconcileUser} call makes at most when tier changes keep arriving meanwhile. */
 const MAX_ROUNDS_PER_CALL = 5;
 
-/** Leases the user's row and reconciles it; see {@link ReconcileResult} for the outcomes. */
+/** First and longest pause between two claims of a row another reconciler holds, in ms. */
+const LEASE_POLL_MS = { first: 250, max: 2_000 };
+
+/**
+ * Leases the user's row, waiting (until the deadline) while another reconciler holds it, then reconciles it
+ * unless the requested generation was observed meanwhile; see {@link ReconcileResult} for the outcomes.
+ */
 export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest): Promise<ReconcileResult> {
-  const claim = await deps.repo.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
+  const claimRow = () =>
+    deps.repo.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
+  let claim = await claimRow();
+  for (
+    let delay = LEASE_POLL_MS.first;
+    claim.status === "held";
+    delay = Math.min(delay * 2, LEASE_POLL_MS.max)
+  ) {
+    if (Date.now() + delay >= request.deadline) return { outcome: "busy", app: claim.app };
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    claim = await claimRow();
+  }
   if (claim.status === "not_found") return { outcome: "no_row" };
-  if (claim.status === "held") return { outcome: "busy", app: claim.app };
   const row = claim.app;
   const alreadyObserved = request.generation !== undefined && row.observed_generation >= request.generation &&
     row.observed_generation >= row.desired_generation && row.next_attempt_at === null;
@@ -214,11 +230,7 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
     if (result.outcome !== "converged" || result.app.desired_generation <= result.app.observed_generation) {
       break;
     }
-    const again = await deps.repo.claimUser(
-      request.userId,
-      request.owner,
-      deps.config.reconcile.leaseSeconds,
-    );
+    const again = await claimRow();
     if (again.status !== "claimed") break;
     result = await reconcileClaimed(deps, again.app, request);
   }
