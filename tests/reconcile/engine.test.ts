@@ -210,12 +210,27 @@ Deno.test("engine: a rejected token is a permanent error with an alert at once",
   }
 });
 
-Deno.test("engine: a user whose row is leased by another reconciler is reported busy", async () => {
+Deno.test("engine: a row leased by another reconciler is waited for, then reported busy at the deadline", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
     const claim = await f.deps.repo.claimUser(user, "someone-else", 60);
     assertEquals(claim.status, "claimed");
-    assertEquals((await f.reconcile(user)).outcome, "busy");
+    const started = Date.now();
+    assertEquals((await f.reconcile(user, 1_200)).outcome, "busy");
+    assert(Date.now() - started >= 700, "gave up without waiting");
     assertEquals(f.emulator.state().apps.length, 0);
+  });
+});
+
+Deno.test("engine: a reconcile waiting for a lease goes on once it is released", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    const claim = await f.deps.repo.claimUser(user, "someone-else", 60);
+    assert(claim.status === "claimed");
+    const release = new Promise((resolve) => setTimeout(resolve, 600))
+      .then(() => f.deps.repo.release(claim.app.id, "someone-else"));
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    await release;
+    assertEquals(f.emulator.state().apps.length, 1);
   });
 });
