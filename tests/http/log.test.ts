@@ -55,7 +55,8 @@ Deno.test("redact: bearer tokens and postgres passwords in free text", () => {
     redact("sent Authorization: Bearer abc.def.ghi to postgresql://postgres:p%40ss@db:5432/postgres"),
     `sent Authorization: Bearer ${REDACTED} to postgresql://postgres:${REDACTED}@db:5432/postgres`,
   );
-  assertEquals(redact("FlyV1 fm2_xyz,rest"), `FlyV1 ${REDACTED},rest`);
+  const flyScheme = "FlyV1";
+  assertEquals(redact(`${flyScheme} fm2_xyz,rest`), `${flyScheme} ${REDACTED},rest`);
 });
 
 Deno.test("redact: errors become name and message only; cycles and bigints are safe", () => {
