@@ -79,6 +79,24 @@ create or replace function net.wake() returns void
 language sql volatile
 as $$ select pg_notify('net_worker_wake', '') $$;
 
+-- Queues one request and wakes the worker at commit; what each public function ends with.
+create or replace function net._enqueue(
+  method net.http_method, url text, params jsonb, headers jsonb, body bytea, timeout_milliseconds int
+) returns bigint
+language plpgsql volatile
+as $$
+declare
+  request_id bigint;
+begin
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values (method, net._encode_url_with_params_array(url, net._params_array(params)), headers, body,
+          timeout_milliseconds)
+  returning id into request_id;
+  perform net.wake();
+  return request_id;
+end
+$$;
+
 create or replace function net.http_get(
   url text,
   params jsonb default '{}'::jsonb,
@@ -87,14 +105,8 @@ create or replace function net.http_get(
 ) returns bigint
 language plpgsql volatile parallel safe
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
-  values ('GET', net._encode_url_with_params_array(url, net._params_array(params)), headers, timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('GET', url, params, headers, null, timeout_milliseconds);
 end
 $$;
 
@@ -108,7 +120,6 @@ create or replace function net.http_post(
 language plpgsql volatile parallel safe
 as $$
 declare
-  request_id bigint;
   content_type text;
 begin
   select header_value into content_type
@@ -124,12 +135,7 @@ begin
     raise exception 'Content-Type header must be "application/json"';
   end if;
 
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('POST', net._encode_url_with_params_array(url, net._params_array(params)), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('POST', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
 end
 $$;
 
@@ -142,15 +148,8 @@ create or replace function net.http_delete(
 ) returns bigint
 language plpgsql volatile parallel safe
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('DELETE', net._encode_url_with_params_array(url, net._params_array(params)), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('DELETE', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
 end
 $$;
 
