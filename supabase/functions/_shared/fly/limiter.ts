@@ -95,7 +95,7 @@ class Semaphore {
 export interface FlyRateLimiterOptions {
   /** Most requests in flight at once, across all buckets. */
   readonly maxConcurrency: number;
-  /** Fraction of each documented rate to use (below 1 leaves headroom for clock and network jitter). */
+  /** Fraction of each documented rate and burst to use (below 1 leaves headroom for clock and network jitter). */
   readonly rateSafetyFactor: number;
 }
 
@@ -147,7 +147,12 @@ export class FlyRateLimiter {
     if (existing) return existing;
     if (this.#queues.size >= MAX_IDLE_BUCKETS) this.#forgetIdleBuckets();
     const factor = this.#options.rateSafetyFactor;
-    const rule = { ratePerSecond: rateKey.rule.ratePerSecond * factor, burst: rateKey.rule.burst };
+    // Both the rate and the burst are scaled: requests released on time can still arrive bunched (event loop
+    // and network delays), and a full-size burst would then meet an empty server bucket.
+    const rule = {
+      ratePerSecond: rateKey.rule.ratePerSecond * factor,
+      burst: Math.max(1, Math.floor(rateKey.rule.burst * factor)),
+    };
     const queue: BucketQueue = { bucket: new TokenBucket(rule), tail: Promise.resolve(), queued: 0 };
     this.#queues.set(rateKey.key, queue);
     return queue;
