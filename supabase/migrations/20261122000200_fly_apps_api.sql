@@ -327,6 +327,29 @@ comment on function private.claim_user_fly_app(uuid, text, integer) is
   'when another owner holds an unexpired lease (app.lease_owner / app.lease_expires_at tell who and until '
   'when), or {status: "not_found", app: null}. Concurrent callers: exactly one gets "claimed".';
 
+-- Leases the given rows for p_owner (the callers select and lock them); returns them as jsonb.
+create or replace function private._lease_rows(p_ids uuid[], p_owner text, p_lease_seconds integer)
+returns setof jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if p_owner is null or p_owner = '' then
+    raise exception 'a lease owner is required' using errcode = '22004';
+  end if;
+  return query
+  update public.user_fly_apps a
+  set lease_owner = p_owner,
+      lease_expires_at = now() + make_interval(secs => greatest(p_lease_seconds, 1)),
+      updated_at = now()
+  where a.id = any(p_ids)
+  returning to_jsonb(a.*);
+end
+$$;
+comment on function private._lease_rows(uuid[], text, integer) is
+  'Internal: sets lease_owner/lease_expires_at on rows the caller selected and locked; returns them as jsonb.';
+
 create or replace function private.claim_due_user_fly_apps(
   p_owner text,
   p_limit integer default 10,
@@ -337,25 +360,15 @@ security definer
 set search_path = ''
 as $$
 begin
-  if p_owner is null or p_owner = '' then
-    raise exception 'claim_due_user_fly_apps: owner is required' using errcode = '22004';
-  end if;
   return query
-  with due as (
+  select private._lease_rows(array(
     select a.id from public.user_fly_apps a
     where a.next_attempt_at is not null and a.next_attempt_at <= now()
       and (a.lease_expires_at is null or a.lease_expires_at < now() or a.lease_owner is null)
     order by a.next_attempt_at, a.id
     limit greatest(p_limit, 0)
     for update skip locked
-  )
-  update public.user_fly_apps a
-  set lease_owner = p_owner,
-      lease_expires_at = now() + make_interval(secs => greatest(p_lease_seconds, 1)),
-      updated_at = now()
-  from due
-  where a.id = due.id
-  returning to_jsonb(a.*);
+  ), p_owner, p_lease_seconds);
 end
 $$;
 comment on function private.claim_due_user_fly_apps(text, integer, integer) is
@@ -376,11 +389,8 @@ security definer
 set search_path = ''
 as $$
 begin
-  if p_owner is null or p_owner = '' then
-    raise exception 'claim_stale_user_fly_apps: owner is required' using errcode = '22004';
-  end if;
   return query
-  with stale as (
+  select private._lease_rows(array(
     select a.id from public.user_fly_apps a
     where a.status = 'active' and a.desired_state = 'present'
       and (a.last_health_check_at is null
@@ -390,14 +400,7 @@ begin
     order by a.last_health_check_at nulls first, a.id
     limit greatest(p_limit, 0)
     for update skip locked
-  )
-  update public.user_fly_apps a
-  set lease_owner = p_owner,
-      lease_expires_at = now() + make_interval(secs => greatest(p_lease_seconds, 1)),
-      updated_at = now()
-  from stale
-  where a.id = stale.id
-  returning to_jsonb(a.*);
+  ), p_owner, p_lease_seconds);
 end
 $$;
 comment on function private.claim_stale_user_fly_apps(text, integer, integer, integer, timestamptz) is
