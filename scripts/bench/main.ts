@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: brings up the local database, then runs every benchmark script of this folder in turn
  * (each prints its own figures), with LOCAL_DB_URL set. Benchmarks print numbers; they do not pass or fail
- * on thresholds. Pass script names to run only those: `deno task bench fly_client`.
+ * on thresholds. Pass script names to run only those: `deno task bench fly_client`. Files starting with `_`
+ * are shared helpers, not benchmarks.
  */
 import { startLocalDatabase } from "../local/database.ts";
 
@@ -12,7 +13,7 @@ async function benchmarkScripts(): Promise<string[]> {
   const scripts = [];
   for await (const entry of Deno.readDir(here)) {
     const name = entry.name.replace(/\.ts$/, "");
-    if (!entry.isFile || !entry.name.endsWith(".ts") || name === "main") continue;
+    if (!entry.isFile || !entry.name.endsWith(".ts") || name === "main" || name.startsWith("_")) continue;
     if (wanted.size === 0 || wanted.has(name)) scripts.push(entry.name);
   }
   return scripts.sort();

@@ -18,6 +18,8 @@ export interface GatewayOptions {
 export interface FunctionsGateway {
   /** Base URL, e.g. http://127.0.0.1:54321 (functions under /functions/v1/<name>). */
   url: string;
+  /** The gateway process' id (e.g. to read its CPU time from /proc in benchmarks). */
+  pid: number;
   /** Stops the process, letting pending background work finish first. */
   stop(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export async function startFunctionsGateway(options: GatewayOptions): Promise<Fu
 
   return {
     url,
+    pid: child.pid,
     async stop() {
       try {
         child.kill("SIGTERM");
