@@ -38,7 +38,7 @@ export const userBody = object({
 
 /** POST /check-fly-apps-health body. */
 export const healthBody = object({
-  limit: count(1, 10_000),
+  limit: count(1, 1_000),
   budget_ms: count(1_000, 390_000),
 });
 

@@ -44,7 +44,7 @@ export async function appOwnership(ctx: ReconcileContext, name: string): Promise
  * the app is visible or the budget runs out.
  */
 async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<void> {
-  for (let delay = 250;; delay = Math.min(delay * 2, 2_000)) {
+  for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
     try {
       await ctx.fly.apps.get(name);
       return;

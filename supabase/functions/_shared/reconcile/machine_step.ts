@@ -33,8 +33,8 @@ const STARTABLE_STATES = new Set(["stopped", "suspended", "failed"]);
  * `started` is noticed within this time rather than after a full minute.
  */
 const WAIT_CHUNK_SECONDS = 15;
-/** Pause between two attempts of a call refused by a race (412), in ms. */
-const RACE_RETRY_MS = 1_000;
+/** First and longest pause between two attempts of a call refused by a race (412), in ms. */
+const RACE_RETRY_MS = { first: 200, max: 2_000 };
 
 /** True for a failure after which the server may have done the work (so a create may exist). */
 function ambiguous(error: unknown): boolean {
@@ -47,13 +47,13 @@ function ambiguous(error: unknown): boolean {
  * stop, `getting replaced` right after an update, a secrets version not yet visible), within the budget.
  */
 async function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Promise<T>): Promise<T> {
-  while (true) {
+  for (let delay = RACE_RETRY_MS.first;; delay = Math.min(delay * 2, RACE_RETRY_MS.max)) {
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof FlyPreconditionFailedError)) throw error;
       ctx.log.debug("fly refused a call for now; retrying", { what, error: error.message });
-      await pause(ctx, RACE_RETRY_MS, what);
+      await pause(ctx, delay, what);
     }
   }
 }
@@ -213,7 +213,7 @@ export async function ensureStarted(
       });
     } else if (!BOOTING_STATES.has(current.state)) {
       // stopping, suspending, ...: let it settle before deciding.
-      await pause(ctx, RACE_RETRY_MS, `machine ${current.id} to leave ${current.state}`);
+      await pause(ctx, RACE_RETRY_MS.first, `machine ${current.id} to leave ${current.state}`);
       current = await ctx.fly.machines.get(appName, current.id);
       continue;
     }
