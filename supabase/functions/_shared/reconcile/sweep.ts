@@ -38,7 +38,8 @@ export interface SweepReport {
   drift_rows: number;
   reconciled: { attempted: number; converged: number; failed: number; lease_lost: number };
   observed: { checked: number; healthy: number; unhealthy: number; repaired: number; repair_failed: number };
-  orphans: { found: string[]; deleted: string[] };
+  /** `error`: why the orphan scan failed, when it did (the rest of the report stands). */
+  orphans: { found: string[]; deleted: string[]; error?: string };
   /** True when work was left for the next run because the budget ran out. */
   stopped_early: boolean;
 }
@@ -112,7 +113,15 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     );
   }
 
-  if (hasTime()) await handleOrphans(deps, options, deadline, report);
+  if (hasTime()) {
+    try {
+      await handleOrphans(deps, options, deadline, report);
+    } catch (error) {
+      // The orphan scan reports (and optionally cleans up): Fly failing it must not discard what was done.
+      report.orphans.error = (error as Error).message;
+      deps.log.warn("orphan scan failed", { error });
+    }
+  }
   report.stopped_early = !hasTime();
   report.duration_ms = Date.now() - started;
   return report;
