@@ -224,8 +224,8 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
     return { outcome: "up_to_date", app: row };
   }
   let result = await reconcileClaimed(deps, row, request);
-  // A tier change committed during the attempt found the lease taken (its kick was answered `busy`), and the
-  // row is due again: carry on with the newer generation now rather than leave it to the next sweep.
+  // A tier change committed during the attempt left the row due again (its own kick may be lost, or give up
+  // waiting for the lease): carry on with the newer generation now rather than leave it to the next sweep.
   for (let round = 1; round < MAX_ROUNDS_PER_CALL && Date.now() < request.deadline; round++) {
     if (result.outcome !== "converged" || result.app.desired_generation <= result.app.observed_generation) {
       break;
