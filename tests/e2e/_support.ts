@@ -137,7 +137,7 @@ export interface SweepReport {
   drift_rows: number;
   reconciled: { attempted: number; converged: number; failed: number; lease_lost: number };
   observed: { checked: number; healthy: number; unhealthy: number; repaired: number; repair_failed: number };
-  orphans: { found: string[]; deleted: string[] };
+  orphans: { found: string[]; deleted: string[]; error?: string };
   stopped_early: boolean;
 }
 
@@ -189,7 +189,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   } catch (error) {
     if (db) await db.drop();
     else await sql.end({ timeout: 2 });
-    throw error;
+    throw new Error(`the stack did not start: ${(error as Error).message}\n${logs.slice(-20).join("\n")}`, {
+      cause: error,
+    });
   }
   (secrets.byName as Record<string, string>).SUPABASE_URL = services.functionEnv.SUPABASE_URL;
   const emulator = services.emulator!;
