@@ -95,6 +95,11 @@ export interface Stack {
   appsOf(userId: string): Promise<EmulatedApp[]>;
   /** Waits until the row records Fly as matching the latest desired state, with no reconcile in flight. */
   waitSettled(userId: string, timeoutMs?: number): Promise<AppRow>;
+  /**
+   * Stops the services (the gateway lets background work finish first); the database and the emulator's
+   * recorded state stay readable. Idempotent.
+   */
+  stopServices(): Promise<void>;
   /** Stops everything and drops the scratch database. */
   stop(): Promise<void>;
 }
@@ -227,6 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return found;
   };
 
+  let servicesStopped: Promise<void> | undefined;
   const stack: Stack = {
     sql,
     db,
@@ -269,8 +275,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           current.next_attempt_at === null && current.lease_owner === null && current;
       }, timeoutMs);
     },
+    stopServices() {
+      servicesStopped ??= services.stop();
+      return servicesStopped;
+    },
     async stop() {
-      await services.stop();
+      await stack.stopServices();
       if (db) await db.drop();
       else await sql.end({ timeout: 2 });
     },
