@@ -32,6 +32,21 @@ function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
   return isRoot() ? ["runuser", ["-u", OS_USER, "--", cmd, ...args]] : [cmd, args];
 }
 
+/** Resolves once the server accepts connections; throws if it exits or is not up within 30 s. */
+async function waitUntilReady(tools: PostgresTools, port: number, server: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  server.status.then(() => exited = true);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !exited) {
+    const probe = await run(`${tools.binDir}/pg_isready`, ["-q", "-h", "127.0.0.1", "-p", String(port)]);
+    if (probe.code === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    exited ? "the server exited during startup" : "the server did not accept connections within 30 s",
+  );
+}
+
 /** Creates, configures and starts a cluster; cleans up if any step fails. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresCluster> {
   const log = options.log ?? (() => {});
@@ -39,12 +54,15 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const root = await Deno.makeTempDir({ prefix: "fly-provisioner-pg-" });
   const dataDir = `${root}/data`;
   const port = freePort();
-  let started = false;
+  let server: Deno.ChildProcess | undefined;
 
+  // The server is our child process (not daemonized by pg_ctl), so we reap it and no zombie is left.
   const stop = async () => {
-    if (started) {
-      started = false;
+    if (server) {
+      const exited = server.status;
+      server = undefined;
       await run(...asPostgresUser(tools.pgCtl, ["-D", dataDir, "-m", "immediate", "-w", "stop"]));
+      await exited;
     }
     await Deno.remove(root, { recursive: true }).catch(() => {});
   };
@@ -77,10 +95,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     };
     const conf = Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n");
     await Deno.writeTextFile(`${dataDir}/postgresql.conf`, `\n${conf}\n`, { append: true });
-    await runOrThrow(
-      ...asPostgresUser(tools.pgCtl, ["-D", dataDir, "-l", `${root}/server.log`, "-w", "start"]),
-    );
-    started = true;
+    const [cmd, args] = asPostgresUser(`${tools.binDir}/postgres`, ["-D", dataDir]);
+    server = new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
+    const serverLog = await Deno.open(`${root}/server.log`, { write: true, create: true });
+    server.stderr.pipeTo(serverLog.writable).catch(() => {});
+    await waitUntilReady(tools, port, server);
   } catch (error) {
     const serverLog = await Deno.readTextFile(`${root}/server.log`).catch(() => "");
     await stop();
