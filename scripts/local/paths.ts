@@ -8,6 +8,6 @@ export const paths = {
   sqlTests: `${root}/supabase/tests`,
   functions: `${root}/supabase/functions`,
   standIns: `${root}/scripts/local/standins`,
-  gateway: `${root}/scripts/local/functions-gateway.ts`,
+  gateway: `${root}/scripts/local/functions_gateway.ts`,
   denoConfig: `${root}/deno.json`,
 };

@@ -6,8 +6,8 @@
 import { parseEnv } from "node:util";
 import postgres from "postgres";
 import { type FlyEmulatorOptions, startFlyEmulator } from "./fly-emulator/mod.ts";
-import { type FunctionsGateway, startFunctionsGateway } from "./gateway-process.ts";
-import { type NetWorker, startNetWorker } from "./net-worker.ts";
+import { type FunctionsGateway, startFunctionsGateway } from "./gateway_process.ts";
+import { type NetWorker, startNetWorker } from "./net_worker.ts";
 import { paths } from "./paths.ts";
 import { freePort } from "./process.ts";
 import { upsertVaultSecret } from "./vault.ts";

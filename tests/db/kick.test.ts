@@ -5,9 +5,9 @@
 import { upsertVaultSecret } from "../../scripts/local/vault.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { connect } from "../_support/database.ts";
-import { startHttpRecorder } from "../_support/http-recorder.ts";
+import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { waitFor } from "../_support/wait.ts";
-import { startNetWorker } from "../../scripts/local/net-worker.ts";
+import { startNetWorker } from "../../scripts/local/net_worker.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
 
 Deno.test("a committed tier change reaches the provision function; a rolled-back one sends nothing", async () => {

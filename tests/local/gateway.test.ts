@@ -1,7 +1,7 @@
 /** The functions gateway routes /functions/v1/<name> to that function, like Supabase's gateway. */
 import { assertEquals } from "../_support/assert.ts";
-import { createGatewayHandler, type EdgeFunction } from "../../scripts/local/functions-gateway.ts";
-import { startFunctionsGateway } from "../../scripts/local/gateway-process.ts";
+import { createGatewayHandler, type EdgeFunction } from "../../scripts/local/functions_gateway.ts";
+import { startFunctionsGateway } from "../../scripts/local/gateway_process.ts";
 
 const echo = (name: string): EdgeFunction => ({
   fetch: (request) => {

@@ -1,9 +1,9 @@
 /** The pg_net stand-in and its worker behave like pg_net: commit-only delivery, responses, Content-Type rule. */
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../_support/database.ts";
-import { type HttpRecorder, startHttpRecorder } from "../_support/http-recorder.ts";
+import { type HttpRecorder, startHttpRecorder } from "../_support/http_recorder.ts";
 import { waitFor } from "../_support/wait.ts";
-import { type NetWorker, startNetWorker } from "../../scripts/local/net-worker.ts";
+import { type NetWorker, startNetWorker } from "../../scripts/local/net_worker.ts";
 
 interface ResponseRow {
   id: string;

@@ -1,8 +1,8 @@
 /** The reconcile engine against a real database and the Machines API emulator. */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { startHttpRecorder } from "../_support/http-recorder.ts";
+import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { APP_SECRET_VALUE, withEngine } from "./_engine_fixture.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app-name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
 import { type Machine, MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import type { EngineFixture } from "./_engine_fixture.ts";
 

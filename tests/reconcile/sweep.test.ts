@@ -1,7 +1,7 @@
 /** The health sweep against a real database and the Machines API emulator. */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app-name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
 import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/reconcile/sweep.ts";
 
 function sweep(f: EngineFixture, budgetMs = 20_000, limit = 100): Promise<SweepReport> {

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { type AppNaming, appNamingProblem } from "./reconcile/app-name.ts";
+import { type AppNaming, appNamingProblem } from "./reconcile/app_name.ts";
 
 /** One secret a user app receives: the Fly secret `name`, the env var it is read from, and its value. */
 export interface AppSecretSource {

@@ -9,7 +9,7 @@
  * @module
  */
 import { FlyForbiddenError, FlyNameTakenError, FlyNotFoundError } from "../fly/mod.ts";
-import { appNameCandidate } from "./app-name.ts";
+import { appNameCandidate } from "./app_name.ts";
 import { pause, type ReconcileContext } from "./context.ts";
 import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
 

@@ -11,7 +11,7 @@
 import type { DesiredSpec, Plan, UserFlyApp } from "../db/user_fly_apps.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import { sendAlert } from "./alerts.ts";
-import { appNameCandidate } from "./app-name.ts";
+import { appNameCandidate } from "./app_name.ts";
 import { appOwnership, ensureApp } from "./app_step.ts";
 import type { EngineDeps, ReconcileContext } from "./context.ts";
 import { classifyFailure, isLeaseLost, PermanentReconcileError } from "./failure.ts";

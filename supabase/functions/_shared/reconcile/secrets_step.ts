@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { appSecretsDigest, appSecretValues } from "./app-secrets.ts";
+import { appSecretsDigest, appSecretValues } from "./app_secrets.ts";
 import type { ReconcileContext } from "./context.ts";
 
 /** Outcome of {@link ensureSecrets}. */

@@ -13,7 +13,7 @@
  */
 import { FlyNotFoundError, type Machine } from "../fly/mod.ts";
 import type { UserFlyApp } from "../db/user_fly_apps.ts";
-import { appNameCandidate, isManagedAppName } from "./app-name.ts";
+import { appNameCandidate, isManagedAppName } from "./app_name.ts";
 import { mapBounded } from "./bounded.ts";
 import type { EngineDeps } from "./context.ts";
 import { reconcileClaimed, type ReconcileResult } from "./engine.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { AppSecretSource } from "../config.ts";
-import { sha256Hex } from "./app-name.ts";
+import { sha256Hex } from "./app_name.ts";
 
 /** Fly secret name → value, for one user app. */
 export type AppSecrets = Readonly<Record<string, string>>;

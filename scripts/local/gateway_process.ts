@@ -1,4 +1,4 @@
-/** Starts the functions gateway (functions-gateway.ts) as its own Deno process with a given environment. */
+/** Starts the functions gateway (functions_gateway.ts) as its own Deno process with a given environment. */
 import { paths } from "./paths.ts";
 import { freePort } from "./process.ts";
 

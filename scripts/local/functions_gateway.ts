@@ -4,9 +4,9 @@
  * edge runtime gives a function (`/<name>/...`). Run as its own process (see `startFunctionsGateway`), with
  * the environment the hosted runtime would provide.
  *
- *   deno run -A scripts/local/functions-gateway.ts --port 54321 [--functions-dir supabase/functions]
+ *   deno run -A scripts/local/functions_gateway.ts --port 54321 [--functions-dir supabase/functions]
  */
-import { installEdgeRuntimeStandIn } from "./edge-runtime.ts";
+import { installEdgeRuntimeStandIn } from "./edge_runtime.ts";
 
 /** What a function module exports by default. */
 export interface EdgeFunction {
