@@ -27,6 +27,8 @@ Deno.test("claim_due: two concurrent claimers take disjoint rows, all due rows g
         mine.push(...batch.map((r) => r.row));
       }
     };
+    // Both connections are open before the race starts, so neither claimer gets a head start.
+    await Promise.all([a`select 1`, b`select 1`]);
     const [fromA, fromB] = await Promise.all([claimAll(a, "claimer-a"), claimAll(b, "claimer-b")]);
     const idsA = new Set(fromA.map((r) => r.id));
     const overlap = fromB.filter((r) => idsA.has(r.id));
@@ -37,10 +39,8 @@ Deno.test("claim_due: two concurrent claimers take disjoint rows, all due rows g
     );
     const owners = await db
       .sql`select lease_owner, count(*)::int as n from public.user_fly_apps group by 1 order by 1`;
-    assertEquals(owners.map((r) => [r.lease_owner, r.n]), [
-      ["claimer-a", fromA.length],
-      ["claimer-b", fromB.length],
-    ]);
+    const expected = [["claimer-a", fromA.length], ["claimer-b", fromB.length]].filter(([, n]) => n !== 0);
+    assertEquals(owners.map((r) => [r.lease_owner, r.n]), expected);
   } finally {
     await a.end({ timeout: 2 });
     await b.end({ timeout: 2 });
