@@ -138,7 +138,8 @@ export async function startNetWorker(dbUrl: string, options: NetWorkerOptions = 
     async stop() {
       running = false;
       clearInterval(timer);
-      await listener.unlisten();
+      // The server may be gone already (Ctrl-C reaches Postgres too): nothing left to unlisten then.
+      await listener.unlisten().catch(() => {});
       await iteration.catch(() => {});
       await sql.end({ timeout: 2 });
     },
