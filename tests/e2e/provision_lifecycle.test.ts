@@ -23,6 +23,19 @@ async function databaseDump(stack: Stack): Promise<string> {
   return parts.join("\n");
 }
 
+/**
+ * A fresh free user upgraded to pro whose provision is in flight: its app exists and its machine create is
+ * slowed down (600 ms), so the tier changes a test makes next find the row leased by that reconcile.
+ */
+async function upgradeInFlight(stack: Stack): Promise<string> {
+  const [user] = await stack.newUsers(1);
+  await stack.setTier(user, "free");
+  stack.emulator.faults.add({ operation: "Machines_create", action: { type: "delay", ms: 600 }, times: 1 });
+  await stack.sql`update public.user_subscriptions set tier = 'pro' where user_id = ${user}`;
+  await waitFor("the provision to be in flight", async () => (await stack.appsOf(user)).length > 0);
+  return user;
+}
+
 /** Event types of `events` after the last one of type `from` (inclusive). */
 function typesFrom(events: { event_type: string }[], from: string): string[] {
   const start = events.findLastIndex((e) => e.event_type === from);
@@ -178,16 +191,7 @@ Deno.test("provisioning lifecycle through trigger, pg_net worker, gateway, funct
     await t.step("rapid flips free -> pro -> free -> pro converge to one app and one machine", async () => {
       // The flips land while the first provision is in flight (its machine create is slowed down), so their
       // kicks find the row leased by that reconcile.
-      const [user] = await stack.newUsers(1);
-      await stack.setTier(user, "free");
-      stack.emulator.faults.add({
-        operation: "Machines_create",
-        action: { type: "delay", ms: 600 },
-        times: 1,
-      });
-      await stack.sql`update public.user_subscriptions set tier = 'pro' where user_id = ${user}`;
-      // In flight and past reading the desired state: the app exists, the machine create is still pending.
-      await waitFor("the first provision to be in flight", async () => (await stack.appsOf(user)).length > 0);
+      const user = await upgradeInFlight(stack);
       for (const tier of ["free", "pro"] as const) {
         await stack.sql`update public.user_subscriptions set tier = ${tier} where user_id = ${user}`;
       }
@@ -204,15 +208,7 @@ Deno.test("provisioning lifecycle through trigger, pg_net worker, gateway, funct
     await t.step(
       "a downgrade during the provision, its kick lost, leaves no app behind without a sweep",
       async () => {
-        const [user] = await stack.newUsers(1);
-        await stack.setTier(user, "free");
-        stack.emulator.faults.add({
-          operation: "Machines_create",
-          action: { type: "delay", ms: 600 },
-          times: 1,
-        });
-        await stack.sql`update public.user_subscriptions set tier = 'pro' where user_id = ${user}`;
-        await waitFor("the provision to be in flight", async () => (await stack.appsOf(user)).length > 0);
+        const user = await upgradeInFlight(stack);
         // pg_net drops the downgrade's kick: only the reconcile in flight can notice the newer generation.
         const dropped = await stack.sql.begin(async (tx) => {
           await tx`update public.user_subscriptions set tier = 'free' where user_id = ${user}`;
