@@ -3,6 +3,9 @@
  * supabase/tests, `deno test` over tests/ (with LOCAL_DB_URL pointing at that database), then the static
  * checks (fmt, lint, check). Ends with one line `N passed, N failed` over everything and exits non-zero on
  * any failure. The database is removed on every path out, Ctrl-C included.
+ *
+ * While developing, `deno task test PATH...` runs only the given deno test files or folders (pgTAP too when
+ * a path lies under supabase/tests), and skips the static checks.
  */
 import { startLocalDatabase } from "./local/database.ts";
 import { paths } from "./local/paths.ts";
@@ -72,11 +75,11 @@ async function runPgTap(pgProve: string, port: number): Promise<StageResult> {
   return { passed, failed: failed === 0 && code !== 0 ? 1 : failed, skipped: 0 };
 }
 
-/** deno test over tests/, counting test cases from deno's closing line. */
-async function runDenoTests(dbUrl: string): Promise<StageResult> {
+/** deno test over `targets` (default tests/), counting test cases from deno's closing line. */
+async function runDenoTests(dbUrl: string, targets: string[]): Promise<StageResult> {
   const { code, text } = await runStreaming(
     Deno.execPath(),
-    ["test", "--allow-all", "--permit-no-files", "tests/"],
+    ["test", "--allow-all", "--permit-no-files", ...targets],
     { LOCAL_DB_URL: dbUrl },
   );
   const summary = text.split("\n").reverse().find((line) => /\d+ passed.*\d+ failed/.test(line)) ?? "";
@@ -92,7 +95,10 @@ async function runCheck(args: string[]): Promise<StageResult> {
   return { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
 }
 
-async function main(): Promise<number> {
+async function main(targets: string[]): Promise<number> {
+  const sqlTargets = targets.filter((t) => t.startsWith("supabase/tests"));
+  const denoTargets = targets.filter((t) => !t.startsWith("supabase/tests"));
+  const full = targets.length === 0;
   console.log("Starting the local database...");
   const database = await startLocalDatabase({ withPgTap: true, cronLaunchJobs: false, log: console.log });
   const stop = () => database.stop();
@@ -104,19 +110,25 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     console.log(`Migrations applied: ${database.migrations.applied.length}`);
-    console.log("\n== pgTAP (supabase/tests) ==");
-    stageResults.pgtap = await runPgTap(database.cluster.tools.pgProve, database.cluster.port);
-    console.log("\n== deno test (tests/) ==");
-    stageResults.deno = await runDenoTests(database.cluster.url);
+    if (full || sqlTargets.length > 0) {
+      console.log("\n== pgTAP (supabase/tests) ==");
+      stageResults.pgtap = await runPgTap(database.cluster.tools.pgProve, database.cluster.port);
+    }
+    if (full || denoTargets.length > 0) {
+      console.log("\n== deno test ==");
+      stageResults.deno = await runDenoTests(database.cluster.url, full ? ["tests/"] : denoTargets);
+    }
   } finally {
     await stop();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
-  console.log("\n== static checks ==");
-  stageResults.fmt = await runCheck(["fmt", "--check"]);
-  stageResults.lint = await runCheck(["lint"]);
-  stageResults.check = await runCheck(["check", "scripts/", "supabase/functions/", "tests/"]);
+  if (full) {
+    console.log("\n== static checks ==");
+    stageResults.fmt = await runCheck(["fmt", "--check"]);
+    stageResults.lint = await runCheck(["lint"]);
+    stageResults.check = await runCheck(["check", "scripts/", "supabase/functions/", "tests/"]);
+  }
 
   const total = Object.values(stageResults).reduce(
     (sum, r) => ({
@@ -137,7 +149,7 @@ async function main(): Promise<number> {
 }
 
 Deno.exit(
-  await main().catch((error) => {
+  await main(Deno.args).catch((error) => {
     console.error(`test run aborted: ${(error as Error).message}`);
     console.log("0 passed, 1 failed");
     return 1;
