@@ -7,12 +7,16 @@
 
 alter table public.user_fly_apps
   add column if not exists drift jsonb not null default '{}'::jsonb,
-  add column if not exists in_sync boolean not null default true,
   add column if not exists last_machine_state text,
   add column if not exists last_observed_at timestamptz,
   add column if not exists held_at timestamptz,
   add column if not exists held_by text,
   add column if not exists hold_reason text;
+
+-- In sync: every desired generation observed and no recorded drift. Derived, so it can never disagree.
+alter table public.user_fly_apps
+  add column if not exists in_sync boolean generated always as
+    (observed_generation >= desired_generation and drift = '{}'::jsonb) stored;
 
 alter table public.user_fly_apps drop constraint if exists user_fly_apps_drift_is_object;
 alter table public.user_fly_apps add constraint user_fly_apps_drift_is_object
@@ -21,10 +25,16 @@ alter table public.user_fly_apps drop constraint if exists user_fly_apps_hold_ch
 alter table public.user_fly_apps add constraint user_fly_apps_hold_check
   check (held_at is not null or (held_by is null and hold_reason is null));
 
+-- Status values: a held app (ops keep its machine stopped) and a suspended one (downgrade grace period).
+alter table public.user_fly_apps drop constraint if exists user_fly_apps_status_check;
+alter table public.user_fly_apps add constraint user_fly_apps_status_check
+  check (status in ('pending', 'provisioning', 'active', 'held', 'suspended', 'failed', 'error',
+                    'deprovisioning', 'deleted'));
+
 comment on column public.user_fly_apps.drift is
   'Spec drift of the app found by the last observation: {field: {desired, observed}} (empty: none).';
 comment on column public.user_fly_apps.in_sync is
-  'False while the row has unobserved desired generations or recorded drift.';
+  'Generated: false while the row has unobserved desired generations or recorded drift.';
 comment on column public.user_fly_apps.last_machine_state is
   'Machine state seen by the last fleet observation (started, stopped, ..., missing).';
 comment on column public.user_fly_apps.held_at is

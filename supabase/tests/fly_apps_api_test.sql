@@ -1,7 +1,10 @@
--- The private reconcile API: claims and leases, outcomes with backoff, events, drift repair, desired spec.
--- (Two concurrent claimers need two connections: tests/db/claims.test.ts.)
+-- The controller's storage primitives: claims and leases, outcomes (lease fence, patch whitelist, generation
+-- fence, events), observations, fleet states, drift repair, desired spec, status. Backoff and alerts are
+-- decided in TypeScript (tests/reconcile/controller.test.ts). Two concurrent claimers need two connections:
+-- tests/db/claims.test.ts. Rows are made through private._apply_desired_state, not the tier trigger, so this
+-- file tests the primitives whatever path brings tier changes in.
 begin;
-select plan(56);
+select plan(57);
 set local client_min_messages = error;
 
 -- Only this file's rows may be due in this transaction: park everything else (rolled back at the end).
@@ -9,10 +12,16 @@ update public.user_fly_apps set next_attempt_at = null where next_attempt_at is 
 
 insert into auth.users (id) values
   ('44444444-0000-0000-0000-000000000001'), ('44444444-0000-0000-0000-000000000002'),
-  ('44444444-0000-0000-0000-000000000003'), ('44444444-0000-0000-0000-000000000004');
+  ('44444444-0000-0000-0000-000000000003'), ('44444444-0000-0000-0000-000000000004'),
+  ('44444444-0000-0000-0000-000000000005');
+alter table public.user_subscriptions disable trigger on_user_tier_change;
 insert into public.user_subscriptions (user_id, tier) values
   ('44444444-0000-0000-0000-000000000001', 'pro'), ('44444444-0000-0000-0000-000000000002', 'pro'),
   ('44444444-0000-0000-0000-000000000003', 'elite');
+do $$ begin
+  perform private._apply_desired_state(user_id, tier) from public.user_subscriptions
+  where user_id::text like '44444444-%';
+end $$;
 create temp table ids as
   select user_id, id from public.user_fly_apps where user_id::text like '44444444-%';
 create function pg_temp.id(p_user uuid) returns uuid language sql as $$ select id from ids where user_id = p_user $$;
@@ -43,12 +52,13 @@ where user_id = '44444444-0000-0000-0000-000000000001';
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'worker-b', 60) ->> 'status', 'claimed',
   'an expired lease is taken over');
 select throws_ok(
-  format($$select private.record_reconcile_success(%L, 'worker-a', 1)$$, pg_temp.id('44444444-0000-0000-0000-000000000001')),
-  '55000', null, 'the previous holder cannot record a success');
-select throws_ok(
-  format($$select private.record_reconcile_failure(%L, 'worker-a', 1, 'x', true)$$,
-         pg_temp.id('44444444-0000-0000-0000-000000000001')),
-  '55000', null, 'nor a failure');
+  format($$select private.record_outcome(%L, 'worker-a', 1)$$, pg_temp.id('44444444-0000-0000-0000-000000000001')),
+  '55000', null, 'the previous holder cannot record an outcome');
+select is(
+  (select count(*)::int from private.record_observations('worker-a',
+     jsonb_build_array(jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000001'),
+                                          'patch', '{"health_status": "healthy"}'::jsonb)))),
+  0, 'nor an observation');
 select is(private.release_user_fly_app(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'worker-a'), false,
   'nor release it');
 select is(private.renew_user_fly_app_lease(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'worker-a', 60), false,
@@ -83,124 +93,124 @@ select is(
   array['44444444-0000-0000-0000-000000000003'], 'limit 1 takes the oldest due row');
 select is((select count(*)::int from private.claim_due_user_fly_apps('sweeper-3', 0, 60)), 0, 'limit 0 takes none');
 
--- Success: observed generation, counters reset, lease released, not due, events appended in order.
+-- An outcome: patch applied, lease released, events appended in order.
 update public.user_fly_apps set retry_count = 2, error_message = 'earlier', lease_owner = null, lease_expires_at = null
 where user_id = '44444444-0000-0000-0000-000000000001';
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w1', 60) ->> 'status', 'claimed', 'claim');
 select is(
-  private.record_reconcile_success(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w1', 1,
+  private.record_outcome(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w1', 1,
     '{"status": "active", "fly_app_name": "vyx-user-0123456789ab", "machine_id": "m1", "region": "sin",
-      "cpu_kind": "shared", "cpu_count": 2, "memory_mb": 512, "secrets_version": 7, "deployed_at": "2026-01-01T00:00:00Z"}',
-    '[{"event_type": "provision_completed", "status": "ok", "metadata": {"machine_id": "m1"}}]') ->> 'status',
-  'active', 'success applies the patch');
+      "cpu_kind": "shared", "cpu_count": 2, "memory_mb": 512, "secrets_version": 7, "observed_generation": 1,
+      "retry_count": 0, "error_message": null, "next_attempt_at": null, "drift": {},
+      "deployed_at": "2026-01-01T00:00:00Z"}',
+    '[{"event_type": "provision_started"}, {"event_type": "provision_completed", "status": "ok", "metadata": {"machine_id": "m1"}}]')
+    ->> 'status',
+  'active', 'the outcome applies the patch');
 select results_eq(
-  $$select observed_generation, retry_count, error_message, next_attempt_at, lease_owner, machine_id, secrets_version
+  $$select observed_generation, retry_count, error_message, next_attempt_at, lease_owner, machine_id, secrets_version,
+           in_sync
     from public.user_fly_apps where user_id = '44444444-0000-0000-0000-000000000001'$$,
-  $$values (1::bigint, 0, null::text, null::timestamptz, null::text, 'm1'::text, 7::bigint)$$,
-  'observed_generation set, retries reset, not due, lease released');
+  $$values (1::bigint, 0, null::text, null::timestamptz, null::text, 'm1'::text, 7::bigint, true)$$,
+  'columns set, JSON null clears, lease released, in sync');
 select is(
-  (select event_type || ':' || status || ':' || (metadata ->> 'machine_id') from public.user_fly_app_events
-   where user_id = '44444444-0000-0000-0000-000000000001' order by seq desc limit 1),
-  'provision_completed:ok:m1', 'the success event is appended');
+  (select array_agg(event_type || ':' || status order by seq) from public.user_fly_app_events
+   where user_id = '44444444-0000-0000-0000-000000000001' and event_type like 'provision_%'),
+  array['provision_started:info', 'provision_completed:ok'], 'the events are appended in order');
 select is(public.get_user_fly_app_status('44444444-0000-0000-0000-000000000001') ->> 'in_sync', 'true',
   'status says in sync');
 
--- A tier change during a reconcile keeps the row due after the success of the older generation.
+-- Drift makes a row out of sync (generated column), and the status shows it.
+select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w1', 60) ->> 'status', 'claimed', 'claim');
+select is(private.record_outcome(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w1', 1,
+    '{"drift": {"image": {"desired": "b", "observed": "a"}}}') ->> 'in_sync', 'false', 'drift: not in sync');
+select is(public.get_user_fly_app_status('44444444-0000-0000-0000-000000000001') #>> '{drift,image,desired}', 'b',
+  'the status shows the drift');
+
+-- Observed generations only move forward.
+select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w1', 60) ->> 'status', 'claimed', 'claim');
+select is(private.record_outcome(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w1', 0,
+    '{"observed_generation": 0, "drift": {}}') ->> 'observed_generation', '1', 'observed_generation never goes back');
+
+-- The generation fence: a tier change during an attempt keeps the row due, with a clean slate.
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w2', 60) ->> 'status', 'claimed', 'claim');
-update public.user_subscriptions set tier = 'elite' where user_id = '44444444-0000-0000-0000-000000000001';
-select ok((private.record_reconcile_success(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w2', 1)
-           ->> 'next_attempt_at') is not null, 'success of a superseded generation leaves the row due');
-select is((pg_temp.app('44444444-0000-0000-0000-000000000001')).observed_generation, 1::bigint,
-  'observed_generation does not pass what was reconciled');
+do $$ begin perform private._apply_desired_state('44444444-0000-0000-0000-000000000001', 'elite'); end $$;
+select results_eq(
+  format($$select (x ->> 'status'), (x ->> 'retry_count')::int, (x ->> 'next_attempt_at')::timestamptz <= now(),
+                  (x ->> 'observed_generation')::int
+           from private.record_outcome(%L, 'w2', 1,
+             '{"status": "failed", "retry_count": 5, "next_attempt_at": "2099-01-01T00:00:00Z", "observed_generation": 1}') x$$,
+         pg_temp.id('44444444-0000-0000-0000-000000000001')),
+  $$values ('pending'::text, 0, true, 1)$$,
+  'an outcome of a superseded generation leaves the row due now, retry_count 0, pending');
 
 -- The patch whitelist.
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w3', 60) ->> 'status', 'claimed', 'claim');
 select throws_ok(
-  format($$select private.record_reconcile_success(%L, 'w3', 2, '{"desired_state": "absent"}')$$,
+  format($$select private.record_outcome(%L, 'w3', 2, '{"desired_state": "absent"}')$$,
          pg_temp.id('44444444-0000-0000-0000-000000000001')),
   '22023', null, 'the patch cannot touch desired state');
 select throws_ok(
-  format($$select private.record_reconcile_success(%L, 'w3', 2, '{"status": "running"}')$$,
+  format($$select private.record_outcome(%L, 'w3', 2, '{"lease_owner": null}')$$,
+         pg_temp.id('44444444-0000-0000-0000-000000000001')),
+  '22023', null, 'nor the lease');
+select throws_ok(
+  format($$select private.record_outcome(%L, 'w3', 2, '{"status": "running"}')$$,
          pg_temp.id('44444444-0000-0000-0000-000000000001')),
   '23514', null, 'the patch cannot set an unknown status');
+select ok(private.release_user_fly_app(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w3'), 'release');
 
--- Retryable failures: backoff with full jitter within bounds, retry_count, alert on the 3rd.
-create temp table outcomes (n int, result jsonb);
-do $$
-declare
-  v_id uuid := pg_temp.id('44444444-0000-0000-0000-000000000002');
-begin
-  update public.user_fly_apps set next_attempt_at = null where id = v_id;
-  for i in 1..4 loop
-    perform private.claim_user_fly_app('44444444-0000-0000-0000-000000000002', 'w', 60);
-    insert into outcomes values (i, private.record_reconcile_failure(v_id, 'w', 1, 'HTTP 503 from Fly', true,
-      '{}', '[{"event_type": "provision_failed", "status": "error", "error_details": "HTTP 503"}]', 10, 25, 3));
-  end loop;
-end
-$$;
-select is((select array_agg((result #>> '{app,retry_count}')::int order by n) from outcomes), array[1, 2, 3, 4],
-  'retry_count counts consecutive failures');
-select is((select array_agg(result #>> '{app,status}' order by n) from outcomes), array['failed', 'failed', 'failed', 'failed'],
-  'status failed');
-select ok((select bool_and((result ->> 'retry_in_seconds')::float8 >= 0
-                           and (result ->> 'retry_in_seconds')::float8 < least(25, 10 * 2 ^ (n - 1)))
-           from outcomes),
-  'delays are within [0, min(max, base * 2^(n-1)))');
-select ok((select bool_and(abs(extract(epoch from ((result #>> '{app,next_attempt_at}')::timestamptz - now()))
-                               - (result ->> 'retry_in_seconds')::float8) < 0.01) from outcomes),
-  'next_attempt_at = now() + delay');
-select is((select array_agg((result ->> 'alert_raised')::boolean order by n) from outcomes),
-  array[false, false, true, false], 'alert raised once, on the 3rd consecutive failure');
+-- Observations without a lease skip leased rows; with one, only the owner's rows, released after.
+select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000002', 'busy', 60) ->> 'status', 'claimed', 'claim');
+select is(
+  (select array_agg(x ->> 'user_id') from private.record_observations(null, jsonb_build_array(
+     jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000001'),
+                        'patch', '{"health_status": "unhealthy"}'::jsonb,
+                        'events', '[{"event_type": "health_changed", "status": "warning"}]'::jsonb),
+     jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
+                        'patch', '{"health_status": "unhealthy"}'::jsonb))) x),
+  array['44444444-0000-0000-0000-000000000001'], 'an unowned observation skips the leased row');
 select is(
   (select count(*)::int from public.user_fly_app_events
-   where user_id = '44444444-0000-0000-0000-000000000002' and event_type = 'alert_raised'),
-  1, 'one alert_raised event');
+   where user_id = '44444444-0000-0000-0000-000000000001' and event_type = 'health_changed'),
+  1, 'its events are appended');
 select is(
-  (select count(*)::int from public.user_fly_app_events
-   where user_id = '44444444-0000-0000-0000-000000000002' and event_type = 'provision_failed'),
-  4, 'the caller''s failure events are appended');
-select is((pg_temp.app('44444444-0000-0000-0000-000000000002')).error_message, 'HTTP 503 from Fly', 'error message kept');
-
--- Jitter really varies (full jitter, not a fixed delay): 200 draws at the cap.
-do $$
-declare
-  v_id uuid := pg_temp.id('44444444-0000-0000-0000-000000000002');
-begin
-  for i in 1..200 loop
-    perform private.claim_user_fly_app('44444444-0000-0000-0000-000000000002', 'j', 60);
-    insert into outcomes values (100 + i, private.record_reconcile_failure(v_id, 'j', 1, 'x', true, '{}', '[]', 10, 100, 1000));
-  end loop;
-end
-$$;
-select ok((select min((result ->> 'retry_in_seconds')::float8) < 20 and max((result ->> 'retry_in_seconds')::float8) > 80
-           from outcomes where n > 100), 'delays spread over [0, cap)');
-
--- Permanent failure: error, not due, alert at once. A new tier change re-drives it.
-select is(private.release_user_fly_app(pg_temp.id('44444444-0000-0000-0000-000000000003'), 'sweeper-3'), true,
-  'the sweeper releases row 3');
-select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000003', 'p', 60) ->> 'status', 'claimed', 'claim');
+  (select array_agg(x ->> 'lease_owner') from private.record_observations('busy', jsonb_build_array(
+     jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
+                        'patch', '{"health_status": "healthy"}'::jsonb, 'release', false)))  x),
+  array['busy'], 'the owner writes its row and may keep the lease');
 select is(
-  private.record_reconcile_failure(pg_temp.id('44444444-0000-0000-0000-000000000003'), 'p', 1,
-    'Fly 400: invalid guest size', false) - 'app',
-  '{"alert_raised": true, "stale": false, "retry_in_seconds": null}'::jsonb, 'permanent failure alerts at once');
+  (select array_agg(x ->> 'lease_owner') from private.record_observations('busy', jsonb_build_array(
+     jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
+                        'patch', '{"health_status": "healthy"}'::jsonb))) x),
+  array[null::text], 'or release it');
+
+-- Fleet states: one statement per page, previous state returned.
+update public.user_fly_apps set fly_app_name = 'vyx-user-fleet00000002', machine_id = 'm2',
+  last_machine_state = 'started' where user_id = '44444444-0000-0000-0000-000000000002';
 select results_eq(
-  $$select status, next_attempt_at, lease_owner from public.user_fly_apps
-    where user_id = '44444444-0000-0000-0000-000000000003'$$,
-  $$values ('error'::text, null::timestamptz, null::text)$$, 'status error, not due, released');
-update public.user_subscriptions set tier = 'pro' where user_id = '44444444-0000-0000-0000-000000000003';
-select results_eq(
-  $$select status, next_attempt_at is not null, retry_count from public.user_fly_apps
-    where user_id = '44444444-0000-0000-0000-000000000003'$$,
-  $$values ('pending'::text, true, 0)$$, 'a new tier change makes an errored row pending and due');
+  $$select user_id::text, previous_state, state, live_machines, observed_machine_id
+    from private.record_fleet_states('[{"app_name": "vyx-user-fleet00000002", "state": "stopped", "machine_id": "m2",
+      "live_machines": 1, "observed_at": "2026-11-30T00:00:00Z"},
+      {"app_name": "vyx-user-nobody", "state": "started", "machine_id": "m9", "live_machines": 1,
+       "observed_at": "2026-11-30T00:00:00Z"}]')$$,
+  $$values ('44444444-0000-0000-0000-000000000002', 'started'::text, 'stopped'::text, 1, 'm2'::text)$$,
+  'fleet states update the known app and return its previous state');
+select is((pg_temp.app('44444444-0000-0000-0000-000000000002')).last_machine_state, 'stopped', 'state written');
+update public.user_fly_apps set status = 'active' where user_id = '44444444-0000-0000-0000-000000000002';
+select ok(pg_temp.id('44444444-0000-0000-0000-000000000002') in
+  (select private.unseen_since('2026-11-30T00:00:01Z')), 'a row not seen since a listing started is unseen');
+select ok(pg_temp.id('44444444-0000-0000-0000-000000000002') not in
+  (select private.unseen_since('2026-11-30T00:00:00Z')), 'and a row seen is not');
 
--- A failure of a superseded generation does not delay the new one.
-select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000003', 'q', 60) ->> 'status', 'claimed', 'claim');
-update public.user_subscriptions set tier = 'free' where user_id = '44444444-0000-0000-0000-000000000003';
-select is(
-  (private.record_reconcile_failure(pg_temp.id('44444444-0000-0000-0000-000000000003'), 'q', 2, 'x', true)
-   - 'app') || jsonb_build_object('due', (pg_temp.app('44444444-0000-0000-0000-000000000003')).next_attempt_at <= now()),
-  '{"alert_raised": false, "stale": true, "retry_in_seconds": null, "due": true}'::jsonb,
-  'stale failure: due now, no alert');
+-- The whitelist is one list (tests/reconcile/patch_columns.test.ts compares it with the zod schema).
+select ok(array_length(private.user_fly_app_patch_columns(), 1) > 20, 'the whitelist lists the columns');
+
+-- Status of a paid user who has no row yet: wants an app, not in sync.
+insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000005', 'pro');
+select results_eq(
+  $$select x ->> 'desired_state', x ->> 'in_sync', x ->> 'status'
+    from public.get_user_fly_app_status('44444444-0000-0000-0000-000000000005') x$$,
+  $$values ('present'::text, 'false'::text, 'none'::text)$$, 'a paid user without a row: present, not in sync');
 
 -- Events, desired spec, drift repair.
 select ok(private.append_user_fly_app_event('44444444-0000-0000-0000-000000000001', 'repaired', 'ok',
@@ -213,9 +223,7 @@ select is(
     "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null}}'::jsonb,
   'desired spec from the current tier and plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
-alter table public.user_subscriptions disable trigger on_user_tier_change;
 insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000004', 'elite');
-alter table public.user_subscriptions enable trigger on_user_tier_change;
 select ok('44444444-0000-0000-0000-000000000004'::uuid in (select private.repair_desired_state_drift(1000)),
   'drift repair reports the paid user without a row');
 select results_eq(

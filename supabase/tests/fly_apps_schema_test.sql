@@ -12,7 +12,8 @@ select columns_are('public', 'user_fly_apps', array[
   'machine_id', 'health_status', 'last_health_check_at', 'error_message', 'retry_count', 'deployed_at',
   'deleted_at', 'monthly_cost_estimate_usd', 'created_at', 'updated_at', 'desired_state', 'desired_generation',
   'observed_generation', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'secrets_version', 'image_digest',
-  'cpu_kind', 'secrets_digest'
+  'cpu_kind', 'secrets_digest', 'drift', 'in_sync', 'last_machine_state', 'last_observed_at', 'held_at', 'held_by',
+  'hold_reason'
 ], 'user_fly_apps has the seed columns plus the reconcile columns');
 select columns_are('public', 'user_fly_app_events', array[
   'id', 'fly_app_id', 'user_id', 'event_type', 'status', 'metadata', 'error_details', 'created_at', 'seq'
@@ -77,11 +78,9 @@ select throws_ok($$delete from public.user_fly_app_events$$, '42501', null, 'eve
 select has_function('private', 'claim_user_fly_app', array['uuid', 'text', 'integer'], 'claim one row');
 select has_function('private', 'claim_due_user_fly_apps', array['text', 'integer', 'integer'], 'claim due rows');
 select has_function('private', 'release_user_fly_app', array['uuid', 'text'], 'release');
-select has_function('private', 'record_reconcile_success', array['uuid', 'text', 'bigint', 'jsonb', 'jsonb'],
-  'record success');
-select has_function('private', 'record_reconcile_failure',
-  array['uuid', 'text', 'bigint', 'text', 'boolean', 'jsonb', 'jsonb', 'double precision', 'double precision',
-        'integer'], 'record failure');
+select has_function('private', 'record_outcome', array['uuid', 'text', 'bigint', 'jsonb', 'jsonb', 'boolean'],
+  'record an outcome');
+select has_function('private', 'record_observations', array['text', 'jsonb'], 'record observations');
 select has_function('private', 'append_user_fly_app_event', array['uuid', 'text', 'text', 'jsonb', 'text', 'uuid'],
   'append event');
 select has_function('public', 'get_user_fly_app_status', array['uuid'], 'status for users and admin');

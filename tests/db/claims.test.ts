@@ -154,7 +154,7 @@ Deno.test("an expired lease is taken over, and the old holder can no longer reco
       .sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
     assertEquals(late, "claimed", "taken over after expiry");
     await assertRejects(
-      () => db.sql`select private.record_reconcile_success(${claim.app.id}::uuid, 'old', 1)`,
+      () => db.sql`select private.record_outcome(${claim.app.id}::uuid, 'old', 1)`,
       Error,
       "lease_not_held",
     );

@@ -7,7 +7,10 @@ import { type UserFlyApp, UserFlyAppsRepository } from "../../supabase/functions
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/context.ts";
-import { type ReconcileResult, reconcileUser } from "../../supabase/functions/_shared/reconcile/engine.ts";
+import {
+  type ControllerResult,
+  reconcileUser,
+} from "../../supabase/functions/_shared/reconcile/controller.ts";
 import {
   type FlyEmulator,
   type FlyEmulatorOptions,
@@ -32,7 +35,7 @@ export interface EngineFixture {
   /** Changes a user's tier. */
   setTier(userId: string, tier: "free" | "pro" | "elite"): Promise<void>;
   /** Runs one reconcile of the user with a fresh lease owner. */
-  reconcile(userId: string, budgetMs?: number): Promise<ReconcileResult>;
+  reconcile(userId: string, budgetMs?: number): Promise<ControllerResult>;
   /** The user's row. */
   row(userId: string): Promise<UserFlyApp>;
   /** Event types of the user, oldest first. */
@@ -95,6 +98,7 @@ export async function withEngine(
           userId,
           owner: `test:${crypto.randomUUID()}`,
           deadline: Date.now() + budgetMs,
+          reason: "test",
         }),
       async row(userId) {
         const [row] = await db

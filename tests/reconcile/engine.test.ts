@@ -1,4 +1,4 @@
-/** The reconcile engine against a real database and the Machines API emulator. */
+/** The controller (claim -> reconcile -> record) against a real database and the Machines API emulator. */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { APP_SECRET_VALUE, withEngine } from "./_engine_fixture.ts";
@@ -164,17 +164,20 @@ Deno.test("engine: a machine create whose response was dropped is found by its t
   });
 });
 
-Deno.test("engine: a machine that cannot boot backs off, and the third failure raises an alert", async () => {
+Deno.test("engine: a machine that cannot boot backs off when due, and the third due failure alerts", async () => {
   const webhook = startHttpRecorder();
   try {
     await withEngine(async (f) => {
       const [user] = await f.subscribe("pro");
       for (let attempt = 1; attempt <= 3; attempt++) {
-        const result = await f.reconcile(user, 4_000);
-        assertEquals(result.outcome, "failed");
+        // The schedule makes the row due (as the sweep's claim would find it).
+        await f.db.sql`update public.user_fly_apps set next_attempt_at = now() where user_id = ${user}`;
+        const result = await f.reconcile(user, 10_000);
+        assertEquals(result.outcome, "failed", `attempt ${attempt}: ${JSON.stringify(result)}`);
         const row = await f.row(user);
         assertEquals([row.status, row.retry_count], ["failed", attempt]);
-        assert(row.next_attempt_at && Date.parse(row.next_attempt_at) >= Date.now() - 1000);
+        const delay = Date.parse(row.next_attempt_at!) - Date.now();
+        assert(delay >= -1000 && delay <= f.deps.config.reconcile.backoff.maxMs, `backoff ${delay} ms`);
         assertEquals(webhook.requests.length, attempt === 3 ? 1 : 0);
       }
       const alert = JSON.parse(webhook.requests[0].body);
@@ -185,6 +188,73 @@ Deno.test("engine: a machine that cannot boot backs off, and the third failure r
   } finally {
     await webhook.close();
   }
+});
+
+Deno.test("engine: failed attempts the schedule did not make due leave the retry count and schedule alone", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    assertEquals((await f.reconcile(user, 10_000)).outcome, "failed");
+    const scheduled = await f.row(user);
+    assertEquals(scheduled.retry_count, 1);
+    // Ten ops calls or duplicate kicks while the retry is scheduled.
+    await Promise.all(Array.from({ length: 10 }, () => f.reconcile(user, 4_000)));
+    const after = await f.row(user);
+    assertEquals(after.retry_count, 1);
+    assertEquals(after.next_attempt_at, scheduled.next_attempt_at);
+    const failed = await f.db.sql<{ counted: string }[]>`
+      select metadata ->> 'counted' as counted from public.user_fly_app_events
+      where user_id = ${user} and event_type = 'provision_failed' order by seq`;
+    assertEquals(failed.map((e) => e.counted), ["true", ...Array(failed.length - 1).fill("false")]);
+  }, { env: { FLY_APP_IMAGE: "registry.example.com/unpullable:1" } });
+});
+
+Deno.test("engine: running out of the caller's time is progressing, not a failure", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    const result = await f.reconcile(user, 1_500);
+    assertEquals(result.outcome, "progressing");
+    const row = await f.row(user);
+    assertEquals([row.status, row.retry_count, row.error_message], ["provisioning", 0, null]);
+    const due = Date.parse(row.next_attempt_at!) - Date.now();
+    assert(due <= 5_000, `requeued after ${due} ms`);
+    assertEquals((await f.eventTypes(user)).includes("alert_raised"), false);
+    // The next attempt, with time, goes on from there and converges on the same machine.
+    const machineId = row.machine_id;
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    assertEquals((await f.row(user)).machine_id, machineId);
+  }, { emulator: { latency: { bootMs: 3_000 } } });
+});
+
+Deno.test("engine: whatever throws between claim and record, the lease is released", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    const original = f.deps.repo.recordOutcome.bind(f.deps.repo);
+    f.deps.repo.recordOutcome = () => Promise.reject(new Error("database went away"));
+    let thrown: unknown;
+    try {
+      await f.reconcile(user);
+    } catch (error) {
+      thrown = error;
+    }
+    assert(thrown instanceof Error && thrown.message === "database went away");
+    f.deps.repo.recordOutcome = original;
+    const row = await f.row(user);
+    assertEquals([row.lease_owner, row.lease_expires_at], [null, null]);
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+  });
+});
+
+Deno.test("engine: the heartbeat keeps a long reconcile's lease, so nobody else takes the row", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro");
+    const running = f.reconcile(user, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 13_000));
+    const row = await f.row(user);
+    assert(row.lease_owner?.startsWith("test:"), "still leased by the reconcile");
+    assert(Date.parse(row.lease_expires_at!) > Date.now() + 3_000, "renewed past its first expiry");
+    assertEquals((await f.deps.repo.claimUser(user, "intruder", 10)).status, "held");
+    assertEquals((await running).outcome, "converged");
+  }, { env: { RECONCILE_LEASE_SECONDS: "10" }, emulator: { latency: { bootMs: 16_000 } } });
 });
 
 Deno.test("engine: a rejected token is a permanent error with an alert at once", async () => {
@@ -198,7 +268,7 @@ Deno.test("engine: a rejected token is a permanent error with an alert at once",
         baseUrl: f.emulator.url,
       });
       const result = await f.reconcile(user);
-      assertEquals(result.outcome === "failed" && result.retryable, false);
+      assertEquals(result.outcome, "terminal");
       const row = await f.row(user);
       assertEquals([row.status, row.next_attempt_at], ["error", null]);
       assert(String(row.error_message).includes("FLY_API_TOKEN"));

@@ -67,21 +67,30 @@ export interface Config {
   readonly db: DbSettings;
   /** One user's reconcile. */
   readonly reconcile: {
-    /** How long a reconciler holds a user's row lease, in seconds; longer than one reconcile can take. */
+    /**
+     * How long a row lease lasts without a heartbeat, in seconds. A running reconcile renews it every third
+     * of this, so a crashed reconciler's user is free again this long after the crash.
+     */
     readonly leaseSeconds: number;
     /** Time budget of a synchronous (`?wait=true`) reconcile, in milliseconds. */
     readonly budgetMs: number;
+    /** Backoff of retryable failures: full jitter over min(max, base * 2^n), in milliseconds. */
+    readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   };
   /** The health sweep's defaults (a request may lower them). */
   readonly sweep: {
     /** Time budget of one sweep, in milliseconds. */
     readonly budgetMs: number;
-    /** At most this many apps observed per sweep. */
+    /** At most this many due rows reconciled per sweep. */
     readonly limit: number;
-    /** Apps observed in parallel. */
+    /** At most this many apps given a per-app detail check (health checks, drift) per sweep. */
+    readonly detailLimit: number;
+    /** Rows reconciled or apps checked in parallel. */
     readonly concurrency: number;
-    /** An app checked more recently than this many seconds ago is not observed again. */
+    /** An app checked more recently than this many seconds ago is not checked in detail again. */
     readonly minCheckAgeSeconds: number;
+    /** Seconds between full fleet listings (the others list only what changed). */
+    readonly fullListingEverySeconds: number;
   };
   /** Minimum level of log entries. */
   readonly logLevel: LogLevel;
@@ -155,13 +164,17 @@ const envSchema = z.object({
   DB_IDLE_TIMEOUT_S: integer(20, 1, 3_600),
   DB_CONNECT_TIMEOUT_S: integer(10, 1, 120),
   DB_STATEMENT_TIMEOUT_MS: integer(15_000, 100, 600_000),
-  RECONCILE_LEASE_SECONDS: integer(300, 30, 3_600),
+  RECONCILE_LEASE_SECONDS: integer(30, 10, 3_600),
   RECONCILE_BUDGET_MS: integer(120_000, 1_000, 390_000),
+  RECONCILE_BACKOFF_BASE_MS: integer(10_000, 100, 600_000),
+  RECONCILE_BACKOFF_MAX_MS: integer(300_000, 1_000, 3_600_000),
   SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
-  // About 1 ms of CPU per observed app: 1,000 keeps one sweep well inside the 2 s CPU limit per request.
   SWEEP_LIMIT: integer(100, 1, 1_000),
+  // About 1 ms of CPU per app checked in detail: 1,000 keeps a sweep inside the 2 s CPU limit per request.
+  SWEEP_DETAIL_LIMIT: integer(500, 0, 1_000),
   SWEEP_CONCURRENCY: integer(4, 1, 32),
   SWEEP_MIN_CHECK_AGE_S: integer(30, 0, 86_400),
+  SWEEP_FULL_LISTING_EVERY_S: integer(1_800, 60, 86_400),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
 });
 
@@ -275,12 +288,18 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       connectTimeoutS: v.DB_CONNECT_TIMEOUT_S,
       statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     },
-    reconcile: { leaseSeconds: v.RECONCILE_LEASE_SECONDS, budgetMs: v.RECONCILE_BUDGET_MS },
+    reconcile: {
+      leaseSeconds: v.RECONCILE_LEASE_SECONDS,
+      budgetMs: v.RECONCILE_BUDGET_MS,
+      backoff: { baseMs: v.RECONCILE_BACKOFF_BASE_MS, maxMs: v.RECONCILE_BACKOFF_MAX_MS },
+    },
     sweep: {
       budgetMs: v.SWEEP_BUDGET_MS,
       limit: v.SWEEP_LIMIT,
+      detailLimit: v.SWEEP_DETAIL_LIMIT,
       concurrency: v.SWEEP_CONCURRENCY,
       minCheckAgeSeconds: v.SWEEP_MIN_CHECK_AGE_S,
+      fullListingEverySeconds: v.SWEEP_FULL_LISTING_EVERY_S,
     },
     logLevel: v.LOG_LEVEL,
   };

@@ -12,7 +12,7 @@ import type { Sql } from "./client.ts";
 /** Timestamps arrive as ISO strings inside jsonb. */
 const timestamp = z.string().nullable();
 
-/** One `public.user_fly_apps` row (the columns the engine uses; others are tolerated). */
+/** One `public.user_fly_apps` row (the columns the controller uses; others are tolerated). */
 export const UserFlyAppSchema = z.looseObject({
   id: z.string(),
   user_id: z.string(),
@@ -20,9 +20,13 @@ export const UserFlyAppSchema = z.looseObject({
   fly_org_slug: z.string().nullable(),
   status: z.string(),
   region: z.string().nullable(),
+  docker_image: z.string().nullable(),
+  image_digest: z.string().nullable(),
   machine_id: z.string().nullable(),
   health_status: z.string().nullable(),
+  last_health_check_at: timestamp,
   retry_count: z.number().int(),
+  error_message: z.string().nullable(),
   desired_state: z.enum(["present", "absent"]),
   desired_generation: z.coerce.number().int(),
   observed_generation: z.coerce.number().int(),
@@ -33,10 +37,59 @@ export const UserFlyAppSchema = z.looseObject({
   secrets_digest: z.string().nullable(),
   deployed_at: timestamp,
   deleted_at: timestamp,
+  drift: z.record(z.string(), z.unknown()),
+  in_sync: z.boolean(),
+  last_machine_state: z.string().nullable(),
+  last_observed_at: timestamp,
+  held_at: timestamp,
 });
 
 /** A user app row. */
 export type UserFlyApp = z.infer<typeof UserFlyAppSchema>;
+
+/**
+ * The columns an outcome or an observation may set, and their types: the ONE whitelist, mirrored by
+ * `private.user_fly_app_patch_columns()` (a test asserts both list the same keys). JSON null clears a column.
+ */
+export const UserFlyAppPatchSchema = z.strictObject({
+  status: z.enum([
+    "pending",
+    "provisioning",
+    "active",
+    "held",
+    "suspended",
+    "failed",
+    "error",
+    "deprovisioning",
+    "deleted",
+  ]),
+  fly_app_name: z.string().nullable(),
+  fly_org_slug: z.string().nullable(),
+  region: z.string().nullable(),
+  docker_image: z.string().nullable(),
+  cpu_kind: z.string().nullable(),
+  cpu_count: z.number().int().nullable(),
+  memory_mb: z.number().int().nullable(),
+  machine_id: z.string().nullable(),
+  image_digest: z.string().nullable(),
+  secrets_version: z.number().int().nullable(),
+  secrets_digest: z.string().nullable(),
+  deployed_at: timestamp,
+  deleted_at: timestamp,
+  health_status: z.enum(["healthy", "unhealthy", "starting", "unknown"]),
+  last_health_check_at: timestamp,
+  monthly_cost_estimate_usd: z.number().nullable(),
+  error_message: z.string().nullable(),
+  retry_count: z.number().int().min(0),
+  next_attempt_at: timestamp,
+  observed_generation: z.number().int().min(0),
+  drift: z.record(z.string(), z.unknown()),
+  last_machine_state: z.string().nullable(),
+  last_observed_at: timestamp,
+}).partial();
+
+/** Columns an outcome or observation sets (validated by {@link UserFlyAppPatchSchema}). */
+export type UserFlyAppPatch = z.infer<typeof UserFlyAppPatchSchema>;
 
 /** The plan of a tier that gets a dedicated app. */
 export const PlanSchema = z.looseObject({
@@ -93,43 +146,44 @@ export interface AppEvent {
   error_details?: string;
 }
 
-/** Observed columns an outcome may set (the SQL API rejects any other key). */
-export interface ObservedPatch {
-  status?: string;
-  fly_app_name?: string | null;
-  fly_org_slug?: string | null;
-  region?: string | null;
-  docker_image?: string | null;
-  cpu_kind?: string | null;
-  cpu_count?: number | null;
-  memory_mb?: number | null;
-  machine_id?: string | null;
-  image_digest?: string | null;
-  secrets_version?: number | null;
-  secrets_digest?: string | null;
-  deployed_at?: string | null;
-  deleted_at?: string | null;
-  health_status?: string | null;
-  last_health_check_at?: string | null;
-  monthly_cost_estimate_usd?: number | null;
+/** One observation of a row: its patch, events, and (for a leased row) whether to release the lease. */
+export interface Observation {
+  id: string;
+  patch: UserFlyAppPatch;
+  events?: AppEvent[];
+  /** For rows the caller leases: release after writing (default true). */
+  release?: boolean;
 }
 
-/** Result of recording a failed attempt. */
-export interface FailureRecord {
-  app: UserFlyApp;
-  alertRaised: boolean;
-  stale: boolean;
-  retryInSeconds: number | null;
+/** One app as the fleet listing saw it (tier 1 of the sweep). */
+export interface FleetState {
+  app_name: string;
+  /** State of the machine the row should have (or the best one), `missing` when the app has none of ours. */
+  state: string;
+  machine_id: string | null;
+  /** Live machines of ours in the app. */
+  live_machines: number;
+  observed_at: string;
 }
 
-const FailureRecordSchema = z.object({
-  app: UserFlyAppSchema,
-  alert_raised: z.boolean(),
-  stale: z.boolean(),
-  retry_in_seconds: z.number().nullable(),
+/** A row written by {@link UserFlyAppsRepository.recordFleetStates}, with the state it had before. */
+export const FleetRowSchema = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  fly_app_name: z.string(),
+  status: z.string(),
+  desired_state: z.string(),
+  machine_id: z.string().nullable(),
+  health_status: z.string().nullable(),
+  held_at: z.coerce.string().nullable(),
+  previous_state: z.string().nullable(),
+  state: z.string(),
+  live_machines: z.number().int(),
+  observed_machine_id: z.string().nullable(),
 });
 
-const HealthRecordSchema = z.object({ app: UserFlyAppSchema, changed: z.boolean() });
+/** A row of the fleet listing's write, with its previous machine state. */
+export type FleetRow = z.infer<typeof FleetRowSchema>;
 
 /** Access to the user app rows for one caller (`owner` names the lease holder). */
 export class UserFlyAppsRepository {
@@ -159,23 +213,6 @@ export class UserFlyAppsRepository {
     return rows.map((row) => UserFlyAppSchema.parse(row.app));
   }
 
-  /**
-   * Leases up to `limit` active rows whose last health check is the oldest (never checked first), older than
-   * `minAgeSeconds` and older than `checkedBefore` (a sweep's start: each app is observed once per sweep).
-   */
-  async claimStale(
-    owner: string,
-    limit: number,
-    leaseSeconds: number,
-    minAgeSeconds: number,
-    checkedBefore: Date,
-  ): Promise<UserFlyApp[]> {
-    const rows = await this.#sql<{ app: unknown }[]>`
-      select private.claim_stale_user_fly_apps(${owner}, ${limit}, ${leaseSeconds}, ${minAgeSeconds},
-        ${checkedBefore}) as app`;
-    return rows.map((row) => UserFlyAppSchema.parse(row.app));
-  }
-
   /** Releases a lease held by `owner` (a due row stays due). */
   async release(appId: string, owner: string): Promise<void> {
     await this.#sql`select private.release_user_fly_app(${appId}::uuid, ${owner})`;
@@ -188,61 +225,124 @@ export class UserFlyAppsRepository {
     return DesiredSpecSchema.parse(spec);
   }
 
-  /** Records that Fly matches `generation`; applies the patch, appends events, releases the lease. */
-  async recordSuccess(
+  /** What each of `userIds` should have now, in one query. */
+  async desiredSpecs(userIds: string[]): Promise<Map<string, DesiredSpec>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await this.#sql<{ spec: unknown }[]>`
+      select private.get_desired_spec(u) as spec from unnest(${userIds}::uuid[]) u`;
+    const specs = rows.map((row) => DesiredSpecSchema.parse(row.spec));
+    return new Map(specs.map((spec) => [spec.user_id, spec]));
+  }
+
+  /** Extends `owner`'s lease; false when the lease is no longer ours. */
+  async renewLease(appId: string, owner: string, leaseSeconds: number): Promise<boolean> {
+    const [{ renewed }] = await this.#sql<{ renewed: boolean }[]>`
+      select private.renew_user_fly_app_lease(${appId}::uuid, ${owner}, ${leaseSeconds}) as renewed`;
+    return renewed;
+  }
+
+  /** Leases those of `ids` nobody else holds (for a closer look by the sweep). */
+  async claimIds(ids: string[], owner: string, leaseSeconds: number): Promise<UserFlyApp[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#sql<{ app: unknown }[]>`
+      select private.claim_user_fly_apps(${ids}::uuid[], ${owner}, ${leaseSeconds}) as app`;
+    return rows.map((row) => UserFlyAppSchema.parse(row.app));
+  }
+
+  /**
+   * Records one attempt's outcome at desired generation `generation` (lease fence, patch, generation fence,
+   * events; releases the lease unless `release` is false). Throws SQLSTATE 55000 when the lease is lost.
+   */
+  async recordOutcome(
     appId: string,
     owner: string,
-    generation: number,
-    patch: ObservedPatch,
-    events: AppEvent[],
+    outcome: { generation: number; patch: UserFlyAppPatch; events: AppEvent[]; release?: boolean },
   ): Promise<UserFlyApp> {
+    const patch = UserFlyAppPatchSchema.parse(outcome.patch);
     const [{ app }] = await this.#sql<{ app: unknown }[]>`
-      select private.record_reconcile_success(${appId}::uuid, ${owner}, ${generation},
-        ${this.#json(patch)}, ${this.#json(events)}) as app`;
+      select private.record_outcome(${appId}::uuid, ${owner}, ${outcome.generation}, ${this.#json(patch)},
+        ${this.#json(outcome.events)}, ${outcome.release ?? true}) as app`;
     return UserFlyAppSchema.parse(app);
   }
 
-  /** Records a failed attempt: backoff or permanent error, events, alert flag; releases the lease. */
-  async recordFailure(
-    appId: string,
-    owner: string,
-    generation: number,
-    failure: { message: string; retryable: boolean; alertAfter: number },
-    patch: ObservedPatch,
-    events: AppEvent[],
-  ): Promise<FailureRecord> {
-    const [{ result }] = await this.#sql<{ result: unknown }[]>`
-      select private.record_reconcile_failure(${appId}::uuid, ${owner}, ${generation}, ${failure.message},
-        ${failure.retryable}, ${this.#json(patch)},
-        ${this.#json(events)}, p_alert_after => ${failure.alertAfter}) as result`;
-    const parsed = FailureRecordSchema.parse(result);
-    return {
-      app: parsed.app,
-      alertRaised: parsed.alert_raised,
-      stale: parsed.stale,
-      retryInSeconds: parsed.retry_in_seconds,
-    };
+  /**
+   * Writes a batch of observations in one transaction: of rows `owner` leases, or (owner null) of rows nobody
+   * leases. Returns the rows written.
+   */
+  async recordObservations(owner: string | null, observations: Observation[]): Promise<UserFlyApp[]> {
+    if (observations.length === 0) return [];
+    const items = observations.map((o) => ({ ...o, patch: UserFlyAppPatchSchema.parse(o.patch) }));
+    const rows = await this.#sql<{ app: unknown }[]>`
+      select private.record_observations(${owner}, ${this.#json(items)}) as app`;
+    return rows.map((row) => UserFlyAppSchema.parse(row.app));
   }
 
-  /** Records a health observation (a `health_changed` event only on change). */
-  async recordHealth(
-    appId: string,
-    owner: string,
-    healthStatus: string,
-    details: Record<string, unknown>,
-    release: boolean,
-  ): Promise<{ app: UserFlyApp; changed: boolean }> {
-    const [{ result }] = await this.#sql<{ result: unknown }[]>`
-      select private.record_health_check(${appId}::uuid, ${owner}, ${healthStatus},
-        ${this.#json(details)}, ${release}) as result`;
-    return HealthRecordSchema.parse(result);
+  /** Tier 1: writes the machine states the fleet listing saw (one statement); returns the rows written. */
+  async recordFleetStates(states: FleetState[]): Promise<FleetRow[]> {
+    if (states.length === 0) return [];
+    const rows = await this.#sql`select * from private.record_fleet_states(${this.#json(states)})`;
+    return rows.map((row) => FleetRowSchema.parse(row));
   }
 
-  /** Appends one audit event for a user. */
-  async appendEvent(userId: string, event: AppEvent): Promise<void> {
-    await this.#sql`select private.append_user_fly_app_event(${userId}::uuid, ${event.event_type},
-      ${event.status ?? "info"}, ${this.#json(event.metadata ?? {})},
-      ${event.error_details ?? null})`;
+  /** Ids of active rows that no fleet listing has seen since `since` (their app or machine vanished). */
+  async unseenSince(since: Date, limit: number): Promise<string[]> {
+    const rows = await this.#sql<{ id: string }[]>`select private.unseen_since(${since}, ${limit}) as id`;
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Ids of rows due a detail check, most urgent first: not held and unhealthy or seen not started, then never
+   * checked, then the stalest; none checked since `checkedBefore`.
+   */
+  async detailCandidates(limit: number, checkedBefore: Date): Promise<string[]> {
+    const rows = await this.#sql<{ id: string }[]>`
+      select a.id from public.user_fly_apps a
+      where a.desired_state = 'present' and a.status in ('active', 'held') and a.fly_app_name is not null
+        and (a.last_health_check_at is null or a.last_health_check_at < ${checkedBefore})
+      order by (a.held_at is null and (a.health_status <> 'healthy'
+                                        or a.last_machine_state is distinct from 'started')) desc,
+               a.last_health_check_at nulls first, a.id
+      limit ${limit}`;
+    return rows.map((row) => row.id);
+  }
+
+  /** Opens the record of a sweep run; returns its id. */
+  async startSweepRun(budgetMs: number): Promise<number> {
+    const [{ id }] = await this.#sql<{ id: number }[]>`
+      insert into public.fly_sweep_runs (budget_ms) values (${budgetMs}) returning id`;
+    return Number(id);
+  }
+
+  /** Closes the record of a sweep run with its report (and the error that ended it, if any). */
+  async finishSweepRun(
+    id: number,
+    run: { durationMs: number; stoppedEarly: boolean; report: object; error?: string },
+  ): Promise<void> {
+    await this.#sql`
+      update public.fly_sweep_runs set finished_at = now(), duration_ms = ${run.durationMs},
+        stopped_early = ${run.stoppedEarly}, report = ${this.#json(run.report)}, error = ${run.error ?? null}
+      where id = ${id}`;
+  }
+
+  /** The newest sweep runs with their reports. */
+  async recentSweepRuns(limit: number): Promise<Record<string, unknown>[]> {
+    return await this.#sql<Record<string, unknown>[]>`
+      select id, started_at, finished_at, duration_ms, budget_ms, stopped_early, error, report
+      from public.fly_sweep_runs order by id desc limit ${limit}`;
+  }
+
+  /**
+   * Where the fleet listing goes on from: the newest high-water mark a finished run recorded, and when the
+   * last full listing (one that could see vanished machines) started.
+   */
+  async fleetCursor(): Promise<{ highWater: string | null; lastFullAt: string | null }> {
+    const [row] = await this.#sql<{ high_water: string | null; last_full_at: string | null }[]>`
+      select
+        (select r.report #>> '{fleet,high_water}' from public.fly_sweep_runs r
+         where r.report #>> '{fleet,high_water}' is not null order by r.id desc limit 1) as high_water,
+        (select max(r.started_at)::text from public.fly_sweep_runs r
+         where r.report #>> '{fleet,full}' = 'true' and r.report #>> '{fleet,error}' is null) as last_full_at`;
+    return { highWater: row?.high_water ?? null, lastFullAt: row?.last_full_at ?? null };
   }
 
   /** Gives paid users without a row (or with a row saying absent) a due row; returns their ids. */

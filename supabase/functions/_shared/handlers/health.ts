@@ -1,7 +1,7 @@
 /**
  * Handlers of `check-fly-apps-health`. POST runs one sweep: 202 at once with the sweep in the background
  * (pg_cron), or with `?wait=true` the sweep's report (ops). The body may lower the configured limit and
- * budget. GET summarises the rows by status and health.
+ * budget. GET summarises the rows by status and health, with the last sweep runs.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import type { FunctionHandlers } from "../http/app.ts";
+import { flyFleetLister } from "../reconcile/fleet_listing.ts";
 import { runHealthSweep } from "../reconcile/sweep.ts";
 import { engineDeps } from "./engine_deps.ts";
 
@@ -18,20 +19,23 @@ export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
     const config = c.get("config");
     const log = c.get("log");
     const deps = engineDeps(config, log);
+    const limit = Math.min(body.limit ?? config.sweep.limit, config.sweep.limit);
+    const budgetMs = Math.min(body.budget_ms ?? config.sweep.budgetMs, config.sweep.budgetMs);
     const options = {
       owner: `check-fly-apps-health:${c.get("requestId")}`,
-      limit: Math.min(body.limit ?? config.sweep.limit, config.sweep.limit),
-      budgetMs: Math.min(body.budget_ms ?? config.sweep.budgetMs, config.sweep.budgetMs),
+      limit,
+      budgetMs,
+      lister: flyFleetLister(deps.fly, config.fly.orgSlug),
     };
     if (!wait) {
       const sweep = runHealthSweep(deps, options).then((report) => log.info("sweep finished", { report }));
       runInBackground("health sweep", sweep, log);
-      return c.json({ accepted: true, request_id: c.get("requestId"), ...options, owner: undefined }, 202);
+      return c.json({ accepted: true, request_id: c.get("requestId"), limit, budget_ms: budgetMs }, 202);
     }
     return c.json(await runHealthSweep(deps, options), 200);
   },
   async get(_query, c: Context<AppEnv>) {
     const deps = engineDeps(c.get("config"), c.get("log"));
-    return c.json({ apps: await deps.repo.summary() }, 200);
+    return c.json({ apps: await deps.repo.summary(), recent_runs: await deps.repo.recentSweepRuns(5) }, 200);
   },
 };

@@ -12,26 +12,38 @@ import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import type { FunctionHandlers } from "../http/app.ts";
-import { type ReconcileResult, reconcileUser } from "../reconcile/engine.ts";
+import { type ControllerResult, reconcileUser } from "../reconcile/controller.ts";
 import { engineDeps } from "./engine_deps.ts";
 
 type UserAppFunction = "provision-user-fly-app" | "deprovision-user-fly-app";
 
 /** HTTP status and body for a synchronous reconcile's result. */
-function describe(result: ReconcileResult): { status: ContentfulStatusCode; body: Record<string, unknown> } {
+function describe(result: ControllerResult): { status: ContentfulStatusCode; body: Record<string, unknown> } {
   switch (result.outcome) {
     case "converged":
       return { status: 200, body: { outcome: result.outcome, desired_state: result.desiredState } };
     case "up_to_date":
       return { status: 200, body: { outcome: result.outcome } };
+    case "progressing":
+      // Not a failure: Fly is still getting there (a machine booting) and the row is due again soon.
+      return {
+        status: 202,
+        body: {
+          outcome: result.outcome,
+          desired_state: result.desiredState,
+          waiting_for: result.error,
+          next_attempt_at: result.app.next_attempt_at,
+        },
+      };
     case "failed":
+    case "terminal":
       return {
         status: 502,
         body: {
           outcome: result.outcome,
           desired_state: result.desiredState,
           error: { code: "reconcile_failed", message: result.error },
-          retryable: result.retryable,
+          retryable: result.outcome === "failed",
           next_attempt_at: result.app.next_attempt_at,
         },
       };
@@ -77,7 +89,12 @@ export function userAppHandlers<N extends UserAppFunction>(name: N): FunctionHan
         generation: body.generation,
       };
       if (!wait) {
-        runInBackground("reconcile", reconcileUser(deps, request), log);
+        const work = reconcileUser(deps, request).then((result) => {
+          if (result.outcome === "no_row") {
+            log.info("nothing to do: the user has no app row (never on a paid tier, or not drained yet)");
+          }
+        });
+        runInBackground("reconcile", work, log);
         return c.json({ accepted: true, user_id: body.user_id, request_id: c.get("requestId") }, 202);
       }
       const { status, body: result } = describe(await reconcileUser(deps, request));

@@ -6,10 +6,10 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import type { AppEvent, ObservedPatch, UserFlyApp, UserFlyAppsRepository } from "../db/user_fly_apps.ts";
+import type { AppEvent, UserFlyApp, UserFlyAppPatch, UserFlyAppsRepository } from "../db/user_fly_apps.ts";
 import type { FlyClient } from "../fly/mod.ts";
 import type { Logger } from "../log.ts";
-import { DeadlineExceededError } from "./failure.ts";
+import { DeadlineExceededError, LeaseLostError } from "./failure.ts";
 
 /** Long-lived dependencies shared by every reconcile of a function instance. */
 export interface EngineDeps {
@@ -25,8 +25,10 @@ export interface ReconcileContext extends EngineDeps {
   row: UserFlyApp;
   /** Epoch ms after which no new wait starts. */
   deadline: number;
+  /** Aborted when the row's lease is lost: the attempt stops at its next pause. */
+  signal: AbortSignal;
   /** Observed columns to record with the outcome. */
-  patch: ObservedPatch;
+  patch: UserFlyAppPatch;
   /** Events to append with the outcome. */
   events: AppEvent[];
 }
@@ -36,17 +38,17 @@ export function remainingMs(ctx: Pick<ReconcileContext, "deadline">): number {
   return Math.max(0, ctx.deadline - Date.now());
 }
 
-/** Sleeps `ms`, or throws {@link DeadlineExceededError} when that would cross the deadline. */
+/**
+ * Sleeps `ms`; throws {@link DeadlineExceededError} when that would cross the deadline, and
+ * {@link LeaseLostError} when the lease is lost (before or during the pause).
+ */
 export async function pause(
-  ctx: Pick<ReconcileContext, "deadline">,
+  ctx: Pick<ReconcileContext, "deadline" | "signal">,
   ms: number,
   waitingFor: string,
 ): Promise<void> {
+  if (ctx.signal.aborted) throw new LeaseLostError();
   if (remainingMs(ctx) <= ms) throw new DeadlineExceededError(waitingFor);
   await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The app name the row records, or the error that none is known yet. */
-export function recordedAppName(ctx: ReconcileContext): string | null {
-  return ctx.patch.fly_app_name ?? ctx.row.fly_app_name;
+  if (ctx.signal.aborted) throw new LeaseLostError();
 }

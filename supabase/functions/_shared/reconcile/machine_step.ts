@@ -18,16 +18,10 @@ import {
 } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
 import { pause, type ReconcileContext, remainingMs } from "./context.ts";
-import { DeadlineExceededError, RetryLaterError } from "./failure.ts";
+import { DeadlineExceededError, MachineDownError, RetryLaterError } from "./failure.ts";
 import { configDrift, desiredMachineConfig, machineIdentity, updatedConfig } from "./machine_spec.ts";
+import { BOOTING_STATES, DOWN_STATES, GONE_STATES, preferredMachine } from "./observe.ts";
 import type { SecretsState } from "./secrets_step.ts";
-
-/** States of a machine that is gone or going. */
-const GONE_STATES = new Set(["destroyed", "destroying", "replaced"]);
-/** States from which a machine boots by itself: wait for `started`. */
-const BOOTING_STATES = new Set(["created", "starting", "replacing", "updating", "restarting"]);
-/** States in which a machine needs a start. */
-const STARTABLE_STATES = new Set(["stopped", "suspended", "failed"]);
 /**
  * Longest single server-side wait (the API allows 60 s). Shorter, so a machine that ends `failed` instead of
  * `started` is noticed within this time rather than after a full minute.
@@ -133,12 +127,6 @@ async function destroyMachine(ctx: ReconcileContext, appName: string, machine: M
   });
 }
 
-/** Prefers a started machine, then the most recently updated one. */
-function preferred(a: Machine, b: Machine): number {
-  const started = Number(b.state === "started") - Number(a.state === "started");
-  return started !== 0 ? started : String(b.updated_at ?? "").localeCompare(String(a.updated_at ?? ""));
-}
-
 /** Ensures exactly one machine of ours with the desired config in the plan's region; returns it. */
 export async function ensureMachine(
   ctx: ReconcileContext,
@@ -147,7 +135,7 @@ export async function ensureMachine(
   secrets: SecretsState,
 ): Promise<Machine> {
   const machines = await ourMachines(ctx, appName);
-  const keeper = machines.filter((m) => m.region === plan.region).sort(preferred)[0];
+  const keeper = preferredMachine(machines.filter((m) => m.region === plan.region));
   let machine: Machine;
   if (!keeper) {
     machine = await createMachine(ctx, appName, plan, secrets);
@@ -200,9 +188,9 @@ export async function ensureStarted(
     if (GONE_STATES.has(current.state)) {
       throw new RetryLaterError(`machine ${current.id} was destroyed while being reconciled`);
     }
-    if (STARTABLE_STATES.has(current.state)) {
+    if (DOWN_STATES.has(current.state)) {
       if (startedByUs) {
-        throw new RetryLaterError(`machine ${current.id} went to ${current.state} after a start`);
+        throw new MachineDownError(`machine ${current.id} went to ${current.state} after a start`);
       }
       await retryRaces(ctx, "machine start", () => ctx.fly.machines.start(appName, current.id));
       startedByUs = true;
@@ -219,7 +207,50 @@ export async function ensureStarted(
     }
     const seconds = Math.min(WAIT_CHUNK_SECONDS, Math.floor(remainingMs(ctx) / 1000) - 1);
     if (seconds < 1) throw new DeadlineExceededError(`machine ${current.id} to start`);
-    await ctx.fly.machines.wait(appName, current.id, { state: "started", timeoutSeconds: seconds });
+    // `failed` too: a machine that cannot boot is noticed at once, not at the end of the wait.
+    await ctx.fly.machines.wait(appName, current.id, {
+      state: ["started", "failed"],
+      timeoutSeconds: seconds,
+      signal: ctx.signal,
+    });
+    current = await ctx.fly.machines.get(appName, current.id);
+  }
+  return current;
+}
+
+/** Stops the machine if it runs and waits, within the budget, until it is `stopped` (an ops hold). */
+export async function ensureStopped(
+  ctx: ReconcileContext,
+  appName: string,
+  machine: Machine,
+): Promise<Machine> {
+  let current = machine;
+  while (!DOWN_STATES.has(current.state)) {
+    if (GONE_STATES.has(current.state)) {
+      throw new RetryLaterError(`machine ${current.id} was destroyed while being reconciled`);
+    }
+    if (current.state === "started") {
+      await retryRaces(ctx, "machine stop", () => ctx.fly.machines.stop(appName, current.id));
+      ctx.events.push({
+        event_type: "machine_stopped",
+        status: "ok",
+        metadata: { app_name: appName, machine_id: current.id, reason: "hold" },
+      });
+    } else if (BOOTING_STATES.has(current.state)) {
+      // Let it finish booting before stopping it.
+      await pause(ctx, RACE_RETRY_MS.first, `machine ${current.id} to leave ${current.state}`);
+      current = await ctx.fly.machines.get(appName, current.id);
+      continue;
+    }
+    const seconds = Math.min(WAIT_CHUNK_SECONDS, Math.floor(remainingMs(ctx) / 1000) - 1);
+    if (seconds < 1) throw new DeadlineExceededError(`machine ${current.id} to stop`);
+    // Waiting for `stopped` requires the machine's version.
+    await ctx.fly.machines.wait(appName, current.id, {
+      state: "stopped",
+      version: current.version,
+      timeoutSeconds: seconds,
+      signal: ctx.signal,
+    });
     current = await ctx.fly.machines.get(appName, current.id);
   }
   return current;

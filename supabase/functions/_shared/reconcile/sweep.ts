@@ -1,242 +1,223 @@
 /**
  * The health sweep (pg_cron calls it every minute through `check-fly-apps-health`). Within a time budget,
- * and stopping to take new work before the budget runs out:
+ * with separate shares so that no phase starves the others, and stopping to take new work before the budget
+ * runs out:
  *
  * 1. drift in the database: paid users without a row get one (due now);
- * 2. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease expired),
- *    so a lost kick or a crashed function is caught up here;
- * 3. observation: the stalest active apps, with bounded concurrency; health from machine state and checks;
- *    repair (start a stopped machine, recreate a missing machine or app, remove duplicates) by reconciling;
- * 4. orphans: apps of ours in the Fly org that no row expects; reported, deleted only when configured.
+ * 2. tier 1, every run: the state of every machine of ours from the org-wide listing (see
+ *    {@link observeFleet}), one set-based write per page;
+ * 3. tier 2: a per-app detail check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
+ *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
+ *    so a backlog of due rows never starves observation);
+ * 4. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
+ *    expired), reconciled through the controller in parallel lanes with the rest of the budget;
+ * 5. orphan apps (see {@link handleOrphans}).
+ *
+ * Every run is stored in `fly_sweep_runs` with its report; a failing phase records its error in the report
+ * and the others go on.
  *
  * @module
  */
-import { FlyNotFoundError, type Machine } from "../fly/mod.ts";
 import type { UserFlyApp } from "../db/user_fly_apps.ts";
-import { appNameCandidate, isManagedAppName } from "./app_name.ts";
-import { mapBounded } from "./bounded.ts";
 import type { EngineDeps } from "./context.ts";
-import { reconcileClaimed, type ReconcileResult } from "./engine.ts";
-import { machineHealth } from "./health.ts";
-import { MANAGED_BY } from "./machine_spec.ts";
+import { type ControllerResult, runClaimed } from "./controller.ts";
+import { checkApps, type DetailReport, emptyDetailReport } from "./detail_check.ts";
+import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
+import { handleOrphans, type OrphanReport } from "./orphans.ts";
 
 /** Options of one sweep (defaults from the configuration). */
 export interface SweepOptions {
   /** Lease owner, unique per invocation. */
   owner: string;
-  /** At most this many rows reconciled and this many apps observed. */
+  /** At most this many due rows reconciled. */
   limit: number;
   /** Time budget in ms. */
   budgetMs: number;
+  /** Tier 1's source: the org machine listing. */
+  lister: FleetLister;
+}
+
+/** What the due-work phase did. */
+export interface DueReport {
+  attempted: number;
+  converged: number;
+  progressing: number;
+  failed: number;
+  terminal: number;
+  lease_lost: number;
+  errored: number;
 }
 
 /** What one sweep did. */
 export interface SweepReport {
+  run_id: number | null;
   duration_ms: number;
   budget_ms: number;
   /** Rows created or flipped to present for paid users that had none. */
   drift_rows: number;
-  reconciled: { attempted: number; converged: number; failed: number; lease_lost: number };
-  observed: { checked: number; healthy: number; unhealthy: number; repaired: number; repair_failed: number };
-  /** `error`: why the orphan scan failed, when it did (the rest of the report stands). */
-  orphans: { found: string[]; deleted: string[]; error?: string };
+  fleet: FleetReport | { error: string };
+  reconciled: DueReport;
+  observed: DetailReport;
+  orphans: OrphanReport;
   /** True when work was left for the next run because the budget ran out. */
   stopped_early: boolean;
 }
 
-/** Why an observed app needs a reconcile, or null. */
-function repairReason(appMissing: boolean, live: Machine[], machine: Machine | undefined): string | null {
-  if (appMissing) return "app_missing";
-  if (!machine) return "machine_missing";
-  if (live.length > 1) return "duplicate_machines";
-  if (["stopped", "suspended", "failed"].includes(machine.state)) return `machine_${machine.state}`;
-  return null;
-}
+/** Shares of the budget, from the sweep's start: when each phase stops taking new work. */
+const PHASE_ENDS = { fleet: 0.2, detail: 0.5 };
 
+/** The empty report of a sweep with `budgetMs`. */
 function emptyReport(budgetMs: number): SweepReport {
   return {
+    run_id: null,
     duration_ms: 0,
     budget_ms: budgetMs,
     drift_rows: 0,
-    reconciled: { attempted: 0, converged: 0, failed: 0, lease_lost: 0 },
-    observed: { checked: 0, healthy: 0, unhealthy: 0, repaired: 0, repair_failed: 0 },
+    fleet: { error: "not run" },
+    reconciled: {
+      attempted: 0,
+      converged: 0,
+      progressing: 0,
+      failed: 0,
+      terminal: 0,
+      lease_lost: 0,
+      errored: 0,
+    },
+    observed: emptyDetailReport(),
     orphans: { found: [], deleted: [] },
     stopped_early: false,
   };
 }
 
-/** Runs one sweep. */
+/** Counts one due reconcile's result. */
+function countDue(report: DueReport, result: ControllerResult): void {
+  if (result.outcome in report) report[result.outcome as keyof DueReport]++;
+}
+
+/** Reconciles due rows in `concurrency` lanes, each claiming its next row when it is free. */
+async function runDueWork(
+  deps: EngineDeps,
+  options: { owner: string; limit: number; stopAt: number; deadline: number; report: DueReport },
+): Promise<void> {
+  const { report } = options;
+  const lane = async () => {
+    while (Date.now() < options.stopAt && report.attempted < options.limit) {
+      report.attempted++;
+      let row: UserFlyApp | undefined;
+      try {
+        [row] = await deps.repo.claimDue(options.owner, 1, deps.config.reconcile.leaseSeconds);
+        if (!row) {
+          report.attempted--;
+          return;
+        }
+        countDue(
+          report,
+          await runClaimed(deps, row, {
+            owner: options.owner,
+            deadline: options.deadline,
+            reason: "sweep_due",
+          }),
+        );
+      } catch (error) {
+        report.errored++;
+        deps.log.warn("due reconcile failed", { user_id: row?.user_id, error });
+        if (!row) return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: deps.config.sweep.concurrency }, lane));
+}
+
+/** Runs `phase`; a failure is logged and returned as its message, never thrown. */
+async function isolated(deps: EngineDeps, name: string, phase: () => Promise<void>): Promise<string | null> {
+  try {
+    await phase();
+    return null;
+  } catch (error) {
+    deps.log.warn(`sweep phase ${name} failed`, { error });
+    return (error as Error).message ?? String(error);
+  }
+}
+
+/** Runs one sweep and stores its report. */
 export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): Promise<SweepReport> {
   const started = Date.now();
-  const deadline = started + options.budgetMs;
-  // A reconcile taken just before this point still needs room to finish inside the budget.
-  const stopTakingWorkAt = deadline - Math.min(options.budgetMs / 3, 20_000);
-  const hasTime = () => Date.now() < stopTakingWorkAt;
-  const { concurrency, minCheckAgeSeconds } = deps.config.sweep;
-  const leaseSeconds = deps.config.reconcile.leaseSeconds;
-  const report = emptyReport(options.budgetMs);
-  const countReconcile = (result: ReconcileResult) => {
-    report.reconciled.attempted++;
-    if (result.outcome === "converged") report.reconciled.converged++;
-    else if (result.outcome === "failed") report.reconciled.failed++;
-    else if (result.outcome === "lease_lost") report.reconciled.lease_lost++;
-  };
+  const budget = options.budgetMs;
+  const deadline = started + budget;
+  const phaseEnd = (share: number) => started + budget * share;
+  // Work taken just before this point still needs room to finish inside the budget.
+  const stopTakingWorkAt = deadline - Math.min(budget / 6, 10_000);
+  const report = emptyReport(budget);
+  const errors: string[] = [];
+  const note = (error: string | null) => error && errors.push(error);
+  report.run_id = await deps.repo.startSweepRun(budget).catch((error) => {
+    deps.log.warn("could not open the sweep run record", { error });
+    return null;
+  });
 
-  report.drift_rows = (await deps.repo.repairDesiredStateDrift(options.limit)).length;
+  note(
+    await isolated(deps, "drift", async () => {
+      report.drift_rows = (await deps.repo.repairDesiredStateDrift(options.limit)).length;
+    }),
+  );
 
-  while (hasTime() && report.reconciled.attempted < options.limit) {
-    const batch = Math.min(concurrency, options.limit - report.reconciled.attempted);
-    const due = await deps.repo.claimDue(options.owner, batch, leaseSeconds);
-    if (due.length === 0) break;
-    const results = await mapBounded(
-      due,
-      concurrency,
-      (row) => reconcileClaimed(deps, row, { owner: options.owner, deadline, reason: "sweep_due" }),
-    );
-    results.forEach(countReconcile);
-  }
-
-  while (hasTime() && report.observed.checked < options.limit) {
-    const batch = Math.min(concurrency * 2, options.limit - report.observed.checked);
-    const stale = await deps.repo.claimStale(
-      options.owner,
-      batch,
-      leaseSeconds,
-      minCheckAgeSeconds,
-      new Date(started),
-    );
-    if (stale.length === 0) break;
-    await mapBounded(
-      stale,
-      concurrency,
-      (row) => observeAndRepair(deps, row, options.owner, deadline, report),
-    );
-  }
-
-  if (hasTime()) {
-    try {
-      await handleOrphans(deps, options, deadline, report);
-    } catch (error) {
-      // The orphan scan reports (and optionally cleans up): Fly failing it must not discard what was done.
-      report.orphans.error = (error as Error).message;
-      deps.log.warn("orphan scan failed", { error });
-    }
-  }
-  report.stopped_early = !hasTime();
-  report.duration_ms = Date.now() - started;
-  return report;
-}
-
-/** Observes one leased active row, records its health, and reconciles it when something is broken. */
-async function observeAndRepair(
-  deps: EngineDeps,
-  row: UserFlyApp,
-  owner: string,
-  deadline: number,
-  report: SweepReport,
-): Promise<void> {
-  report.observed.checked++;
-  let live: Machine[] = [];
-  let appMissing = !row.fly_app_name;
-  if (row.fly_app_name) {
-    try {
-      const machines = await deps.fly.machines.list(row.fly_app_name, {
-        metadata: { managed_by: MANAGED_BY, user_id: row.user_id },
-      });
-      live = machines.filter((m) => !["destroyed", "destroying", "replaced"].includes(m.state));
-    } catch (error) {
-      if (!(error instanceof FlyNotFoundError)) {
-        await deps.repo.release(row.id, owner);
-        deps.log.warn("health observation failed", { user_id: row.user_id, error });
-        return;
-      }
-      appMissing = true;
-    }
-  }
-  const machine = live.find((m) => m.id === row.machine_id) ?? live[0];
-  const health = appMissing
-    ? { status: "unhealthy" as const, details: { reason: "app_missing", app_name: row.fly_app_name } }
-    : machineHealth(machine);
-  const reason = repairReason(appMissing, live, machine);
-  const { app } = await deps.repo.recordHealth(row.id, owner, health.status, health.details, reason === null);
-  if (health.status === "healthy") report.observed.healthy++;
-  else report.observed.unhealthy++;
-  if (reason === null) return;
-
-  deps.log.warn("repairing app", { user_id: row.user_id, app_name: row.fly_app_name, reason });
-  const result = await reconcileClaimed(deps, app, { owner, deadline, reason: `repair_${reason}` });
-  if (result.outcome === "converged") {
-    report.observed.repaired++;
-    await deps.repo.appendEvent(row.user_id, {
-      event_type: "repaired",
-      status: "ok",
-      metadata: { reason, app_name: result.app.fly_app_name, machine_id: result.app.machine_id },
+  let flagged = new Set<string>();
+  const fleetError = await isolated(deps, "fleet", async () => {
+    const tier1 = await observeFleet(deps, {
+      lister: options.lister,
+      startedAt: new Date(started),
+      deadline: phaseEnd(PHASE_ENDS.fleet),
     });
-  } else {
-    report.observed.repair_failed++;
-  }
-}
+    report.fleet = tier1.report;
+    flagged = tier1.flagged;
+  });
+  if (fleetError) report.fleet = { error: fleetError };
 
-/**
- * Finds apps of ours (by name pattern) that no row expects. With `FLY_DELETE_ORPHAN_APPS`, an orphan whose
- * row says absent is deprovisioned again through the engine, and one no row knows is deleted unless a
- * reconcile in flight may have just created it or one of its machines belongs to a user who should have it.
- */
-async function handleOrphans(
-  deps: EngineDeps,
-  options: SweepOptions,
-  deadline: number,
-  report: SweepReport,
-): Promise<void> {
-  const apps = await deps.fly.apps.list(deps.config.fly.orgSlug);
-  const expected = await deps.repo.expectedAppNames();
-  const orphans = apps.map((a) => a.name).filter((name) =>
-    isManagedAppName(name, deps.config.appNaming) && !expected.has(name)
-  );
-  report.orphans.found = orphans;
-  if (orphans.length === 0) return;
-  deps.log.warn("orphan apps found", { count: orphans.length, apps: orphans.slice(0, 20) });
-  if (!deps.config.deleteOrphanApps) return;
-
-  const known = await deps.repo.rowsByAppName(orphans);
-  const inFlight = await deps.repo.usersInFlight();
-  const inFlightNames = new Set(
-    await Promise.all(
-      inFlight.flatMap((userId) =>
-        [0, 1, 2, 3, 4].map((i) => appNameCandidate(userId, i, deps.config.appNaming))
-      ),
-    ),
-  );
-  for (const name of orphans) {
-    if (Date.now() >= deadline || inFlightNames.has(name)) continue;
-    const row = known.get(name);
-    if (row) {
-      const claim = await deps.repo.claimUser(row.user_id, options.owner, deps.config.reconcile.leaseSeconds);
-      if (claim.status !== "claimed") continue;
-      const result = await reconcileClaimed(deps, claim.app, {
+  note(
+    await isolated(deps, "detail", async () => {
+      const detailLimit = deps.config.sweep.detailLimit;
+      const checkedBefore = new Date(Date.now() - deps.config.sweep.minCheckAgeSeconds * 1000);
+      const rotating = await deps.repo.detailCandidates(detailLimit, checkedBefore);
+      const ids = [...new Set([...flagged, ...rotating])].slice(0, detailLimit);
+      await checkApps(deps, {
         owner: options.owner,
-        deadline,
-        reason: "orphan_app",
+        ids,
+        stopAt: Math.min(phaseEnd(PHASE_ENDS.detail), stopTakingWorkAt),
+        repairDeadline: phaseEnd(PHASE_ENDS.detail),
+        report: report.observed,
       });
-      if (result.outcome === "converged") report.orphans.deleted.push(name);
-      continue;
-    }
-    if (await deleteUnknownOrphan(deps, name)) report.orphans.deleted.push(name);
-  }
-}
+    }),
+  );
 
-/** Deletes an orphan no row knows, unless a machine in it belongs to a user who should have an app. */
-async function deleteUnknownOrphan(deps: EngineDeps, name: string): Promise<boolean> {
-  const machines = await deps.fly.machines.list(name);
-  for (const machine of machines) {
-    const userId = machine.config.metadata?.user_id;
-    if (userId && (await deps.repo.desiredSpec(userId)).desired_state === "present") return false;
+  note(
+    await isolated(deps, "due", async () => {
+      await runDueWork(deps, {
+        owner: options.owner,
+        limit: options.limit,
+        stopAt: stopTakingWorkAt,
+        deadline,
+        report: report.reconciled,
+      });
+    }),
+  );
+
+  if (Date.now() < stopTakingWorkAt) {
+    const orphanError = await isolated(
+      deps,
+      "orphans",
+      () => handleOrphans(deps, { owner: options.owner, deadline: stopTakingWorkAt }, report.orphans),
+    );
+    if (orphanError) report.orphans.error = orphanError;
   }
-  try {
-    await deps.fly.apps.delete(name);
-  } catch (error) {
-    if (!(error instanceof FlyNotFoundError)) throw error;
+  report.stopped_early = Date.now() >= stopTakingWorkAt;
+  report.duration_ms = Date.now() - started;
+  if (report.run_id !== null) {
+    await deps.repo.finishSweepRun(report.run_id, {
+      durationMs: report.duration_ms,
+      stoppedEarly: report.stopped_early,
+      report,
+      error: errors.length > 0 ? errors.join("; ") : undefined,
+    }).catch((error) => deps.log.warn("could not store the sweep report", { error }));
   }
-  deps.log.warn("orphan app deleted", { app_name: name });
-  return true;
+  return report;
 }

@@ -1,0 +1,190 @@
+/**
+ * Tier 2 of the health sweep: a per-app detail check (`GET /apps/{app}/machines`, with health-check
+ * statuses and full configs) of the apps tier 1 flagged, the unhealthy ones and a rotating slice of the
+ * rest. Each app is judged by {@link observe}; its health and spec drift are recorded in one batch per chunk,
+ * and an app that needs repair is reconciled through the controller while the sweep still holds its lease.
+ *
+ * One app's failure (Fly or database) is counted as `errored` and logged; the others go on.
+ *
+ * @module
+ */
+import type { DesiredSpec, Observation as RowObservation, UserFlyApp } from "../db/user_fly_apps.ts";
+import { FlyNotFoundError } from "../fly/mod.ts";
+import { appSecretsDigest, appSecretValues } from "./app_secrets.ts";
+import { mapBounded } from "./bounded.ts";
+import type { EngineDeps } from "./context.ts";
+import { REPAIR_REASON_PREFIX, runClaimed } from "./controller.ts";
+import { desiredMachineConfig, machineIdentity } from "./machine_spec.ts";
+import {
+  type DesiredLook,
+  driftChangedEvent,
+  healthChangedEvent,
+  type Observation,
+  observe,
+} from "./observe.ts";
+
+/** What tier 2 did, for the sweep report. */
+export interface DetailReport {
+  checked: number;
+  healthy: number;
+  unhealthy: number;
+  starting: number;
+  unknown: number;
+  drifted: number;
+  repaired: number;
+  repair_failed: number;
+  errored: number;
+}
+
+/** An empty {@link DetailReport}. */
+export function emptyDetailReport(): DetailReport {
+  return {
+    checked: 0,
+    healthy: 0,
+    unhealthy: 0,
+    starting: 0,
+    unknown: 0,
+    drifted: 0,
+    repaired: 0,
+    repair_failed: 0,
+    errored: 0,
+  };
+}
+
+/** Inputs of {@link checkApps}. */
+export interface DetailOptions {
+  owner: string;
+  /** Rows to check, most urgent first. */
+  ids: string[];
+  /** No new chunk is taken after this epoch ms. */
+  stopAt: number;
+  /** Deadline of the repairs' reconciles (they report `progressing` when they reach it). */
+  repairDeadline: number;
+  report: DetailReport;
+}
+
+/** What the app should look like for `spec`, or undefined when the user should have no app. */
+async function desiredLook(
+  deps: EngineDeps,
+  spec: DesiredSpec | undefined,
+  secretsDigest: string | null,
+): Promise<DesiredLook | undefined> {
+  if (!spec || spec.desired_state !== "present") return undefined;
+  const config = desiredMachineConfig({
+    userId: spec.user_id,
+    plan: spec.plan,
+    image: spec.plan.image ?? deps.config.fly.appImage,
+    createToken: "",
+  });
+  return { config, region: spec.plan.region, secretsDigest };
+}
+
+/** Looks at one app on Fly and judges it. */
+async function inspect(
+  deps: EngineDeps,
+  row: UserFlyApp,
+  desired: DesiredLook | undefined,
+): Promise<Observation> {
+  let machines = null;
+  try {
+    machines = await deps.fly.machines.list(row.fly_app_name!, { metadata: machineIdentity(row.user_id) });
+  } catch (error) {
+    if (!(error instanceof FlyNotFoundError)) throw error;
+  }
+  return observe({ machines, row, desired });
+}
+
+/** The row's patch and events for an observation. */
+function observationRecord(row: UserFlyApp, observation: Observation, release: boolean): RowObservation {
+  const now = new Date().toISOString();
+  const events = [healthChangedEvent(row, observation), driftChangedEvent(row, observation)]
+    .filter((event) => event !== null);
+  return {
+    id: row.id,
+    patch: {
+      health_status: observation.health,
+      last_health_check_at: now,
+      last_machine_state: observation.machine?.state ?? "missing",
+      last_observed_at: now,
+      drift: observation.drift,
+    },
+    events,
+    release,
+  };
+}
+
+/** Checks one chunk of leased rows: inspect, record, repair. */
+async function checkChunk(
+  deps: EngineDeps,
+  rows: UserFlyApp[],
+  options: DetailOptions & { secretsDigest: string | null },
+): Promise<void> {
+  const { concurrency } = deps.config.sweep;
+  const { report, owner } = options;
+  const specs = await deps.repo.desiredSpecs(rows.map((row) => row.user_id));
+  const looked = await mapBounded(rows, concurrency, async (row) => {
+    try {
+      const desired = await desiredLook(deps, specs.get(row.user_id), options.secretsDigest);
+      return { row, observation: await inspect(deps, row, desired) };
+    } catch (error) {
+      report.errored++;
+      deps.log.warn("detail check failed", { user_id: row.user_id, app_name: row.fly_app_name, error });
+      await deps.repo.release(row.id, owner).catch(() => {});
+      return null;
+    }
+  });
+  const seen = looked.filter((item) => item !== null);
+  const written = await deps.repo.recordObservations(
+    owner,
+    seen.map(({ row, observation }) =>
+      observationRecord(row, observation, observation.repairReason === null)
+    ),
+  );
+  for (const { observation } of seen) {
+    report.checked++;
+    report[observation.health]++;
+    if (Object.keys(observation.drift).length > 0) report.drifted++;
+  }
+  const byId = new Map(written.map((row) => [row.id, row]));
+  const repairs = seen.filter(({ observation }) => observation.repairReason !== null);
+  await mapBounded(repairs, concurrency, async ({ row, observation }) => {
+    const app = byId.get(row.id);
+    if (!app) return;
+    deps.log.warn("repairing app", { user_id: row.user_id, reason: observation.repairReason });
+    try {
+      const result = await runClaimed(deps, app, {
+        owner,
+        deadline: options.repairDeadline,
+        reason: `${REPAIR_REASON_PREFIX}${observation.repairReason}`,
+      });
+      if (result.outcome === "converged") report.repaired++;
+      else report.repair_failed++;
+    } catch (error) {
+      report.errored++;
+      deps.log.warn("repair failed", { user_id: row.user_id, error });
+    }
+  });
+}
+
+/** Checks the given apps in chunks until done or out of time; repairs what is broken. */
+export async function checkApps(deps: EngineDeps, options: DetailOptions): Promise<void> {
+  const secretValues = appSecretValues(deps.config.appSecrets);
+  const secretsDigest = Object.keys(secretValues).length > 0 ? await appSecretsDigest(secretValues) : null;
+  const chunkSize = deps.config.sweep.concurrency * 8;
+  for (let start = 0; start < options.ids.length && Date.now() < options.stopAt; start += chunkSize) {
+    let rows: UserFlyApp[] = [];
+    try {
+      rows = await deps.repo.claimIds(
+        options.ids.slice(start, start + chunkSize),
+        options.owner,
+        deps.config.reconcile.leaseSeconds,
+      );
+      await checkChunk(deps, rows, { ...options, secretsDigest });
+    } catch (error) {
+      // A database error on a chunk: count it, free its rows, go on with the next chunk.
+      options.report.errored += Math.max(1, rows.length);
+      deps.log.warn("detail check of a chunk failed", { rows: rows.length, error });
+      await Promise.all(rows.map((row) => deps.repo.release(row.id, options.owner).catch(() => {})));
+    }
+  }
+}

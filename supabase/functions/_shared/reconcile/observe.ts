@@ -1,0 +1,187 @@
+/**
+ * Health, repair need and spec drift of one user app, from what Fly reports about its machines: the one
+ * function the controller, the sweep and the status API share, so they can never disagree.
+ *
+ * - `healthy`: the machine is started and no reported check is critical (checks not reported count as
+ *   passing: the state is then the best signal);
+ * - `starting`: the machine is on its way up (created, starting, updating, replacing, restarting);
+ * - `unhealthy`: no app, no machine, a machine down or going down, or a critical check;
+ * - `unknown`: nothing to judge by (a held app's stopped machine, a state this code does not know).
+ *
+ * @module
+ */
+import type { AppEvent, UserFlyApp } from "../db/user_fly_apps.ts";
+import type { Machine, MachineConfig } from "../fly/mod.ts";
+import { configDrift } from "./machine_spec.ts";
+
+/** Health values stored in `user_fly_apps.health_status`. */
+export type Health = "healthy" | "unhealthy" | "starting" | "unknown";
+
+/** States of a machine that is gone or going. */
+export const GONE_STATES: ReadonlySet<string> = new Set(["destroyed", "destroying", "replaced"]);
+/** States from which a machine comes up by itself. */
+export const BOOTING_STATES: ReadonlySet<string> = new Set([
+  "created",
+  "starting",
+  "replacing",
+  "updating",
+  "restarting",
+]);
+/** States of a machine that is down and needs a start. */
+export const DOWN_STATES: ReadonlySet<string> = new Set(["stopped", "suspended", "failed"]);
+/** States of a machine on its way down. */
+const GOING_DOWN_STATES: ReadonlySet<string> = new Set(["stopping", "suspending"]);
+
+/** What the app should look like, for drift: the full desired machine config and region. */
+export interface DesiredLook {
+  config: MachineConfig;
+  region: string;
+  /** Digest of the secrets the configuration gives the app (compared with the row's). */
+  secretsDigest: string | null;
+}
+
+/** Input of {@link observe}. */
+export interface ObserveInput {
+  /** The app's machines of this user (any state); null when the app itself is missing. */
+  machines: Machine[] | null;
+  row: Pick<UserFlyApp, "machine_id" | "held_at" | "secrets_digest" | "image_digest">;
+  /** When given, spec drift is computed against it. */
+  desired?: DesiredLook;
+}
+
+/** One drifted field: what the spec says and what Fly runs. */
+export interface DriftEntry {
+  desired: unknown;
+  observed: unknown;
+}
+
+/** What {@link observe} concluded. */
+export interface Observation {
+  health: Health;
+  /** Why, for the `health_changed` event. */
+  details: Record<string, unknown>;
+  /** Why the app needs a reconcile now (null: it does not). */
+  repairReason: string | null;
+  /** Spec drift by field (empty: none, or not computed). */
+  drift: Record<string, DriftEntry>;
+  /** The machine the judgement is about: the recorded one if live, else the best live one. */
+  machine?: Machine;
+  /** Live machines of ours. */
+  live: Machine[];
+}
+
+/** The machine to keep among live ones: a started one first, then the most recently updated. */
+export function preferredMachine(live: Machine[]): Machine | undefined {
+  return [...live].sort((a, b) => {
+    const started = Number(b.state === "started") - Number(a.state === "started");
+    return started !== 0 ? started : String(b.updated_at ?? "").localeCompare(String(a.updated_at ?? ""));
+  })[0];
+}
+
+/** The recorded machine when it is live, else the preferred one. */
+function keeperOf(live: Machine[], recordedId: string | null): Machine | undefined {
+  return live.find((m) => m.id === recordedId) ?? preferredMachine(live);
+}
+
+/** Spec drift of `machine` against `desired`, field by field. */
+function driftOf(
+  machine: Machine,
+  row: ObserveInput["row"],
+  desired: DesiredLook,
+): Record<string, DriftEntry> {
+  const drift: Record<string, DriftEntry> = {};
+  const fields = configDrift(machine.config, desired.config);
+  const pick = (config: MachineConfig, field: string) => (config as Record<string, unknown>)[field];
+  for (const field of fields) {
+    drift[field] = { desired: pick(desired.config, field), observed: pick(machine.config, field) };
+  }
+  if (machine.region !== desired.region) drift.region = { desired: desired.region, observed: machine.region };
+  const digest = machine.image_ref?.digest;
+  if (row.image_digest && digest && digest !== row.image_digest && !drift.image) {
+    drift.image_digest = { desired: row.image_digest, observed: digest };
+  }
+  if (desired.secretsDigest !== null && desired.secretsDigest !== row.secrets_digest) {
+    // Digests only: never a value.
+    drift.secrets = { desired: desired.secretsDigest, observed: row.secrets_digest };
+  }
+  return drift;
+}
+
+/** Judges one app from its machines; see the module doc for the health values. */
+export function observe(input: ObserveInput): Observation {
+  const { row } = input;
+  if (input.machines === null) {
+    return {
+      health: "unhealthy",
+      details: { reason: "app_missing" },
+      repairReason: "app_missing",
+      drift: {},
+      live: [],
+    };
+  }
+  const live = input.machines.filter((m) => !GONE_STATES.has(m.state));
+  const machine = keeperOf(live, row.machine_id);
+  if (!machine) {
+    return {
+      health: "unhealthy",
+      details: { reason: "no_machine" },
+      repairReason: "machine_missing",
+      drift: {},
+      live,
+    };
+  }
+  const drift = input.desired ? driftOf(machine, row, input.desired) : {};
+  const details: Record<string, unknown> = { machine_id: machine.id, state: machine.state };
+  const result = (health: Health, repairReason: string | null): Observation => ({
+    health,
+    details,
+    repairReason: repairReason ?? (live.length > 1 ? "duplicate_machines" : null),
+    drift,
+    machine,
+    live,
+  });
+  if (row.held_at) {
+    details.held = true;
+    if (machine.state === "stopped" || machine.state === "suspended") return result("unknown", null);
+    return result(machine.state === "started" ? "healthy" : "unknown", "held_machine_running");
+  }
+  if (machine.state === "started") {
+    const failing = (machine.checks ?? []).filter((check) => check.status === "critical");
+    if (failing.length === 0) return result("healthy", null);
+    details.failing_checks = failing.map((check) => check.name);
+    return result("unhealthy", null);
+  }
+  if (BOOTING_STATES.has(machine.state)) return result("starting", null);
+  if (DOWN_STATES.has(machine.state) || GOING_DOWN_STATES.has(machine.state)) {
+    return result("unhealthy", `machine_${machine.state}`);
+  }
+  return result("unknown", null);
+}
+
+/** The `health_changed` event for an observation, or null when the row already records that health. */
+export function healthChangedEvent(
+  row: Pick<UserFlyApp, "health_status">,
+  observation: Pick<Observation, "health" | "details">,
+): AppEvent | null {
+  if (row.health_status === observation.health) return null;
+  return {
+    event_type: "health_changed",
+    status: observation.health === "healthy" ? "ok" : "warning",
+    metadata: { from: row.health_status, to: observation.health, details: observation.details },
+  };
+}
+
+/** The `drift_detected` event when the drifted fields differ from what the row records, else null. */
+export function driftChangedEvent(
+  row: Pick<UserFlyApp, "drift">,
+  observation: Pick<Observation, "drift">,
+): AppEvent | null {
+  const before = Object.keys(row.drift ?? {}).sort();
+  const now = Object.keys(observation.drift).sort();
+  if (JSON.stringify(before) === JSON.stringify(now)) return null;
+  return {
+    event_type: "drift_detected",
+    status: now.length > 0 ? "warning" : "ok",
+    metadata: { kind: "spec", fields: now, resolved: before.filter((field) => !now.includes(field)) },
+  };
+}
