@@ -188,12 +188,27 @@ Deno.test("machines: an unpullable image ends failed; invalid guest sizes answer
   });
 });
 
-Deno.test("machines: the emulator's destroy accepts kill=true as well as force=true", async () => {
+Deno.test("machines: a forced delete sends force=true and kill=true; the emulator honours either alone", async () => {
   await withFly(async (fixture) => {
-    const machine = await appWithMachine(fixture);
-    await fixture.client.machines.wait("mach", machine.id, { timeoutSeconds: 5 });
-    const response = await fixture.raw("DELETE", `/v1/apps/mach/machines/${machine.id}?kill=true`);
-    assertEquals(response.status, 200);
-    await response.body?.cancel();
+    const { client, raw, recorder } = fixture;
+    const running = [await appWithMachine(fixture)];
+    for (let i = 0; i < 2; i++) {
+      running.push(await client.machines.create("mach", { region: "sin", config: machineConfig() }));
+    }
+    for (const machine of running) await client.machines.wait("mach", machine.id, { timeoutSeconds: 5 });
+
+    await client.machines.delete("mach", running[0].id, { force: true });
+    const sent = recorder.exchanges.map(({ exchange }) => exchange).find((exchange) =>
+      exchange.method === "DELETE"
+    );
+    assertEquals(sent?.query, [["force", "true"], ["kill", "true"]]);
+    for (const [machine, flag] of [[running[1], "kill"], [running[2], "force"]] as const) {
+      const response = await raw("DELETE", `/v1/apps/mach/machines/${machine.id}?${flag}=true`);
+      assertEquals(response.status, 200, `${flag}=true alone destroys a running machine`);
+      await response.body?.cancel();
+    }
+    for (const machine of running) {
+      await client.machines.wait("mach", machine.id, { state: "destroyed", timeoutSeconds: 5 });
+    }
   });
 });

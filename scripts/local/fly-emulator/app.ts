@@ -10,6 +10,7 @@ import { leaseOperations } from "./routes/leases.ts";
 import { machineActionOperations } from "./routes/machine_actions.ts";
 import { machineOperations } from "./routes/machines.ts";
 import { metadataOperations } from "./routes/metadata.ts";
+import { orgMachineOperations } from "./routes/org_machines.ts";
 import { secretOperations } from "./routes/secrets.ts";
 import { waitOperations } from "./routes/wait.ts";
 
@@ -26,6 +27,7 @@ export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
     ...waitOperations(core),
     ...leaseOperations(core),
     ...metadataOperations(core),
+    ...orgMachineOperations(core),
   ]);
   app.notFound((c) => c.json({ error: "not_found: no such route" }, 404));
   app.onError((error, c) => {

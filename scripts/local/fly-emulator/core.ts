@@ -21,6 +21,26 @@ export interface EmulatorConfig {
   readonly enforceRateLimits: boolean;
 }
 
+/**
+ * Knobs of the org machine listing, for tests of clients that must cope with what the spec allows: short
+ * pages, empty pages and partial answers. Changed through `/_emulator/org-machines`.
+ */
+export interface OrgListingBehaviour {
+  /** Largest page served, whatever `limit` asks for (1..1000). */
+  maxPageSize: number;
+  /** How many of the next requests answer an empty page that keeps the caller's position. */
+  emptyPages: number;
+  /** Regions whose listing "fails": their machines are left out and they are reported in `error_regions`. */
+  errorRegions: string[];
+  /** How long a destroyed machine stays in `include_deleted` answers. */
+  deletedRetentionMs: number;
+}
+
+/** The listing as the spec describes it: full pages, no failed regions, destroyed machines kept an hour. */
+export function defaultOrgListingBehaviour(): OrgListingBehaviour {
+  return { maxPageSize: 1000, emptyPages: 0, errorRegions: [], deletedRetentionMs: 60 * 60 * 1000 };
+}
+
 /** Answers per operation and status (`reset` and `dropped` for cut connections). */
 export class RequestStats {
   readonly #counts = new Map<string, Map<string, number>>();
@@ -53,4 +73,6 @@ export interface EmulatorCore {
   readonly faults: FaultInjector;
   readonly rateLimiter: RateLimiter;
   readonly stats: RequestStats;
+  /** Knobs of `GET /v1/orgs/{org}/machines`. */
+  orgListing: OrgListingBehaviour;
 }

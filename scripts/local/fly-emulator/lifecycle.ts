@@ -13,16 +13,34 @@ interface Waiter {
 
 const MAX_EVENTS = 20;
 
+/** Options of {@link MachineLifecycle}. */
+export interface MachineLifecycleOptions {
+  /** Called after every change of a machine (state or config), once its `updatedAt` is set. */
+  readonly onChange?: (app: AppRecord, machine: MachineRecord) => void;
+}
+
 /** Drives machine states over time. One per emulator; {@link close} cancels everything pending. */
 export class MachineLifecycle {
   readonly #timers = new Set<Timer>();
   readonly #machineTimers = new Map<MachineRecord, Timer>();
   readonly #waiters = new Set<Waiter>();
+  readonly #onChange?: (app: AppRecord, machine: MachineRecord) => void;
+
+  /** Creates a lifecycle; `onChange` hears of every machine change. */
+  constructor(options: MachineLifecycleOptions = {}) {
+    this.#onChange = options.onChange;
+  }
+
+  /** Marks the machine as changed now (`updated_at`); {@link setState} does it for every state change. */
+  touch(app: AppRecord, machine: MachineRecord): void {
+    machine.updatedAt = new Date().toISOString();
+    this.#onChange?.(app, machine);
+  }
 
   /** Sets the machine's state now, records an event, and wakes the waiters it satisfies. */
   setState(app: AppRecord, machine: MachineRecord, state: string, source: "user" | "flyd" = "flyd"): void {
     machine.state = state;
-    machine.updatedAt = new Date().toISOString();
+    this.touch(app, machine);
     machine.events.unshift({
       id: newUlid(),
       type: eventType(state),

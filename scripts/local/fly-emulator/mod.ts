@@ -9,7 +9,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { createEmulatorApp } from "./app.ts";
-import { type EmulatorCore, RequestStats } from "./core.ts";
+import { defaultOrgListingBehaviour, type EmulatorCore, RequestStats } from "./core.ts";
 import { FaultInjector } from "./faults.ts";
 import { type LatencyOption, type LatencyProfile, resolveLatency } from "./latency.ts";
 import { MachineLifecycle } from "./lifecycle.ts";
@@ -85,6 +85,7 @@ export interface FlyEmulator {
 /** Starts an emulator and resolves once it listens. */
 export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promise<FlyEmulator> {
   const latency = resolveLatency(options.latency);
+  const store = new EmulatorStore(options.reservedNames);
   const core: EmulatorCore = {
     config: {
       token: options.token ?? DEFAULT_EMULATOR_TOKEN,
@@ -94,11 +95,12 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
       defaultRegion: options.defaultRegion ?? "iad",
       enforceRateLimits: options.rateLimits ?? true,
     },
-    store: new EmulatorStore(options.reservedNames),
-    lifecycle: new MachineLifecycle(),
+    store,
+    lifecycle: new MachineLifecycle({ onChange: (app, machine) => store.orgMachines.touch(app, machine) }),
     faults: new FaultInjector(options.faultSeed),
     rateLimiter: new RateLimiter(),
     stats: new RequestStats(),
+    orgListing: defaultOrgListingBehaviour(),
   };
   const hostname = options.hostname ?? "127.0.0.1";
   // overrideGlobalObjects: false keeps the adapter from replacing the global Request/Response, which would

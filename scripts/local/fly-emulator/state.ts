@@ -1,4 +1,5 @@
 /** The emulator's in-memory world: apps of one organization, their secrets, IPs and machines. */
+import { OrgMachineIndex } from "./org_machine_index.ts";
 
 /** A machine event (newest first in API answers). */
 export interface MachineEventRecord {
@@ -77,6 +78,8 @@ export interface AppRecord {
 export class EmulatorStore {
   /** Apps of our organization by name. */
   readonly apps = new Map<string, AppRecord>();
+  /** Every machine of the organization in listing order (`GET /v1/orgs/{org}/machines`). */
+  readonly orgMachines = new OrgMachineIndex();
   /** Names taken by apps of other organizations (403 on GET, 422 on create). */
   readonly reservedNames = new Set<string>();
   #nextNumericId = 1000;
@@ -97,8 +100,9 @@ export class EmulatorStore {
     return undefined;
   }
 
-  /** Removes every app (reserved names stay). */
+  /** Removes every app and machine (reserved names stay). */
   clear(): void {
     this.apps.clear();
+    this.orgMachines.clear();
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Checks recorded exchanges against the OpenAPI spec (`../fixtures/fly-machines-openapi.json`, a copy of
- * `shared/reference/fly-machines-openapi.json`): request bodies the client sends against the request schemas,
- * response bodies against the response schemas of their status, undeclared error statuses against
- * `ErrorResponse`.
+ * `shared/reference/fly-machines-openapi.json`): query parameters and request bodies the client sends against
+ * the operation's parameters and request schema, response bodies against the response schemas of their status,
+ * undeclared error statuses against `ErrorResponse`.
  *
  * Where the real API is known to differ from its spec, the difference is listed in {@link SPEC_EXCEPTIONS}:
  * here and nowhere else.
@@ -13,8 +13,16 @@ const spec = JSON.parse(
   await Deno.readTextFile(new URL("../fixtures/fly-machines-openapi.json", import.meta.url)),
 ) as { paths: Record<string, Record<string, OperationSpec>> };
 
+interface ParameterSpec {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { type?: string };
+}
+
 interface OperationSpec {
   operationId: string;
+  parameters?: ParameterSpec[];
   requestBody?: { content?: Record<string, unknown> };
   responses: Record<string, { content?: Record<string, unknown> }>;
 }
@@ -23,6 +31,8 @@ interface OperationSpec {
 export interface Exchange {
   readonly method: string;
   readonly path: string;
+  /** Query parameters in order (repeated names repeat). */
+  readonly query?: readonly (readonly [string, string])[];
   readonly requestBody?: unknown;
   /** Undefined when the connection was cut before a whole answer arrived. */
   readonly status?: number;
@@ -39,6 +49,8 @@ interface SpecException {
   readonly response?: (body: Json) => Json;
   /** Rewrites a request body the client sends per reality into the spec's shape. */
   readonly request?: (body: Json) => Json;
+  /** Query parameters the client sends per reality that the spec does not declare. */
+  readonly query?: readonly string[];
 }
 
 const unwrapLeaseEnvelope = (body: Json) => (body as { data?: unknown }).data;
@@ -125,6 +137,20 @@ export const SPEC_EXCEPTIONS: Readonly<Record<string, SpecException>> = {
     reason: "autostop is a boolean in answers (spec text)",
     response: autostopAsSpec,
   },
+  "Machines_delete query": {
+    reason:
+      "fly-go, flyctl and fly-admin send kill=true where the spec and docs say force=true; we send both",
+    query: ["kill"],
+  },
+  "Apps_delete query": {
+    reason:
+      'docs apps-resource: "?force=true" stops all machines and deletes at once; the spec has no parameter',
+    query: ["force"],
+  },
+  "Machines_create_lease query": {
+    reason: "fly-go sends the TTL as ?ttl=N (flaps_machines.go AcquireLease); the spec has it in the body",
+    query: ["ttl"],
+  },
   "Secrets_update request": {
     reason: "null unsets a secret (fly-go secrets_types.go); the spec types values as strings",
     request: (body) => ({
@@ -175,6 +201,44 @@ function errorsOf(validate: ReturnType<typeof validator>, body: unknown): string
   return validate(body) ? undefined : ajv.errorsText(validate.errors);
 }
 
+const QUERY_VALUE_PATTERNS: Readonly<Record<string, RegExp>> = {
+  boolean: /^(true|false)$/,
+  integer: /^-?\d+$/,
+  number: /^-?\d+(\.\d+)?$/,
+};
+
+/** The declared query parameter `name` matches (`metadata.{key}` matches every `metadata.<key>`). */
+function declaredParameter(operation: OperationSpec, name: string): ParameterSpec | undefined {
+  return operation.parameters?.find((parameter) =>
+    parameter.in === "query" &&
+    (parameter.name === name ||
+      (parameter.name.endsWith(".{key}") && name.startsWith(parameter.name.slice(0, -"{key}".length))))
+  );
+}
+
+/** Problems of a request's query string: undeclared names (unless excepted), ill-typed values, missing ones. */
+function queryViolations(operation: OperationSpec, query: readonly (readonly [string, string])[]): string[] {
+  const allowed = SPEC_EXCEPTIONS[`${operation.operationId} query`]?.query ?? [];
+  const problems: string[] = [];
+  for (const [name, value] of query) {
+    const parameter = declaredParameter(operation, name);
+    if (!parameter) {
+      if (!allowed.includes(name)) problems.push(`query parameter '${name}' is not in the spec`);
+      continue;
+    }
+    const pattern = QUERY_VALUE_PATTERNS[parameter.schema?.type ?? ""];
+    if (pattern && !pattern.test(value)) {
+      problems.push(`query parameter '${name}=${value}' is not a ${parameter.schema?.type}`);
+    }
+  }
+  for (const parameter of operation.parameters ?? []) {
+    if (parameter.in === "query" && parameter.required && !query.some(([name]) => name === parameter.name)) {
+      problems.push(`required query parameter '${parameter.name}' is missing`);
+    }
+  }
+  return problems;
+}
+
 /** Problems of one exchange (empty when it conforms, after the listed exceptions). */
 export function specViolations(exchange: Exchange, checkRequest: boolean): string[] {
   const matched = matchOperation(exchange.method, exchange.path);
@@ -185,6 +249,11 @@ export function specViolations(exchange: Exchange, checkRequest: boolean): strin
   const problems: string[] = [];
   const label = `${id} (${exchange.method} ${exchange.path})`;
 
+  if (checkRequest) {
+    problems.push(
+      ...queryViolations(operation, exchange.query ?? []).map((problem) => `${label}: ${problem}`),
+    );
+  }
   if (checkRequest && exchange.requestBody !== undefined) {
     if (!operation.requestBody?.content?.["application/json"]) {
       problems.push(`${label}: the spec has no request body`);
@@ -260,6 +329,7 @@ export class SpecRecorder {
         exchange: {
           method: request.method,
           path: url.pathname,
+          query: [...url.searchParams],
           requestBody: parseJson(requestText),
           status: cutMidAnswer ? undefined : response.status,
           responseBody: cutMidAnswer ? undefined : parseJson(responseText),

@@ -7,10 +7,13 @@
  * - `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`: fault rules
  * - `PUT /_emulator/reserved-names` `{names}`: app names held by another organization
  * - `POST /_emulator/apps/{app}/machines/{id}/state` `{state}`: change a machine's state behind the client's back
+ * - `GET|PUT /_emulator/org-machines` `{max_page_size?, empty_pages?, error_regions?, deleted_retention_ms?}`:
+ *   knobs of the org machine listing (short pages, empty pages, partial answers, how long destroyed machines
+ *   stay listed); a PUT changes only the fields it names
  */
 import { z } from "zod";
 import type { Hono } from "hono";
-import type { EmulatorCore } from "../core.ts";
+import { defaultOrgListingBehaviour, type EmulatorCore } from "../core.ts";
 import { FlyHttpError } from "../http_error.ts";
 import type { EmulatorEnv } from "../operation.ts";
 import { readBody } from "../request.ts";
@@ -34,6 +37,24 @@ const FaultRuleBody = z.object({
     z.object({ type: z.literal("delay"), ms: z.number().int().nonnegative() }),
   ]),
 });
+
+const OrgListingBody = z.object({
+  max_page_size: z.number().int().min(1).max(1000).optional(),
+  empty_pages: z.number().int().nonnegative().optional(),
+  error_regions: z.array(z.string().min(1)).optional(),
+  deleted_retention_ms: z.number().int().nonnegative().optional(),
+});
+
+/** The org listing knobs in the control API's spelling. */
+function orgListingView(core: EmulatorCore) {
+  const behaviour = core.orgListing;
+  return {
+    max_page_size: behaviour.maxPageSize,
+    empty_pages: behaviour.emptyPages,
+    error_regions: behaviour.errorRegions,
+    deleted_retention_ms: behaviour.deletedRetentionMs,
+  };
+}
 
 /** Everything the emulator holds, for assertions. */
 export function snapshot(core: EmulatorCore) {
@@ -78,8 +99,9 @@ export function forceMachineState(
   core.lifecycle.setState(app, machine, state);
 }
 
-/** Forgets apps, counts, faults and rate-limit history. */
+/** Forgets apps, counts, faults, rate-limit history and org listing knobs. */
 export function resetEmulator(core: EmulatorCore): void {
+  core.orgListing = defaultOrgListingBehaviour();
   core.store.clear();
   core.stats.clear();
   core.faults.clear();
@@ -117,5 +139,15 @@ export function registerControlRoutes(app: Hono<EmulatorEnv>, core: EmulatorCore
     );
     forceMachineState(core, c.req.param("app_name"), c.req.param("machine_id"), state);
     return c.json({ ok: true });
+  });
+  app.get("/_emulator/org-machines", (c) => c.json(orgListingView(core)));
+  app.put("/_emulator/org-machines", async (c) => {
+    const body = await readBody(c, OrgListingBody);
+    const behaviour = core.orgListing;
+    behaviour.maxPageSize = body.max_page_size ?? behaviour.maxPageSize;
+    behaviour.emptyPages = body.empty_pages ?? behaviour.emptyPages;
+    behaviour.errorRegions = body.error_regions ?? behaviour.errorRegions;
+    behaviour.deletedRetentionMs = body.deleted_retention_ms ?? behaviour.deletedRetentionMs;
+    return c.json(orgListingView(core));
   });
 }

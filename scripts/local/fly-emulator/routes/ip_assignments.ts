@@ -75,7 +75,12 @@ export function ipAssignmentOperations(core: EmulatorCore): Operation[] {
       path: "/v1/apps/:app_name/ip_assignments",
       handle: async (c) => {
         const app = findApp(core, c);
-        const ip = assign(app, await readBody(c, AssignBody));
+        const body = await readBody(c, AssignBody);
+        // flyctl always sends the app's org slug; another org's slug cannot own this app's addresses.
+        if (body.org_slug !== undefined && body.org_slug !== app.orgSlug) {
+          throw notFound(`organization '${body.org_slug}'`);
+        }
+        const ip = assign(app, body);
         app.ips.push(ip);
         return c.json(ip);
       },

@@ -59,7 +59,14 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
   return machine;
 }
 
-const LISTABLE_STATES = new Set(["created", "started", "stopped", "suspended", "failed"]);
+/** States the `state` filter of the machine listings accepts. */
+export const LISTABLE_STATES: ReadonlySet<string> = new Set([
+  "created",
+  "started",
+  "stopped",
+  "suspended",
+  "failed",
+]);
 
 function listFilter(c: EmulatorContext): (machine: MachineRecord) => boolean {
   const params = new URL(c.req.url).searchParams;

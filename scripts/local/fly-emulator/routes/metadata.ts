@@ -20,8 +20,14 @@ function metadataOf(machine: MachineRecord): Record<string, string> {
 export function metadataOperations(core: EmulatorCore): Operation[] {
   const base = "/v1/apps/:app_name/machines/:machine_id/metadata";
   const machineOf = (c: EmulatorContext) => findMachine(findApp(core, c), c);
+  /** The machine of a metadata write, and a function to call once it changed (it bumps `updated_at`). */
+  const writeTarget = (c: EmulatorContext) => {
+    const app = findApp(core, c);
+    const machine = findMachine(app, c);
+    return { machine, changed: () => core.lifecycle.touch(app, machine) };
+  };
   const bulkUpdate = async (c: EmulatorContext) => {
-    const machine = machineOf(c);
+    const { machine, changed } = writeTarget(c);
     const body = await readBody(c, BulkBody);
     if (body.machine_version !== undefined && body.machine_version !== machine.version) {
       throw new FlyHttpError(412, `failed_precondition: machine version is ${machine.version}`);
@@ -31,6 +37,7 @@ export function metadataOperations(core: EmulatorCore): Operation[] {
       if (value === null || value === "") delete metadata[key];
       else metadata[key] = value;
     }
+    changed();
     return c.body(null, 204);
   };
   return [
@@ -57,9 +64,10 @@ export function metadataOperations(core: EmulatorCore): Operation[] {
       method: "POST",
       path: `${base}/:key`,
       handle: async (c) => {
-        const machine = machineOf(c);
+        const { machine, changed } = writeTarget(c);
         const { value } = await readBody(c, z.looseObject({ value: z.string() }));
         metadataOf(machine)[pathParam(c, "key")] = value;
+        changed();
         return c.body(null, 204);
       },
     },
@@ -68,7 +76,9 @@ export function metadataOperations(core: EmulatorCore): Operation[] {
       method: "DELETE",
       path: `${base}/:key`,
       handle: (c) => {
-        delete metadataOf(machineOf(c))[pathParam(c, "key")];
+        const { machine, changed } = writeTarget(c);
+        delete metadataOf(machine)[pathParam(c, "key")];
+        changed();
         return c.body(null, 204);
       },
     },

@@ -23,6 +23,14 @@ export type {
 } from "./resources/machines.ts";
 export type { AcquireLeaseOptions, LeasesResource } from "./resources/leases.ts";
 export type { MetadataResource, UpdateMetadataOptions } from "./resources/metadata.ts";
+export {
+  type ListOrgMachinesOptions,
+  type ListOrgMachinesPageOptions,
+  ORG_MACHINES_MAX_LIMIT,
+  type OrgMachinesListing,
+  type OrgMachinesPage,
+  type OrgMachinesResource,
+} from "./resources/org_machines.ts";
 export type { CallOptions, MachineMutationOptions } from "./resources/paths.ts";
 export type { App, CreateAppRequest, CreateAppResponse } from "./schemas/apps.ts";
 export type { AssignIpRequest, IpAssignment, IpAssignmentType } from "./schemas/ip_assignments.ts";
@@ -42,3 +50,4 @@ export type {
   StartMachineResponse,
   UpdateMachineRequest,
 } from "./schemas/machines.ts";
+export type { MachineOverviewConfig, OrgMachine } from "./schemas/org_machines.ts";

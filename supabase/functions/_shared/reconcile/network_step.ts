@@ -30,7 +30,7 @@ export async function ensurePublicIps(
   const existing = await ctx.fly.ipAssignments.list(appName);
   for (const { type, present } of PUBLIC_ADDRESSES) {
     if (existing.some(present)) continue;
-    const assigned = await ctx.fly.ipAssignments.assign(appName, { type });
+    const assigned = await ctx.fly.ipAssignments.assign(appName, { type, org_slug: ctx.config.fly.orgSlug });
     ctx.events.push({
       event_type: "ip_assigned",
       status: "ok",

@@ -36,7 +36,11 @@ export interface StopMachineOptions extends MachineMutationOptions {
 
 /** Options of {@link MachinesResource.delete}. */
 export interface DeleteMachineOptions extends MachineMutationOptions {
-  /** Destroy even when running (`?force=true`); without it the machine must be stopped or suspended (412). */
+  /**
+   * Destroy even when running; without it the machine must be stopped, suspended, failed or created (412).
+   * Sent as both `force=true` (the spec's and the docs' name) and `kill=true` (what fly-go, flyctl and
+   * fly-admin send), since which one the API honours is not documented.
+   */
   readonly force?: boolean;
 }
 
@@ -189,7 +193,7 @@ export class MachinesResource {
       ...this.#mutation("Machines_delete", appName, machineId, options),
       method: "DELETE",
       path: apiPath("apps", appName, "machines", machineId),
-      query: { force: options.force ? true : undefined },
+      query: options.force ? { force: true, kill: true } : undefined,
     });
   }
 

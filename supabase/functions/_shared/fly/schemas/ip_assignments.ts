@@ -37,8 +37,8 @@ export interface AssignIpRequest {
   type: IpAssignmentType;
   /** Region, for regional addresses. */
   region?: string;
-  /** Organization slug. */
-  org_slug?: string;
+  /** Slug of the app's organization; flyctl (fly-go `AssignIPRequest.OrgSlug`) always sends it, so do we. */
+  org_slug: string;
   /** 6PN network, for `private_v6` (does not default to the app's network). */
   network?: string;
   /** Service the address routes to. */
