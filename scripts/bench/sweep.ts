@@ -1,30 +1,22 @@
 /**
- * Benchmark: one health sweep over many active apps (`POST /functions/v1/check-fly-apps-health?wait=true`),
- * its wall time, apps per second, and the CPU time the invocation costs the function process.
+ * Benchmark: the health sweep over a large fleet (`POST /functions/v1/check-fly-apps-health?wait=true`), in
+ * its two tiers, with the wall time and the CPU time the invocation costs the function process.
  *
  * Usage: `deno task bench sweep`, or `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/sweep.ts
- * [--apps=N] [--concurrency=N]` (env BENCH_SWEEP_APPS, default 1000; BENCH_SWEEP_CONCURRENCY, default the
- * product default SWEEP_CONCURRENCY=4).
+ * [--apps=N]` (env BENCH_SWEEP_APPS, default 10000).
  *
- * Setup: a scratch migrated database, the emulator in this process (fast profile: no added request latency,
- * 40 ms boot), the functions gateway as its own process with SWEEP_MIN_CHECK_AGE_S=0 (every app is due for
- * observation on every sweep) and a sweep limit and budget large enough for all apps. N users get the `pro`
- * tier, and all N are provisioned through the engine itself, in this process and 32 at a time, so rows, apps
- * and machines are exactly what the product creates.
+ * Setup: a scratch migrated database, the emulator in this process (fast profile), the functions gateway as
+ * its own process, N `pro` users provisioned through the controller itself (in this process, 64 at a time,
+ * with the emulator's rate-limit enforcement off and a client without limiter, since app creates are limited
+ * per organization), so rows, apps and machines are exactly what the product creates.
  *
- * Rate limits: app creation is keyed by organization (documented 1 req/s, burst 3, per action), in the
- * emulator and in the client's limiter alike, so creating 1,000 apps under them takes about 17 minutes. The
- * setup therefore runs with the emulator's enforcement off and a client without limiter. The function's own
- * client keeps its limiter (the product default), so the timed sweeps are paced exactly as in production; a
- * sweep makes one `Machines_list` per app and one `Apps_list` per organization, so no rate-limit key sees more
- * than one call per sweep and the documented limits do not slow it at any N (the "API calls" column shows it).
- *
- * Then three sweeps, each observing all N apps (one `Machines_list` per app, one health record per row, one
- * `Apps_list` for orphans): the first call of the function instance with no added request latency, the same
- * again warm, and warm with 30 ms per API call (the realistic profile's request latency, added through the
- * emulator's delay fault on every operation). Wall time is the HTTP call as ops sees it; CPU time is the
- * gateway process' user + system time (all threads, /proc/<pid>/stat) across the call, which is what the
- * hosted runtime's 2 s CPU limit per request counts (there, async I/O waits are not CPU time either).
+ * Then, with 30 ms added to every Machines API call (the realistic profile's request latency):
+ * - tier 1 alone (`detail_limit: 0`): the first sweep lists every machine of the org (a full listing, in
+ *   pages of 1,000) and writes their states, one statement per page; the second lists what changed since;
+ * - tier 2 at its maximum (`detail_limit: 1000`, SWEEP_MIN_CHECK_AGE_S=0): one `GET /apps/{app}/machines`
+ *   per app checked, health and drift recorded in batches.
+ * CPU time is the function process' user + system time across the call (/proc/<pid>/stat), which is what the
+ * hosted runtime's 2 s CPU limit per request counts.
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { closeSql, getSql } from "../../supabase/functions/_shared/db/client.ts";
@@ -32,7 +24,7 @@ import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
-import { reconcileUser } from "../../supabase/functions/_shared/reconcile/engine.ts";
+import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
 import { REALISTIC_LATENCY } from "../local/fly-emulator/mod.ts";
 import {
   type BenchStack,
@@ -45,24 +37,26 @@ import {
   totalAnswers,
 } from "./_support.ts";
 
-const APPS = Math.max(1, intSetting("apps", "BENCH_SWEEP_APPS", 1000));
-const CONCURRENCY = Math.max(1, intSetting("concurrency", "BENCH_SWEEP_CONCURRENCY", 4));
-const SETUP_CONCURRENCY = 32;
+const APPS = Math.max(1, intSetting("apps", "BENCH_SWEEP_APPS", 10_000));
+const SETUP_CONCURRENCY = 64;
 const BUDGET_MS = 300_000;
 /** The hosted Edge Functions limits the figures are to be read against. */
 const HOSTED_CPU_LIMIT_MS = 2_000;
+
+/** What the benchmark reads from a sweep report. */
+interface SweepReportFigures {
+  duration_ms: number;
+  fleet: { full: boolean; pages: number; machines: number; rows: number; flagged: number } | { error: string };
+  observed: { checked: number; healthy: number; unhealthy: number; errored: number };
+  stopped_early: boolean;
+}
 
 /** One timed sweep. */
 interface SweepRun {
   label: string;
   wallMs: number;
   cpuMs: number;
-  report: {
-    duration_ms: number;
-    observed: { checked: number; healthy: number; unhealthy: number; repaired: number };
-    stopped_early: boolean;
-    orphans: { found: string[] };
-  };
+  report: SweepReportFigures;
   requests: number;
 }
 
@@ -97,12 +91,16 @@ async function provisionAll(stack: BenchStack, users: string[]): Promise<number>
   return performance.now() - started;
 }
 
-async function timedSweep(stack: BenchStack, label: string): Promise<SweepRun> {
+async function timedSweep(stack: BenchStack, label: string, detailLimit: number): Promise<SweepRun> {
   const pid = stack.services.gateway.pid;
   const before = stack.emulator.requestCounts();
   const cpuBefore = await processCpuMs(pid);
   const started = performance.now();
-  const report = await stack.callWait("check-fly-apps-health", { limit: APPS, budget_ms: BUDGET_MS });
+  const report = await stack.callWait("check-fly-apps-health", {
+    limit: 1,
+    budget_ms: BUDGET_MS,
+    detail_limit: detailLimit,
+  });
   const wallMs = performance.now() - started;
   const cpuMs = (await processCpuMs(pid)) - cpuBefore;
   const counts = countsSince(before, stack.emulator.requestCounts());
@@ -110,9 +108,16 @@ async function timedSweep(stack: BenchStack, label: string): Promise<SweepRun> {
     label,
     wallMs,
     cpuMs,
-    report: report as unknown as SweepRun["report"],
+    report: report as unknown as SweepReportFigures,
     requests: totalAnswers(counts),
   };
+}
+
+/** The fleet part of a report, or a failure. */
+function fleetOf(run: SweepRun) {
+  const fleet = run.report.fleet;
+  if ("error" in fleet) throw new Error(`${run.label}: the fleet listing failed: ${fleet.error}`);
+  return fleet;
 }
 
 /** Runs the benchmark against the cluster behind LOCAL_DB_URL; returns the lines it prints. */
@@ -120,10 +125,9 @@ export async function benchSweep(): Promise<string[]> {
   const stack = await startBenchStack({
     emulator: { latency: "fast", rateLimits: false },
     functionEnv: {
-      SWEEP_LIMIT: String(Math.max(APPS, 100)),
       SWEEP_BUDGET_MS: String(BUDGET_MS),
       SWEEP_MIN_CHECK_AGE_S: "0",
-      SWEEP_CONCURRENCY: String(CONCURRENCY),
+      SWEEP_DETAIL_LIMIT: "1000",
     },
   });
   try {
@@ -136,43 +140,43 @@ export async function benchSweep(): Promise<string[]> {
       throw new Error(`setup left ${active} active rows and ${machines} machines for ${APPS} users`);
     }
 
-    const runs = [
-      await timedSweep(stack, "0 ms/call, first call"),
-      await timedSweep(stack, "0 ms/call, warm"),
-    ];
-    const latencyRule = stack.emulator.faults.add({
-      operation: "*",
-      action: { type: "delay", ms: REALISTIC_LATENCY.requestMs },
-    });
-    runs.push(await timedSweep(stack, `${REALISTIC_LATENCY.requestMs} ms/call, warm`));
-    stack.emulator.faults.remove(latencyRule);
+    stack.emulator.faults.add({ operation: "*", action: { type: "delay", ms: REALISTIC_LATENCY.requestMs } });
+    const full = await timedSweep(stack, "tier 1: full listing", 0);
+    const incremental = await timedSweep(stack, "tier 1: changes since", 0);
+    const detail = await timedSweep(stack, "tier 1 + tier 2 (1,000 detail checks)", 1_000);
+    const runs = [full, incremental, detail];
+    const fullFleet = fleetOf(full);
+    if (fullFleet.rows !== APPS) throw new Error(`the full listing observed ${fullFleet.rows} of ${APPS} rows`);
 
-    const rows = runs.map((run) => [
-      run.label,
-      String(run.report.observed.checked),
-      run.wallMs.toFixed(0),
-      (run.report.observed.checked / (run.wallMs / 1000)).toFixed(0),
-      run.cpuMs.toFixed(0),
-      ((run.cpuMs * 1000) / Math.max(1, run.report.observed.checked)).toFixed(0),
-      `${(100 * run.cpuMs / HOSTED_CPU_LIMIT_MS).toFixed(0)}%`,
-      String(run.requests),
-      run.report.stopped_early ? "yes" : "no",
-    ]);
-    const unhealthy = runs.reduce((n, run) => n + run.report.observed.unhealthy, 0);
+    const rows = runs.map((run) => {
+      const fleet = fleetOf(run);
+      return [
+        run.label,
+        `${fleet.machines} / ${fleet.rows}`,
+        String(fleet.pages),
+        String(run.report.observed.checked),
+        run.wallMs.toFixed(0),
+        run.cpuMs.toFixed(0),
+        `${(100 * run.cpuMs / HOSTED_CPU_LIMIT_MS).toFixed(0)}%`,
+        String(run.requests),
+        run.report.stopped_early ? "yes" : "no",
+      ];
+    });
+    const detailCpuMs = Math.max(0, detail.cpuMs - incremental.cpuMs);
+    const detailApps = detail.report.observed.checked;
+    const appsWithinBudget = Math.floor((1_500 / Math.max(1, detailCpuMs)) * detailApps);
     return [
-      `sweep bench: ${APPS} active apps (provisioned through the engine in ${
+      `sweep bench: ${APPS} active apps (provisioned through the controller in ${
         (setupMs / 1000).toFixed(1)
-      } s, ` +
-      `${SETUP_CONCURRENCY} at a time), SWEEP_CONCURRENCY=${CONCURRENCY}, SWEEP_MIN_CHECK_AGE_S=0, ` +
-      `limit ${APPS}, budget ${BUDGET_MS / 1000} s`,
+      } s), ${REALISTIC_LATENCY.requestMs} ms per Machines API call, budget ${BUDGET_MS / 1000} s`,
       ...table(
         [
           "sweep",
-          "observed",
+          "machines / rows seen",
+          "pages",
+          "detail checks",
           "wall ms",
-          "apps/s",
           "CPU ms",
-          "CPU µs/app",
           `of ${HOSTED_CPU_LIMIT_MS / 1000} s CPU`,
           "API calls",
           "stopped early",
@@ -181,13 +185,14 @@ export async function benchSweep(): Promise<string[]> {
       ),
       `CPU = the function process' user+system time across the one invocation; hosted limit ` +
       `${HOSTED_CPU_LIMIT_MS / 1000} s CPU per request (wall 150 s Free / 400 s paid).`,
-      `Rate limits: a sweep makes one Machines_list per app and one Apps_list, so no key of Fly's documented ` +
-      `limits (1/s burst 3 per action`,
-      `and app or machine) sees a second call: not rate-limited at this size or any other. The function's ` +
-      `client limiter was on;`,
-      `the emulator's enforcement was off only so the setup could create ${APPS} apps quickly (creates are ` +
-      `limited per organization).`,
-      `unhealthy observations: ${unhealthy}`,
+      `tier 2: ${detailApps} detail checks cost ${detailCpuMs.toFixed(0)} ms CPU over tier 1 ` +
+      `(${((detailCpuMs * 1000) / Math.max(1, detailApps)).toFixed(0)} µs/app): about ${appsWithinBudget} ` +
+      `apps per invocation within 1.5 s CPU.`,
+      `BENCH sweep_fleet apps=${APPS} cpu_ms=${full.cpuMs.toFixed(0)} wall_ms=${full.wallMs.toFixed(0)} ` +
+      `pages=${fullFleet.pages} incremental_cpu_ms=${incremental.cpuMs.toFixed(0)} ` +
+      `incremental_wall_ms=${incremental.wallMs.toFixed(0)}`,
+      `BENCH sweep_detail apps=${detailApps} cpu_ms=${detailCpuMs.toFixed(0)} ` +
+      `apps_per_1500ms_cpu=${appsWithinBudget}`,
     ];
   } catch (error) {
     console.error(stack.output.slice(-40).join("\n"));

@@ -23,7 +23,19 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
   assertEquals(config.deleteOrphanApps, false);
   assertEquals(config.alert, { webhookUrl: undefined, afterFailures: 3 });
   assertEquals(config.db.poolMax, 3);
-  assertEquals(config.sweep, { budgetMs: 45_000, limit: 100, concurrency: 4, minCheckAgeSeconds: 30 });
+  assertEquals(config.sweep, {
+    budgetMs: 45_000,
+    limit: 100,
+    detailLimit: 500,
+    concurrency: 4,
+    minCheckAgeSeconds: 30,
+    fullListingEverySeconds: 1_800,
+  });
+  assertEquals(config.reconcile, {
+    leaseSeconds: 30,
+    budgetMs: 120_000,
+    backoff: { baseMs: 10_000, maxMs: 300_000 },
+  });
   assertEquals(config.logLevel, "info");
   assertEquals(config.appSecrets, [
     { name: "SUPABASE_URL", envVar: "SUPABASE_URL", value: TEST_ENV.SUPABASE_URL },

@@ -51,6 +51,25 @@ export interface FlyClient {
   readonly metadata: MetadataResource;
   /** Every machine of an organization, paged (`GET /v1/orgs/{org_slug}/machines`). */
   readonly orgMachines: OrgMachinesResource;
+  /**
+   * The same client (same limiter) with every call also bound to `signal`: a call in flight or waiting for
+   * the limiter ends when it aborts (e.g. a reconcile's deadline, a lost lease).
+   */
+  withSignal(signal: AbortSignal): FlyClient;
+}
+
+/** The resources over one transport. */
+function clientOver(transport: FlyTransport): FlyClient {
+  return {
+    apps: new AppsResource(transport),
+    ipAssignments: new IpAssignmentsResource(transport),
+    secrets: new SecretsResource(transport),
+    machines: new MachinesResource(transport),
+    leases: new LeasesResource(transport),
+    metadata: new MetadataResource(transport),
+    orgMachines: new OrgMachinesResource(transport),
+    withSignal: (signal) => clientOver(transport.withSignal(signal)),
+  };
 }
 
 /** Creates a client. One per process is enough: the limiter only works if the calls share it. */
@@ -69,13 +88,5 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
     userAgent: options.userAgent ?? "user-fly-apps/1 (supabase-edge-function)",
     onAttempt: options.onAttempt,
   });
-  return {
-    apps: new AppsResource(transport),
-    ipAssignments: new IpAssignmentsResource(transport),
-    secrets: new SecretsResource(transport),
-    machines: new MachinesResource(transport),
-    leases: new LeasesResource(transport),
-    metadata: new MetadataResource(transport),
-    orgMachines: new OrgMachinesResource(transport),
-  };
+  return clientOver(transport);
 }

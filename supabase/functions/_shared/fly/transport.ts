@@ -113,11 +113,18 @@ function buildQueryString(query: Readonly<Record<string, QueryValue>> | undefine
 export class FlyTransport {
   readonly #options: FlyTransportOptions;
   readonly #baseUrl: string;
+  readonly #scope: AbortSignal | undefined;
 
-  /** Creates a transport with the given settings. */
-  constructor(options: FlyTransportOptions) {
+  /** Creates a transport with the given settings; `scope` aborts every call it sends. */
+  constructor(options: FlyTransportOptions, scope?: AbortSignal) {
     this.#options = options;
     this.#baseUrl = normalizeBaseUrl(options.baseUrl);
+    this.#scope = scope;
+  }
+
+  /** The same transport (same limiter and settings) with every call also bound to `signal`. */
+  withSignal(signal: AbortSignal): FlyTransport {
+    return new FlyTransport(this.#options, this.#scope ? AbortSignal.any([this.#scope, signal]) : signal);
   }
 
   /** Sends `call`, retrying where safe, and resolves to its parsed 2xx body; throws a {@link FlyError}. */
@@ -126,7 +133,11 @@ export class FlyTransport {
   }
 
   /** Like {@link send}, but also gives the response headers (for `fly-next-cursor`). */
-  async exchange<T>(call: FlyCall<T>): Promise<{ body: T; headers: Headers }> {
+  async exchange<T>(scopedCall: FlyCall<T>): Promise<{ body: T; headers: Headers }> {
+    const scope = this.#scope;
+    const call = scope
+      ? { ...scopedCall, signal: scopedCall.signal ? AbortSignal.any([scopedCall.signal, scope]) : scope }
+      : scopedCall;
     const target: FlyRequestTarget = { operation: call.operation, method: call.method, path: call.path };
     const url = `${this.#baseUrl}${call.path}${buildQueryString(call.query)}`;
     const headers: Record<string, string> = {

@@ -1,7 +1,7 @@
 /**
  * Handlers of `check-fly-apps-health`. POST runs one sweep: 202 at once with the sweep in the background
- * (pg_cron), or with `?wait=true` the sweep's report (ops). The body may lower the configured limit and
- * budget. GET summarises the rows by status and health, with the last sweep runs.
+ * (pg_cron), or with `?wait=true` the sweep's report (ops). The body may lower the configured limit, detail
+ * limit and budget. GET summarises the rows by status and health, with the last sweep runs.
  *
  * @module
  */
@@ -21,16 +21,21 @@ export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
     const deps = engineDeps(config, log);
     const limit = Math.min(body.limit ?? config.sweep.limit, config.sweep.limit);
     const budgetMs = Math.min(body.budget_ms ?? config.sweep.budgetMs, config.sweep.budgetMs);
+    const detailLimit = Math.min(body.detail_limit ?? config.sweep.detailLimit, config.sweep.detailLimit);
     const options = {
       owner: `check-fly-apps-health:${c.get("requestId")}`,
       limit,
       budgetMs,
+      detailLimit,
       lister: flyFleetLister(deps.fly, config.fly.orgSlug),
     };
     if (!wait) {
       const sweep = runHealthSweep(deps, options).then((report) => log.info("sweep finished", { report }));
       runInBackground("health sweep", sweep, log);
-      return c.json({ accepted: true, request_id: c.get("requestId"), limit, budget_ms: budgetMs }, 202);
+      return c.json(
+        { accepted: true, request_id: c.get("requestId"), limit, budget_ms: budgetMs, detail_limit: detailLimit },
+        202,
+      );
     }
     return c.json(await runHealthSweep(deps, options), 200);
   },

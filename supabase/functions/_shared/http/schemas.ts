@@ -40,6 +40,7 @@ export const userBody = object({
 export const healthBody = object({
   limit: count(1, 1_000),
   budget_ms: count(1_000, 390_000),
+  detail_limit: count(0, 1_000),
 });
 
 /** GET query of the per-user functions: whose state to show. */

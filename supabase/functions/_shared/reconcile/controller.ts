@@ -206,6 +206,9 @@ function startHeartbeat(deps: EngineDeps, appId: string, owner: string): Heartbe
   return { signal: lost.signal, stop: () => clearInterval(timer) };
 }
 
+/** How long a Fly call in flight may run past the attempt's deadline before it is aborted, in ms. */
+const DEADLINE_GRACE_MS = 1_000;
+
 /** True when the schedule made the row due (or nothing was scheduled), as seen at claim time. */
 function wasDue(row: UserFlyApp, claimedAt: number): boolean {
   return row.next_attempt_at === null || Date.parse(row.next_attempt_at) <= claimedAt;
@@ -227,11 +230,18 @@ export async function runClaimed(
     const spec = await deps.repo.desiredSpec(row.user_id);
     const generation = spec.desired_generation ?? row.desired_generation;
     const log = deps.log.child({ user_id: row.user_id, generation, desired_state: spec.desired_state });
+    const deadline = Math.min(options.deadline, claimedAt + deps.config.reconcile.budgetMs);
+    // Fly calls (and their rate-limiter waits) end with the lease or shortly after the deadline.
+    const callsEnd = AbortSignal.any([
+      heartbeat.signal,
+      AbortSignal.timeout(Math.max(0, deadline - Date.now()) + DEADLINE_GRACE_MS),
+    ]);
     const ctx: ReconcileContext = {
       ...deps,
+      fly: deps.fly.withSignal(callsEnd),
       log,
       row,
-      deadline: Math.min(options.deadline, claimedAt + deps.config.reconcile.budgetMs),
+      deadline,
       signal: heartbeat.signal,
       patch: {},
       events: [],

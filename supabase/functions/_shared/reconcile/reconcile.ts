@@ -9,11 +9,18 @@
  * @module
  */
 import type { DesiredSpec, Plan } from "../db/user_fly_apps.ts";
-import { FlyNotFoundError } from "../fly/mod.ts";
+import { FlyAbortedError, FlyNotFoundError } from "../fly/mod.ts";
 import { appNameCandidate } from "./app_name.ts";
 import { appOwnership, ensureApp } from "./app_step.ts";
 import type { ReconcileContext } from "./context.ts";
-import { classifyFailure, type Failure, isLeaseLost, PermanentReconcileError } from "./failure.ts";
+import {
+  classifyFailure,
+  DeadlineExceededError,
+  type Failure,
+  isLeaseLost,
+  LeaseLostError,
+  PermanentReconcileError,
+} from "./failure.ts";
 import { destroyAllMachines, ensureMachine, ensureStarted, ensureStopped } from "./machine_step.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
@@ -97,7 +104,8 @@ async function convergeAbsent(ctx: ReconcileContext): Promise<void> {
 
 /**
  * Runs one attempt for `spec` on the leased row in `ctx`; the patch and events it produced are left in
- * `ctx.patch` and `ctx.events` whatever the outcome. A lost lease is rethrown: nothing may be recorded then.
+ * `ctx.patch` and `ctx.events` whatever the outcome. A lost lease is thrown ({@link LeaseLostError}):
+ * nothing may be recorded then.
  */
 export async function reconcile(ctx: ReconcileContext, spec: DesiredSpec): Promise<ReconcileOutcome> {
   try {
@@ -106,7 +114,11 @@ export async function reconcile(ctx: ReconcileContext, spec: DesiredSpec): Promi
     return { outcome: "converged" };
   } catch (error) {
     if (isLeaseLost(error)) throw error;
-    const failure = classifyFailure(error);
+    if (ctx.signal.aborted) throw new LeaseLostError();
+    // A Fly call cut off by the attempt's deadline: out of time, not a failure.
+    const failure = classifyFailure(
+      error instanceof FlyAbortedError ? new DeadlineExceededError("a Fly API call") : error,
+    );
     return { outcome: failure.outcome, failure };
   }
 }

@@ -33,6 +33,8 @@ export interface SweepOptions {
   limit: number;
   /** Time budget in ms. */
   budgetMs: number;
+  /** At most this many apps checked in detail (default the configured `detailLimit`). */
+  detailLimit?: number;
   /** Tier 1's source: the org machine listing. */
   lister: FleetLister;
 }
@@ -175,7 +177,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
 
   note(
     await isolated(deps, "detail", async () => {
-      const detailLimit = deps.config.sweep.detailLimit;
+      const detailLimit = options.detailLimit ?? deps.config.sweep.detailLimit;
       const checkedBefore = new Date(Date.now() - deps.config.sweep.minCheckAgeSeconds * 1000);
       const rotating = await deps.repo.detailCandidates(detailLimit, checkedBefore);
       const ids = [...new Set([...flagged, ...rotating])].slice(0, detailLimit);
