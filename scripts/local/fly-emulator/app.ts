@@ -11,6 +11,7 @@ import { machineActionOperations } from "./routes/machine_actions.ts";
 import { machineOperations } from "./routes/machines.ts";
 import { metadataOperations } from "./routes/metadata.ts";
 import { secretOperations } from "./routes/secrets.ts";
+import { volumeOperations } from "./routes/volumes.ts";
 import { waitOperations } from "./routes/wait.ts";
 
 /** Builds the hono app over `core`. */
@@ -26,6 +27,7 @@ export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
     ...waitOperations(core),
     ...leaseOperations(core),
     ...metadataOperations(core),
+    ...volumeOperations(core),
   ]);
   app.notFound((c) => c.json({ error: "not_found: no such route" }, 404));
   app.onError((error, c) => {

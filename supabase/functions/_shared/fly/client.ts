@@ -5,6 +5,7 @@ import { LeasesResource } from "./resources/leases.ts";
 import { MachinesResource } from "./resources/machines.ts";
 import { MetadataResource } from "./resources/metadata.ts";
 import { SecretsResource } from "./resources/secrets.ts";
+import { VolumesResource } from "./resources/volumes.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry_policy.ts";
 import { type FlyAttemptLog, FlyTransport } from "./transport.ts";
 
@@ -48,6 +49,8 @@ export interface FlyClient {
   readonly leases: LeasesResource;
   /** Machine metadata. */
   readonly metadata: MetadataResource;
+  /** Volumes: list, create, get, extend, delete. */
+  readonly volumes: VolumesResource;
 }
 
 /** Creates a client. One per process is enough: the limiter only works if the calls share it. */
@@ -73,5 +76,6 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
     machines: new MachinesResource(transport),
     leases: new LeasesResource(transport),
     metadata: new MetadataResource(transport),
+    volumes: new VolumesResource(transport),
   };
 }
