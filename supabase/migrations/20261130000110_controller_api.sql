@@ -19,7 +19,8 @@ as $$
     'status', 'fly_app_name', 'fly_org_slug', 'region', 'docker_image', 'cpu_kind', 'cpu_count', 'memory_mb',
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
-    'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at'
+    'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id'
   ]::text[]
 $$;
 comment on function private.user_fly_app_patch_columns() is

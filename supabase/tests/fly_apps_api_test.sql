@@ -219,8 +219,10 @@ select throws_ok($$select private.append_user_fly_app_event('44444444-0000-0000-
   '22023', null, 'event types are snake_case');
 select is(
   private.get_desired_spec('44444444-0000-0000-0000-000000000002') - 'desired_generation' - 'user_id',
-  '{"tier": "pro", "desired_state": "present", "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
-    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null}}'::jsonb,
+  '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null,
+    "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
+    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null,
+    "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null}}'::jsonb,
   'desired spec from the current tier and plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
 insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000004', 'elite');

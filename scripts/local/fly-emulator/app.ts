@@ -12,6 +12,7 @@ import { machineOperations } from "./routes/machines.ts";
 import { metadataOperations } from "./routes/metadata.ts";
 import { orgMachineOperations } from "./routes/org_machines.ts";
 import { secretOperations } from "./routes/secrets.ts";
+import { volumeOperations } from "./routes/volumes.ts";
 import { waitOperations } from "./routes/wait.ts";
 
 /** Builds the hono app over `core`. */
@@ -28,6 +29,7 @@ export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
     ...leaseOperations(core),
     ...metadataOperations(core),
     ...orgMachineOperations(core),
+    ...volumeOperations(core),
   ]);
   app.notFound((c) => c.json({ error: "not_found: no such route" }, 404));
   app.onError((error, c) => {

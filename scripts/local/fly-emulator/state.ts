@@ -1,4 +1,4 @@
-/** The emulator's in-memory world: apps of one organization, their secrets, IPs and machines. */
+/** The emulator's in-memory world: apps of one organization, their secrets, IPs, machines and volumes. */
 import { OrgMachineIndex } from "./org_machine_index.ts";
 
 /** A machine event (newest first in API answers). */
@@ -52,6 +52,19 @@ export interface SecretRecord {
 /** One IP assignment, in API spelling. */
 export type IpRecord = Record<string, unknown> & { ip?: string };
 
+/** One volume. Which machine it is attached to is derived from the machines' `config.mounts`. */
+export interface VolumeRecord {
+  id: string;
+  name: string;
+  region: string;
+  zone: string;
+  sizeGb: number;
+  encrypted: boolean;
+  snapshotRetention: number;
+  autoBackupEnabled: boolean;
+  createdAt: string;
+}
+
 /** One app. */
 export interface AppRecord {
   id: string;
@@ -72,6 +85,8 @@ export interface AppRecord {
   secretsAvailableVersion: number;
   ips: IpRecord[];
   machines: Map<string, MachineRecord>;
+  /** Volumes by id (deleted with the app). */
+  volumes: Map<string, VolumeRecord>;
 }
 
 /** All apps, plus names held by other organizations. */

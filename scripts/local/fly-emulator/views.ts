@@ -9,7 +9,7 @@ export function appView(app: AppRecord) {
     status: app.status,
     organization: { name: app.orgSlug, slug: app.orgSlug, internal_numeric_id: 1 },
     machine_count: [...app.machines.values()].filter((machine) => machine.state !== "destroyed").length,
-    volume_count: 0,
+    volume_count: app.volumes.size,
     network: app.network,
     internal_numeric_id: app.internalNumericId,
   };

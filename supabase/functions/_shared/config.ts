@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { type AppNaming, appNamingProblem } from "./reconcile/app_name.ts";
+import { parseSigningKey, SigningKeyError, type SigningKeySource } from "./credentials/signing_key.ts";
 
 /** One secret a user app receives: the Fly secret `name`, the env var it is read from, and its value. */
 export interface AppSecretSource {
@@ -32,6 +33,16 @@ export interface DbSettings {
   readonly connectTimeoutS: number;
   /** Server-side statement timeout in milliseconds. */
   readonly statementTimeoutMs: number;
+}
+
+/** The per-user scoped credential every user app receives (set when `USER_JWT_SIGNING_KEY` is). */
+export interface UserJwtSettings {
+  /** The signing key (legacy JWT secret or private JWK). Never log it. */
+  readonly signingKey: SigningKeySource;
+  /** Name of the Fly secret holding the credential (`USER_JWT_SECRET_NAME`). */
+  readonly secretName: string;
+  /** Lifetime of a credential in seconds (`USER_JWT_TTL_SECONDS`). */
+  readonly ttlSeconds: number;
 }
 
 /** The functions' configuration, parsed from the environment by {@link loadConfig}. */
@@ -94,6 +105,10 @@ export interface Config {
   };
   /** Minimum level of log entries. */
   readonly logLevel: LogLevel;
+  /** Scoped user credentials; undefined when `USER_JWT_SIGNING_KEY` is not set (no credential is minted). */
+  readonly userJwt: UserJwtSettings | undefined;
+  /** Seconds a downgraded app is kept stopped before it is deleted (`DEPROVISION_GRACE_SECONDS`; plans may override). */
+  readonly deprovisionGraceSeconds: number;
 }
 
 /** One problem found in the environment: the variable and what is wrong with it (never its value). */
@@ -118,7 +133,13 @@ export class ConfigError extends Error {
 }
 
 /** Environment variables whose values must never be handed to a user app. */
-const NEVER_PASSED_TO_APPS = ["FLY_API_TOKEN", "PROVISIONER_SECRET", "SUPABASE_DB_URL", "ALERT_WEBHOOK_URL"];
+const NEVER_PASSED_TO_APPS = [
+  "FLY_API_TOKEN",
+  "PROVISIONER_SECRET",
+  "SUPABASE_DB_URL",
+  "ALERT_WEBHOOK_URL",
+  "USER_JWT_SIGNING_KEY",
+];
 
 /** An environment variable / Fly secret name. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -176,6 +197,13 @@ const envSchema = z.object({
   SWEEP_MIN_CHECK_AGE_S: integer(30, 0, 86_400),
   SWEEP_FULL_LISTING_EVERY_S: integer(1_800, 60, 86_400),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  USER_JWT_SIGNING_KEY: z.string().optional(),
+  USER_JWT_SECRET_NAME: matching(ENV_NAME, "must be a secret name (letters, digits, underscores)")
+    .default("SUPABASE_USER_JWT"),
+  // 1 hour .. 1 year; default 90 days.
+  USER_JWT_TTL_SECONDS: integer(7_776_000, 3_600, 31_536_000),
+  // 0 (delete at once) .. 90 days.
+  DEPROVISION_GRACE_SECONDS: integer(0, 0, 7_776_000),
 });
 
 /** The validated variables, before they are shaped into {@link Config}. */
@@ -230,6 +258,19 @@ function parseAppSecrets(
   return sources;
 }
 
+/** The parsed `USER_JWT_SIGNING_KEY`, or undefined with a problem recorded (never quoting the key). */
+function userJwtSettings(vars: EnvVars, problems: ConfigProblem[]): UserJwtSettings | undefined {
+  if (vars.USER_JWT_SIGNING_KEY === undefined) return undefined;
+  try {
+    const signingKey = parseSigningKey(vars.USER_JWT_SIGNING_KEY);
+    return { signingKey, secretName: vars.USER_JWT_SECRET_NAME, ttlSeconds: vars.USER_JWT_TTL_SECONDS };
+  } catch (error) {
+    if (!(error instanceof SigningKeyError)) throw error;
+    problems.push({ variable: "USER_JWT_SIGNING_KEY", message: error.message });
+    return undefined;
+  }
+}
+
 /** Checks that involve more than one variable. */
 function crossCheck(vars: EnvVars, env: Record<string, string>, problems: ConfigProblem[]): void {
   const naming = { prefix: vars.FLY_APP_NAME_PREFIX, hashLength: vars.FLY_APP_NAME_HASH_LENGTH };
@@ -263,6 +304,13 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
   }));
   const appSecrets = parseAppSecrets(set.FLY_APP_SECRETS ?? "", set, problems);
   if (parsed.success) crossCheck(parsed.data, set, problems);
+  const userJwt = parsed.success ? userJwtSettings(parsed.data, problems) : undefined;
+  if (userJwt && appSecrets.some((secret) => secret.name === userJwt.secretName)) {
+    problems.push({
+      variable: "USER_JWT_SECRET_NAME",
+      message: `names the secret ${userJwt.secretName}, which FLY_APP_SECRETS also sets`,
+    });
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
 
   const v = parsed.data;
@@ -302,6 +350,8 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       fullListingEverySeconds: v.SWEEP_FULL_LISTING_EVERY_S,
     },
     logLevel: v.LOG_LEVEL,
+    userJwt,
+    deprovisionGraceSeconds: v.DEPROVISION_GRACE_SECONDS,
   };
 }
 
@@ -315,6 +365,14 @@ export function configSecrets(config: Config): string[] {
     ...config.appSecrets.map((s) => s.value),
   ];
   if (config.alert.webhookUrl) values.push(config.alert.webhookUrl);
+  const signingKey = config.userJwt?.signingKey;
+  if (signingKey?.kind === "shared_secret") values.push(signingKey.secret);
+  if (signingKey?.kind === "private_jwk") {
+    const jwk = signingKey.jwk as Record<string, unknown>;
+    for (const member of ["d", "p", "q", "dp", "dq", "qi"]) {
+      if (typeof jwk[member] === "string") values.push(jwk[member]);
+    }
+  }
   const password = URL.canParse(config.db.url) ? decodeURIComponent(new URL(config.db.url).password) : "";
   if (password) values.push(password);
   return values;

@@ -47,6 +47,7 @@ function createApp(core: EmulatorCore, body: z.infer<typeof CreateAppBody>): App
     secretsAvailableVersion: 0,
     ips: [],
     machines: new Map(),
+    volumes: new Map(),
   };
   core.store.apps.set(name, app);
   return app;

@@ -18,6 +18,7 @@ import { FlyHttpError } from "../http_error.ts";
 import type { EmulatorEnv } from "../operation.ts";
 import { readBody } from "../request.ts";
 import { appView, machineView } from "../views.ts";
+import { volumeView } from "./volumes.ts";
 
 /** A machine state the control route can force. */
 export type ForcedMachineState = "started" | "stopped" | "suspended" | "failed";
@@ -75,6 +76,7 @@ export function snapshot(core: EmulatorCore) {
         ...machineView(machine, true),
         lease_nonce: machine.lease?.nonce,
       })),
+      volumes: [...app.volumes.values()].map((volume) => volumeView(app, volume)),
     })),
     requests: core.stats.snapshot(),
     faults: core.faults.list(),

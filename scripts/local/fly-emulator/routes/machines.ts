@@ -13,6 +13,7 @@ import { findApp, findMachine, queryFlag, readBody, requireLeaseNonce, unixNow }
 import type { AppRecord, MachineRecord } from "../state.ts";
 import { destroy, launch, update } from "../transitions.ts";
 import { machineView } from "../views.ts";
+import { checkMounts } from "./volumes.ts";
 
 /** Owner recorded on leases taken with the emulator's token. */
 export const LEASE_OWNER = "emulator-user@tokens.fly.io";
@@ -27,6 +28,7 @@ function requireSecretsVersion(app: AppRecord, request: MachineRequest): void {
 function createMachine(core: EmulatorCore, app: AppRecord, request: MachineRequest): MachineRecord {
   const region = checkedRegion(request.region, core.config.defaultRegion);
   const config = normalizedConfig(request.config);
+  checkMounts(app, config, region);
   requireSecretsVersion(app, request);
   const now = new Date().toISOString();
   const machine: MachineRecord = {
@@ -166,6 +168,7 @@ export function machineOperations(core: EmulatorCore): Operation[] {
         }
         if (request.name && request.name !== machine.name) throw invalidArgument("name cannot be changed");
         const config = normalizedConfig(request.config);
+        checkMounts(app, config, machine.region, machine.id);
         requireSecretsVersion(app, request);
         update(core, app, machine, config, request.skip_launch === true);
         return c.json(machineView(machine));

@@ -42,6 +42,10 @@ export const UserFlyAppSchema = z.looseObject({
   last_machine_state: z.string().nullable(),
   last_observed_at: timestamp,
   held_at: timestamp,
+  delete_after: timestamp.optional(),
+  volume_id: z.string().nullable().optional(),
+  credential_expires_at: timestamp.optional(),
+  credential_key_id: z.string().nullable().optional(),
 });
 
 /** A user app row. */
@@ -86,6 +90,10 @@ export const UserFlyAppPatchSchema = z.strictObject({
   drift: z.record(z.string(), z.unknown()),
   last_machine_state: z.string().nullable(),
   last_observed_at: timestamp,
+  delete_after: timestamp,
+  volume_id: z.string().nullable(),
+  credential_expires_at: timestamp,
+  credential_key_id: z.string().nullable(),
 }).partial();
 
 /** Columns an outcome or observation sets (validated by {@link UserFlyAppPatchSchema}). */

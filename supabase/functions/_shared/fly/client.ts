@@ -6,6 +6,7 @@ import { MachinesResource } from "./resources/machines.ts";
 import { MetadataResource } from "./resources/metadata.ts";
 import { OrgMachinesResource } from "./resources/org_machines.ts";
 import { SecretsResource } from "./resources/secrets.ts";
+import { VolumesResource } from "./resources/volumes.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry_policy.ts";
 import { type FlyAttemptLog, FlyTransport } from "./transport.ts";
 
@@ -51,6 +52,8 @@ export interface FlyClient {
   readonly metadata: MetadataResource;
   /** Every machine of an organization, paged (`GET /v1/orgs/{org_slug}/machines`). */
   readonly orgMachines: OrgMachinesResource;
+  /** Volumes: list, create, get, extend, delete. */
+  readonly volumes: VolumesResource;
   /**
    * The same client (same limiter) with every call also bound to `signal`: a call in flight or waiting for
    * the limiter ends when it aborts (e.g. a reconcile's deadline, a lost lease).
@@ -68,6 +71,7 @@ function clientOver(transport: FlyTransport): FlyClient {
     leases: new LeasesResource(transport),
     metadata: new MetadataResource(transport),
     orgMachines: new OrgMachinesResource(transport),
+    volumes: new VolumesResource(transport),
     withSignal: (signal) => clientOver(transport.withSignal(signal)),
   };
 }

@@ -41,6 +41,8 @@ export type {
   SetAppSecretResponse,
 } from "./schemas/secrets.ts";
 export type { Lease } from "./schemas/leases.ts";
+export type { VolumesResource } from "./resources/volumes.ts";
+export type { CreateVolumeRequest, ExtendVolumeResponse, MachineMount, Volume } from "./schemas/volumes.ts";
 export type {
   CheckStatus,
   CreateMachineRequest,

@@ -31,6 +31,14 @@ export interface MachineSpecInput {
   image: string;
   /** Random token put into the metadata of a machine being created, to find it after an ambiguous failure. */
   createToken: string;
+  /** The app's volume and where to mount it (from `ensureVolume` and the plan); absent: no mount. */
+  volume?: VolumeMount | null;
+}
+
+/** A volume to mount: its Fly id and the absolute path in the machine. */
+export interface VolumeMount {
+  volumeId: string;
+  path: string;
 }
 
 /** The complete machine config for a user's plan. */
@@ -66,6 +74,7 @@ export function desiredMachineConfig(input: MachineSpecInput): MachineConfig {
     },
     restart: { policy: "always" },
     metadata: { ...machineIdentity(userId), create_token: input.createToken },
+    ...(input.volume ? { mounts: [{ volume: input.volume.volumeId, path: input.volume.path }] } : {}),
   };
 }
 
@@ -108,6 +117,7 @@ function comparable(config: MachineConfig) {
     })),
     restart: config.restart?.policy ?? "on-failure",
     identity: [config.metadata?.managed_by, config.metadata?.user_id],
+    mounts: (config.mounts ?? []).map((mount) => [mount.volume, mount.path]),
   };
 }
 

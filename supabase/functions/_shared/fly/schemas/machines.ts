@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MachineMountSchema } from "./volumes.ts";
 
 /** `fly.MachineGuest`: CPU kind, CPU count and memory. */
 export const MachineGuestSchema = z.looseObject({
@@ -55,6 +56,7 @@ export const MachineConfigSchema = z.looseObject({
   restart: MachineRestartSchema.optional(),
   metadata: z.record(z.string(), z.string()).optional(),
   auto_destroy: z.boolean().optional(),
+  mounts: z.array(MachineMountSchema).optional(),
 });
 
 /** A machine configuration (what you send on create and update; updates replace it whole). */

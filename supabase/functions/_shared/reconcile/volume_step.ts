@@ -1,0 +1,231 @@
+/**
+ * The app's persistent volume, for plans with `volume_size_gb` / `volume_mount_path`.
+ *
+ * {@link ensureVolume} runs before the machine step: it finds the volume by its name ({@link VOLUME_NAME};
+ * Fly volumes have no metadata, and the app holds one user's data only), creates it in the plan's region when
+ * missing, and extends it when the plan grows. A create that failed ambiguously (timeout, 5xx, dropped answer)
+ * is followed by a list before anything else, so a silent success is adopted instead of duplicated. Shrinking
+ * and moving to another region are refused with a {@link PermanentReconcileError}: Fly cannot shrink a volume,
+ * and the data would not follow the machine to another region (unless the caller explicitly allows the move:
+ * then a new, empty volume is made in the new region and the old one is deleted once no machine uses it).
+ *
+ * {@link deleteVolumes} removes the app's volumes once its machines are gone (deprovision, end of a grace).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { FlyApiError, FlyNetworkError, FlyNotFoundError, type Volume } from "../fly/mod.ts";
+import type { Plan } from "../db/user_fly_apps.ts";
+import { pause, type ReconcileContext } from "./context.ts";
+import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
+import type { VolumeMount } from "./machine_spec.ts";
+
+/** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
+export const VOLUME_NAME = "user_data";
+
+/** Volume states on the way out; such a volume is neither used nor deleted again. */
+const GONE_STATES = new Set(["destroyed", "destroying", "pending_destroy", "scheduling_destroy"]);
+
+/** The volume part of a plan (`fly_plans.volume_size_gb` / `volume_mount_path`, both set or both null). */
+const PlanVolumeSchema = z.object({
+  volume_size_gb: z.number().int().positive().nullable().optional(),
+  volume_mount_path: z.string().startsWith("/").nullable().optional(),
+});
+
+/** The volume a plan asks for. */
+export interface PlanVolume {
+  /** Size in GB. */
+  sizeGb: number;
+  /** Absolute mount path in the machine. */
+  mountPath: string;
+}
+
+/** The plan's volume, or null when it has none. */
+export function planVolume(plan: Plan): PlanVolume | null {
+  const fields = PlanVolumeSchema.parse(plan);
+  if (!fields.volume_size_gb || !fields.volume_mount_path) return null;
+  return { sizeGb: fields.volume_size_gb, mountPath: fields.volume_mount_path };
+}
+
+/** Options of {@link ensureVolume}. */
+export interface EnsureVolumeOptions {
+  /** The user's app. */
+  appName: string;
+  /** The desired plan. */
+  plan: Plan;
+  /**
+   * Move to the plan's region even though the volume is elsewhere: a new empty volume is created there (the
+   * data does not follow). Default false: a region change is refused.
+   */
+  allowRegionChange?: boolean;
+}
+
+/** What {@link ensureVolume} leaves in place: the volume and the mount for the machine's config. */
+export interface EnsuredVolume {
+  volume: Volume;
+  /** Pass to `desiredMachineConfig({ volume })`. */
+  mount: VolumeMount;
+}
+
+/** True for a failure after which the server may have done the work. */
+function ambiguous(error: unknown): boolean {
+  if (error instanceof FlyNetworkError) return error.mayHaveReachedServer;
+  return error instanceof FlyApiError && (error.status >= 500 || error.status === 408);
+}
+
+/** The app's live volumes of ours. */
+async function ourVolumes(ctx: ReconcileContext, appName: string): Promise<Volume[]> {
+  const volumes = await ctx.fly.volumes.list(appName);
+  return volumes.filter((volume) => volume.name === VOLUME_NAME && !GONE_STATES.has(volume.state));
+}
+
+/** The volume to keep: the one a machine uses, else the recorded one, else the oldest. */
+function keeperOf(volumes: Volume[], recordedId: string | null): Volume | undefined {
+  const byAge = [...volumes].sort((a, b) =>
+    String(a.created_at ?? "").localeCompare(String(b.created_at ?? ""))
+  );
+  return byAge.find((volume) => volume.attached_machine_id) ??
+    byAge.find((volume) => volume.id === recordedId) ?? byAge[0];
+}
+
+/** Creates the volume; after an ambiguous failure, adopts the one that arrived anyway if there is one. */
+async function createVolume(
+  ctx: ReconcileContext,
+  appName: string,
+  region: string,
+  sizeGb: number,
+): Promise<Volume> {
+  const request = { name: VOLUME_NAME, region, size_gb: sizeGb };
+  try {
+    const volume = await ctx.fly.volumes.create(appName, request);
+    ctx.events.push({
+      event_type: "volume_created",
+      status: "ok",
+      metadata: { app_name: appName, volume_id: volume.id, region, size_gb: volume.size_gb },
+    });
+    return volume;
+  } catch (error) {
+    if (!ambiguous(error)) throw error;
+    for (const delay of [0, 500, 1_500]) {
+      if (delay) await pause(ctx, delay, "a silently created volume to show up");
+      const found = (await ourVolumes(ctx, appName)).find((volume) => volume.region === region);
+      if (found) {
+        ctx.events.push({
+          event_type: "volume_created",
+          status: "ok",
+          metadata: {
+            app_name: appName,
+            volume_id: found.id,
+            region,
+            size_gb: found.size_gb,
+            recovered_after: (error as Error).message,
+          },
+        });
+        return found;
+      }
+    }
+    throw error;
+  }
+}
+
+/** Grows `volume` to `sizeGb`, or refuses to shrink it. */
+async function fitSize(
+  ctx: ReconcileContext,
+  appName: string,
+  volume: Volume,
+  sizeGb: number,
+): Promise<Volume> {
+  if (volume.size_gb === sizeGb) return volume;
+  if (volume.size_gb > sizeGb) {
+    throw new PermanentReconcileError(
+      `volume ${volume.id} has ${volume.size_gb} GB and the plan wants ${sizeGb} GB: volumes cannot shrink ` +
+        `(give the plan at least ${volume.size_gb} GB, or move the data and delete the volume by hand)`,
+    );
+  }
+  const { volume: extended, needs_restart } = await ctx.fly.volumes.extend(appName, volume.id, sizeGb);
+  ctx.events.push({
+    event_type: "volume_extended",
+    status: "ok",
+    metadata: {
+      app_name: appName,
+      volume_id: volume.id,
+      from_gb: volume.size_gb,
+      to_gb: sizeGb,
+      needs_restart,
+    },
+  });
+  return extended;
+}
+
+/** Deletes a volume of ours that no machine uses (a 404 means it is gone already). */
+async function deleteVolume(ctx: ReconcileContext, appName: string, volume: Volume, reason: string) {
+  try {
+    await ctx.fly.volumes.delete(appName, volume.id);
+  } catch (error) {
+    if (!(error instanceof FlyNotFoundError)) throw error;
+  }
+  ctx.events.push({
+    event_type: "volume_deleted",
+    status: "info",
+    metadata: { app_name: appName, volume_id: volume.id, region: volume.region, reason },
+  });
+}
+
+/**
+ * Makes the plan's volume exist in the plan's region with at least the plan's size; returns it with its
+ * mount, or null when the plan has no volume (volumes of an earlier plan are then left alone: they go with
+ * the app). Other unattached volumes of ours (duplicates, one left behind by an allowed region move) are
+ * deleted.
+ *
+ * @throws {PermanentReconcileError} when the plan would shrink the volume, or move it to another region
+ *   without `allowRegionChange`.
+ */
+export async function ensureVolume(
+  ctx: ReconcileContext,
+  options: EnsureVolumeOptions,
+): Promise<EnsuredVolume | null> {
+  const wanted = planVolume(options.plan);
+  if (!wanted) return null;
+  const { appName, plan } = options;
+  const volumes = await ourVolumes(ctx, appName);
+  const recordedId = typeof ctx.row.volume_id === "string" ? ctx.row.volume_id : null;
+  const keeper = keeperOf(volumes, recordedId);
+  if (keeper && keeper.region !== plan.region && !options.allowRegionChange) {
+    throw new PermanentReconcileError(
+      `volume ${keeper.id} is in region ${keeper.region} and the plan wants ${plan.region}: the data would ` +
+        `not follow the machine; move it by hand or allow the region change explicitly`,
+    );
+  }
+  const inRegion = keeper?.region === plan.region
+    ? keeper
+    : keeperOf(volumes.filter((volume) => volume.region === plan.region), recordedId);
+  const volume = inRegion
+    ? await fitSize(ctx, appName, inRegion, wanted.sizeGb)
+    : await createVolume(ctx, appName, plan.region, wanted.sizeGb);
+  for (const extra of volumes.filter((v) => v.id !== volume.id && !v.attached_machine_id)) {
+    await deleteVolume(ctx, appName, extra, extra.region === plan.region ? "duplicate" : "region_changed");
+  }
+  return { volume, mount: { volumeId: volume.id, path: wanted.mountPath } };
+}
+
+/**
+ * Deletes the app's volumes of ours; call it once the app's machines are destroyed. Returns how many were
+ * deleted (0 when the app is gone: Fly deletes the volumes with it).
+ *
+ * @throws {RetryLaterError} while a machine still holds a volume (Fly frees it shortly after the destroy).
+ */
+export async function deleteVolumes(ctx: ReconcileContext, appName: string): Promise<number> {
+  let volumes: Volume[];
+  try {
+    volumes = await ourVolumes(ctx, appName);
+  } catch (error) {
+    if (error instanceof FlyNotFoundError) return 0;
+    throw error;
+  }
+  const held = volumes.find((volume) => volume.attached_machine_id);
+  if (held) {
+    throw new RetryLaterError(`volume ${held.id} is still attached to machine ${held.attached_machine_id}`);
+  }
+  for (const volume of volumes) await deleteVolume(ctx, appName, volume, "deprovision");
+  return volumes.length;
+}
