@@ -139,9 +139,30 @@ export interface EventRow {
 
 /** The health function's report (see `_shared/reconcile/sweep.ts`). */
 export interface SweepReport {
+  run_id: number | null;
   drift_rows: number;
-  reconciled: { attempted: number; converged: number; failed: number; lease_lost: number };
-  observed: { checked: number; healthy: number; unhealthy: number; repaired: number; repair_failed: number };
+  fleet: { full: boolean; pages: number; machines: number; rows: number; flagged: number } | {
+    error: string;
+  };
+  reconciled: {
+    attempted: number;
+    converged: number;
+    progressing: number;
+    failed: number;
+    terminal: number;
+    lease_lost: number;
+    errored: number;
+  };
+  observed: {
+    checked: number;
+    healthy: number;
+    unhealthy: number;
+    starting: number;
+    drifted: number;
+    repaired: number;
+    repair_failed: number;
+    errored: number;
+  };
   orphans: { found: string[]; deleted: string[]; error?: string };
   stopped_early: boolean;
 }
