@@ -111,7 +111,7 @@ comment on function private.record_outcome(uuid, text, bigint, jsonb, jsonb, boo
 -- Observations of rows this caller holds (p_owner) or of rows nobody holds (p_owner null: rows leased by a
 -- reconciler are skipped, its outcome is newer). One call per batch.
 create or replace function private.record_observations(p_owner text, p_items jsonb)
-returns setof jsonb
+returns table (id uuid, kept jsonb)
 language plpgsql
 security definer
 set search_path = ''
@@ -120,6 +120,7 @@ declare
   v_item jsonb;
   v_id uuid;
   v_row public.user_fly_apps;
+  v_release boolean;
 begin
   if jsonb_typeof(p_items) <> 'array' then
     raise exception 'items must be a jsonb array' using errcode = '22023';
@@ -134,18 +135,22 @@ begin
       continue when v_row.lease_owner is distinct from p_owner;
     end if;
     perform private._apply_patch(v_id, coalesce(v_item -> 'patch', '{}'::jsonb));
-    if p_owner is not null and coalesce((v_item ->> 'release')::boolean, true) then
+    v_release := p_owner is not null and coalesce((v_item ->> 'release')::boolean, true);
+    if v_release then
       update public.user_fly_apps a set lease_owner = null, lease_expires_at = null where a.id = v_id;
     end if;
     perform private._append_events(v_row.user_id, v_id, v_item -> 'events');
-    return next (select to_jsonb(a.*) from public.user_fly_apps a where a.id = v_id);
+    id := v_id;
+    kept := case when p_owner is not null and not v_release
+                 then (select to_jsonb(a.*) from public.user_fly_apps a where a.id = v_id) end;
+    return next;
   end loop;
 end
 $$;
 comment on function private.record_observations(text, jsonb) is
   'Applies observations [{id, patch, events?, release?}] in one transaction. With p_owner: only rows p_owner '
-  'leases (released unless release is false). Without: only rows no unexpired lease holds. Returns the '
-  'rows written.';
+  'leases (released unless release is false). Without: only rows no unexpired lease holds. Returns the id '
+  'of each row written, and the row itself when its lease is kept (for a repair that follows).';
 
 -- Tier 1 of the sweep: the machine states the org-wide listing saw, written set-based per page.
 create or replace function private.record_fleet_states(p_states jsonb)

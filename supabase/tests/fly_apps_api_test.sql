@@ -4,7 +4,7 @@
 -- tests/db/claims.test.ts. Rows are made through private._apply_desired_state, not the tier trigger, so this
 -- file tests the primitives whatever path brings tier changes in.
 begin;
-select plan(57);
+select plan(58);
 set local client_min_messages = error;
 
 -- Only this file's rows may be due in this transaction: park everything else (rolled back at the end).
@@ -162,27 +162,28 @@ select ok(private.release_user_fly_app(pg_temp.id('44444444-0000-0000-0000-00000
 -- Observations without a lease skip leased rows; with one, only the owner's rows, released after.
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000002', 'busy', 60) ->> 'status', 'claimed', 'claim');
 select is(
-  (select array_agg(x ->> 'user_id') from private.record_observations(null, jsonb_build_array(
+  (select array_agg(x.id) from private.record_observations(null, jsonb_build_array(
      jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000001'),
                         'patch', '{"health_status": "unhealthy"}'::jsonb,
                         'events', '[{"event_type": "health_changed", "status": "warning"}]'::jsonb),
      jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
                         'patch', '{"health_status": "unhealthy"}'::jsonb))) x),
-  array['44444444-0000-0000-0000-000000000001'], 'an unowned observation skips the leased row');
+  array[pg_temp.id('44444444-0000-0000-0000-000000000001')], 'an unowned observation skips the leased row');
 select is(
   (select count(*)::int from public.user_fly_app_events
    where user_id = '44444444-0000-0000-0000-000000000001' and event_type = 'health_changed'),
   1, 'its events are appended');
 select is(
-  (select array_agg(x ->> 'lease_owner') from private.record_observations('busy', jsonb_build_array(
+  (select array_agg(x.kept ->> 'lease_owner') from private.record_observations('busy', jsonb_build_array(
      jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
                         'patch', '{"health_status": "healthy"}'::jsonb, 'release', false)))  x),
-  array['busy'], 'the owner writes its row and may keep the lease');
+  array['busy'], 'the owner writes its row and may keep the lease (the row comes back)');
 select is(
-  (select array_agg(x ->> 'lease_owner') from private.record_observations('busy', jsonb_build_array(
+  (select array_agg(x.kept) from private.record_observations('busy', jsonb_build_array(
      jsonb_build_object('id', pg_temp.id('44444444-0000-0000-0000-000000000002'),
                         'patch', '{"health_status": "healthy"}'::jsonb))) x),
-  array[null::text], 'or release it');
+  array[null::jsonb], 'or release it (no row comes back)');
+select is((pg_temp.app('44444444-0000-0000-0000-000000000002')).lease_owner, null, 'released');
 
 -- Fleet states: one statement per page, previous state returned.
 update public.user_fly_apps set fly_app_name = 'vyx-user-fleet00000002', machine_id = 'm2',

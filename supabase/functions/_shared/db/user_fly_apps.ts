@@ -275,14 +275,20 @@ export class UserFlyAppsRepository {
 
   /**
    * Writes a batch of observations in one transaction: of rows `owner` leases, or (owner null) of rows nobody
-   * leases. Returns the rows written.
+   * leases. Returns the ids written, and the rows whose lease the caller keeps (`release: false`).
    */
-  async recordObservations(owner: string | null, observations: Observation[]): Promise<UserFlyApp[]> {
-    if (observations.length === 0) return [];
+  async recordObservations(
+    owner: string | null,
+    observations: Observation[],
+  ): Promise<{ written: string[]; kept: UserFlyApp[] }> {
+    if (observations.length === 0) return { written: [], kept: [] };
     const items = observations.map((o) => ({ ...o, patch: UserFlyAppPatchSchema.parse(o.patch) }));
-    const rows = await this.#sql<{ app: unknown }[]>`
-      select private.record_observations(${owner}, ${this.#json(items)}) as app`;
-    return rows.map((row) => UserFlyAppSchema.parse(row.app));
+    const rows = await this.#sql<{ id: string; kept: unknown }[]>`
+      select id, kept from private.record_observations(${owner}, ${this.#json(items)})`;
+    return {
+      written: rows.map((row) => row.id),
+      kept: rows.filter((row) => row.kept !== null).map((row) => UserFlyAppSchema.parse(row.kept)),
+    };
   }
 
   /** Tier 1: writes the machine states the fleet listing saw (one statement); returns the rows written. */

@@ -134,7 +134,7 @@ async function checkChunk(
     }
   });
   const seen = looked.filter((item) => item !== null);
-  const written = await deps.repo.recordObservations(
+  const { kept } = await deps.repo.recordObservations(
     owner,
     seen.map(({ row, observation }) =>
       observationRecord(row, observation, observation.repairReason === null)
@@ -145,7 +145,7 @@ async function checkChunk(
     report[observation.health]++;
     if (Object.keys(observation.drift).length > 0) report.drifted++;
   }
-  const byId = new Map(written.map((row) => [row.id, row]));
+  const byId = new Map(kept.map((row) => [row.id, row]));
   const repairs = seen.filter(({ observation }) => observation.repairReason !== null);
   await mapBounded(repairs, concurrency, async ({ row, observation }) => {
     const app = byId.get(row.id);
