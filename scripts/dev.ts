@@ -1,15 +1,71 @@
 /**
- * `deno task dev`: the whole system on this machine. A throwaway Postgres with the Supabase stand-ins, the
- * migrations and a demo seed; the Machines API emulator (or the real API when supabase/functions/.env sets
- * FLY_API_TOKEN); the functions behind a local gateway; the pg_net worker; pg_cron running the health sweep.
- * Prints the URLs and what to try, runs until Ctrl-C, then stops and removes everything.
+ * `deno task dev`: the whole system on this machine. A throwaway Postgres set up as hosted Supabase (the
+ * stand-ins, pg_cron, the migrations run as the non-superuser `postgres`); the Machines API emulator (or the
+ * real API when supabase/functions/.env sets FLY_API_TOKEN); the functions behind a local gateway; the pg_net
+ * worker; pg_cron running the health sweep; then the demo seed. Validates the functions' configuration with
+ * their own schema before saying "up". Prints the URLs and what to try, runs until Ctrl-C, then stops and
+ * removes everything.
  */
+import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { ConfigError } from "../supabase/functions/_shared/config.ts";
 import { startLocalDatabase } from "./local/database.ts";
 import { paths } from "./local/paths.ts";
-import { readFunctionsEnvFile, startServices } from "./local/stack.ts";
+import { readFunctionsEnvFile, type Services, startServices } from "./local/stack.ts";
 
-const DEMO_USER = "00000000-0000-4000-8000-000000000001";
+/** Default gateway port: clear of `supabase start` (54321 API ... 54329 pooler). */
+const DEFAULT_GATEWAY_PORT = 54380;
+
+/** The seeded users (supabase/seed.sql), on the tiers their names say. */
+const DEMO_USERS = {
+  pro: "00000000-0000-4000-8000-000000000001",
+  elite: "00000000-0000-4000-8000-000000000002",
+  free: "00000000-0000-4000-8000-000000000003",
+};
+
+const USAGE = `Usage: deno task dev [-- --env-file PATH] [--help]
+
+Runs the whole system locally until Ctrl-C, then removes everything:
+a throwaway PostgreSQL 15 set up like hosted Supabase (pg_cron, Vault, pg_net and auth stand-ins, the
+migrations, the demo seed), the Fly Machines API emulator, the three functions behind a gateway at
+http://127.0.0.1:<GATEWAY_PORT>/functions/v1/<name>, and the pg_net worker.
+
+Environment:
+  GATEWAY_PORT          port of the functions gateway (default ${DEFAULT_GATEWAY_PORT})
+  DEV_EXIT_AFTER_START  1: stop again right after start (a smoke test)
+
+Options:
+  --env-file PATH       the functions' env file (default supabase/functions/.env), as in
+                        \`supabase functions serve --env-file\`
+  -h, --help            print this help
+
+Function configuration comes from supabase/functions/.env (copy .env.example there; empty values keep the
+defaults). It is validated with the functions' own schema before start. With FLY_API_TOKEN set there, the
+real Machines API is used instead of the emulator.`;
+
+function gatewayPort(): number {
+  const raw = Deno.env.get("GATEWAY_PORT")?.trim();
+  if (!raw) return DEFAULT_GATEWAY_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error("GATEWAY_PORT must be a TCP port number (1-65535)");
+  }
+  return port;
+}
+
+/** Fails with one line naming GATEWAY_PORT when the port is taken. */
+function assertPortFree(port: number): void {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `port ${port} (GATEWAY_PORT) is already in use: stop what listens there or set GATEWAY_PORT to a free port`,
+      );
+    }
+    throw error;
+  }
+}
 
 async function seed(databaseUrl: string): Promise<void> {
   const text = await Deno.readTextFile(`${paths.root}/supabase/seed.sql`).catch(() => "");
@@ -22,61 +78,60 @@ async function seed(databaseUrl: string): Promise<void> {
   }
 }
 
-function instructions(
-  databaseUrl: string,
-  gatewayUrl: string,
-  flyApiUrl: string,
-  secret: string,
-  emulator: boolean,
-) {
-  const fn = `${gatewayUrl}/functions/v1`;
+function instructions(databaseUrl: string, adminUrl: string, services: Services): string {
+  const fn = `${services.gatewayUrl}/functions/v1`;
+  const secret = services.provisionerSecret;
+  const emulator = services.emulator ? ` (emulator; state at ${services.flyApiUrl}/_emulator/state)` : "";
   return `
 Local stack is up.
-  Database          ${databaseUrl}
+  Database          ${databaseUrl}   (role postgres, as hosted; superuser: ${adminUrl})
   Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health}
-  Machines API      ${flyApiUrl}${emulator ? " (emulator; state at " + flyApiUrl + "/_emulator/state)" : ""}
+  Machines API      ${services.flyApiUrl}${emulator}
   Provisioner key   ${secret}
+  Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
 
 Try this (in another terminal):
-  # upgrade the demo user: the trigger records the desired state and kicks provisioning
-  psql ${databaseUrl} -c "update user_subscriptions set tier = 'pro' where user_id = '${DEMO_USER}'"
+  # upgrade the free demo user: the trigger records the desired state and kicks provisioning
+  psql ${databaseUrl} -c "update user_subscriptions set tier = 'pro' where user_id = '${DEMO_USERS.free}'"
   # read its state as ops would
-  curl -s -H "Authorization: Bearer ${secret}" "${fn}/provision-user-fly-app?user_id=${DEMO_USER}"
+  curl -s -H "Authorization: Bearer ${secret}" "${fn}/provision-user-fly-app?user_id=${DEMO_USERS.free}"
   # or as the app/admin UI would
-  psql ${databaseUrl} -c "select * from get_user_fly_app_status('${DEMO_USER}')"
+  psql ${databaseUrl} -c "select * from get_user_fly_app_status('${DEMO_USERS.free}')"
   # run a health sweep now (pg_cron also runs it every minute)
   curl -s -X POST -H "Authorization: Bearer ${secret}" -H "Content-Type: application/json" -d '{}' "${fn}/check-fly-apps-health?wait=true"
   # downgrade again: the app is taken away
-  psql ${databaseUrl} -c "update user_subscriptions set tier = 'free' where user_id = '${DEMO_USER}'"
+  psql ${databaseUrl} -c "update user_subscriptions set tier = 'free' where user_id = '${DEMO_USERS.free}'"
 
 Press Ctrl-C to stop; everything is removed.
 `;
 }
 
-async function main() {
+async function main(envFile: string | undefined): Promise<void> {
+  const port = gatewayPort();
+  assertPortFree(port);
+  if (envFile !== undefined && !(await Deno.stat(envFile).then((s) => s.isFile, () => false))) {
+    throw new Error(`--env-file ${envFile} is not a readable file`);
+  }
+  const functionEnv = await readFunctionsEnvFile(envFile);
   console.log("Starting the local database...");
   const database = await startLocalDatabase({ log: console.log });
-  let services: Awaited<ReturnType<typeof startServices>> | undefined;
+  let services: Services | undefined;
   const stopped = Promise.withResolvers<void>();
   const shutdown = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", shutdown);
   Deno.addSignalListener("SIGTERM", shutdown);
   try {
-    console.log(`Migrations applied: ${database.migrations.applied.join(", ") || "none"}`);
-    await seed(database.cluster.url);
+    console.log(`Migrations applied (as postgres): ${database.migrations.applied.join(", ") || "none"}`);
+    assertPortFree(port);
     services = await startServices({
       databaseUrl: database.cluster.url,
-      functionEnv: await readFunctionsEnvFile(),
-      gatewayPort: Number(Deno.env.get("GATEWAY_PORT") ?? 54321),
+      functionEnv,
+      gatewayPort: port,
       onFunctionOutput: (line) => console.log(`[functions] ${line}`),
     });
-    console.log(instructions(
-      database.cluster.url,
-      services.gatewayUrl,
-      services.flyApiUrl,
-      services.provisionerSecret,
-      Boolean(services.emulator),
-    ));
+    // Seeded once the functions run, so the paid demo users' kicks are answered at once.
+    await seed(database.cluster.url);
+    console.log(instructions(database.cluster.url, database.cluster.adminUrl, services));
     if (Deno.env.get("DEV_EXIT_AFTER_START") === "1") shutdown();
     await stopped.promise;
   } finally {
@@ -87,8 +142,39 @@ async function main() {
   }
 }
 
-await main().catch((error) => {
-  console.error(`dev stack failed: ${(error as Error).message}`);
+/** One line for what a user can fix; the message (never a stack) for anything else. */
+function describe(error: unknown): string {
+  if (error instanceof ConfigError) {
+    const problems = error.problems.map((p) => `${p.variable} ${p.message}`).join("; ");
+    return `the functions' configuration is invalid: ${problems}`;
+  }
+  return (error as Error).message;
+}
+
+function parseCommandLine(): { help: boolean; envFile?: string } {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args.filter((arg) => arg !== "--"),
+      options: {
+        help: { type: "boolean", short: "h", default: false },
+        "env-file": { type: "string" },
+      },
+    });
+    return { help: values.help, envFile: values["env-file"] };
+  } catch (error) {
+    console.error(`dev: ${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const commandLine = parseCommandLine();
+if (commandLine.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+
+await main(commandLine.envFile).catch((error) => {
+  console.error(`dev: ${describe(error)}`);
   Deno.exit(1);
 });
 Deno.exit(0);

@@ -1,6 +1,7 @@
 /**
  * `deno task test`: brings up the local database (stand-ins + migrations + pgTAP), runs pg_prove over
- * supabase/tests, `deno test` over tests/ (with LOCAL_DB_URL pointing at that database), then the static
+ * supabase/tests as `postgres`, `deno test` over tests/ (LOCAL_DB_URL: that database as the hosted project role
+ * `postgres`; LOCAL_ADMIN_DB_URL: as the superuser supabase_admin), then the static
  * checks (fmt, lint, check). Ends with one line `N passed, N failed` over everything and exits non-zero on
  * any failure. The database is removed on every path out, Ctrl-C included.
  *
@@ -76,11 +77,14 @@ async function runPgTap(pgProve: string, port: number): Promise<StageResult> {
 }
 
 /** deno test over `targets` (default tests/), counting test cases from deno's closing line. */
-async function runDenoTests(dbUrl: string, targets: string[]): Promise<StageResult> {
+async function runDenoTests(
+  urls: { project: string; admin: string },
+  targets: string[],
+): Promise<StageResult> {
   const { code, text } = await runStreaming(
     Deno.execPath(),
     ["test", "--allow-all", "--permit-no-files", ...targets],
-    { LOCAL_DB_URL: dbUrl },
+    { LOCAL_DB_URL: urls.project, LOCAL_ADMIN_DB_URL: urls.admin },
   );
   const summary = text.split("\n").reverse().find((line) => /\d+ passed.*\d+ failed/.test(line)) ?? "";
   const count = (label: string) => Number(new RegExp(`(\\d+) ${label}`).exec(summary)?.[1] ?? 0);
@@ -116,7 +120,10 @@ async function main(targets: string[]): Promise<number> {
     }
     if (full || denoTargets.length > 0) {
       console.log("\n== deno test ==");
-      stageResults.deno = await runDenoTests(database.cluster.url, full ? ["tests/"] : denoTargets);
+      stageResults.deno = await runDenoTests(
+        { project: database.cluster.url, admin: database.cluster.adminUrl },
+        full ? ["tests/"] : denoTargets,
+      );
     }
   } finally {
     await stop();

@@ -3,8 +3,8 @@
  * (upsert of the user's row + Vault read + pg_net enqueue + event) against the same UPDATEs with the trigger
  * disabled. Prints both and the ratio.
  *
- * Usage: `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/db_trigger.ts` (a superuser URL of the local
- * cluster, e.g. the one `deno task dev` prints).
+ * Usage: `deno task bench db_trigger` (sets LOCAL_DB_URL and LOCAL_ADMIN_DB_URL, the local cluster as
+ * `postgres` and as the superuser).
  *
  * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end), so
  * nothing of the shared database is touched: Vault points at a dead local port there and no net worker
@@ -12,8 +12,7 @@
  * one client round trip each, as an application's writes would be.
  */
 import postgres from "postgres";
-import { applyMigrations, applySqlFiles } from "../local/migrate.ts";
-import { paths } from "../local/paths.ts";
+import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
 
 const USERS = Number(Deno.env.get("BENCH_USERS") ?? 1000);
 const STATEMENTS = Number(Deno.env.get("BENCH_STATEMENTS") ?? 3000);
@@ -33,17 +32,11 @@ function best(phases: Phase[]): Phase {
   return phases.reduce((a, b) => (rate(b) > rate(a) ? b : a));
 }
 
-/** Runs the benchmark in a scratch database of the cluster behind `url`; returns the lines it prints. */
-export async function benchTrigger(url: string): Promise<string[]> {
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
-  const name = `bench_trigger_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  await admin.unsafe(`create database ${name}`);
-  const scratchUrl = new URL(url);
-  scratchUrl.pathname = `/${name}`;
-  const sql = postgres(scratchUrl.href, { max: 1, onnotice: () => {} });
+/** Runs the benchmark in a migrated scratch database of the local cluster; returns the lines it prints. */
+export async function benchTrigger(): Promise<string[]> {
+  const db = await createMigratedDatabase();
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   try {
-    await applySqlFiles(sql, paths.standIns);
-    await applyMigrations(sql, paths.migrations);
     await sql`select vault.create_secret('http://127.0.0.1:9', 'project_url')`;
     await sql`select vault.create_secret('bench-secret', 'fly_provisioner_secret')`;
     const users = Array.from({ length: USERS }, () => crypto.randomUUID());
@@ -115,18 +108,18 @@ export async function benchTrigger(url: string): Promise<string[]> {
     ];
   } finally {
     await sql.end({ timeout: 2 });
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end({ timeout: 2 });
+    await db.drop();
   }
 }
 
 if (import.meta.main) {
-  const url = Deno.env.get("LOCAL_DB_URL");
-  if (!url) {
-    console.error("LOCAL_DB_URL is not set: point it at a migrated database (deno task dev prints one)");
+  if (!Deno.env.get("LOCAL_DB_URL") || !Deno.env.get("LOCAL_ADMIN_DB_URL")) {
+    console.error(
+      "LOCAL_DB_URL and LOCAL_ADMIN_DB_URL are not set: run it through `deno task bench db_trigger`",
+    );
     Deno.exit(2);
   }
   const started = performance.now();
-  for (const line of await benchTrigger(url)) console.log(line);
+  for (const line of await benchTrigger()) console.log(line);
   console.log(`(took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }

@@ -26,7 +26,11 @@ try {
     console.log(`\n== ${script} ==`);
     const { code } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", `${here}${script}`],
-      env: { LOCAL_DB_URL: database.cluster.url, NO_COLOR: "1" },
+      env: {
+        LOCAL_DB_URL: database.cluster.url,
+        LOCAL_ADMIN_DB_URL: database.cluster.adminUrl,
+        NO_COLOR: "1",
+      },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",

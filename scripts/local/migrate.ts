@@ -1,6 +1,8 @@
 /**
  * Applies `supabase/migrations/*.sql` in order, each once and each in its own transaction, recording them in
  * `supabase_migrations.schema_migrations` the way the Supabase CLI does (version, name, statements).
+ * The local stack runs it as `postgres`, the non-superuser role `supabase db push` uses on hosted projects;
+ * the stand-ins ({@link applySqlFiles}) are applied by the superuser, as the platform's own setup is.
  */
 import type { Sql } from "postgres";
 

@@ -1,24 +1,34 @@
 /**
  * A throwaway PostgreSQL 15 cluster: its own data directory under a temp dir, a free port, pg_cron preloaded.
- * Started as the `postgres` OS user when we are root (initdb refuses root). Always removed on stop.
+ * Its bootstrap superuser is `supabase_admin`, as on hosted Supabase; the `postgres` role (created by the
+ * stand-ins, not a superuser) is what migrations, functions and tests use. Started as the `postgres` OS user
+ * when we are root (initdb refuses root). Always removed on stop.
  */
 import { ensurePostgresTools, type PostgresTools } from "./prerequisites.ts";
 import { freePort, isRoot, run, runOrThrow } from "./process.ts";
 
 /** Options for {@link startPostgres}. */
 export interface PostgresOptions {
-  /** Whether pg_cron launches scheduled jobs (off in tests, which run job commands themselves). */
-  cronLaunchJobs?: boolean;
   /** Progress output. */
   log?: (line: string) => void;
 }
 
+/** The superuser that owns the platform schemas (auth, vault, net, cron), as on hosted Supabase. */
+export const ADMIN_ROLE = "supabase_admin";
+/** The role hosted Supabase gives projects: migrations, SQL editor, `SUPABASE_DB_URL`. Not a superuser. */
+export const PROJECT_ROLE = "postgres";
+
+/** Whose connection a URL is for: the project's `postgres` role (default) or the superuser. */
+export type ClusterRole = "project" | "admin";
+
 /** A running throwaway cluster. */
 export interface PostgresCluster {
-  /** Superuser URL of the `postgres` database (where pg_cron lives). */
+  /** URL of the `postgres` database (where pg_cron lives) as the project role `postgres`, as hosted. */
   url: string;
-  /** URL of another database in the same cluster. */
-  urlFor(database: string): string;
+  /** URL of the `postgres` database as the superuser `supabase_admin` (bootstrap and scratch databases). */
+  adminUrl: string;
+  /** URL of a database of this cluster, as the project role unless `role` is "admin". */
+  urlFor(database: string, role?: ClusterRole): string;
   host: string;
   port: number;
   tools: PostgresTools;
@@ -73,7 +83,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       "-D",
       dataDir,
       "-U",
-      "postgres",
+      ADMIN_ROLE,
       "--auth=trust",
       "--encoding=UTF8",
       "--no-locale",
@@ -86,7 +96,6 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       shared_preload_libraries: "'pg_cron'",
       "cron.database_name": "'postgres'",
       "cron.host": `'${root}'`,
-      "cron.launch_active_jobs": options.cronLaunchJobs === false ? "off" : "on",
       max_connections: "200",
       fsync: "off",
       synchronous_commit: "off",
@@ -108,6 +117,15 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   }
   log(`PostgreSQL ${port} started (data in ${dataDir})`);
 
-  const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
-  return { url: urlFor("postgres"), urlFor, host: "127.0.0.1", port, tools, stop };
+  const urlFor = (database: string, role: ClusterRole = "project") =>
+    `postgres://${role === "admin" ? ADMIN_ROLE : PROJECT_ROLE}@127.0.0.1:${port}/${database}`;
+  return {
+    url: urlFor("postgres"),
+    adminUrl: urlFor("postgres", "admin"),
+    urlFor,
+    host: "127.0.0.1",
+    port,
+    tools,
+    stop,
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { parseEnv } from "node:util";
 import postgres from "postgres";
+import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { type FlyEmulatorOptions, startFlyEmulator } from "./fly-emulator/mod.ts";
 import { type FunctionsGateway, startFunctionsGateway } from "./gateway_process.ts";
 import { type NetWorker, startNetWorker } from "./net_worker.ts";
@@ -20,11 +21,12 @@ export const LOCAL_KEYS = {
 
 /** Options for {@link startServices}. */
 export interface ServicesOptions {
-  /** Superuser URL of the migrated database. */
+  /** URL of the migrated database as the project role `postgres` (the functions' SUPABASE_DB_URL). */
   databaseUrl: string;
   /**
    * Extra or overriding function environment (e.g. FLY_API_TOKEN for the real API, ALERT_WEBHOOK_URL).
-   * Without a FLY_API_TOKEN here the emulator is started and used.
+   * Empty values count as unset. Without a FLY_API_TOKEN here the emulator is started and used, and its URL
+   * and token win over FLY_API_BASE_URL.
    */
   functionEnv?: Record<string, string>;
   /** Options of the Machines API emulator (latency profile, reserved names, ...). */
@@ -55,32 +57,42 @@ export interface Services {
   stop(): Promise<void>;
 }
 
+/** `env` without its empty (or blank) values: an empty line in an env file never overrides a default. */
+export function withoutEmptyValues(env: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value.trim() !== ""));
+}
+
 /**
  * The functions' local env file, as `supabase functions serve` reads it (`supabase/functions/.env`);
- * empty when absent. Names starting with SUPABASE_ are skipped, as the CLI does.
+ * empty when absent. Names starting with SUPABASE_ are skipped, as the CLI does, and so are empty values.
  */
 export async function readFunctionsEnvFile(
   path = `${paths.functions}/.env`,
 ): Promise<Record<string, string>> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  return Object.fromEntries(
-    Object.entries(parseEnv(text)).filter(([name]) => !name.startsWith("SUPABASE_")),
-  ) as Record<string, string>;
+  // Trailing blanks are dropped first: node's parseEnv reads `NAME=  ` followed by a newline as NAME taking
+  // the next line.
+  const text = (await Deno.readTextFile(path).catch(() => "")).replace(/[ \t]+$/gm, "");
+  const entries = Object.entries(parseEnv(text)).filter(([name]) => !name.startsWith("SUPABASE_"));
+  return withoutEmptyValues(Object.fromEntries(entries) as Record<string, string>);
 }
 
-/** Starts emulator, gateway, Vault settings and worker; stops what started if a later step fails. */
+/**
+ * Starts emulator, gateway, Vault settings and worker; stops what started if a later step fails.
+ * The function environment is validated with the functions' own schema (`loadConfig`) before the gateway
+ * starts: an invalid one throws its `ConfigError`, which names the variables and never their values.
+ */
 export async function startServices(options: ServicesOptions): Promise<Services> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch((error) => console.error(error));
   };
   try {
-    const realFly = Boolean(options.functionEnv?.FLY_API_TOKEN);
+    const given = withoutEmptyValues(options.functionEnv);
+    const realFly = Boolean(given.FLY_API_TOKEN);
     const emulator = realFly ? undefined : await startFlyEmulator(options.emulator ?? {});
     if (emulator) stops.push(() => emulator.close());
 
-    const provisionerSecret = options.functionEnv?.PROVISIONER_SECRET ??
-      `local-provisioner-${crypto.randomUUID()}`;
+    const provisionerSecret = given.PROVISIONER_SECRET ?? `local-provisioner-${crypto.randomUUID()}`;
     const port = options.gatewayPort ?? freePort();
     const gatewayUrl = `http://127.0.0.1:${port}`;
     const functionEnv: Record<string, string> = {
@@ -94,9 +106,10 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       FLY_DEFAULT_REGION: "sin",
       FLY_APP_IMAGE: "registry.fly.io/vyx-user-backend:latest",
       PROVISIONER_SECRET: provisionerSecret,
+      ...given,
       ...(emulator ? { FLY_API_BASE_URL: emulator.url, FLY_API_TOKEN: emulator.token } : {}),
-      ...options.functionEnv,
     };
+    loadConfig(functionEnv);
     const gateway = await startFunctionsGateway({
       port,
       env: functionEnv,

@@ -26,20 +26,30 @@ comment on function private.invoke_health_check(jsonb) is
   'check-fly-apps-health. Note that a succeeded cron run only means the request was queued.';
 revoke all on function private.invoke_health_check(jsonb) from public, anon, authenticated, service_role;
 
+-- The sweep is what makes provisioning correct when a kick is lost, so a database without pg_cron must not
+-- migrate "successfully": enabling pg_cron fails this migration with a message saying what to do. Supabase's
+-- documented form (the dashboard does the same): pg_cron lives in pg_catalog. A database that deliberately
+-- runs without pg_cron (a test database next to the one pg_cron serves: pg_cron works in one database per
+-- cluster) says so with `fly_apps.without_pg_cron = on` and is told it has no schedules.
 do $$
 begin
-  if not exists (select 1 from pg_extension where extname = 'pg_cron') then
-    begin
-      create extension if not exists pg_cron;
-    exception when others then
-      raise notice 'pg_cron is not available here (%): cron jobs not scheduled', sqlerrm;
-    end;
+  if coalesce(current_setting('fly_apps.without_pg_cron', true), '') = 'on' then
+    raise warning 'fly_apps.without_pg_cron is on: the check-fly-apps-health sweep is NOT scheduled in %',
+      current_database();
+    return;
   end if;
-  if exists (select 1 from pg_extension where extname = 'pg_cron') then
-    -- cron.schedule(job_name, ...) replaces a job of the same name: re-running this is safe.
-    perform cron.schedule('check-fly-apps-health', '* * * * *', 'select private.invoke_health_check()');
-    perform cron.schedule('purge-cron-job-run-details', '17 3 * * *',
-      $cmd$delete from cron.job_run_details where end_time < now() - interval '7 days'$cmd$);
-  end if;
+  begin
+    create extension if not exists pg_cron with schema pg_catalog;
+  exception when others then
+    raise exception 'pg_cron is required: the check-fly-apps-health sweep re-drives lost kicks and failed '
+      'work, and it could not be enabled in database %: %', current_database(), sqlerrm
+      using errcode = '55000',
+            hint = 'Enable pg_cron (Dashboard > Database > Extensions, or `create extension pg_cron with schema '
+              'pg_catalog`) in the database cron.database_name names, then run the migrations again.';
+  end;
+  -- cron.schedule(job_name, ...) replaces a job of the same name: re-running this is safe.
+  perform cron.schedule('check-fly-apps-health', '* * * * *', 'select private.invoke_health_check()');
+  perform cron.schedule('purge-cron-job-run-details', '17 3 * * *',
+    $cmd$delete from cron.job_run_details where end_time < now() - interval '7 days'$cmd$);
 end
 $$;

@@ -1,16 +1,28 @@
 /**
- * Database access for deno tests. `deno task test` sets LOCAL_DB_URL to the migrated local database;
- * scratch databases give a test an isolated copy of the stand-ins without the shared state.
+ * Database access for deno tests. `deno task test` sets LOCAL_DB_URL to the migrated local database as the
+ * hosted project role `postgres` (not a superuser, like SUPABASE_DB_URL on hosted Supabase), and
+ * LOCAL_ADMIN_DB_URL to the same database as the superuser `supabase_admin`. Tests act as `postgres`; only
+ * what needs a superuser (creating and dropping scratch databases, applying the stand-ins) uses the admin URL.
+ * Scratch databases give a test an isolated copy of the stand-ins without the shared state.
  */
 import postgres from "postgres";
 import { applySqlFiles } from "../../scripts/local/migrate.ts";
 import { paths } from "../../scripts/local/paths.ts";
 
-/** Superuser URL of the migrated local database; fails clearly outside `deno task test`. */
-export function localDatabaseUrl(): string {
-  const url = Deno.env.get("LOCAL_DB_URL");
-  if (!url) throw new Error("LOCAL_DB_URL is not set: run the tests with `deno task test`");
+function requiredEnv(name: string): string {
+  const url = Deno.env.get(name);
+  if (!url) throw new Error(`${name} is not set: run the tests with \`deno task test\``);
   return url;
+}
+
+/** URL of the migrated local database as `postgres` (the hosted project role); fails outside `deno task test`. */
+export function localDatabaseUrl(): string {
+  return requiredEnv("LOCAL_DB_URL");
+}
+
+/** URL of the migrated local database as the superuser `supabase_admin`; for platform-side setup only. */
+export function localAdminDatabaseUrl(): string {
+  return requiredEnv("LOCAL_ADMIN_DB_URL");
 }
 
 /** A postgres.js client with test-friendly settings. */
@@ -18,24 +30,62 @@ export function connect(url: string = localDatabaseUrl(), max = 4): postgres.Sql
   return postgres(url, { max, onnotice: () => {} });
 }
 
+/** `url` pointing at another database of the same cluster (same role). */
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.href;
+}
+
 /** An empty database of its own, dropped by `drop()`. */
 export interface ScratchDatabase {
+  /** URL as the project role `postgres` (what the functions and the tests use). */
   url: string;
+  /** URL as the superuser `supabase_admin`. */
+  adminUrl: string;
+  /** Client as `postgres`. */
   sql: postgres.Sql;
   drop(): Promise<void>;
 }
 
-/** Creates a fresh database in the local cluster, optionally with the Supabase stand-ins applied. */
-export async function createScratchDatabase(options: { standIns?: boolean } = {}): Promise<ScratchDatabase> {
-  const admin = connect(localDatabaseUrl(), 1);
+/** Options of {@link createScratchDatabase}. */
+export interface ScratchDatabaseOptions {
+  /** Apply the Supabase stand-ins (as supabase_admin, like the platform). */
+  standIns?: boolean;
+  /**
+   * Mark the database as one without pg_cron (`fly_apps.without_pg_cron = on`), so the cron migration skips
+   * its schedules instead of failing: pg_cron serves only the cluster's `postgres` database.
+   */
+  withoutPgCron?: boolean;
+}
+
+/**
+ * Creates a fresh database in the local cluster, owned by `postgres` as a hosted project's database is,
+ * optionally with the Supabase stand-ins applied.
+ */
+export async function createScratchDatabase(options: ScratchDatabaseOptions = {}): Promise<ScratchDatabase> {
+  const admin = connect(localAdminDatabaseUrl(), 1);
   const name = `scratch_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(localDatabaseUrl());
-  url.pathname = `/${name}`;
-  const sql = connect(url.href);
-  if (options.standIns) await applySqlFiles(sql, paths.standIns);
+  await admin.unsafe(`create database ${name} owner postgres`);
+  if (options.withoutPgCron) await admin.unsafe(`alter database ${name} set fly_apps.without_pg_cron = on`);
+  const url = withDatabase(localDatabaseUrl(), name);
+  const adminUrl = withDatabase(localAdminDatabaseUrl(), name);
+  if (options.standIns) {
+    const setup = connect(adminUrl, 1);
+    try {
+      await applySqlFiles(setup, paths.standIns);
+    } catch (error) {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 2 });
+      throw error;
+    } finally {
+      await setup.end({ timeout: 2 });
+    }
+  }
+  const sql = connect(url);
   return {
-    url: url.href,
+    url,
+    adminUrl,
     sql,
     async drop() {
       await sql.end({ timeout: 2 });

@@ -6,9 +6,13 @@ import { createScratchDatabase, type ScratchDatabase } from "./database.ts";
 import { applyMigrations } from "../../scripts/local/migrate.ts";
 import { paths } from "../../scripts/local/paths.ts";
 
-/** A scratch database with the stand-ins and every migration of supabase/migrations applied. */
+/**
+ * A scratch database with the stand-ins and every migration of supabase/migrations applied as `postgres`.
+ * It has no pg_cron (pg_cron serves only the cluster's `postgres` database), so it carries the explicit
+ * `fly_apps.without_pg_cron` marker and the cron migration schedules nothing there.
+ */
 export async function createMigratedDatabase(): Promise<ScratchDatabase> {
-  const db = await createScratchDatabase({ standIns: true });
+  const db = await createScratchDatabase({ standIns: true, withoutPgCron: true });
   try {
     await applyMigrations(db.sql, paths.migrations);
   } catch (error) {

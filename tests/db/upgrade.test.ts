@@ -93,7 +93,7 @@ async function seed(db: ScratchDatabase): Promise<SeedUsers & { oldRowId: string
 }
 
 Deno.test("migrations apply to a seed-shaped database with rows and keep them", async () => {
-  const db = await createScratchDatabase({ standIns: true });
+  const db = await createScratchDatabase({ standIns: true, withoutPgCron: true });
   try {
     const users = await seed(db);
     const report = await applyMigrations(db.sql, paths.migrations);
@@ -190,7 +190,7 @@ Deno.test("migrations apply to a seed-shaped database with rows and keep them", 
 });
 
 Deno.test("migrations apply to an empty database, and running them again changes nothing", async () => {
-  const db = await createScratchDatabase({ standIns: true });
+  const db = await createScratchDatabase({ standIns: true, withoutPgCron: true });
   try {
     await applyMigrations(db.sql, paths.migrations);
     const [tables] = await db.sql`select count(*)::int as n from pg_tables where schemaname = 'public'

@@ -9,9 +9,11 @@ import type postgres from "postgres";
 import { LOCAL_KEYS, type Services, type ServicesOptions, startServices } from "../../scripts/local/stack.ts";
 import type {
   EmulatorSnapshot,
+  FaultRule,
   FlyEmulator,
   FlyEmulatorOptions,
 } from "../../scripts/local/fly-emulator/mod.ts";
+import { type FunctionsGateway, startFunctionsGateway } from "../../scripts/local/gateway_process.ts";
 import type { MachineConfig } from "../../supabase/functions/_shared/fly/mod.ts";
 import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
 import { assert } from "../_support/assert.ts";
@@ -95,6 +97,27 @@ export interface Stack {
   appsOf(userId: string): Promise<EmulatedApp[]>;
   /** Waits until the row records Fly as matching the latest desired state, with no reconcile in flight. */
   waitSettled(userId: string, timeoutMs?: number): Promise<AppRow>;
+  /** The emulator's control routes, over HTTP (what a test outside this process could do too). */
+  flyControl: {
+    /** Everything the emulator holds (`GET /_emulator/state`). */
+    state(): Promise<EmulatorSnapshot>;
+    /** Adds a fault rule (`POST /_emulator/faults`); returns its id. */
+    addFault(rule: FaultRule): Promise<string>;
+    /** Removes every fault rule. */
+    clearFaults(): Promise<void>;
+    /** Sets a machine's state behind the functions' back, as a crash or a host would. */
+    forceMachineState(
+      app: string,
+      machineId: string,
+      state: "stopped" | "failed" | "suspended",
+    ): Promise<void>;
+  };
+  /**
+   * SIGKILLs the functions' process (in-flight reconciles and background work die with it, as when the
+   * runtime kills a worker) and starts a fresh one on the same port with the same environment. Resolves
+   * with the moment of the kill once the new process listens.
+   */
+  killAndRestartFunctions(): Promise<Date>;
   /**
    * Stops the services (the gateway lets background work finish first); the database and the emulator's
    * recorded state stay readable. Idempotent.
@@ -253,6 +276,39 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return found;
   };
 
+  const control = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${services.flyApiUrl}/_emulator${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    assert(response.ok, `emulator ${method} ${path} answered ${response.status}: ${text}`);
+    return JSON.parse(text);
+  };
+  const flyControl: Stack["flyControl"] = {
+    state: () => control("GET", "/state"),
+    addFault: async (rule) => (await control("POST", "/faults", rule)).id,
+    clearFaults: async () => void await control("DELETE", "/faults"),
+    forceMachineState: async (app, machineId, state) =>
+      void await control("POST", `/apps/${app}/machines/${machineId}/state`, { state }),
+  };
+
+  let gateway: FunctionsGateway = services.gateway;
+  const restartedGateways: FunctionsGateway[] = [];
+  const killAndRestartFunctions = async () => {
+    Deno.kill(gateway.pid, "SIGKILL");
+    const killedAt = new Date();
+    await gateway.stop(); // returns once the killed process is gone
+    gateway = await startFunctionsGateway({
+      port: Number(new URL(services.gatewayUrl).port),
+      env: services.functionEnv,
+      onOutput: (line) => logs.push(line),
+    });
+    restartedGateways.push(gateway);
+    return killedAt;
+  };
+
   let servicesStopped: Promise<void> | undefined;
   const stack: Stack = {
     sql,
@@ -296,8 +352,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           current.next_attempt_at === null && current.lease_owner === null && current;
       }, timeoutMs);
     },
+    flyControl,
+    killAndRestartFunctions,
     stopServices() {
-      servicesStopped ??= services.stop();
+      servicesStopped ??= (async () => {
+        for (const restarted of restartedGateways) await restarted.stop();
+        await services.stop();
+      })();
       return servicesStopped;
     },
     async stop() {

@@ -13,7 +13,8 @@ const VAULT_NAMES = ["project_url", "fly_provisioner_secret"];
 
 Deno.test("the check-fly-apps-health cron command, run as pg_cron would, reaches the function", async () => {
   const admin = connect(localDatabaseUrl(), 1);
-  const savedVault = await admin`select * from vault.secrets where name = any(${VAULT_NAMES})`;
+  const savedVault = await admin<{ name: string; decrypted_secret: string }[]>`
+    select name, decrypted_secret from vault.decrypted_secrets where name = any(${VAULT_NAMES})`;
   try {
     const stack = await startStack({ databaseUrl: localDatabaseUrl() });
     try {
@@ -75,7 +76,9 @@ Deno.test("the check-fly-apps-health cron command, run as pg_cron would, reaches
   } finally {
     await admin.begin(async (tx) => {
       await tx`delete from vault.secrets where name = any(${VAULT_NAMES})`;
-      for (const row of savedVault) await tx`insert into vault.secrets ${tx(row)}`;
+      for (const row of savedVault) {
+        await tx`select vault.create_secret(${row.decrypted_secret}, ${row.name})`;
+      }
     });
     await admin.end({ timeout: 2 });
   }

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_support/assert.ts";
-import type { FunctionName } from "../../supabase/functions/_shared/http/schemas.ts";
+import { type FunctionName, isStorableText } from "../../supabase/functions/_shared/http/schemas.ts";
 import { errorOf, request, testApp, USER_ID } from "./_support.ts";
 
 /** POSTs `body` to function `name` and expects 400 naming `field`, with no handler reached. */
@@ -37,6 +37,33 @@ Deno.test("validation: generation must be a non-negative integer", async () => {
 Deno.test("validation: reason must be a short string", async () => {
   await assertRejected(JSON.stringify({ user_id: USER_ID, reason: 7 }), "reason");
   await assertRejected(JSON.stringify({ user_id: USER_ID, reason: "x".repeat(501) }), "reason");
+});
+
+Deno.test("validation: reason must be text Postgres can store (no NUL, no unpaired surrogate)", async () => {
+  // JSON escapes as a client sends them: the parsed string then holds U+0000 or a lone surrogate.
+  for (const escaped of ["a\\u0000b", "\\u0000", "x\\ud800", "\\udc00y", "\\udbff\\udbff"]) {
+    const error = await assertRejected(`{"user_id":"${USER_ID}","reason":"${escaped}"}`, "reason");
+    assert(error.message.includes("Postgres cannot store"), error.message);
+  }
+  for (const name of ["provision-user-fly-app", "deprovision-user-fly-app"] as const) {
+    await assertRejected(`{"user_id":"${USER_ID}","reason":"nul\\u0000"}`, "reason", name);
+  }
+  // A well-formed pair (an emoji) and other control characters are fine.
+  const { app, calls } = testApp();
+  const res = await app.fetch(
+    request("/provision-user-fly-app", {
+      body: `{"user_id":"${USER_ID}","reason":"ok \\ud83d\\ude00 \\t\\u0001"}`,
+    }),
+  );
+  assertEquals(res.status, 200, await res.clone().text());
+  assertEquals(calls.post.length, 1);
+});
+
+Deno.test("isStorableText: what Postgres text and jsonb accept", () => {
+  assertEquals(isStorableText("plain ünïcödé 😀"), true);
+  assertEquals(isStorableText("a\u0000b"), false);
+  assertEquals(isStorableText("\ud800"), false);
+  assertEquals(isStorableText("\ude00\ud83d"), false);
 });
 
 Deno.test("validation: malformed JSON, non-JSON and non-object bodies name the body", async () => {

@@ -1,22 +1,49 @@
 /**
  * Runs the Fly Machines API emulator until Ctrl-C:
  * `deno task emulator -- [--port N] [--token T] [--org SLUG] [--latency fast|realistic] [--reserved a,b]`.
- * The token defaults to `FLY_EMULATOR_TOKEN`, then to `fake-fly-token`.
+ * The token defaults to `FLY_EMULATOR_TOKEN`, then to `fake-fly-token`. `--help` prints the usage.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_EMULATOR_TOKEN, startFlyEmulator } from "./mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args.filter((arg) => arg !== "--"),
-  options: {
-    port: { type: "string", default: "0" },
-    token: { type: "string" },
-    org: { type: "string", default: "personal" },
-    latency: { type: "string", default: "fast" },
-    reserved: { type: "string", default: "" },
-    "no-rate-limits": { type: "boolean", default: false },
-  },
-});
+const USAGE = `Usage: deno task emulator -- [options]
+
+Runs the Fly Machines API emulator until Ctrl-C.
+
+Options:
+  --port N              port to listen on (default: a free one)
+  --token T             bearer token clients must send (default: $FLY_EMULATOR_TOKEN, then ${DEFAULT_EMULATOR_TOKEN})
+  --org SLUG            organisation slug (default personal)
+  --latency KIND        fast or realistic machine state transitions (default fast)
+  --reserved a,b        app names taken by another org (422 name_taken)
+  --no-rate-limits      do not enforce the Machines API rate limits
+  -h, --help            print this help`;
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      args: Deno.args.filter((arg) => arg !== "--"),
+      options: {
+        port: { type: "string", default: "0" },
+        token: { type: "string" },
+        org: { type: "string", default: "personal" },
+        latency: { type: "string", default: "fast" },
+        reserved: { type: "string", default: "" },
+        "no-rate-limits": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const values = parseCommandLine();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 
 if (values.latency !== "fast" && values.latency !== "realistic") {
   console.error(`--latency must be fast or realistic, not ${values.latency}`);

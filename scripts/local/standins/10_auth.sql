@@ -1,5 +1,6 @@
 -- Stand-in for the parts of Supabase's `auth` schema that the product uses.
 -- auth.uid()/role()/jwt() read the request.jwt.* settings exactly like GoTrue's migrations define them.
+-- Owned by the superuser that applies the stand-ins, as on hosted (where postgres does not own `auth`).
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role;
 
@@ -42,3 +43,9 @@ as $$
 $$;
 
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+
+-- What hosted `postgres` may do in `auth` (supabase/postgres migrations/db/migrations/10000000000000_demote-postgres.sql).
+grant all on schema auth to postgres;
+grant all on all tables in schema auth to postgres;
+grant all on all sequences in schema auth to postgres;
+grant all on all routines in schema auth to postgres;

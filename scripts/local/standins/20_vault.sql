@@ -67,6 +67,13 @@ $$;
 revoke all on all tables in schema vault from public;
 revoke all on function vault.create_secret(text, text, text, uuid) from public;
 revoke all on function vault.update_secret(uuid, text, text, text, uuid) from public;
-grant select on vault.decrypted_secrets to service_role;
+-- The platform's grants once supabase_vault is created (supabase/postgres, vault after-create): postgres
+-- manages secrets (the CLI's [db.vault] upsert, the SQL editor, migrations' security definer functions);
+-- service_role may too. Nobody else reads them.
+grant usage on schema vault to postgres with grant option;
+grant select, delete, truncate, references on vault.secrets, vault.decrypted_secrets to postgres with grant option;
+grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid)
+  to postgres with grant option;
+grant select, delete on vault.secrets, vault.decrypted_secrets to service_role;
 grant execute on function vault.create_secret(text, text, text, uuid) to service_role;
 grant execute on function vault.update_secret(uuid, text, text, text, uuid) to service_role;

@@ -26,8 +26,23 @@ const count = (min: number, max?: number) => {
   return (max === undefined ? atLeast : atLeast.max(max, `must be at most ${max}`)).optional();
 };
 
+/**
+ * True when Postgres can store `text` in a `text` or `jsonb` column: no NUL character (text rejects it,
+ * jsonb rejects `\u0000`) and no unpaired UTF-16 surrogate (not valid Unicode, so not valid UTF-8 or jsonb).
+ */
+export function isStorableText(text: string): boolean {
+  return !text.includes("\u0000") && text.isWellFormed();
+}
+
+/** A string of at most `max` characters that Postgres can store (see {@link isStorableText}). */
+const storableText = (max: number) =>
+  z.string({ error: "must be a string" }).max(max, `must be at most ${max} characters`).refine(
+    isStorableText,
+    "must not contain a NUL character or an unpaired surrogate (Postgres cannot store them)",
+  );
+
 /** Optional free-text reason recorded with the events. */
-const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
+const reason = storableText(500).optional();
 
 /** POST body of provision and deprovision: the user, optionally the desired generation that caused the call. */
 export const userBody = object({
