@@ -194,6 +194,9 @@ Deno.test("engine: failed attempts the schedule did not make due leave the retry
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
     assertEquals((await f.reconcile(user, 10_000)).outcome, "failed");
+    // The jittered backoff may be short: schedule the retry well ahead, as a longer backoff would.
+    await f.db.sql`update public.user_fly_apps set next_attempt_at = now() + interval '1 hour'
+                   where user_id = ${user}`;
     const scheduled = await f.row(user);
     assertEquals(scheduled.retry_count, 1);
     // Ten ops calls or duplicate kicks while the retry is scheduled.

@@ -64,11 +64,11 @@ export interface DetailOptions {
 }
 
 /** What the app should look like for `spec`, or undefined when the user should have no app. */
-async function desiredLook(
+function desiredLook(
   deps: EngineDeps,
   spec: DesiredSpec | undefined,
   secretsDigest: string | null,
-): Promise<DesiredLook | undefined> {
+): DesiredLook | undefined {
   if (!spec || spec.desired_state !== "present") return undefined;
   const config = desiredMachineConfig({
     userId: spec.user_id,
@@ -124,7 +124,7 @@ async function checkChunk(
   const specs = await deps.repo.desiredSpecs(rows.map((row) => row.user_id));
   const looked = await mapBounded(rows, concurrency, async (row) => {
     try {
-      const desired = await desiredLook(deps, specs.get(row.user_id), options.secretsDigest);
+      const desired = desiredLook(deps, specs.get(row.user_id), options.secretsDigest);
       return { row, observation: await inspect(deps, row, desired) };
     } catch (error) {
       report.errored++;
