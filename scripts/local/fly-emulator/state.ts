@@ -1,5 +1,7 @@
 /** The emulator's in-memory world: apps of one organization, their secrets, IPs and machines. */
 
+import type { ResolvedImage } from "./images.ts";
+
 /** A machine event (newest first in API answers). */
 export interface MachineEventRecord {
   id: string;
@@ -26,6 +28,8 @@ export interface MachineRecord {
   state: string;
   version: string;
   config: Record<string, unknown>;
+  /** `config.image` as resolved by the registry at the last create/update (digest, behaviour). */
+  image: ResolvedImage;
   privateIp: string;
   createdAt: string;
   updatedAt: string;

@@ -78,9 +78,10 @@ export function forceMachineState(
   core.lifecycle.setState(app, machine, state);
 }
 
-/** Forgets apps, counts, faults and rate-limit history. */
+/** Forgets apps, images pushed, counts, faults and rate-limit history. */
 export function resetEmulator(core: EmulatorCore): void {
   core.store.clear();
+  core.images.reset();
   core.stats.clear();
   core.faults.clear();
   core.rateLimiter.reset();

@@ -28,6 +28,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
   const region = checkedRegion(request.region, core.config.defaultRegion);
   const config = normalizedConfig(request.config);
   requireSecretsVersion(app, request);
+  const image = core.images.resolve(request.config.image);
   const now = new Date().toISOString();
   const machine: MachineRecord = {
     id: newMachineId(),
@@ -36,6 +37,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
     state: "created",
     version: newUlid(),
     config,
+    image,
     privateIp: newPrivateIp(),
     createdAt: now,
     updatedAt: now,
@@ -160,7 +162,8 @@ export function machineOperations(core: EmulatorCore): Operation[] {
         if (request.name && request.name !== machine.name) throw invalidArgument("name cannot be changed");
         const config = normalizedConfig(request.config);
         requireSecretsVersion(app, request);
-        update(core, app, machine, config, request.skip_launch === true);
+        const image = core.images.resolve(request.config.image);
+        update(core, app, machine, { config, image }, request.skip_launch === true);
         return c.json(machineView(machine));
       },
     },
