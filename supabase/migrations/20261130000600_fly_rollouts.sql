@@ -37,6 +37,10 @@ create table if not exists public.fly_rollouts (
   healthy integer not null default 0,
   failed integer not null default 0,
   rolled_back integer not null default 0,
+  rollback_failed integer not null default 0,
+  -- The canary batch (0): failed targets, and targets not done yet (the gate: canaries done, none failed).
+  canaries_failed integer not null default 0,
+  canaries_open integer not null default 0,
   image_digest text check (image_digest ~ '^sha256:[0-9a-f]{64}$'),
   -- The plans of the scope's tiers when the rollout was created: {tier: {region, cpu_kind, ...}}.
   previous_spec jsonb not null default '{}'::jsonb,
@@ -273,13 +277,18 @@ set search_path = ''
 as $$
   update public.fly_rollouts r set
     total = c.total, updated = c.updated, healthy = c.healthy, failed = c.failed,
-    rolled_back = c.rolled_back, updated_at = now()
+    rolled_back = c.rolled_back, rollback_failed = c.rollback_failed, canaries_failed = c.canaries_failed,
+    canaries_open = c.canaries_open,
+    updated_at = now()
   from (
     select count(*)::integer as total,
            count(*) filter (where t.state in ('healthy', 'failed'))::integer as updated,
            count(*) filter (where t.state = 'healthy')::integer as healthy,
-           count(*) filter (where t.state in ('failed', 'rollback_failed'))::integer as failed,
-           count(*) filter (where t.state = 'rolled_back')::integer as rolled_back
+           count(*) filter (where t.state = 'failed')::integer as failed,
+           count(*) filter (where t.state = 'rolled_back')::integer as rolled_back,
+           count(*) filter (where t.state = 'rollback_failed')::integer as rollback_failed,
+           count(*) filter (where t.batch = 0 and t.state = 'failed')::integer as canaries_failed,
+           count(*) filter (where t.batch = 0 and t.state in ('pending', 'updating'))::integer as canaries_open
     from public.fly_rollout_targets t where t.rollout_id = p_rollout_id
   ) c
   where r.id = p_rollout_id

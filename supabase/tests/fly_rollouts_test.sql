@@ -1,7 +1,7 @@
 -- Rollouts: creation (validation, batches, previous spec), one active rollout per scope, state transitions
 -- (idempotent, recorded with the actor), driving (lease, claim, record, pin), RLS.
 begin;
-select plan(53);
+select plan(54);
 set local client_min_messages = error;
 
 create function pg_temp.uid(n integer) returns uuid language sql as $$
@@ -94,6 +94,8 @@ select is(
   (private.record_fly_rollout_target((select id from r1), 'driver-1',
     (select user_id from public.fly_rollout_targets where batch = 0), 'healthy', 'sha256:' || repeat('a', 64))
    ->> 'healthy')::int, 1, 'a healthy canary is counted');
+select results_eq($$select canaries_open, canaries_failed, updated from public.fly_rollouts where id = (select id from r1)$$,
+  $$values (0, 0, 1)$$, 'the canary gate counters follow');
 select is((select count(*)::int from public.user_fly_app_events
            where event_type = 'rollout_target_healthy'
              and user_id = (select user_id from public.fly_rollout_targets where batch = 0)), 1,
