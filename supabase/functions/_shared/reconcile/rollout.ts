@@ -87,6 +87,17 @@ export const ROLLOUT_DRIVER_ACTOR = "rollout-driver";
 /** Lease kept beyond the deadline, so a step that overruns a little keeps its rollout. */
 const LEASE_MARGIN_S = 30;
 
+/**
+ * The image reference that pins `image` to `digest`: `registry.fly.io/app:v2` + `sha256:…` →
+ * `registry.fly.io/app@sha256:…` (the tag dropped, as flyctl deploys by digest).
+ */
+export function pinnedImage(image: string, digest: string): string {
+  const name = image.split("@")[0];
+  const tagAt = name.lastIndexOf(":");
+  const repository = tagAt > name.lastIndexOf("/") ? name.slice(0, tagAt) : name;
+  return `${repository}@${digest}`;
+}
+
 /** The spec a claimed target gets now. */
 export function specForTarget(rollout: Rollout, target: RolloutTarget): RolloutSpec {
   if (target.state === "rolling_back") return target.previous;
