@@ -719,7 +719,36 @@ comment on function private.fly_rollout_spec_for_user(uuid) is
   'what the controller should converge the user to now (the target + pinned digest once the user''s batch '
   'got it, else the previous spec). Null when no active rollout covers the user.';
 
+create or replace function private.fly_rollout_status(p_rollout_id uuid default null, p_events integer default 50)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'rollout', private._fly_rollout_json(r),
+    'batches', coalesce((
+      select jsonb_agg(b.counts order by b.batch) from (
+        select t.batch, jsonb_build_object('batch', t.batch) || jsonb_object_agg(t.state, t.n) as counts
+        from (select t2.batch, t2.state, count(*) as n from public.fly_rollout_targets t2
+              where t2.rollout_id = r.id group by t2.batch, t2.state) t
+        group by t.batch) b), '[]'::jsonb),
+    'events', coalesce((
+      select jsonb_agg(to_jsonb(e) - 'rollout_id' order by e.seq) from (
+        select * from public.fly_rollout_events e2 where e2.rollout_id = r.id
+        order by e2.seq desc limit greatest(coalesce(p_events, 50), 0)) e), '[]'::jsonb))
+  from public.fly_rollouts r
+  where r.id = p_rollout_id
+     or (p_rollout_id is null and r.id = (select r2.id from public.fly_rollouts r2
+                                           order by r2.created_at desc, r2.id limit 1))
+$$;
+comment on function private.fly_rollout_status(uuid, integer) is
+  'What ops see of a rollout (the latest when p_rollout_id is null): {rollout, batches: [{batch, <state>: '
+  'count, ...}], events: the last p_events fly_rollout_events, oldest first}. Null when there is none.';
+
 revoke all on function
+  private.fly_rollout_status(uuid, integer),
   private.reject_fly_rollout_event_change(),
   private._fly_rollout_json(public.fly_rollouts),
   private._append_fly_rollout_event(uuid, text, text, text, text, text, jsonb),

@@ -1,7 +1,7 @@
 -- Rollouts: creation (validation, batches, previous spec), one active rollout per scope, state transitions
 -- (idempotent, recorded with the actor), driving (lease, claim, record, pin), RLS.
 begin;
-select plan(54);
+select plan(57);
 set local client_min_messages = error;
 
 create function pg_temp.uid(n integer) returns uuid language sql as $$
@@ -139,6 +139,12 @@ select results_eq(
   $$values ('created'::text, 'alice'::text), ('started', 'alice'), ('digest_pinned', 'system'), ('paused', 'carol'),
            ('resumed', 'carol'), ('halted', 'system'), ('rollback_started', 'dave')$$,
   'every change is an event with its actor (repeated pause: none)');
+
+select is(private.fly_rollout_status((select id from r1)) -> 'batches' -> 0,
+  '{"batch": 0, "rolled_back": 1}'::jsonb, 'status: target states per batch');
+select is(jsonb_array_length(private.fly_rollout_status((select id from r1), 3) -> 'events'), 3,
+  'status: the latest events');
+select is(private.fly_rollout_status() -> 'rollout' ->> 'id', (select id::text from r1), 'status: the latest rollout');
 
 -- Abort frees the scope.
 select is(private.transition_fly_rollout((select id from r1), 'abort', 'erin') -> 'rollout' ->> 'state', 'aborted',

@@ -3,7 +3,7 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { appliesPerUser, IMAGE_A, IMAGE_B, withRollouts } from "./_fixture.ts";
 
 Deno.test("rollout: 20 users, canary 1, batch 5 → all on B's pinned digest, healthy, completed, events per machine", async () => {
-  await withRollouts(20, async ({ create, advance, get, fleet, db, users }) => {
+  await withRollouts(20, async ({ create, advance, get, fleet, db, users, repo }) => {
     const digestB = fleet.digestOf(IMAGE_B);
     const rollout = await create({ target: { image: IMAGE_B }, canary_count: 1, batch_size: 5 });
     const [progress] = await advance();
@@ -36,6 +36,11 @@ Deno.test("rollout: 20 users, canary 1, batch 5 → all on B's pinned digest, he
     const events = await db.sql<{ event_type: string }[]>`
       select event_type from public.fly_rollout_events where rollout_id = ${rollout.id} order by seq`;
     assertEquals(events.map((e) => e.event_type), ["created", "started", "digest_pinned", "completed"]);
+    const status = await repo.status();
+    assertEquals(status?.batches, [
+      { batch: 0, healthy: 1 },
+      ...[5, 5, 5, 4].map((healthy, index) => ({ batch: index + 1, healthy })),
+    ]);
   });
 });
 

@@ -121,6 +121,24 @@ export const UserRolloutSpecSchema = z.object({
 /** See {@link UserRolloutSpecSchema}. */
 export type UserRolloutSpec = z.infer<typeof UserRolloutSpecSchema>;
 
+/** What ops see of a rollout: the row, its targets' states per batch, its latest events. */
+export const RolloutStatusSchema = z.object({
+  rollout: RolloutSchema,
+  batches: z.array(z.looseObject({ batch: z.number().int() })),
+  events: z.array(z.looseObject({
+    seq: z.number().int(),
+    event_type: z.string(),
+    actor: z.string(),
+    from_state: z.string().nullable(),
+    to_state: z.string().nullable(),
+    reason: z.string().nullable(),
+    created_at: z.string(),
+  })),
+});
+
+/** See {@link RolloutStatusSchema}. */
+export type RolloutStatus = z.infer<typeof RolloutStatusSchema>;
+
 const TransitionSchema = z.object({ changed: z.boolean(), rollout: RolloutSchema });
 
 /** How an HTTP route answers a database error of the rollout API. */
@@ -199,6 +217,13 @@ export class RolloutsRepository {
       select to_jsonb(r) - 'lease_owner' - 'lease_expires_at' as rollout
       from public.fly_rollouts r where r.id = ${rolloutId}::uuid`;
     return rows.length ? RolloutSchema.parse(rows[0].rollout) : null;
+  }
+
+  /** A rollout's status (the latest rollout when `rolloutId` is omitted), or null when there is none. */
+  async status(rolloutId?: string, events = 50): Promise<RolloutStatus | null> {
+    const [{ status }] = await this.#sql<{ status: unknown }[]>`
+      select private.fly_rollout_status(${rolloutId ?? null}::uuid, ${events}) as status`;
+    return status === null ? null : RolloutStatusSchema.parse(status);
   }
 
   /** Leases every running rollout no other driver holds (renewing ours) for `leaseSeconds`. */
