@@ -11,7 +11,7 @@ import { type FlyEmulator, startFlyEmulator } from "../../scripts/local/fly-emul
 import { assert, assertEquals } from "../_support/assert.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
-import { configFor, emulatorApply, FLEET_APP } from "./emulator_apply.ts";
+import { emulatorApply, FLEET_APP, provisionFleet } from "./emulator_fleet.ts";
 
 const IMAGE_A = "registry.fly.io/backend:a";
 const IMAGE_B = "registry.fly.io/backend:b";
@@ -38,20 +38,7 @@ async function withEmulatorFleet(count: number, fn: (fleet: EmulatorFleet) => Pr
     const users = await createUsers(db, count);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
-    await fly.apps.create({ name: FLEET_APP, org_slug: emulator.orgSlug });
-    const machineIds = new Map<string, string>();
-    for (const user of users) {
-      const created = await fly.machines.create(FLEET_APP, {
-        region: "sin",
-        config: configFor(user, { image: IMAGE_A }, crypto.randomUUID()),
-      });
-      await fly.machines.wait(FLEET_APP, created.id, { timeoutSeconds: 5 });
-      machineIds.set(user, created.id);
-      await db.sql`update public.user_fly_apps set status = 'active', machine_id = ${created.id},
-        docker_image = ${IMAGE_A}, image_digest = ${
-        created.image_ref?.digest ?? null
-      } where user_id = ${user}`;
-    }
+    const machineIds = await provisionFleet({ fly, db, orgSlug: emulator.orgSlug, users, image: IMAGE_A });
     const { apply, updates } = emulatorApply(fly, machineIds);
     const beforeApply: EmulatorFleet["beforeApply"] = {};
     let applied = 0;

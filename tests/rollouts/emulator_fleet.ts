@@ -1,12 +1,20 @@
 /**
- * A test apply for the rollout driver against the Machines API emulator: what the controller does for a
- * rollout target, reduced to the machine (the app and its one machine exist): a full-config update with
- * `current_version` when the config differs, then waits until the machine is started with passing checks,
- * within the health gate. Counts the updates it sent per user.
+ * A fleet of user machines on the Machines API emulator for the rollout driver (tests and `bench rollout`):
+ * {@link provisionFleet} gives each paid user one started machine and an active row, and
+ * {@link emulatorApply} is what the controller does for a rollout target, reduced to the machine: a
+ * full-config update with `current_version` when the config differs, then a wait until the machine is started
+ * with passing checks, within the health gate. It counts the updates it sent per user.
  */
 import type { Plan } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
+import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
+import type { ScratchDatabase } from "../_support/database.ts";
 import type { RolloutSpec } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import { FlyApiError, type FlyClient, type Machine } from "../../supabase/functions/_shared/fly/mod.ts";
+import {
+  FlyApiError,
+  type FlyClient,
+  FlyNotFoundError,
+  type Machine,
+} from "../../supabase/functions/_shared/fly/mod.ts";
 import {
   configDrift,
   desiredMachineConfig,
@@ -38,6 +46,36 @@ export function configFor(userId: string, spec: RolloutSpec, createToken: string
   const image = spec.digest ? pinnedImage(spec.image!, spec.digest) : spec.image!;
   const plan = { ...FLEET_PLAN, ...(spec.memory_mb ? { memory_mb: spec.memory_mb } : {}) };
   return desiredMachineConfig({ userId, plan, image, createToken });
+}
+
+/**
+ * Creates one started machine running `image` per user in {@link FLEET_APP} (created too), `concurrency` at a
+ * time, and records each user's row as active on it (image, digest, machine id). Returns user → machine id.
+ */
+export async function provisionFleet(
+  options: { fly: FlyClient; db: ScratchDatabase; orgSlug: string; users: string[]; image: string },
+  concurrency = 1,
+): Promise<Map<string, string>> {
+  const { fly, db, users, image } = options;
+  await fly.apps.create({ name: FLEET_APP, org_slug: options.orgSlug });
+  // Apps are eventually consistent: wait until the new app is visible.
+  while (!(await fly.apps.get(FLEET_APP).then(() => true, (error) => !(error instanceof FlyNotFoundError)))) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const machineIds = new Map<string, string>();
+  await mapBounded(users, concurrency, async (user) => {
+    const created = await fly.machines.create(FLEET_APP, {
+      region: "sin",
+      config: configFor(user, { image }, crypto.randomUUID()),
+    });
+    for (let reached = false; !reached;) {
+      reached = (await fly.machines.wait(FLEET_APP, created.id, { timeoutSeconds: 10 })).reached;
+    }
+    machineIds.set(user, created.id);
+    await db.sql`update public.user_fly_apps set status = 'active', machine_id = ${created.id},
+      docker_image = ${image}, image_digest = ${created.image_ref?.digest ?? null} where user_id = ${user}`;
+  });
+  return machineIds;
 }
 
 function passing(machine: Machine): boolean {
