@@ -146,6 +146,8 @@ export interface RolloutErrorAnswer {
   status: 400 | 404 | 409;
   code: "invalid_request" | "not_found" | "conflict" | "invalid_state";
   message: string;
+  /** For invalid input: the request field named at the start of the message (`batch_size`, `target.image`). */
+  field?: string;
 }
 
 /**
@@ -157,8 +159,10 @@ export function rolloutErrorAnswer(error: unknown): RolloutErrorAnswer | null {
   if (!(error instanceof Error) || !("code" in error)) return null;
   const message = error.message;
   switch ((error as { code?: string }).code) {
-    case "22023":
-      return { status: 400, code: "invalid_request", message };
+    case "22023": {
+      const field = /^([a-z_]+(?:\.[a-z_]+)?):/.exec(message)?.[1];
+      return { status: 400, code: "invalid_request", message, ...(field ? { field } : {}) };
+    }
     case "P0002":
       return { status: 404, code: "not_found", message };
     case "23505":
