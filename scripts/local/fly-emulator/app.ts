@@ -5,6 +5,7 @@ import { FlyHttpError } from "./http_error.ts";
 import { type EmulatorEnv, registerOperations } from "./operation.ts";
 import { appOperations } from "./routes/apps.ts";
 import { registerControlRoutes } from "./routes/control.ts";
+import { registerImageRoutes } from "./routes/images.ts";
 import { ipAssignmentOperations } from "./routes/ip_assignments.ts";
 import { leaseOperations } from "./routes/leases.ts";
 import { machineActionOperations } from "./routes/machine_actions.ts";
@@ -19,6 +20,7 @@ import { waitOperations } from "./routes/wait.ts";
 export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
   const app = new Hono<EmulatorEnv>();
   registerControlRoutes(app, core);
+  registerImageRoutes(app, core);
   registerOperations(app, core, [
     ...appOperations(core),
     ...ipAssignmentOperations(core),

@@ -1,5 +1,6 @@
 /** What every route handler of the emulator shares. */
 import type { FaultInjector } from "./faults.ts";
+import type { ImageRegistry } from "./images.ts";
 import type { LatencyProfile } from "./latency.ts";
 import type { MachineLifecycle } from "./lifecycle.ts";
 import type { RateLimiter } from "./rate_limit.ts";
@@ -13,7 +14,7 @@ export interface EmulatorConfig {
   readonly orgSlug: string;
   /** Delays of the API and of machine transitions. */
   readonly latency: LatencyProfile;
-  /** Images matching this never boot: the machine ends `failed`. */
+  /** Images matching this never boot: the machine ends `failed` (as do tags ending `-crash`). */
   readonly unpullableImage: RegExp;
   /** Region used when a create names none ("near the caller"). */
   readonly defaultRegion: string;
@@ -69,6 +70,7 @@ export class RequestStats {
 export interface EmulatorCore {
   readonly config: EmulatorConfig;
   readonly store: EmulatorStore;
+  readonly images: ImageRegistry;
   readonly lifecycle: MachineLifecycle;
   readonly faults: FaultInjector;
   readonly rateLimiter: RateLimiter;

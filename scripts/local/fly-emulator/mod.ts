@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { createEmulatorApp } from "./app.ts";
 import { defaultOrgListingBehaviour, type EmulatorCore, RequestStats } from "./core.ts";
 import { FaultInjector } from "./faults.ts";
+import { ImageRegistry, type RegistryEntry } from "./images.ts";
 import { type LatencyOption, type LatencyProfile, resolveLatency } from "./latency.ts";
 import { MachineLifecycle } from "./lifecycle.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -22,10 +23,12 @@ import {
   snapshot,
 } from "./routes/control.ts";
 import { EmulatorStore } from "./state.ts";
+import { digestOf } from "./views.ts";
 
 export type { ActiveFaultRule, FaultAction, FaultInjector, FaultRule } from "./faults.ts";
 export { FAST_LATENCY, type LatencyOption, type LatencyProfile, REALISTIC_LATENCY } from "./latency.ts";
 export type { EmulatorSnapshot, ForcedMachineState } from "./routes/control.ts";
+export type { RegistryEntry } from "./images.ts";
 
 /** The token used when none is given (`--token` / `FLY_EMULATOR_TOKEN`). */
 export const DEFAULT_EMULATOR_TOKEN = "fake-fly-token";
@@ -46,7 +49,7 @@ export interface FlyEmulatorOptions {
   readonly reservedNames?: readonly string[];
   /** Whether the documented rate limits answer 429. Default true. */
   readonly rateLimits?: boolean;
-  /** Images matching this never boot (the machine ends `failed`). Default: containing `unpullable`. */
+  /** Images matching this never boot (the machine ends `failed`, as tags ending `-crash` do). Default: containing `unpullable`. */
   readonly unpullableImage?: RegExp;
   /** Region of machines created without one. Default `iad`. */
   readonly defaultRegion?: string;
@@ -72,12 +75,18 @@ export interface FlyEmulator {
   state(): EmulatorSnapshot;
   /** Answers per operation and status, e.g. `{Machines_show: {"200": 50}}`. */
   requestCounts(): Record<string, Record<string, number>>;
-  /** Forgets apps, counts, faults and rate-limit history. */
+  /** Forgets apps, images pushed, counts, faults and rate-limit history. */
   reset(): void;
   /** Replaces the names held by other organizations. */
   setReservedNames(names: readonly string[]): void;
   /** Changes a machine's state behind the client's back (a crash, a host stop). */
   setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
+  /** Pushes an image tag again (same tag, new digest); returns the new digest. */
+  pushImage(image: string): string;
+  /** Removes an image tag from the registry: creates and updates with it fail as an unpullable image. */
+  removeImage(image: string): void;
+  /** Tags pushed or removed so far, with their current digest. */
+  images(): RegistryEntry[];
   /** Stops serving, cancels timers and pending waits, closes connections. */
   close(): Promise<void>;
 }
@@ -86,16 +95,18 @@ export interface FlyEmulator {
 export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promise<FlyEmulator> {
   const latency = resolveLatency(options.latency);
   const store = new EmulatorStore(options.reservedNames);
+  const unpullableImage = options.unpullableImage ?? /unpullable/;
   const core: EmulatorCore = {
     config: {
       token: options.token ?? DEFAULT_EMULATOR_TOKEN,
       orgSlug: options.orgSlug ?? "personal",
       latency,
-      unpullableImage: options.unpullableImage ?? /unpullable/,
+      unpullableImage,
       defaultRegion: options.defaultRegion ?? "iad",
       enforceRateLimits: options.rateLimits ?? true,
     },
     store,
+    images: new ImageRegistry(digestOf, unpullableImage),
     lifecycle: new MachineLifecycle({ onChange: (app, machine) => store.orgMachines.touch(app, machine) }),
     faults: new FaultInjector(options.faultSeed),
     rateLimiter: new RateLimiter(),
@@ -131,6 +142,9 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
       for (const name of names) core.store.reservedNames.add(name);
     },
     setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
+    pushImage: (image) => core.images.push(image),
+    removeImage: (image) => core.images.remove(image),
+    images: () => core.images.list(),
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         core.lifecycle.close();

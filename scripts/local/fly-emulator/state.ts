@@ -1,6 +1,8 @@
 /** The emulator's in-memory world: apps of one organization, their secrets, IPs, machines and volumes. */
 import { OrgMachineIndex } from "./org_machine_index.ts";
 
+import type { ResolvedImage } from "./images.ts";
+
 /** A machine event (newest first in API answers). */
 export interface MachineEventRecord {
   id: string;
@@ -27,6 +29,8 @@ export interface MachineRecord {
   state: string;
   version: string;
   config: Record<string, unknown>;
+  /** `config.image` as resolved by the registry at the last create/update (digest, behaviour). */
+  image: ResolvedImage;
   privateIp: string;
   createdAt: string;
   updatedAt: string;

@@ -13,10 +13,13 @@
  * | suspended     | starting → started  | → stopped          | no-op   | 412     | new version, stays | ok            |
  * | failed        | starting → started  | no-op              | 412     | 412     | boots new version  | ok            |
  * | transient     | 412                 | 412                | 412     | 412     | 412                | force only    |
+ *
+ * A boot ends `started`, or `failed` when the machine's image crashes (see images.ts).
  */
 import type { EmulatorCore } from "./core.ts";
 import { failedPrecondition } from "./http_error.ts";
 import { newUlid } from "./ids.ts";
+import type { ResolvedImage } from "./images.ts";
 import type { AppRecord, MachineRecord } from "./state.ts";
 
 const TRANSIENT_STATES: ReadonlySet<string> = new Set([
@@ -35,12 +38,16 @@ export function isTransient(state: string): boolean {
   return TRANSIENT_STATES.has(state);
 }
 
-/** Boots the machine through `starting`; an unpullable image ends `failed`. */
+/** The state a boot of the machine's image ends in. */
+function bootedState(machine: MachineRecord): "started" | "failed" {
+  return machine.image.behaviour === "crash" ? "failed" : "started";
+}
+
+/** Boots the machine through `starting`; an image that crashes ends `failed`. */
 function boot(core: EmulatorCore, app: AppRecord, machine: MachineRecord, ms: number): void {
   core.lifecycle.transition(app, machine, "starting", ms, () => {
     machine.launching = false;
-    const pullable = !core.config.unpullableImage.test(String(machine.config.image));
-    core.lifecycle.setState(app, machine, pullable ? "started" : "failed");
+    core.lifecycle.setState(app, machine, bootedState(machine));
   });
 }
 
@@ -109,12 +116,18 @@ export function restart(core: EmulatorCore, app: AppRecord, machine: MachineReco
   });
 }
 
+/** A machine's new config and its image as resolved. */
+export interface MachineUpdate {
+  readonly config: Record<string, unknown>;
+  readonly image: ResolvedImage;
+}
+
 /** Replaces the config and mints a new version; a running machine reboots into it through `replacing`. */
 export function update(
   core: EmulatorCore,
   app: AppRecord,
   machine: MachineRecord,
-  config: Record<string, unknown>,
+  { config, image }: MachineUpdate,
   skipLaunch: boolean,
 ): void {
   if (isTransient(machine.state) || machine.launching) {
@@ -125,11 +138,11 @@ export function update(
   machine.versions.unshift({ version: machine.version, config: machine.config });
   machine.version = newUlid();
   machine.config = config;
+  machine.image = image;
   const wasRunning = machine.state === "started";
   if (wasRunning && !skipLaunch) {
     core.lifecycle.transition(app, machine, "replacing", core.config.latency.replaceMs, () => {
-      const pullable = !core.config.unpullableImage.test(String(config.image));
-      core.lifecycle.setState(app, machine, pullable ? "started" : "failed");
+      core.lifecycle.setState(app, machine, bootedState(machine));
     });
   } else if (wasRunning) {
     core.lifecycle.setState(app, machine, "stopped", "user");

@@ -48,23 +48,25 @@ function configView(config: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-/** Health checks of a machine: passing while started, critical otherwise. */
+/** What a check reports: passing while started, critical otherwise or when the image is `-broken`. */
+function checkResult(machine: MachineRecord): { status: string; output: string } {
+  if (machine.state !== "started") return { status: "critical", output: "machine is not running" };
+  if (machine.image.behaviour === "broken") {
+    return { status: "critical", output: "HTTP GET /health: 500 Internal Server Error" };
+  }
+  return { status: "passing", output: "HTTP GET 200 OK" };
+}
+
+/** Health checks of a machine, one per configured check. */
 function checksView(machine: MachineRecord): Record<string, unknown>[] {
   const checks = machine.config.checks;
   if (!checks || typeof checks !== "object") return [];
-  const running = machine.state === "started";
-  return Object.keys(checks).map((name) => ({
-    name,
-    status: running ? "passing" : "critical",
-    output: running ? "HTTP GET 200 OK" : "machine is not running",
-    updated_at: machine.updatedAt,
-  }));
+  const result = checkResult(machine);
+  return Object.keys(checks).map((name) => ({ name, ...result, updated_at: machine.updatedAt }));
 }
 
 /** `Machine`; `includeLease` adds the lease (never its nonce). */
 export function machineView(machine: MachineRecord, includeLease = false) {
-  const image = String(machine.config.image ?? "");
-  const [repository, tag = "latest"] = image.split(/:(?=[^/]*$)/);
   const now = Date.now() / 1000;
   const lease = includeLease && machine.lease && machine.lease.expiresAt > now
     ? {
@@ -82,13 +84,7 @@ export function machineView(machine: MachineRecord, includeLease = false) {
     version: machine.version,
     private_ip: machine.privateIp,
     config: configView(machine.config),
-    image_ref: {
-      registry: "registry-1.docker.io",
-      repository,
-      tag,
-      digest: `sha256:${digestOf(image)}`,
-      labels: {},
-    },
+    image_ref: machine.image.ref,
     created_at: machine.createdAt,
     updated_at: machine.updatedAt,
     events: machine.events,

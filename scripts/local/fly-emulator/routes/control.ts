@@ -101,10 +101,11 @@ export function forceMachineState(
   core.lifecycle.setState(app, machine, state);
 }
 
-/** Forgets apps, counts, faults, rate-limit history and org listing knobs. */
+/** Forgets apps, images pushed, counts, faults, rate-limit history and org listing knobs. */
 export function resetEmulator(core: EmulatorCore): void {
   core.orgListing = defaultOrgListingBehaviour();
   core.store.clear();
+  core.images.reset();
   core.stats.clear();
   core.faults.clear();
   core.rateLimiter.reset();

@@ -30,6 +30,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
   const config = normalizedConfig(request.config);
   checkMounts(app, config, region);
   requireSecretsVersion(app, request);
+  const image = core.images.resolve(request.config.image);
   const now = new Date().toISOString();
   const machine: MachineRecord = {
     id: newMachineId(),
@@ -38,6 +39,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
     state: "created",
     version: newUlid(),
     config,
+    image,
     privateIp: newPrivateIp(),
     createdAt: now,
     updatedAt: now,
@@ -170,7 +172,8 @@ export function machineOperations(core: EmulatorCore): Operation[] {
         const config = normalizedConfig(request.config);
         checkMounts(app, config, machine.region, machine.id);
         requireSecretsVersion(app, request);
-        update(core, app, machine, config, request.skip_launch === true);
+        const image = core.images.resolve(request.config.image);
+        update(core, app, machine, { config, image }, request.skip_launch === true);
         return c.json(machineView(machine));
       },
     },

@@ -16,11 +16,24 @@ export interface Alert {
   desired_state: string;
 }
 
+/** A fleet rollout that stopped on failures (see rollout.ts). */
+export interface RolloutAlert {
+  rollout_id: string;
+  reason: "rollout_halted";
+  direction: "forward" | "rollback";
+  error: string;
+  failed: number;
+  total: number;
+}
+
 /** Timeout of the webhook POST. */
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /** POSTs the alert to the configured webhook, if any. */
-export async function sendAlert(deps: Pick<EngineDeps, "config" | "log">, alert: Alert): Promise<void> {
+export async function sendAlert(
+  deps: Pick<EngineDeps, "config" | "log">,
+  alert: Alert | RolloutAlert,
+): Promise<void> {
   const url = deps.config.alert.webhookUrl;
   deps.log.warn("alert raised", { ...alert });
   if (!url) return;
@@ -28,7 +41,11 @@ export async function sendAlert(deps: Pick<EngineDeps, "config" | "log">, alert:
     const response = await fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ type: "fly_user_app_alert", raised_at: new Date().toISOString(), ...alert }),
+      body: JSON.stringify({
+        type: "rollout_id" in alert ? "fly_rollout_alert" : "fly_user_app_alert",
+        raised_at: new Date().toISOString(),
+        ...alert,
+      }),
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
     await response.body?.cancel();

@@ -1,0 +1,99 @@
+/**
+ * Benchmark: a rollout of a new image to N users in batches, on the realistic latency profile; wall time
+ * against the floor set by the machines' replace time per batch and the API latency.
+ *
+ * Usage: `deno task bench rollout`, or `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/rollout.ts
+ * [--users=N] [--batch=N]` (env BENCH_ROLLOUT_USERS, default 100; BENCH_ROLLOUT_BATCH, default 10; one canary).
+ *
+ * Setup: a scratch migrated database, the emulator in this process with the realistic profile (30 ms per API
+ * call, 2.5 s to replace a running machine), N `pro` users each with one started machine (created with the
+ * emulator's rate-limit enforcement off and a client without limiter, as `bench sweep` does: creating N
+ * machines under the documented limits only measures those limits). The timed part is one `advanceRollouts`
+ * step with the product's client (its limiter keeps the documented limits) and the apply of
+ * tests/rollouts/emulator_fleet.ts, which makes the calls the controller makes per target: get the machine,
+ * update it with the full config and `current_version`, wait for `started`, get it again for its checks and
+ * digest.
+ *
+ * Floor: batches run one after another and the targets of a batch in parallel; the canary goes alone (its
+ * success pins the digest), then ceil((N - 1) / batch) batches. A batch cannot take less than one target's
+ * critical path: 4 API calls of 30 ms and the 2.5 s replace. The documented limits (1 req/s per action and
+ * machine, Get Machine 5/s) are not binding here: each machine sees one update, one wait and two gets.
+ */
+import { loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
+import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
+import { createLogger } from "../../supabase/functions/_shared/log.ts";
+import { advanceRollouts } from "../../supabase/functions/_shared/reconcile/rollout.ts";
+import { REALISTIC_LATENCY, startFlyEmulator } from "../local/fly-emulator/mod.ts";
+import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
+import { emulatorApply, provisionFleet } from "../../tests/rollouts/emulator_fleet.ts";
+import { countsSince, createPaidUsers, intSetting, table, totalAnswers } from "./_support.ts";
+
+const USERS = Math.max(2, intSetting("users", "BENCH_ROLLOUT_USERS", 100));
+const BATCH = Math.max(1, intSetting("batch", "BENCH_ROLLOUT_BATCH", 10));
+const CANARIES = 1;
+const IMAGE_A = "registry.fly.io/user-backend:a";
+const IMAGE_B = "registry.fly.io/user-backend:b";
+
+const db = await createMigratedDatabase();
+const emulator = await startFlyEmulator({ latency: "realistic", rateLimits: false });
+try {
+  const setupClient = createFlyClient({ token: emulator.token, baseUrl: emulator.url, rateLimit: false });
+  const users = await createPaidUsers(db, USERS);
+  const started = performance.now();
+  const machineIds = await provisionFleet(
+    { fly: setupClient, db, orgSlug: emulator.orgSlug, users, image: IMAGE_A },
+    32,
+  );
+  console.log(`setup: ${USERS} started machines in ${Math.round(performance.now() - started)} ms`);
+
+  const fly = createFlyClient({ token: emulator.token, baseUrl: emulator.url });
+  const { apply, updates } = emulatorApply(fly, machineIds);
+  const rollouts = new RolloutsRepository(db.sql);
+  const config = loadConfig({
+    FLY_API_TOKEN: emulator.token,
+    FLY_ORG_SLUG: emulator.orgSlug,
+    FLY_API_BASE_URL: emulator.url,
+    FLY_DEFAULT_REGION: "sin",
+    FLY_APP_IMAGE: IMAGE_A,
+    PROVISIONER_SECRET: "rollout-bench-provisioner-secret",
+    SUPABASE_URL: "http://127.0.0.1:9",
+    SUPABASE_DB_URL: db.url,
+  });
+  const deps = { config, log: createLogger({ level: "error" }), rollouts, applyTarget: apply };
+
+  const before = emulator.requestCounts();
+  const t0 = performance.now();
+  const rollout = await rollouts.create(
+    { target: { image: IMAGE_B }, canary_count: CANARIES, batch_size: BATCH, reason: "bench" },
+    "bench",
+  );
+  const [progress] = await advanceRollouts(deps, { owner: "bench", deadline: Date.now() + 600_000 });
+  const wallMs = performance.now() - t0;
+  const done = await rollouts.get(rollout.id);
+  const calls = countsSince(before, emulator.requestCounts());
+
+  const batches = 1 + Math.ceil((USERS - CANARIES) / BATCH);
+  const perTargetMs = REALISTIC_LATENCY.replaceMs + 4 * REALISTIC_LATENCY.requestMs;
+  const floorMs = batches * perTargetMs;
+  const updated = [...updates.values()].reduce((sum, n) => sum + n, 0);
+  console.log(
+    table(["figure", "value"], [
+      ["users / batch size / canaries", `${USERS} / ${BATCH} / ${CANARIES}`],
+      ["rollout state", `${progress?.state} (healthy ${done?.healthy}, failed ${done?.failed})`],
+      ["machine updates sent", updated],
+      ["batches (canary alone, then batches)", batches],
+      ["floor: batches x (replace + 4 calls)", `${floorMs} ms`],
+      ["wall time", `${Math.round(wallMs)} ms`],
+      ["ratio wall / floor", (wallMs / floorMs).toFixed(2)],
+      ["API calls (429s)", `${totalAnswers(calls)} (${totalAnswers(calls, (code) => code === "429")})`],
+    ]).join("\n"),
+  );
+  console.log(
+    `BENCH rollout users=${USERS} batch=${BATCH} wall_ms=${Math.round(wallMs)} floor_ms=${floorMs} ` +
+      `ratio=${(wallMs / floorMs).toFixed(2)} state=${progress?.state} updates=${updated}`,
+  );
+} finally {
+  await emulator.close();
+  await db.drop();
+}

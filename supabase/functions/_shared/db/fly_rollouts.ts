@@ -1,0 +1,273 @@
+/**
+ * Typed access to fleet rollouts through the private SQL API of migration `20261130000600_fly_rollouts.sql`
+ * (`private.create_fly_rollout`, `transition_fly_rollout`, `lease_fly_rollouts`, `claim_fly_rollout_targets`,
+ * `record_fly_rollout_target`, `pin_fly_rollout_digest`, `fly_rollout_spec_for_user`). Every row that comes
+ * back is parsed with zod.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type postgres from "postgres";
+import type { Sql } from "./client.ts";
+
+/** What a rollout changes, over each user's plan. */
+export const RolloutSpecSchema = z.looseObject({
+  image: z.string().optional(),
+  /** `sha256:…`: the image is applied as `image@digest`. */
+  digest: z.string().optional(),
+  region: z.string().optional(),
+  cpu_kind: z.enum(["shared", "performance"]).optional(),
+  cpus: z.number().int().optional(),
+  memory_mb: z.number().int().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  checks: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** A spec to apply to one user's machine (target or previous). */
+export type RolloutSpec = z.infer<typeof RolloutSpecSchema>;
+
+/** States of a rollout. */
+export const ROLLOUT_STATES = [
+  "pending",
+  "running",
+  "paused",
+  "halted",
+  "completed",
+  "aborted",
+  "rolled_back",
+] as const;
+
+/** One `public.fly_rollouts` row (without its lease columns). */
+export const RolloutSchema = z.looseObject({
+  id: z.string(),
+  tier: z.string().nullable(),
+  target: RolloutSpecSchema,
+  canary_count: z.number().int(),
+  batch_size: z.number().int(),
+  max_unavailable: z.coerce.number().nullable(),
+  health_timeout_s: z.number().int(),
+  max_failures: z.number().int(),
+  state: z.enum(ROLLOUT_STATES),
+  direction: z.enum(["forward", "rollback"]),
+  total: z.number().int(),
+  updated: z.number().int(),
+  healthy: z.number().int(),
+  failed: z.number().int(),
+  rolled_back: z.number().int(),
+  rollback_failed: z.number().int(),
+  canaries_failed: z.number().int(),
+  canaries_open: z.number().int(),
+  image_digest: z.string().nullable(),
+  created_by: z.string(),
+  reason: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  updated_at: z.string(),
+});
+
+/** A rollout. */
+export type Rollout = z.infer<typeof RolloutSchema>;
+
+/** A target claimed for an update (forward) or a rollback. */
+export const RolloutTargetSchema = z.object({
+  user_id: z.string(),
+  batch: z.number().int(),
+  state: z.enum(["updating", "rolling_back"]),
+  attempts: z.number().int(),
+  previous: RolloutSpecSchema,
+});
+
+/** A claimed target. */
+export type RolloutTarget = z.infer<typeof RolloutTargetSchema>;
+
+/** The request of {@link RolloutsRepository.create} (validated by SQL: 22023 naming the field). */
+export interface CreateRolloutRequest {
+  target: RolloutSpec;
+  /** One tier; omitted or null: every tier with a dedicated app. */
+  tier?: string | null;
+  canary_count?: number;
+  batch_size?: number;
+  /** Fraction of the targets per batch, instead of `batch_size` (default 0.33 when neither is given). */
+  max_unavailable?: number;
+  health_timeout_s?: number;
+  max_failures?: number;
+  reason?: string;
+  /** Start at once (default true). */
+  start?: boolean;
+}
+
+/** Actions of {@link RolloutsRepository.transition}. */
+export type RolloutAction = "start" | "pause" | "resume" | "abort" | "halt" | "rollback" | "complete";
+
+/** The outcome of applying a spec to one target. */
+export interface TargetOutcomeRecord {
+  userId: string;
+  outcome: "healthy" | "failed" | "progressing";
+  imageDigest?: string | null;
+  error?: string | null;
+}
+
+/** What the controller should apply to a user an active rollout covers. */
+export const UserRolloutSpecSchema = z.object({
+  rollout_id: z.string(),
+  state: z.enum(ROLLOUT_STATES),
+  direction: z.enum(["forward", "rollback"]),
+  target_state: z.string(),
+  spec: RolloutSpecSchema,
+});
+
+/** See {@link UserRolloutSpecSchema}. */
+export type UserRolloutSpec = z.infer<typeof UserRolloutSpecSchema>;
+
+/** What ops see of a rollout: the row, its targets' states per batch, its latest events. */
+export const RolloutStatusSchema = z.object({
+  rollout: RolloutSchema,
+  batches: z.array(z.looseObject({ batch: z.number().int() })),
+  events: z.array(z.looseObject({
+    seq: z.number().int(),
+    event_type: z.string(),
+    actor: z.string(),
+    from_state: z.string().nullable(),
+    to_state: z.string().nullable(),
+    reason: z.string().nullable(),
+    created_at: z.string(),
+  })),
+});
+
+/** See {@link RolloutStatusSchema}. */
+export type RolloutStatus = z.infer<typeof RolloutStatusSchema>;
+
+const TransitionSchema = z.object({ changed: z.boolean(), rollout: RolloutSchema });
+
+/** How an HTTP route answers a database error of the rollout API. */
+export interface RolloutErrorAnswer {
+  status: 400 | 404 | 409;
+  code: "invalid_request" | "not_found" | "conflict" | "invalid_state";
+  message: string;
+  /** For invalid input: the request field named at the start of the message (`batch_size`, `target.image`). */
+  field?: string;
+}
+
+/**
+ * Maps the SQL API's documented errors to an HTTP answer (null for any other error): 22023 bad input (400,
+ * message names the field), P0002 unknown rollout (404), 23505 another active rollout in scope (409), 55000 an
+ * action the state does not allow (409).
+ */
+export function rolloutErrorAnswer(error: unknown): RolloutErrorAnswer | null {
+  if (!(error instanceof Error) || !("code" in error)) return null;
+  const message = error.message;
+  switch ((error as { code?: string }).code) {
+    case "22023": {
+      const field = /^([a-z_]+(?:\.[a-z_]+)?):/.exec(message)?.[1];
+      return { status: 400, code: "invalid_request", message, ...(field ? { field } : {}) };
+    }
+    case "P0002":
+      return { status: 404, code: "not_found", message };
+    case "23505":
+      return { status: 409, code: "conflict", message };
+    case "55000":
+      return { status: 409, code: "invalid_state", message };
+    default:
+      return null;
+  }
+}
+
+/** Whether the error says another driver holds the rollout (stop driving it). */
+export function isRolloutLeaseLost(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === "55000" &&
+    error.message.startsWith("lease_not_held");
+}
+
+/** Access to rollouts. */
+export class RolloutsRepository {
+  readonly #sql: Sql;
+
+  /** Wraps a postgres.js client connected as the database owner (SUPABASE_DB_URL). */
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  #json(value: object) {
+    return this.#sql.json(value as unknown as postgres.JSONValue);
+  }
+
+  /** Creates (and by default starts) a rollout; `actor` is who asked (recorded). */
+  async create(request: CreateRolloutRequest, actor: string): Promise<Rollout> {
+    const [{ rollout }] = await this.#sql<{ rollout: unknown }[]>`
+      select private.create_fly_rollout(${this.#json(request)}, ${actor}) as rollout`;
+    return RolloutSchema.parse(rollout);
+  }
+
+  /** Applies an action; `changed` is false when the rollout already was in the resulting state. */
+  async transition(
+    rolloutId: string,
+    action: RolloutAction,
+    actor: string,
+    details: { reason?: string; error?: string } = {},
+  ): Promise<{ changed: boolean; rollout: Rollout }> {
+    const [{ result }] = await this.#sql<{ result: unknown }[]>`
+      select private.transition_fly_rollout(${rolloutId}::uuid, ${action}, ${actor}, ${
+      details.reason ?? null
+    },
+        ${details.error ?? null}) as result`;
+    return TransitionSchema.parse(result);
+  }
+
+  /** One rollout, or null. */
+  async get(rolloutId: string): Promise<Rollout | null> {
+    const rows = await this.#sql<{ rollout: unknown }[]>`
+      select to_jsonb(r) - 'lease_owner' - 'lease_expires_at' as rollout
+      from public.fly_rollouts r where r.id = ${rolloutId}::uuid`;
+    return rows.length ? RolloutSchema.parse(rows[0].rollout) : null;
+  }
+
+  /** A rollout's status (the latest rollout when `rolloutId` is omitted), or null when there is none. */
+  async status(rolloutId?: string, events = 50): Promise<RolloutStatus | null> {
+    const [{ status }] = await this.#sql<{ status: unknown }[]>`
+      select private.fly_rollout_status(${rolloutId ?? null}::uuid, ${events}) as status`;
+    return status === null ? null : RolloutStatusSchema.parse(status);
+  }
+
+  /** Leases every running rollout no other driver holds (renewing ours) for `leaseSeconds`. */
+  async leaseRunning(owner: string, leaseSeconds: number): Promise<Rollout[]> {
+    const rows = await this.#sql<{ rollout: unknown }[]>`
+      select private.lease_fly_rollouts(${owner}, ${leaseSeconds}) as rollout`;
+    return rows.map((row) => RolloutSchema.parse(row.rollout));
+  }
+
+  /** Releases the driver lease if `owner` holds it. */
+  async release(rolloutId: string, owner: string): Promise<void> {
+    await this.#sql`select private.release_fly_rollout(${rolloutId}::uuid, ${owner})`;
+  }
+
+  /** Up to `limit` targets of the current batch (in-flight ones first), marked in flight. */
+  async claimTargets(rolloutId: string, owner: string, limit: number): Promise<RolloutTarget[]> {
+    const rows = await this.#sql<Record<string, unknown>[]>`
+      select * from private.claim_fly_rollout_targets(${rolloutId}::uuid, ${owner}, ${limit})`;
+    return rows.map((row) => RolloutTargetSchema.parse(row));
+  }
+
+  /** Records a target's outcome; returns the rollout with its counters. */
+  async recordTarget(rolloutId: string, owner: string, record: TargetOutcomeRecord): Promise<Rollout> {
+    const [{ rollout }] = await this.#sql<{ rollout: unknown }[]>`
+      select private.record_fly_rollout_target(${rolloutId}::uuid, ${owner}, ${record.userId}::uuid,
+        ${record.outcome}, ${record.imageDigest ?? null}, ${record.error ?? null}) as rollout`;
+    return RolloutSchema.parse(rollout);
+  }
+
+  /** Pins the image digest unless one is pinned already; returns the pinned one. */
+  async pinDigest(rolloutId: string, digest: string): Promise<string> {
+    const [{ pinned }] = await this.#sql<{ pinned: string }[]>`
+      select private.pin_fly_rollout_digest(${rolloutId}::uuid, ${digest}) as pinned`;
+    return pinned;
+  }
+
+  /** What an active rollout says `userId` should run now, or null when none covers the user. */
+  async specForUser(userId: string): Promise<UserRolloutSpec | null> {
+    const [{ spec }] = await this.#sql<{ spec: unknown }[]>`
+      select private.fly_rollout_spec_for_user(${userId}::uuid) as spec`;
+    return spec === null ? null : UserRolloutSpecSchema.parse(spec);
+  }
+}
