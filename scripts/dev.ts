@@ -33,9 +33,12 @@ function instructions(
   return `
 Local stack is up.
   Database          ${databaseUrl}
-  Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health}
+  Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health,fly-apps-admin}
   Machines API      ${flyApiUrl}${emulator ? " (emulator; state at " + flyApiUrl + "/_emulator/state)" : ""}
   Provisioner key   ${secret}
+
+Ops CLI (paste in another terminal, then: deno task ops --help):
+  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret}
 
 Try this (in another terminal):
   # upgrade the demo user: the trigger records the desired state and kicks provisioning
