@@ -1,0 +1,79 @@
+/**
+ * End to end: `ops doctor` on the main test database (where pg_cron lives). With the chain complete (the
+ * functions answer and accept the secret, both Vault secrets, the cron job, a recent run whose request the
+ * function answered 2xx, pg_net's queue drained, the Fly token valid) it exits 0; with the Vault secret
+ * `fly_provisioner_secret` deleted it exits 1 naming it; restored, it passes again.
+ *
+ * pg_cron's scheduler is off in tests, so its run is played here as pg_cron plays it: the job's own command,
+ * recorded in cron.job_run_details. The Vault settings of the main database are put back afterwards.
+ */
+import { assert, assertEquals } from "../_support/assert.ts";
+import { connect, localDatabaseUrl } from "../_support/database.ts";
+import { waitFor } from "../_support/wait.ts";
+import { startStack } from "./_support.ts";
+import { ops } from "./admin_cli_support.ts";
+
+const VAULT_NAMES = ["project_url", "fly_provisioner_secret"];
+
+Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault secret, passes once restored", async () => {
+  const admin = connect(localDatabaseUrl(), 1);
+  const savedVault = await admin`select * from vault.secrets where name = any(${VAULT_NAMES})`;
+  let runId: number | undefined;
+  try {
+    const stack = await startStack({ databaseUrl: localDatabaseUrl() });
+    try {
+      const [job] = await admin<{ jobid: number; command: string; database: string; username: string }[]>`
+        select jobid, command, database, username from cron.job where jobname = 'check-fly-apps-health'`;
+      assert(job, "the cron job is scheduled");
+      const [result] = await admin.unsafe(job.command);
+      const requestId = Number(Object.values(result)[0]);
+      [{ runid: runId }] = await admin<{ runid: number }[]>`
+        insert into cron.job_run_details (jobid, runid, job_pid, database, username, command, status,
+                                          return_message, start_time, end_time)
+        values (${job.jobid}, nextval('cron.runid_seq'), pg_backend_pid(), ${job.database}, ${job.username},
+                ${job.command}, 'succeeded', '1 row', now(), now())
+        returning runid::int`;
+      await waitFor("the function's 202 in net._http_response", async () => {
+        const [row] = await admin`select status_code from net._http_response where id = ${requestId}`;
+        return row?.status_code === 202;
+      });
+
+      const healthy = await ops(stack, ["doctor"]);
+      assertEquals(healthy.code, 0, `${healthy.out}\n${healthy.err}`);
+      assert(healthy.out.includes("all checks passed"), healthy.out);
+      for (
+        const check of [
+          "function fly-apps-admin",
+          "vault.project_url",
+          "cron.last_run",
+          "net.responses",
+          "fly.token",
+        ]
+      ) {
+        assert(healthy.out.includes(check), `${check} reported: ${healthy.out}`);
+      }
+
+      const [secret] = await admin`select * from vault.secrets where name = 'fly_provisioner_secret'`;
+      await admin`delete from vault.secrets where name = 'fly_provisioner_secret'`;
+      const broken = await ops(stack, ["doctor", "--json"]);
+      assertEquals(broken.code, 1, broken.err);
+      const failed = JSON.parse(broken.out).checks.filter((c: { ok: boolean | null }) => c.ok === false);
+      assertEquals(failed.map((c: { name: string }) => c.name), ["vault.fly_provisioner_secret"]);
+      assert(failed[0].detail.includes("missing"), failed[0].detail);
+      assert(broken.err.includes("vault.fly_provisioner_secret"), broken.err);
+
+      await admin`insert into vault.secrets ${admin(secret)}`;
+      const restored = await ops(stack, ["doctor"]);
+      assertEquals(restored.code, 0, `${restored.out}\n${restored.err}`);
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    await admin.begin(async (tx) => {
+      await tx`delete from vault.secrets where name = any(${VAULT_NAMES})`;
+      for (const row of savedVault) await tx`insert into vault.secrets ${tx(row)}`;
+      if (runId !== undefined) await tx`delete from cron.job_run_details where runid = ${runId}`;
+    });
+    await admin.end({ timeout: 2 });
+  }
+});
