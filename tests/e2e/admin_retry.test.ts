@@ -43,7 +43,7 @@ Deno.test("bulk retry of error rows after the Fly token is fixed", async () => {
         "token fixed",
       ]);
       assertEquals(retried.code, 0, retried.err);
-      assert(retried.out.startsWith("4 row(s) due now"), retried.out);
+      assert(retried.out.startsWith("4 row(s) retried (error, failed): the rows are due now"), retried.out);
       for (const user of users) {
         const event = (await fixed.events(user)).find((e) => e.event_type === "retry_requested");
         assertEquals([event?.metadata.actor, event?.metadata.reason], ["ops:ann", "token fixed"]);

@@ -231,7 +231,7 @@ Deno.test("actions: the right route, body and readable line", async () => {
     path: "/retry",
     body: { statuses: ["error", "failed"], limit: undefined, reason: "token fixed" },
   });
-  assert(bulk.out.includes("2 row(s) due now"), bulk.out);
+  assert(bulk.out.includes("2 row(s) retried (error, failed): due now"), bulk.out);
 
   const status = await run(["retry", "--status", "error,pending"], { api });
   assertEquals(status.code, 0);

@@ -78,7 +78,7 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
       path: "/retry",
       body: { statuses, limit: options.limit, reason: options.reason },
     }) as { retried: number; note: string };
-    print(ctx, options, result, (r) => `${r.retried} row(s) due now (${statuses.join(", ")}); ${r.note}`);
+    print(ctx, options, result, (r) => `${r.retried} row(s) retried (${statuses.join(", ")}): ${r.note}`);
   });
 
   for (

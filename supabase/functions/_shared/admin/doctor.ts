@@ -126,7 +126,6 @@ export async function flyChecks(deps: EngineDeps): Promise<DoctorCheck[]> {
     name: "fly.image",
     ok: null,
     detail:
-      `${deps.config.fly.appImage}: the Machines API cannot resolve an image without creating a machine; ` +
-      "skipped (a bad image shows as provision failures)",
+      `${deps.config.fly.appImage}: not checkable through the Machines API (bad images show as provision failures)`,
   }];
 }
