@@ -48,6 +48,19 @@ export function details(pairs: Record<string, unknown>): string {
   return rendered.toString();
 }
 
+/** Nested objects flattened to dotted keys (`reconciled.attempted`), arrays kept as values. */
+export function flatten(value: Record<string, unknown>, prefix = ""): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (inner && typeof inner === "object" && !Array.isArray(inner)) {
+      Object.assign(flat, flatten(inner as Record<string, unknown>, `${prefix}${key}.`));
+    } else {
+      flat[`${prefix}${key}`] = inner;
+    }
+  }
+  return flat;
+}
+
 /** One CSV field (RFC 4180 quoting). */
 function csvField(value: unknown): string {
   const text = value === null || value === undefined

@@ -107,6 +107,7 @@ Deno.test("usage errors exit 2 with one line, before any call", async () => {
     [["retry", USER, "--all-failed"], "exactly one of"],
     [["usage", "--month", "2026-13"], "not a month"],
     [["prices", "--set", "cpu_shared"], "not ITEM=USD"],
+    [["events", USER, "--type", "hold_set"], "--type filters fleet-wide events"],
   ];
   for (const [args, message] of cases) {
     const { code, err } = await run(args, { api });

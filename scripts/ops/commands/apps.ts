@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
 import { type Column, details, table } from "../output.ts";
 import { adminCall, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
 
@@ -107,7 +108,8 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .option("--limit <n>", "events", positiveInt, 50)
       .option("--before <seq>", "page on: events before this sequence number", positiveInt),
   ).action(async (user, options) => {
-    const query = { limit: options.limit, before: options.before, type: user ? undefined : options.type };
+    if (user && options.type) throw new UsageError("--type filters fleet-wide events; omit USER to use it");
+    const query = { limit: options.limit, before: options.before, type: options.type };
     const result = await adminCall(ctx, { path: user ? `/apps/${user}/events` : "/events", query });
     print(ctx, options, result, (r) => {
       const { events, next_before } = r as { events: Event[]; next_before: number | null };

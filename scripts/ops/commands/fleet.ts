@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { csv, details, table } from "../output.ts";
+import { csv, details, flatten, table } from "../output.ts";
 import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
 
 /** A row of the API. */
@@ -147,7 +147,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
       query: options.async ? undefined : { wait: "true" },
       body: { limit: options.limit, budget_ms: options.budgetMs },
     });
-    print(ctx, options, report, (r) => JSON.stringify(r, null, 2));
+    print(ctx, options, report, (r) => details(flatten(r as Record<string, unknown>)));
   });
 
   withJson(

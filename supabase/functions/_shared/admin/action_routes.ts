@@ -19,7 +19,7 @@ import { actorOf, adminRepo, engine, ownerOf, readParams, sqlAction } from "./re
 import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
 
 /** A reconcile result as the admin API reports it. */
-export function outcomeOf(result: ReconcileResult): Record<string, unknown> {
+function outcomeOf(result: ReconcileResult): Record<string, unknown> {
   switch (result.outcome) {
     case "failed":
       return { outcome: result.outcome, error: result.error, retryable: result.retryable };

@@ -11,6 +11,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { readQuery } from "../http/validate.ts";
 import type { Machine } from "../fly/mod.ts";
+import type { EngineDeps } from "../reconcile/context.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import { adminRepo, engine, readParams } from "./request.ts";
 import {
@@ -57,10 +58,7 @@ function machineSummary(machine: Machine): JsonRow {
 }
 
 /** The app's machines as Fly reports them now, or why they could not be listed. */
-async function liveMachines(
-  deps: ReturnType<typeof engine>,
-  appName: string | null,
-): Promise<JsonRow> {
+async function liveMachines(deps: EngineDeps, appName: string | null): Promise<JsonRow> {
   if (!appName) return { machines: [], note: "no app recorded yet" };
   try {
     return { machines: (await deps.fly.machines.list(appName)).map(machineSummary) };
