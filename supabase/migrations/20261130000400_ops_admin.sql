@@ -185,6 +185,9 @@ begin
   return new;
 end
 $$;
+comment on function private.fly_plans_set_cost_estimate() is
+  'Trigger: sets fly_plans.monthly_cost_estimate_usd from the plan''s size and public.fly_prices (0 without '
+  'a dedicated app).';
 drop trigger if exists fly_plans_cost_estimate on public.fly_plans;
 create trigger fly_plans_cost_estimate
   before insert or update of dedicated_app, cpu_kind, cpus, memory_mb, monthly_cost_estimate_usd
@@ -200,22 +203,21 @@ declare
   v_rows integer;
 begin
   update public.fly_plans p set monthly_cost_estimate_usd = null;  -- the trigger recomputes it
+  -- Seed rows recorded cpu_count and memory_mb but no cpu_kind: the seed system only used shared CPUs.
   update public.user_fly_apps a set
     monthly_cost_estimate_usd = case
       when a.desired_state = 'absent' then 0
-      when a.cpu_kind is not null and a.cpu_count is not null and a.memory_mb is not null
-        then private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb)
-      else (select p.monthly_cost_estimate_usd from public.user_subscriptions s
-            join public.fly_plans p on p.tier = s.tier where s.user_id = a.user_id)
+      else private.machine_monthly_cost_usd(coalesce(a.cpu_kind, 'shared'), a.cpu_count, a.memory_mb)
     end
-  where true;
+  where a.desired_state = 'absent' or (a.cpu_count is not null and a.memory_mb is not null);
   get diagnostics v_rows = row_count;
   return v_rows;
 end
 $$;
 comment on function private.refresh_cost_estimates() is
-  'Recomputes monthly_cost_estimate_usd of every plan (from its size) and every app row (from its recorded '
-  'size, else its tier''s plan; 0 when no app is wanted) from public.fly_prices. Run when prices change.';
+  'Recomputes monthly_cost_estimate_usd from public.fly_prices: every plan (from its size) and every app row '
+  'with a recorded size (0 when no app is wanted). A row without a size yet gets its plan''s estimate from '
+  'the engine when it converges. Run when prices change (the fly_prices trigger does).';
 
 create or replace function private.fly_prices_changed() returns trigger
 language plpgsql
@@ -227,6 +229,8 @@ begin
   return null;
 end
 $$;
+comment on function private.fly_prices_changed() is
+  'Trigger: re-estimates plans and rows after any change to public.fly_prices.';
 drop trigger if exists fly_prices_refresh_estimates on public.fly_prices;
 create trigger fly_prices_refresh_estimates
   after insert or update or delete on public.fly_prices

@@ -210,7 +210,7 @@ select throws_ok($$select private.append_user_fly_app_event('44444444-0000-0000-
 select is(
   private.get_desired_spec('44444444-0000-0000-0000-000000000002') - 'desired_generation' - 'user_id',
   '{"tier": "pro", "desired_state": "present", "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
-    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null}}'::jsonb,
+    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": 3.88}}'::jsonb,
   'desired spec from the current tier and plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
 alter table public.user_subscriptions disable trigger on_user_tier_change;

@@ -78,6 +78,8 @@ Deno.test("ops primitives", async (t) => {
         { tier: "pro", cost: "3.88" },
       ]);
       await sql`insert into public.user_subscriptions (user_id, tier) values (${alice}, 'pro')`;
+      // The size the engine records once the machine exists (a seed row has no cpu_kind: shared).
+      await sql`update public.user_fly_apps set cpu_count = 2, memory_mb = 512 where user_id = ${alice}`;
       await sql`update public.fly_prices set monthly_usd = 2.50 where item = 'cpu_shared'`;
       const [row] = await sql`select monthly_cost_estimate_usd::text as cost from public.user_fly_apps
                               where user_id = ${alice}`;
