@@ -5,7 +5,9 @@
  * `fly_provisioner_secret` deleted it exits 1 naming it; restored, it passes again.
  *
  * pg_cron's scheduler is off in tests, so its run is played here as pg_cron plays it: the job's own command,
- * recorded in cron.job_run_details. The Vault settings of the main database are put back afterwards.
+ * recorded in cron.job_run_details (as the platform's superuser when LOCAL_ADMIN_DB_URL names one: pg_cron
+ * writes that table, the project role may not). The Vault settings of the main database are put back
+ * afterwards through vault.create_secret, as the project role may.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { connect, localDatabaseUrl } from "../_support/database.ts";
@@ -17,7 +19,9 @@ const VAULT_NAMES = ["project_url", "fly_provisioner_secret"];
 
 Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault secret, passes once restored", async () => {
   const admin = connect(localDatabaseUrl(), 1);
-  const savedVault = await admin`select * from vault.secrets where name = any(${VAULT_NAMES})`;
+  const platform = connect(Deno.env.get("LOCAL_ADMIN_DB_URL") ?? localDatabaseUrl(), 1);
+  const savedVault = await admin<{ name: string; decrypted_secret: string }[]>`
+    select name, decrypted_secret from vault.decrypted_secrets where name = any(${VAULT_NAMES})`;
   let runId: number | undefined;
   try {
     const stack = await startStack({ databaseUrl: localDatabaseUrl() });
@@ -27,7 +31,7 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
       assert(job, "the cron job is scheduled");
       const [result] = await admin.unsafe(job.command);
       const requestId = Number(Object.values(result)[0]);
-      [{ runid: runId }] = await admin<{ runid: number }[]>`
+      [{ runid: runId }] = await platform<{ runid: number }[]>`
         insert into cron.job_run_details (jobid, runid, job_pid, database, username, command, status,
                                           return_message, start_time, end_time)
         values (${job.jobid}, nextval('cron.runid_seq'), pg_backend_pid(), ${job.database}, ${job.username},
@@ -53,7 +57,6 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
         assert(healthy.out.includes(check), `${check} reported: ${healthy.out}`);
       }
 
-      const [secret] = await admin`select * from vault.secrets where name = 'fly_provisioner_secret'`;
       await admin`delete from vault.secrets where name = 'fly_provisioner_secret'`;
       const broken = await ops(stack, ["doctor", "--json"]);
       assertEquals(broken.code, 1, broken.err);
@@ -62,7 +65,7 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
       assert(failed[0].detail.includes("missing"), failed[0].detail);
       assert(broken.err.includes("vault.fly_provisioner_secret"), broken.err);
 
-      await admin`insert into vault.secrets ${admin(secret)}`;
+      await admin`select vault.create_secret(${stack.services.provisionerSecret}, 'fly_provisioner_secret')`;
       const restored = await ops(stack, ["doctor"]);
       assertEquals(restored.code, 0, `${restored.out}\n${restored.err}`);
     } finally {
@@ -71,9 +74,12 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
   } finally {
     await admin.begin(async (tx) => {
       await tx`delete from vault.secrets where name = any(${VAULT_NAMES})`;
-      for (const row of savedVault) await tx`insert into vault.secrets ${tx(row)}`;
-      if (runId !== undefined) await tx`delete from cron.job_run_details where runid = ${runId}`;
+      for (const row of savedVault) {
+        await tx`select vault.create_secret(${row.decrypted_secret}, ${row.name})`;
+      }
     });
+    if (runId !== undefined) await platform`delete from cron.job_run_details where runid = ${runId}`;
     await admin.end({ timeout: 2 });
+    await platform.end({ timeout: 2 });
   }
 });
