@@ -4,10 +4,10 @@
  * function answered 2xx, pg_net's queue drained, the Fly token valid) it exits 0; with the Vault secret
  * `fly_provisioner_secret` deleted it exits 1 naming it; restored, it passes again.
  *
- * pg_cron's scheduler is off in tests, so its run is played here as pg_cron plays it: the job's own command,
- * recorded in cron.job_run_details (as the platform's superuser when LOCAL_ADMIN_DB_URL names one: pg_cron
- * writes that table, the project role may not). The Vault settings of the main database are put back
- * afterwards through vault.create_secret, as the project role may.
+ * pg_cron's scheduler is off in tests, so its run is played here as pg_cron plays it: the job active, its
+ * own command run, the run recorded in cron.job_run_details (as the platform's superuser when
+ * LOCAL_ADMIN_DB_URL names one: pg_cron writes that table, the project role may not). The Vault settings of
+ * the main database are put back afterwards through vault.create_secret, as the project role may.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { connect, localDatabaseUrl } from "../_support/database.ts";
@@ -23,12 +23,21 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
   const savedVault = await admin<{ name: string; decrypted_secret: string }[]>`
     select name, decrypted_secret from vault.decrypted_secrets where name = any(${VAULT_NAMES})`;
   let runId: number | undefined;
+  let reactivated: number | undefined;
   try {
     const stack = await startStack({ databaseUrl: localDatabaseUrl() });
     try {
       const [job] = await admin<{ jobid: number; command: string; database: string; username: string }[]>`
         select jobid, command, database, username from cron.job where jobname = 'check-fly-apps-health'`;
       assert(job, "the cron job is scheduled");
+      // A test cluster may switch its jobs off so that pg_cron's launcher leaves them to the tests.
+      const [{ active }] = await platform<
+        { active: boolean }[]
+      >`select active from cron.job where jobid = ${job.jobid}`;
+      if (!active) {
+        await platform`update cron.job set active = true where jobid = ${job.jobid}`;
+        reactivated = job.jobid;
+      }
       const [result] = await admin.unsafe(job.command);
       const requestId = Number(Object.values(result)[0]);
       [{ runid: runId }] = await platform<{ runid: number }[]>`
@@ -79,6 +88,9 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
       }
     });
     if (runId !== undefined) await platform`delete from cron.job_run_details where runid = ${runId}`;
+    if (reactivated !== undefined) {
+      await platform`update cron.job set active = false where jobid = ${reactivated}`;
+    }
     await admin.end({ timeout: 2 });
     await platform.end({ timeout: 2 });
   }
