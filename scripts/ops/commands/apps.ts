@@ -45,7 +45,10 @@ const EVENT_COLUMNS: Column<Event>[] = [
 export function registerAppCommands(program: Command, ctx: CommandContext): void {
   withJson(
     program.command("list").description("list user apps (filters, sort, paging)")
-      .option("--status <status>", "pending|provisioning|active|failed|error|deprovisioning|deleted")
+      .option(
+        "--status <status>",
+        "pending|provisioning|active|held|suspended|failed|error|deprovisioning|deleted",
+      )
       .option("--health <health>", "healthy|unhealthy|unknown")
       .option("--tier <tier>", "subscription tier")
       .option("--region <region>", "Fly region code")

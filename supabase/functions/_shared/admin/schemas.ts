@@ -51,11 +51,22 @@ export function encodeCursor(row: { id: unknown; sort_value: unknown }): string 
     .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** Statuses of an app row (`held`: ops keep the machine stopped; `suspended`: downgrade grace period). */
+const APP_STATUSES = [
+  "pending",
+  "provisioning",
+  "active",
+  "held",
+  "suspended",
+  "failed",
+  "error",
+  "deprovisioning",
+  "deleted",
+] as const;
+
 /** GET /apps query. */
 export const appListQuery = z.object({
-  status: z.enum(["pending", "provisioning", "active", "failed", "error", "deprovisioning", "deleted"], {
-    error: "must be one of pending, provisioning, active, failed, error, deprovisioning, deleted",
-  }).optional(),
+  status: z.enum(APP_STATUSES, { error: `must be one of ${APP_STATUSES.join(", ")}` }).optional(),
   health: text(40).optional(),
   tier: text(40).optional(),
   region: z.string().regex(/^[a-z]{3}$/, "must be a three-letter Fly region code").optional(),

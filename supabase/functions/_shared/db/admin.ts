@@ -355,8 +355,9 @@ export class AdminRepository {
              count(*) filter (where a.id is null or a.desired_state = 'absent')::int as without_row,
              count(*) filter (where a.status = 'active' and a.observed_generation >= a.desired_generation
                               and a.desired_state = 'present')::int as active,
-             count(*) filter (where a.desired_state = 'present' and a.status not in ('active', 'error')
-                              or (a.status = 'active' and a.observed_generation < a.desired_generation))::int
+             count(*) filter (where a.desired_state = 'present'
+                              and (a.status in ('pending', 'provisioning', 'failed', 'deprovisioning')
+                                   or (a.status = 'active' and a.observed_generation < a.desired_generation)))::int
                as in_progress,
              count(*) filter (where a.status = 'error')::int as failed
       from public.user_subscriptions s
