@@ -14,31 +14,9 @@ import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { readJsonBody } from "../http/validate.ts";
-import { type ReconcileResult, reconcileUser } from "../reconcile/engine.ts";
-import { actorOf, adminRepo, engine, ownerOf, readParams, sqlAction } from "./request.ts";
+import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
+import { actorOf, adminRepo, engine, readParams, sqlAction } from "./request.ts";
 import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
-
-/** A reconcile result as the admin API reports it. */
-function outcomeOf(result: ReconcileResult): Record<string, unknown> {
-  switch (result.outcome) {
-    case "failed":
-      return { outcome: result.outcome, error: result.error, retryable: result.retryable };
-    case "converged":
-      return { outcome: result.outcome, desired_state: result.desiredState };
-    default:
-      return { outcome: result.outcome };
-  }
-}
-
-/** Reconciles the user now, within the synchronous budget, on behalf of `actor`. */
-async function reconcileNow(c: Context<AppEnv>, userId: string, actor: string): Promise<ReconcileResult> {
-  return await reconcileUser(engine(c), {
-    userId,
-    owner: ownerOf(c),
-    deadline: Date.now() + c.get("config").reconcile.budgetMs,
-    reason: actor,
-  });
-}
 
 /** Hold (`held`) or release one user, then reconcile now. */
 async function setHold(c: Context<AppEnv>, held: boolean): Promise<Response> {
@@ -46,14 +24,14 @@ async function setHold(c: Context<AppEnv>, held: boolean): Promise<Response> {
   const actor = actorOf(c);
   const { reason } = await readJsonBody(c, actionBody);
   const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason }));
-  const result = await reconcileNow(c, user_id, actor);
+  const reconcile = await reconcileNow(c, user_id, actor);
   return c.json({
     user_id,
     actor,
     held: row.held_at !== null,
     held_at: row.held_at,
     hold_reason: row.hold_reason,
-    reconcile: outcomeOf(result),
+    reconcile,
   });
 }
 
@@ -65,8 +43,8 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
     const { reason } = await readJsonBody(c, actionBody);
     const retried = await adminRepo(c).retry({ actor, userId: user_id, reason, limit: 1 });
     if (retried.length === 0) throw new HttpError(404, "not_found", "no app row for this user");
-    const result = await reconcileNow(c, user_id, actor);
-    return c.json({ user_id, actor, reconcile: outcomeOf(result) }, result.outcome === "failed" ? 502 : 200);
+    const reconcile = await reconcileNow(c, user_id, actor);
+    return c.json({ user_id, actor, reconcile }, reconcileFailed(reconcile) ? 502 : 200);
   })
   .post("/retry", async (c) => {
     const actor = actorOf(c);
