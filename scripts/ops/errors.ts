@@ -42,7 +42,7 @@ export class UnreachableError extends CliError {
 
 /** Exit 1: the functions answered that the operation failed (HTTP status and the API's error, if any). */
 export class OperationError extends CliError {
-  /** The HTTP status of the answer. */
+  /** The HTTP status of the answer (0: the failure is the CLI's verdict, e.g. a doctor check, not an answer). */
   readonly status: number;
   /** The answer's body, when it was JSON. */
   readonly body: unknown;
