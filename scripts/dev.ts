@@ -85,10 +85,13 @@ function instructions(databaseUrl: string, adminUrl: string, services: Services)
   return `
 Local stack is up.
   Database          ${databaseUrl}   (role postgres, as hosted; superuser: ${adminUrl})
-  Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health}
+  Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health,fly-apps-admin}
   Machines API      ${services.flyApiUrl}${emulator}
   Provisioner key   ${secret}
   Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
+
+Ops CLI (paste in another terminal, then: deno task ops --help):
+  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret}
 
 Try this (in another terminal):
   # upgrade the free demo user: the trigger records the desired state and kicks provisioning

@@ -222,7 +222,7 @@ select is(
   private.get_desired_spec('44444444-0000-0000-0000-000000000002') - 'desired_generation' - 'user_id',
   '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null,
     "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
-    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null,
+    "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": 3.88,
     "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null}}'::jsonb,
   'desired spec from the current tier and plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).

@@ -147,6 +147,7 @@ Deno.test("sweep: every run is stored with its report; tier 1 sees every machine
 
     const stopped = await f.row(users[1]);
     f.emulator.setMachineState(stopped.fly_app_name!, stopped.machine_id!, "stopped");
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const second = await sweep(f);
     assert(!("error" in second.fleet));
     assertEquals(second.fleet.full, false, "an incremental listing follows a full one");
@@ -160,6 +161,12 @@ Deno.test("sweep: every run is stored with its report; tier 1 sees every machine
     assert(runs.every((run) => run.finished_at !== null));
     assertEquals(runs[1].report.observed.repaired, 1);
     assertEquals(runs[1].report.run_id, Number(runs[1].id));
+
+    // Both complete listings fed runtime accounting: every machine was started at the first, so the time
+    // between the two counts (the approximation of runtime from observations).
+    const usage = await f.db.sql<{ user_id: string; running_seconds: number }[]>`
+      select user_id, running_seconds from public.user_fly_app_usage_daily where running_seconds > 0`;
+    assertEquals(usage.map((u) => u.user_id).sort(), [...users].sort());
   });
 });
 

@@ -298,6 +298,21 @@ export class UserFlyAppsRepository {
     return rows.map((row) => FleetRowSchema.parse(row));
   }
 
+  /**
+   * Feeds runtime accounting (`private.record_machine_observations`) with every observed machine's state as
+   * of `observedAt`: after a complete listing, a row's last seen state is its state then.
+   */
+  async recordRuntime(observedAt: Date): Promise<number> {
+    const [{ count }] = await this.#sql<{ count: number }[]>`
+      select private.record_machine_observations(coalesce((
+        select jsonb_agg(jsonb_build_object('user_id', a.user_id, 'machine_id', a.machine_id,
+                                            'state', a.last_machine_state, 'observed_at', ${observedAt}::timestamptz))
+        from public.user_fly_apps a
+        where a.machine_id is not null and a.last_machine_state is not null and a.desired_state = 'present'
+      ), '[]'::jsonb)) as count`;
+    return count;
+  }
+
   /** Ids of active rows that no fleet listing has seen since `since` (their app or machine vanished). */
   async unseenSince(since: Date, limit: number): Promise<string[]> {
     const rows = await this.#sql<{ id: string }[]>`select private.unseen_since(${since}, ${limit}) as id`;

@@ -1,5 +1,5 @@
 /**
- * The hono app factory shared by the three functions.
+ * The hono app factory shared by the functions.
  *
  * Every app: request id (incoming `x-request-id` or generated, returned as a header) → one JSON log line per
  * request → configuration (loaded on first request; a broken configuration answers 500 `misconfigured` and is
@@ -76,10 +76,7 @@ function requestLog(fallback: Logger): MiddlewareHandler<AppEnv> {
 }
 
 /** Sets `config` and `log` on the context, loading the configuration on first use. */
-function withRuntime(
-  options: Pick<FunctionAppOptions<FunctionName>, "name" | "env" | "logSink">,
-  fallback: Logger,
-): MiddlewareHandler<AppEnv> {
+function withRuntime(options: BaseAppOptions, fallback: Logger): MiddlewareHandler<AppEnv> {
   const { name, env, logSink } = options;
   let runtime: Runtime | undefined;
   const load = (): Runtime => {
@@ -105,21 +102,20 @@ function withRuntime(
   };
 }
 
-/** Build the hono app of function `name` with `handlers` plugged in; see the module doc for the pipeline. */
-export function createFunctionApp<N extends FunctionName>(options: FunctionAppOptions<N>): Hono<AppEnv> {
-  const { name, handlers } = options;
-  const schemas = FUNCTION_SCHEMAS[name];
+/** Options of {@link createBaseApp}: a function's name, and where its configuration and logs come from. */
+export type BaseAppOptions = Pick<FunctionAppOptions<FunctionName>, "env" | "logSink"> & {
+  /** The function's name (its route). */
+  name: string;
+};
+
+/**
+ * A function's hono app with the shared pipeline (request id, request log, configuration, 405, auth, body
+ * limit, JSON errors) and no routes yet; `routes` is mounted at `/<name>` and `/functions/v1/<name>`.
+ */
+export function createBaseApp(options: BaseAppOptions, routes: Hono<AppEnv>): Hono<AppEnv> {
+  const { name } = options;
   const fallback = createLogger({ fields: { function: name }, sink: options.logSink });
   const app = new Hono<AppEnv>({ strict: false });
-
-  const routes = new Hono<AppEnv>({ strict: false })
-    .post("/", async (c) => {
-      const { wait } = readQuery(c, waitQuery);
-      const body = await readJsonBody(c, schemas.body) as BodyOf<N>;
-      return await handlers.post({ body, wait }, c);
-    })
-    .get("/", async (c) => await handlers.get(readQuery(c, schemas.query) as QueryOf<N>, c));
-
   app.use(requestId());
   app.use(requestLog(fallback));
   app.use(withRuntime(options, fallback));
@@ -143,4 +139,18 @@ export function createFunctionApp<N extends FunctionName>(options: FunctionAppOp
   app.notFound(onNotFound);
   app.onError(onError);
   return app;
+}
+
+/** Build the hono app of function `name` with `handlers` plugged in; see the module doc for the pipeline. */
+export function createFunctionApp<N extends FunctionName>(options: FunctionAppOptions<N>): Hono<AppEnv> {
+  const { name, handlers } = options;
+  const schemas = FUNCTION_SCHEMAS[name];
+  const routes = new Hono<AppEnv>({ strict: false })
+    .post("/", async (c) => {
+      const { wait } = readQuery(c, waitQuery);
+      const body = await readJsonBody(c, schemas.body) as BodyOf<N>;
+      return await handlers.post({ body, wait }, c);
+    })
+    .get("/", async (c) => await handlers.get(readQuery(c, schemas.query) as QueryOf<N>, c));
+  return createBaseApp(options, routes);
 }

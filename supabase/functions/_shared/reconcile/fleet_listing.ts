@@ -5,7 +5,8 @@
  * Most runs list only what changed since the last high-water mark (minus an overlap, since `updated_at` is
  * not a transaction time), including destroyed machines; every `fullListingEverySeconds` a full listing also
  * finds rows whose app or machine vanished without a trace. The apps whose state changed, is not what it
- * should be, or whose health is not `healthy` are flagged for tier 2 (a per-app detail check).
+ * should be, or whose health is not `healthy` are flagged for tier 2 (a per-app detail check). After a
+ * complete listing, every machine's state feeds runtime accounting (`user_fly_app_usage_daily`).
  *
  * @module
  */
@@ -86,6 +87,8 @@ export interface FleetReport {
   /** Newest `updated_at` seen: where the next incremental listing starts (minus the overlap). */
   high_water: string | null;
   error_regions: string[];
+  /** Machines whose state fed runtime accounting (after a complete listing). */
+  runtime_observations?: number;
   error?: string;
 }
 
@@ -185,6 +188,10 @@ export async function observeFleet(
   }
   // A listing cut short may have skipped older changes: the next run starts from the old mark again.
   if (!complete) report.high_water = cursor.highWater;
+  // After a complete listing every row's last seen state is current: it counts toward runtime hours.
+  if (complete && report.error_regions.length === 0) {
+    report.runtime_observations = await deps.repo.recordRuntime(options.startedAt);
+  }
   // Only a complete full listing that every region answered can tell that a machine is gone.
   if (full && complete && report.error_regions.length === 0) {
     for (const id of await deps.repo.unseenSince(options.startedAt, 10_000)) flagged.add(id);

@@ -1,0 +1,124 @@
+/**
+ * Action commands: `provision USER`, `deprovision USER`, `retry USER|--status S|--all-failed`, `hold USER`,
+ * `release USER`, `restart USER`. The admin actions record the operator (`--actor`, `OPS_ACTOR`) in events.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
+import { details } from "../output.ts";
+import { adminCall, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
+
+/** Statuses `--all-failed` retries. */
+const FAILED_STATUSES = ["error", "failed"];
+
+/** One-line verdict of a reconcile as the API reports it. */
+function outcome(result: Record<string, unknown>): string {
+  const reconcile = (result.reconcile ?? result) as {
+    outcome?: string;
+    error?: { message?: string } | string;
+  };
+  const error = typeof reconcile.error === "string" ? reconcile.error : reconcile.error?.message;
+  return `${reconcile.outcome ?? "done"}${error ? `: ${error}` : ""}`;
+}
+
+/** Registers the action commands. */
+export function registerActionCommands(program: Command, ctx: CommandContext): void {
+  for (const verb of ["provision", "deprovision"] as const) {
+    withJson(
+      program.command(verb).description(
+        `reconcile a user now through ${verb}-user-fly-app (the tier decides)`,
+      )
+        .argument("<user>", "user id", userId)
+        .option("--async", "answer at once (202) instead of waiting for the outcome"),
+    ).action(async (user, options) => {
+      const result = await ctx.api().call({
+        fn: `${verb}-user-fly-app`,
+        method: "POST",
+        query: options.async ? undefined : { wait: "true" },
+        body: { user_id: user, reason: "ops" },
+      });
+      print(ctx, options, result, (r) => {
+        const answer = r as Record<string, unknown>;
+        return answer.accepted ? `accepted (request ${answer.request_id})` : `${user}: ${outcome(answer)}`;
+      });
+    });
+  }
+
+  withJson(
+    program.command("retry").description(
+      "retry a user now, or every row with a status (due now, at the rate limits)",
+    )
+      .argument("[user]", "user id", userId)
+      .option("--status <statuses>", "retry every row with these statuses (comma-separated)")
+      .option("--all-failed", `retry every ${FAILED_STATUSES.join(" and ")} row`)
+      .option("--limit <n>", "at most this many rows", positiveInt)
+      .option("--reason <text>", "recorded in the events"),
+  ).action(async (user, options) => {
+    const chosen = [user !== undefined, options.status !== undefined, Boolean(options.allFailed)].filter(
+      Boolean,
+    );
+    if (chosen.length !== 1) {
+      throw new UsageError("retry needs exactly one of USER, --status or --all-failed");
+    }
+    if (user) {
+      const result = await adminCall(ctx, {
+        method: "POST",
+        path: `/apps/${user}/retry`,
+        body: { reason: options.reason },
+      });
+      print(ctx, options, result, (r) => `${user}: ${outcome(r as Record<string, unknown>)}`);
+      return;
+    }
+    const statuses = options.allFailed
+      ? FAILED_STATUSES
+      : String(options.status).split(",").map((s) => s.trim());
+    const result = await adminCall(ctx, {
+      method: "POST",
+      path: "/retry",
+      body: { statuses, limit: options.limit, reason: options.reason },
+    }) as { retried: number; note: string };
+    print(ctx, options, result, (r) => `${r.retried} row(s) retried (${statuses.join(", ")}): ${r.note}`);
+  });
+
+  for (
+    const [verb, description] of [
+      ["hold", "stop a user's machine and keep it stopped (the sweep reports, never repairs it)"],
+      ["release", "release a hold: the machine is started again"],
+    ] as const
+  ) {
+    withJson(
+      program.command(verb).description(description)
+        .argument("<user>", "user id", userId)
+        .option("--reason <text>", "recorded in the events"),
+    ).action(async (user, options) => {
+      const result = await adminCall(ctx, {
+        method: "POST",
+        path: `/apps/${user}/${verb}`,
+        body: { reason: options.reason },
+      });
+      print(ctx, options, result, (r) => {
+        const answer = r as Record<string, unknown>;
+        return details({ user, held: answer.held, since: answer.held_at, reconcile: outcome(answer) });
+      });
+    });
+  }
+
+  withJson(
+    program.command("restart").description("restart a user's machine on Fly (refused while held)")
+      .argument("<user>", "user id", userId)
+      .option("--reason <text>", "recorded in the events"),
+  ).action(async (user, options) => {
+    const result = await adminCall(ctx, {
+      method: "POST",
+      path: `/apps/${user}/restart`,
+      body: { reason: options.reason },
+    });
+    print(
+      ctx,
+      options,
+      result,
+      (r) => `restarted machine ${(r as { machine_id: string }).machine_id} of ${user}`,
+    );
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Fleet commands: `orphans [--delete NAME]`, `usage [--month YYYY-MM] [--csv]`, `prices [--set ITEM=USD]`,
+ * `sweep`, `sweep-runs`.
+ *
+ * @module
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import { csv, details, flatten, table } from "../output.ts";
+import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
+
+/** A row of the API. */
+type Row = Record<string, unknown>;
+
+/** The per-user usage columns (also the CSV's). */
+const USAGE_KEYS = [
+  "user_id",
+  "email",
+  "tier",
+  "fly_app_name",
+  "status",
+  "running_hours",
+  "estimated_monthly_usd",
+  "observed_usd",
+];
+
+/** `ITEM=USD` of `prices --set`. */
+function priceAssignment(value: string): { item: string; usd: number } {
+  const match = /^([a-z_]+)=(\d+(\.\d+)?)$/.exec(value);
+  if (!match) throw new InvalidArgumentError(`${value} is not ITEM=USD (e.g. cpu_shared=2.02)`);
+  return { item: match[1], usd: Number(match[2]) };
+}
+
+/** `YYYY-MM`. */
+function month(value: string): string {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(value)) {
+    throw new InvalidArgumentError(`${value} is not a month YYYY-MM`);
+  }
+  return value;
+}
+
+/** Registers the fleet commands. */
+export function registerFleetCommands(program: Command, ctx: CommandContext): void {
+  withJson(
+    program.command("orphans").description("apps of ours no row expects (last sweep), or delete one")
+      .option("--delete <name>", "delete this orphan app (refused for a paid user or a reconcile in flight)"),
+  ).action(async (options) => {
+    if (options.delete) {
+      const result = await adminCall(ctx, { method: "DELETE", path: `/orphans/${options.delete}` });
+      print(ctx, options, result, () => `deleted ${options.delete}`);
+      return;
+    }
+    const result = await adminCall(ctx, { path: "/orphans" }) as {
+      orphans: Row[];
+      sweep_run: Row | null;
+      note?: string;
+    };
+    print(
+      ctx,
+      options,
+      result,
+      (r) =>
+        (r.sweep_run ? `sweep run ${r.sweep_run.id} at ${r.sweep_run.started_at}\n` : `${r.note}\n`) +
+        table(r.orphans, [
+          { header: "app", value: (o) => o.name },
+          { header: "user", value: (o) => o.user_id },
+          { header: "tier", value: (o) => o.tier },
+          { header: "paid user", value: (o) => o.paid_user },
+          { header: "in flight", value: (o) => o.in_flight },
+          { header: "deleted by sweep", value: (o) => o.deleted_by_sweep },
+        ], "no orphans"),
+    );
+  });
+
+  withJson(
+    program.command("usage").description("estimated vs observed cost per user and plan for a month")
+      .option("--month <YYYY-MM>", "the month (default: this month, UTC)", month)
+      .option("--csv", "per-user rows as CSV"),
+  ).action(async (options) => {
+    const result = await adminCall(ctx, { path: "/usage", query: { month: options.month } }) as {
+      month: string;
+      users: Row[];
+      plans: Row[];
+      totals: Row;
+    };
+    if (options.csv && !options.json) {
+      ctx.output.out(csv(result.users, USAGE_KEYS));
+      return;
+    }
+    print(ctx, options, result, (r) =>
+      [
+        `usage ${r.month}`,
+        table(
+          r.users,
+          USAGE_KEYS.filter((k) => k !== "email").map((k) => ({ header: k, value: (u: Row) => u[k] })),
+          "no usage",
+        ),
+        table(
+          r.plans,
+          ["tier", "users", "running_hours", "estimated_monthly_usd", "observed_usd"].map((k) => ({
+            header: k,
+            value: (p: Row) => p[k],
+          })),
+        ),
+        details(r.totals),
+      ].join("\n"));
+  });
+
+  withJson(
+    program.command("prices").description("the price table the estimates use; --set changes one price")
+      .option(
+        "--set <item=usd>",
+        "set one price, e.g. cpu_shared=2.02 (plans and rows re-estimated)",
+        priceAssignment,
+      ),
+  ).action(async (options) => {
+    const result = options.set
+      ? await adminCall(ctx, {
+        method: "PUT",
+        path: `/prices/${options.set.item}`,
+        body: { monthly_usd: options.set.usd },
+      })
+      : await adminCall(ctx, { path: "/prices" });
+    print(
+      ctx,
+      options,
+      result as { prices: Row[] },
+      (r) =>
+        table(
+          r.prices,
+          ["item", "monthly_usd", "included_memory_mb_per_cpu", "description", "source"].map((k) => ({
+            header: k,
+            value: (p: Row) => p[k],
+          })),
+        ),
+    );
+  });
+
+  withJson(
+    program.command("sweep").description("run one health sweep now (as the pg_cron job does)")
+      .option("--limit <n>", "at most N rows reconciled and N apps observed", positiveInt)
+      .option("--budget-ms <ms>", "time budget", positiveInt)
+      .option("--async", "answer at once (202) instead of waiting for the report"),
+  ).action(async (options) => {
+    const report = await ctx.api().call({
+      fn: "check-fly-apps-health",
+      method: "POST",
+      query: options.async ? undefined : { wait: "true" },
+      body: { limit: options.limit, budget_ms: options.budgetMs },
+    });
+    print(ctx, options, report, (r) => details(flatten(r as Record<string, unknown>)));
+  });
+
+  withJson(
+    program.command("sweep-runs").description("recent health sweeps with their reports")
+      .option("--limit <n>", "runs", positiveInt, 10),
+  ).action(async (options) => {
+    const result = await adminCall(ctx, { path: "/sweep-runs", query: { limit: options.limit } }) as {
+      runs: Row[];
+    };
+    print(ctx, options, result, (r) =>
+      table(r.runs, [
+        { header: "run", value: (s) => s.id },
+        { header: "started", value: (s) => s.started_at },
+        { header: "ms", value: (s) => s.duration_ms },
+        { header: "stopped early", value: (s) => s.stopped_early },
+        { header: "error", value: (s) => s.error },
+        { header: "report", value: (s) => s.report },
+      ], "no sweep runs recorded"));
+  });
+}

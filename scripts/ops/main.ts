@@ -1,0 +1,14 @@
+/**
+ * `deno task ops <command>`: the ops CLI (see `cli.ts`; `deno task ops --help` lists the commands).
+ *
+ * @module
+ */
+import { runCli } from "./cli.ts";
+
+if (import.meta.main) {
+  const code = await runCli(Deno.args, {
+    env: Deno.env.toObject(),
+    output: { out: (text) => console.log(text), err: (text) => console.error(text) },
+  });
+  Deno.exit(code);
+}

@@ -1,0 +1,98 @@
+/**
+ * Action routes of the admin API. Each writes an event naming the actor (`X-Actor`):
+ *
+ * - retry one user: clear the error, make the row due, reconcile now (synchronously);
+ * - bulk retry by status: the rows become due and the controller (kick, sweep) reconciles them at the rate
+ *   limits; nothing here loops over Fly;
+ * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped);
+ * - restart: restart the user's machine on Fly (refused while held).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { HttpError } from "../http/errors.ts";
+import { readJsonBody } from "../http/validate.ts";
+import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
+import { actorOf, adminRepo, engine, readParams, sqlAction } from "./request.ts";
+import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
+
+/** Hold (`held`) or release one user, then reconcile now. */
+async function setHold(c: Context<AppEnv>, held: boolean): Promise<Response> {
+  const { user_id } = readParams(c, userIdParam);
+  const actor = actorOf(c);
+  const { reason } = await readJsonBody(c, actionBody);
+  const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason }));
+  const reconcile = await reconcileNow(c, user_id, actor);
+  return c.json({
+    user_id,
+    actor,
+    held: row.held_at !== null,
+    held_at: row.held_at,
+    hold_reason: row.hold_reason,
+    reconcile,
+  });
+}
+
+/** The action routes. */
+export const actionRoutes = new Hono<AppEnv>({ strict: false })
+  .post("/apps/:user_id/retry", async (c) => {
+    const { user_id } = readParams(c, userIdParam);
+    const actor = actorOf(c);
+    const { reason } = await readJsonBody(c, actionBody);
+    const retried = await adminRepo(c).retry({ actor, userId: user_id, reason, limit: 1 });
+    if (retried.length === 0) throw new HttpError(404, "not_found", "no app row for this user");
+    const reconcile = await reconcileNow(c, user_id, actor);
+    return c.json({ user_id, actor, reconcile }, reconcileFailed(reconcile) ? 502 : 200);
+  })
+  .post("/retry", async (c) => {
+    const actor = actorOf(c);
+    const { statuses, limit, reason } = await readJsonBody(c, bulkRetryBody);
+    const userIds = await adminRepo(c).retry({ actor, statuses, reason, limit });
+    return c.json({
+      actor,
+      statuses,
+      retried: userIds.length,
+      user_ids: userIds,
+      note: "the rows are due now; the controller reconciles them at Fly's rate limits (next kick or sweep)",
+    }, 202);
+  })
+  .post("/apps/:user_id/hold", (c) => setHold(c, true))
+  .post("/apps/:user_id/release", (c) => setHold(c, false))
+  .post("/apps/:user_id/restart", async (c) => {
+    const { user_id } = readParams(c, userIdParam);
+    const actor = actorOf(c);
+    const { reason } = await readJsonBody(c, actionBody);
+    const repo = adminRepo(c);
+    const { app } = await repo.appDetail(user_id);
+    if (!app) throw new HttpError(404, "not_found", "no app row for this user");
+    if (app.held_at) throw new HttpError(409, "conflict", "the user's machine is held; release it first");
+    if (!app.fly_app_name || !app.machine_id) {
+      throw new HttpError(409, "conflict", "the user has no machine recorded yet");
+    }
+    const appName = String(app.fly_app_name);
+    const machineId = String(app.machine_id);
+    await repo.appendEvent(user_id, {
+      type: "restart_requested",
+      metadata: { actor, reason: reason ?? null, machine_id: machineId },
+    });
+    try {
+      await engine(c).fly.machines.restart(appName, machineId);
+    } catch (error) {
+      const message = (error as Error).message;
+      await repo.appendEvent(user_id, {
+        type: "restart_failed",
+        status: "error",
+        metadata: { actor, machine_id: machineId },
+        error: message,
+      });
+      throw new HttpError(502, "fly_error", `Fly refused the restart: ${message}`);
+    }
+    await repo.appendEvent(user_id, {
+      type: "machine_restarted",
+      status: "ok",
+      metadata: { actor, machine_id: machineId },
+    });
+    return c.json({ user_id, actor, machine_id: machineId, restarted: true });
+  });

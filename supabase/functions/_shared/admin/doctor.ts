@@ -1,0 +1,131 @@
+/**
+ * The function side of `ops doctor`: checks of the chain the functions can see, each with a one-line
+ * verdict that says exactly what is wrong. The CLI adds the checks only it can make (variables, reachability,
+ * the secret being accepted).
+ *
+ * @module
+ */
+import type { JsonRow } from "../db/admin.ts";
+import type { EngineDeps } from "../reconcile/context.ts";
+
+/** One check's verdict. */
+export interface DoctorCheck {
+  /** Short name, e.g. `vault.project_url`. */
+  name: string;
+  /** Whether the check passed (null: not applicable here, e.g. skipped). */
+  ok: boolean | null;
+  /** What was found, or what is wrong and what to do. */
+  detail: string;
+}
+
+/** A cron run counts as recent within this many milliseconds. */
+const RECENT_MS = 2 * 60_000;
+
+/** pg_net requests waiting beyond this count mean its worker is not keeping up. */
+const MAX_QUEUED = 100;
+
+/** The check `name` passes with `pass` or fails with `fail`, as `ok` says. */
+const verdict = (name: string, ok: boolean, pass: string, fail: string): DoctorCheck => ({
+  name,
+  ok,
+  detail: ok ? pass : fail,
+});
+
+/** Checks of the database report of `private.ops_doctor_report()`. */
+export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[] {
+  const vault = report.vault as JsonRow;
+  const cron = report.cron as JsonRow;
+  const net = report.net as JsonRow;
+  const checks: DoctorCheck[] = [];
+  const vaultFix =
+    "set it with vault.create_secret (see README Deploy); the CLI's [db.vault] skips unresolved env()";
+  checks.push(
+    verdict(
+      "vault.project_url",
+      vault.available === true && vault.project_url === true && vault.project_url_is_http === true,
+      "present, an http(s) URL",
+      vault.available !== true
+        ? "Vault is not installed in this database"
+        : vault.project_url !== true
+        ? `the Vault secret project_url is missing: ${vaultFix}`
+        : "the Vault secret project_url is not an http(s) URL",
+    ),
+    verdict(
+      "vault.fly_provisioner_secret",
+      vault.available === true && vault.fly_provisioner_secret === true,
+      "present",
+      `the Vault secret fly_provisioner_secret is missing: ${vaultFix}`,
+    ),
+  );
+  const job = cron.job as JsonRow | null;
+  const lastRun = cron.last_run as JsonRow | null;
+  checks.push(verdict(
+    "cron.job",
+    cron.available === true && job !== null && job.active === true,
+    `check-fly-apps-health scheduled (${job?.schedule})`,
+    cron.available !== true
+      ? "pg_cron is not installed in this database"
+      : job === null
+      ? "no pg_cron job check-fly-apps-health: apply migration 20261122000500_fly_apps_cron.sql"
+      : "the pg_cron job check-fly-apps-health is inactive",
+  ));
+  const lastStart = lastRun?.start_time ? Date.parse(String(lastRun.start_time)) : NaN;
+  checks.push(verdict(
+    "cron.last_run",
+    lastRun?.status === "succeeded" && now - lastStart <= RECENT_MS,
+    `ran ${Math.round((now - lastStart) / 1000)} s ago and succeeded`,
+    !lastRun
+      ? "the cron job has never run (is pg_cron's scheduler running in this database?)"
+      : lastRun.status !== "succeeded"
+      ? `the last run ${lastRun.status}: ${lastRun.message ?? "no message"}`
+      : `the last run was ${Math.round((now - lastStart) / 1000)} s ago (more than 2 minutes)`,
+  ));
+  const latest = net.latest as JsonRow | null;
+  const status = Number(latest?.status_code);
+  checks.push(verdict(
+    "net.responses",
+    net.available === true && Number(net.ok_last_2m) > 0 &&
+      (latest === null || (status >= 200 && status < 300)),
+    `${net.ok_last_2m} 2xx answers in the last 2 minutes`,
+    net.available !== true
+      ? "pg_net is not installed in this database"
+      : status === 401
+      ? "the functions answered 401: the Vault secret fly_provisioner_secret differs from PROVISIONER_SECRET"
+      : latest?.timed_out
+      ? "the last pg_net request timed out: check the Vault project_url and that the functions are deployed"
+      : latest?.error
+      ? `the last pg_net request failed: ${latest.error}`
+      : latest
+      ? `the last function answer was HTTP ${latest.status_code}`
+      : "no function answer in the last 2 minutes (net._http_response)",
+  ));
+  checks.push(verdict(
+    "net.queue",
+    net.available === true && Number(net.queued) <= MAX_QUEUED,
+    `${net.queued} request(s) waiting`,
+    `${net.queued} pg_net requests waiting: its background worker is not sending (restart it or check pg_net)`,
+  ));
+  return checks;
+}
+
+/** Checks against Fly: the token is valid for the org; the image reference (not checkable through the API). */
+export async function flyChecks(deps: EngineDeps): Promise<DoctorCheck[]> {
+  const org = deps.config.fly.orgSlug;
+  let token: DoctorCheck;
+  try {
+    const apps = await deps.fly.apps.list(org);
+    token = { name: "fly.token", ok: true, detail: `valid for org ${org} (${apps.length} apps)` };
+  } catch (error) {
+    token = {
+      name: "fly.token",
+      ok: false,
+      detail: `listing the apps of org ${org} failed: ${(error as Error).message}`,
+    };
+  }
+  return [token, {
+    name: "fly.image",
+    ok: null,
+    detail:
+      `${deps.config.fly.appImage}: not checkable through the Machines API (bad images show as provision failures)`,
+  }];
+}

@@ -1,0 +1,40 @@
+/**
+ * Fleet routes of the admin API: recent sweep runs, the migration of existing paid users (enqueue a batch,
+ * read progress) and the doctor's checks.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { readJsonBody, readQuery } from "../http/validate.ts";
+import { databaseChecks, flyChecks } from "./doctor.ts";
+import { actorOf, adminRepo, engine } from "./request.ts";
+import { migrateBody, sweepRunsQuery } from "./schemas.ts";
+
+/** The fleet routes. */
+export const fleetRoutes = new Hono<AppEnv>({ strict: false })
+  .get("/sweep-runs", async (c) => {
+    const { limit } = readQuery(c, sweepRunsQuery);
+    return c.json({ runs: await adminRepo(c).sweepRuns(limit) });
+  })
+  .get("/migrate", async (c) => c.json(await adminRepo(c).migrationProgress()))
+  .post("/migrate", async (c) => {
+    const actor = actorOf(c);
+    const { batch } = await readJsonBody(c, migrateBody);
+    const repo = adminRepo(c);
+    const enqueued = batch > 0 ? await repo.enqueueMigration(batch, actor) : [];
+    if (enqueued.length > 0) c.get("log").info("migration batch enqueued", { count: enqueued.length, actor });
+    return c.json({
+      actor,
+      enqueued: enqueued.length,
+      user_ids: enqueued,
+      progress: await repo.migrationProgress(),
+    });
+  })
+  .get("/doctor", async (c) => {
+    const checks = [
+      ...databaseChecks(await adminRepo(c).doctorReport()),
+      ...await flyChecks(engine(c)),
+    ];
+    return c.json({ ok: checks.every((check) => check.ok !== false), checks });
+  });

@@ -1,0 +1,64 @@
+/**
+ * What every admin route needs from a request: the acting operator (`X-Actor`), validated path parameters,
+ * the repositories and the engine on the instance's shared connections, and SQL errors mapped to HTTP.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { getSql } from "../db/client.ts";
+import { AdminRepository } from "../db/admin.ts";
+import { engineDeps } from "../handlers/engine_deps.ts";
+import type { AppEnv } from "../http/env.ts";
+import { HttpError } from "../http/errors.ts";
+import { invalidRequest } from "../http/validate.ts";
+import type { EngineDeps } from "../reconcile/context.ts";
+
+/** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
+const ACTOR_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/** The actor recorded in events: `ops:<X-Actor>`, or `ops` without the header; 400 for a malformed one. */
+export function actorOf(c: Context<AppEnv>): string {
+  const name = c.req.header("x-actor")?.trim();
+  if (name === undefined || name === "") return "ops";
+  if (!ACTOR_NAME.test(name)) {
+    throw new HttpError(400, "invalid_request", "X-Actor must be 1-64 letters, digits or . _ @ -", {
+      field: "X-Actor",
+    });
+  }
+  return `ops:${name}`;
+}
+
+/** The route's path parameters validated by `schema` (400 naming the parameter). */
+export function readParams<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.output<S> {
+  const result = schema.safeParse(c.req.param());
+  if (!result.success) throw invalidRequest(result.error, "path");
+  return result.data;
+}
+
+/** The admin repository on the instance's shared pool. */
+export function adminRepo(c: Context<AppEnv>): AdminRepository {
+  return new AdminRepository(getSql(c.get("config").db));
+}
+
+/** The engine's dependencies (Fly client, rows, configuration) for this request. */
+export function engine(c: Context<AppEnv>): EngineDeps {
+  return engineDeps(c.get("config"), c.get("log"));
+}
+
+/** A lease owner unique to this request. */
+export function ownerOf(c: Context<AppEnv>): string {
+  return `fly-apps-admin:${c.get("requestId")}`;
+}
+
+/** Runs a database action, answering 404 for a missing row (P0002) and 409 for a refused state (55000). */
+export async function sqlAction<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === "P0002") throw new HttpError(404, "not_found", message ?? "not found");
+    if (code === "55000") throw new HttpError(409, "conflict", message ?? "refused in this state");
+    throw error;
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Request shapes (zod) of the `fly-apps-admin` routes: path parameters, queries and bodies. A failure becomes
+ * 400 `invalid_request` naming the field (see `../http/validate.ts`).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { APP_SORT_KEYS, type AppSortKey } from "../db/admin.ts";
+
+/** Message for a missing value, or `otherwise` for a value of the wrong kind. */
+const requiredOr = (otherwise: string) => (issue: { input: unknown }) =>
+  issue.input === undefined ? "is required" : otherwise;
+
+/** A user id (any UUID Postgres accepts). */
+export const userIdParam = z.object({ user_id: z.guid({ error: requiredOr("must be a UUID") }) });
+
+/** A Fly app name (path parameter of the orphan routes). */
+export const appNameParam = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a Fly app name (lowercase, digits, dashes)"),
+});
+
+/** An optional query integer from `min` to `max`, with a default. */
+const queryInt = (fallback: number, min: number, max: number) =>
+  z.coerce.number({ error: "must be a number" }).int("must be an integer")
+    .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback);
+
+/** An optional `true`/`false` query value. */
+const queryBool = () =>
+  z.enum(["true", "false"], { error: "must be true or false" }).transform((value) => value === "true")
+    .optional();
+
+/** An optional short text filter. */
+const text = (max = 200) =>
+  z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+/** An opaque paging cursor: base64url of `{value, id}` as returned by the previous page. */
+const cursor = z.string().max(500, "is not a cursor from this API").transform((value, ctx) => {
+  try {
+    const decoded = JSON.parse(atob(value.replace(/-/g, "+").replace(/_/g, "/")));
+    const parsed = z.object({ value: z.string(), id: z.guid() }).parse(decoded);
+    return parsed;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not a cursor from this API" });
+    return z.NEVER;
+  }
+});
+
+/** Encodes the cursor that continues after `row` sorted by its `sort_value`. */
+export function encodeCursor(row: { id: unknown; sort_value: unknown }): string {
+  return btoa(JSON.stringify({ value: String(row.sort_value), id: String(row.id) }))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Statuses of an app row (`held`: ops keep the machine stopped; `suspended`: downgrade grace period). */
+const APP_STATUSES = [
+  "pending",
+  "provisioning",
+  "active",
+  "held",
+  "suspended",
+  "failed",
+  "error",
+  "deprovisioning",
+  "deleted",
+] as const;
+
+/** GET /apps query. */
+export const appListQuery = z.object({
+  status: z.enum(APP_STATUSES, { error: `must be one of ${APP_STATUSES.join(", ")}` }).optional(),
+  health: text(40).optional(),
+  tier: text(40).optional(),
+  region: z.string().regex(/^[a-z]{3}$/, "must be a three-letter Fly region code").optional(),
+  image: text(300).optional(),
+  drift: queryBool(),
+  in_sync: queryBool(),
+  held: queryBool(),
+  q: text().optional(),
+  sort: z.enum(Object.keys(APP_SORT_KEYS) as [AppSortKey, ...AppSortKey[]], {
+    error: `must be one of ${Object.keys(APP_SORT_KEYS).join(", ")}`,
+  }).default("updated_at"),
+  order: z.enum(["asc", "desc"], { error: "must be asc or desc" }).default("desc"),
+  limit: queryInt(50, 1, 500),
+  cursor: cursor.optional(),
+});
+
+/** GET /apps/:user_id query: `live=true` adds the machine as Fly reports it now. */
+export const appDetailQuery = z.object({ live: queryBool() });
+
+/** GET /apps/:user_id/events query. */
+export const userEventsQuery = z.object({
+  limit: queryInt(50, 1, 1000),
+  before: z.coerce.number({ error: "must be a number" }).int("must be an integer").positive(
+    "must be positive",
+  )
+    .optional(),
+});
+
+/** GET /events query: fleet-wide events, optionally of some types (comma-separated) and one status. */
+export const fleetEventsQuery = userEventsQuery.extend({
+  type: z.string().regex(/^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$/, "must be event types separated by commas")
+    .transform((value) => value.split(",")).optional(),
+  status: z.enum(["info", "ok", "warning", "error"], { error: "must be one of info, ok, warning, error" })
+    .optional(),
+});
+
+/** GET /sweep-runs query. */
+export const sweepRunsQuery = z.object({ limit: queryInt(10, 1, 200) });
+
+/** GET /usage query: the month, `YYYY-MM` (default: the current UTC month). */
+export const usageQuery = z.object({
+  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM").optional(),
+});
+
+/** A JSON object body. */
+const object = <S extends z.core.$ZodLooseShape>(shape: S) =>
+  z.object(shape, { error: "must be a JSON object" });
+
+/** Optional free-text reason recorded with the event. */
+const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
+
+/** Body of the per-user actions (retry, hold, release, restart). */
+export const actionBody = object({ reason });
+
+/** Statuses a bulk retry may select. */
+const RETRYABLE_STATUSES = ["error", "failed", "pending", "provisioning", "deprovisioning"] as const;
+
+/** POST /retry body: every row with one of `statuses` (e.g. `["error"]`), at most `limit`. */
+export const bulkRetryBody = object({
+  statuses: z.array(
+    z.enum(RETRYABLE_STATUSES, { error: `must be one of ${RETRYABLE_STATUSES.join(", ")}` }),
+    { error: "must be an array of statuses" },
+  ).min(1, "must name at least one status"),
+  limit: z.int({ error: "must be an integer" }).min(1, "must be at least 1").max(
+    10_000,
+    "must be at most 10000",
+  )
+    .default(1_000),
+  reason,
+});
+
+/** PUT /prices/:item body. */
+export const priceBody = object({
+  monthly_usd: z.number({ error: "must be a number" }).min(0, "must be at least 0").max(
+    100_000,
+    "is too large",
+  ),
+  source: z.string({ error: "must be a string" }).min(1, "must not be empty").max(300).optional(),
+});
+
+/** The price items (path parameter of PUT /prices/:item). */
+export const priceItemParam = z.object({
+  item: z.enum(["cpu_shared", "cpu_performance", "memory_gb", "ipv4_dedicated", "volume_gb"], {
+    error: "must be one of cpu_shared, cpu_performance, memory_gb, ipv4_dedicated, volume_gb",
+  }),
+});
+
+/** POST /migrate body: how many paid users without an app get a due row now. */
+export const migrateBody = object({
+  batch: z.int({ error: "must be an integer" }).min(0, "must be at least 0").max(
+    1_000,
+    "must be at most 1000",
+  )
+    .default(20),
+});

@@ -1,0 +1,380 @@
+/**
+ * Read queries and ops actions of the `fly-apps-admin` function, on the database owner's connection. Reads
+ * go to the tables directly (the function is the service side); changes go through the private SQL API
+ * (`private.retry_user_fly_apps`, `private.set_user_fly_app_hold`, ...), which appends the events.
+ *
+ * Values come back JSON-ready: numerics as numbers, bigints as numbers, timestamps as ISO strings.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { Sql } from "./client.ts";
+
+/** A JSON-ready row. */
+export type JsonRow = Record<string, unknown>;
+
+/** How the app list can be sorted: a non-null SQL expression and the type its cursor value is cast to. */
+export const APP_SORT_KEYS = {
+  updated_at: { expr: "a.updated_at", cast: "timestamptz" },
+  created_at: { expr: "a.created_at", cast: "timestamptz" },
+  user_id: { expr: "a.user_id::text", cast: "text" },
+  status: { expr: "a.status", cast: "text" },
+  health: { expr: "a.health_status", cast: "text" },
+  retry_count: { expr: "a.retry_count", cast: "integer" },
+  cost: { expr: "coalesce(a.monthly_cost_estimate_usd, 0)", cast: "numeric" },
+} as const;
+
+/** A sort key of the app list. */
+export type AppSortKey = keyof typeof APP_SORT_KEYS;
+
+/** Filters, order and page of the app list. */
+export interface AppListQuery {
+  status?: string;
+  health?: string;
+  tier?: string;
+  region?: string;
+  image?: string;
+  drift?: boolean;
+  in_sync?: boolean;
+  held?: boolean;
+  /** Substring of the user id, the email or the app name (case-insensitive). */
+  q?: string;
+  sort: AppSortKey;
+  order: "asc" | "desc";
+  limit: number;
+  /** Where the previous page ended: the sort value and the row id. */
+  after?: { value: string; id: string };
+}
+
+/** The columns every app listing shows. */
+const APP_COLUMNS = `
+  a.id, a.user_id, u.email, s.tier, a.fly_app_name, a.fly_org_slug, a.status, a.health_status,
+  a.desired_state, a.desired_generation::int, a.observed_generation::int, a.in_sync, a.drift, a.region,
+  a.docker_image, a.image_digest, a.cpu_kind, a.cpu_count, a.memory_mb, a.machine_id, a.last_machine_state,
+  a.last_observed_at, a.last_health_check_at, a.held_at, a.held_by, a.hold_reason, a.error_message,
+  a.retry_count, a.next_attempt_at, a.lease_owner, a.lease_expires_at,
+  a.monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd, a.deployed_at, a.deleted_at,
+  a.created_at, a.updated_at`;
+
+/** The apps/events tables joined with the user's email and tier. */
+const APP_FROM = `
+  public.user_fly_apps a
+  left join auth.users u on u.id = a.user_id
+  left join public.user_subscriptions s on s.user_id = a.user_id`;
+
+/** Summary figures of the fleet (the seed admin panel's stats grid). */
+export interface FleetSummary {
+  total: number;
+  active: number;
+  errors: number;
+  failed: number;
+  pending: number;
+  held: number;
+  out_of_sync: number;
+  unhealthy: number;
+  estimated_monthly_cost_usd: number;
+}
+
+/** Migration progress: paid users and where their apps are. */
+export interface MigrationProgress {
+  paid_users: number;
+  without_row: number;
+  active: number;
+  in_progress: number;
+  failed: number;
+  errors: { user_id: string; status: string; error_message: string | null; retry_count: number }[];
+}
+
+/** Admin queries and actions on one Postgres client. */
+export class AdminRepository {
+  readonly #sql: Sql;
+
+  /** Wraps a postgres.js client connected as the database owner (SUPABASE_DB_URL). */
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /** A page of apps matching `query`, and whether more follow. */
+  async listApps(query: AppListQuery): Promise<{ apps: JsonRow[]; more: boolean }> {
+    const sql = this.#sql;
+    const sort = APP_SORT_KEYS[query.sort];
+    const key = sql.unsafe(sort.expr);
+    const direction = sql.unsafe(query.order === "asc" ? "asc" : "desc");
+    const compare = sql.unsafe(query.order === "asc" ? ">" : "<");
+    const like = query.q ? `%${query.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` : undefined;
+    const when = (condition: boolean, fragment: postgres.PendingQuery<postgres.Row[]>) =>
+      condition ? fragment : sql``;
+    const rows = await sql<JsonRow[]>`
+      select ${sql.unsafe(APP_COLUMNS)}, (${key})::text as sort_value
+      from ${sql.unsafe(APP_FROM)}
+      where true
+        ${when(query.status !== undefined, sql`and a.status = ${query.status ?? ""}`)}
+        ${when(query.health !== undefined, sql`and a.health_status = ${query.health ?? ""}`)}
+        ${when(query.tier !== undefined, sql`and s.tier = ${query.tier ?? ""}`)}
+        ${when(query.region !== undefined, sql`and a.region = ${query.region ?? ""}`)}
+        ${when(query.image !== undefined, sql`and a.docker_image = ${query.image ?? ""}`)}
+        ${when(query.drift !== undefined, sql`and (a.drift <> '{}'::jsonb) = ${query.drift ?? false}`)}
+        ${when(query.in_sync !== undefined, sql`and a.in_sync = ${query.in_sync ?? true}`)}
+        ${when(query.held !== undefined, sql`and (a.held_at is not null) = ${query.held ?? false}`)}
+        ${
+      when(
+        like !== undefined,
+        sql`and (a.user_id::text ilike ${like ?? ""} or u.email ilike ${like ?? ""}
+                 or a.fly_app_name ilike ${like ?? ""})`,
+      )
+    }
+        ${
+      when(
+        query.after !== undefined,
+        sql`and (${key}, a.id) ${compare} (${query.after?.value ?? ""}::${sql.unsafe(sort.cast)},
+                                             ${query.after?.id ?? ""}::uuid)`,
+      )
+    }
+      order by ${key} ${direction}, a.id ${direction}
+      limit ${query.limit + 1}`;
+    return { apps: rows.slice(0, query.limit), more: rows.length > query.limit };
+  }
+
+  /** One user's row with email, tier and plan, or null when neither a row nor a subscription exists. */
+  async appDetail(
+    userId: string,
+  ): Promise<{ app: JsonRow | null; tier: string | null; plan: JsonRow | null }> {
+    const sql = this.#sql;
+    const [subscription] = await sql<{ tier: string }[]>`
+      select tier from public.user_subscriptions where user_id = ${userId}::uuid`;
+    const [app] = await sql<JsonRow[]>`
+      select ${sql.unsafe(APP_COLUMNS)} from ${sql.unsafe(APP_FROM)} where a.user_id = ${userId}::uuid`;
+    const [plan] = subscription
+      ? await sql<JsonRow[]>`
+          select tier, dedicated_app, region, cpu_kind, cpus, memory_mb, image, public_services,
+                 monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd
+          from public.fly_plans where tier = ${subscription.tier}`
+      : [];
+    return { app: app ?? null, tier: subscription?.tier ?? null, plan: plan ?? null };
+  }
+
+  /** One user's events, newest first, before sequence number `before`. */
+  async userEvents(userId: string, limit: number, before?: number): Promise<JsonRow[]> {
+    return await this.#sql<JsonRow[]>`
+      select seq::int, id, user_id, fly_app_id, event_type, status, metadata, error_details, created_at
+      from public.user_fly_app_events
+      where user_id = ${userId}::uuid and (${before ?? null}::bigint is null or seq < ${
+      before ?? null
+    }::bigint)
+      order by seq desc limit ${limit}`;
+  }
+
+  /** Recent events of the whole fleet, newest first, optionally of some types and statuses. */
+  async fleetEvents(
+    options: { types?: string[]; status?: string; limit: number; before?: number },
+  ): Promise<JsonRow[]> {
+    const { types, status, limit, before } = options;
+    return await this.#sql<JsonRow[]>`
+      select seq::int, id, user_id, fly_app_id, event_type, status, metadata, error_details, created_at
+      from public.user_fly_app_events
+      where (${types ?? null}::text[] is null or event_type = any(${types ?? null}::text[]))
+        and (${status ?? null}::text is null or status = ${status ?? null}::text)
+        and (${before ?? null}::bigint is null or seq < ${before ?? null}::bigint)
+      order by seq desc limit ${limit}`;
+  }
+
+  /** Figures of the whole fleet. */
+  async summary(): Promise<FleetSummary> {
+    const [row] = await this.#sql<FleetSummary[]>`
+      select count(*)::int as total,
+             count(*) filter (where status = 'active')::int as active,
+             count(*) filter (where status = 'error')::int as errors,
+             count(*) filter (where status = 'failed')::int as failed,
+             count(*) filter (where status in ('pending', 'provisioning', 'deprovisioning'))::int as pending,
+             count(*) filter (where held_at is not null)::int as held,
+             count(*) filter (where not in_sync)::int as out_of_sync,
+             count(*) filter (where status = 'active' and health_status <> 'healthy')::int as unhealthy,
+             coalesce(sum(monthly_cost_estimate_usd) filter (where desired_state = 'present'), 0)::float8
+               as estimated_monthly_cost_usd
+      from public.user_fly_apps`;
+    return row;
+  }
+
+  /** The most recent sweep runs with their reports. */
+  async sweepRuns(limit: number): Promise<JsonRow[]> {
+    return await this.#sql<JsonRow[]>`
+      select id::int, started_at, finished_at, duration_ms, budget_ms, stopped_early, error, report
+      from public.fly_sweep_runs order by started_at desc, id desc limit ${limit}`;
+  }
+
+  /** The last sweep run whose report has an orphan scan, or undefined. */
+  async lastOrphanScan(): Promise<JsonRow | undefined> {
+    const [run] = await this.#sql<JsonRow[]>`
+      select id::int, started_at, finished_at, report -> 'orphans' as orphans
+      from public.fly_sweep_runs where report ? 'orphans'
+      order by started_at desc, id desc limit 1`;
+    return run;
+  }
+
+  /** Rows recording any of `names`: whose app it is and what they should have. */
+  async rowsByAppName(names: string[]): Promise<Map<string, JsonRow>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.#sql<JsonRow[]>`
+      select a.fly_app_name, a.user_id, a.desired_state, a.status, s.tier,
+             coalesce(p.dedicated_app, false) as paid, a.lease_expires_at > now() as in_flight
+      from public.user_fly_apps a
+      left join public.user_subscriptions s on s.user_id = a.user_id
+      left join public.fly_plans p on p.tier = s.tier
+      where a.fly_app_name = any(${names})`;
+    return new Map(rows.map((row) => [String(row.fly_app_name), row]));
+  }
+
+  /** Whether `userId` is on a tier whose plan has a dedicated app. */
+  async isPaidUser(userId: string): Promise<boolean> {
+    const [row] = await this.#sql<{ paid: boolean }[]>`
+      select coalesce(bool_or(p.dedicated_app), false) as paid from public.user_subscriptions s
+      join public.fly_plans p on p.tier = s.tier where s.user_id = ${userId}::uuid`;
+    return row?.paid ?? false;
+  }
+
+  /** Users whose row is leased right now (a reconcile in flight). */
+  async usersInFlight(): Promise<string[]> {
+    const rows = await this.#sql<{ user_id: string }[]>`
+      select user_id from public.user_fly_apps where lease_expires_at > now()`;
+    return rows.map((row) => row.user_id);
+  }
+
+  /** Ops retry of one user, or of every row with one of `statuses`; returns the user ids made due. */
+  async retry(
+    options: { actor: string; userId?: string; statuses?: string[]; reason?: string; limit: number },
+  ): Promise<string[]> {
+    const { actor, userId, statuses, reason, limit } = options;
+    const rows = await this.#sql<{ user_id: string }[]>`
+      select private.retry_user_fly_apps(${actor}, ${userId ?? null}::uuid, ${statuses ?? null}::text[],
+        ${reason ?? null}, ${limit}) as user_id`;
+    return rows.map((row) => row.user_id);
+  }
+
+  /** Sets (held) or clears the hold of a user's machine; returns the row. */
+  async setHold(
+    options: { userId: string; held: boolean; actor: string; reason?: string },
+  ): Promise<JsonRow> {
+    const { userId, held, actor, reason } = options;
+    const [{ row }] = await this.#sql<{ row: JsonRow }[]>`
+      select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null}) as row`;
+    return row;
+  }
+
+  /** Appends one event naming the actor. */
+  async appendEvent(
+    userId: string,
+    event: { type: string; status?: string; metadata: Record<string, unknown>; error?: string },
+  ): Promise<void> {
+    await this.#sql`select private.append_user_fly_app_event(${userId}::uuid, ${event.type},
+      ${event.status ?? "info"}, ${this.#sql.json(event.metadata as postgres.JSONValue)}, ${
+      event.error ?? null
+    })`;
+  }
+
+  /** The price table. */
+  async prices(): Promise<JsonRow[]> {
+    return await this.#sql<JsonRow[]>`
+      select item, monthly_usd::float8 as monthly_usd, included_memory_mb_per_cpu, description, source,
+             updated_at
+      from public.fly_prices order by item`;
+  }
+
+  /** Sets one price (plans and rows are re-estimated by the table's trigger); false when no such item. */
+  async setPrice(item: string, monthlyUsd: number, source: string): Promise<boolean> {
+    const rows = await this.#sql`
+      update public.fly_prices set monthly_usd = ${monthlyUsd}, source = ${source}, updated_at = now()
+      where item = ${item} returning item`;
+    return rows.length > 0;
+  }
+
+  /**
+   * Usage of month `month` (first day, `YYYY-MM-01`): per user the estimated monthly cost and the observed
+   * running hours priced at the row's machine size (hours / 720 of the 30-day price), per plan the sums.
+   */
+  async usage(month: string): Promise<{ users: JsonRow[]; plans: JsonRow[] }> {
+    const users = await this.#sql<JsonRow[]>`
+      with days as (
+        select user_id, sum(running_seconds)::bigint as running_seconds, count(*)::int as days_observed
+        from public.user_fly_app_usage_daily
+        where day >= ${month}::date and day < (${month}::date + interval '1 month')
+        group by user_id
+      )
+      select a.user_id, u.email, s.tier, a.fly_app_name, a.status, a.cpu_kind, a.cpu_count, a.memory_mb,
+             coalesce(a.monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
+             coalesce(d.running_seconds, 0)::int as running_seconds,
+             round(coalesce(d.running_seconds, 0) / 3600.0, 2)::float8 as running_hours,
+             coalesce(d.days_observed, 0) as days_observed,
+             round(coalesce(d.running_seconds, 0) / (720 * 3600.0)
+                   * coalesce(private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb), 0),
+                   2)::float8 as observed_usd
+      from public.user_fly_apps a
+      left join days d on d.user_id = a.user_id
+      left join auth.users u on u.id = a.user_id
+      left join public.user_subscriptions s on s.user_id = a.user_id
+      where a.desired_state = 'present' or d.user_id is not null
+      order by observed_usd desc, a.user_id`;
+    const plans = new Map<string, JsonRow>();
+    for (const user of users) {
+      const tier = String(user.tier ?? "none");
+      const plan = plans.get(tier) ??
+        { tier, users: 0, estimated_monthly_usd: 0, running_hours: 0, observed_usd: 0 };
+      plan.users = Number(plan.users) + 1;
+      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd"]) {
+        plan[key] = Math.round((Number(plan[key]) + Number(user[key])) * 100) / 100;
+      }
+      plans.set(tier, plan);
+    }
+    return { users, plans: [...plans.values()] };
+  }
+
+  /** One user's running time per day over the last `days` days, newest first. */
+  async userUsageDays(userId: string, days: number): Promise<JsonRow[]> {
+    return await this.#sql<JsonRow[]>`
+      select day::text, running_seconds, observations from public.user_fly_app_usage_daily
+      where user_id = ${userId}::uuid and day > current_date - ${days}::int
+      order by day desc`;
+  }
+
+  /**
+   * Gives up to `limit` paid users without an app a due row (the drift repair the sweep also runs), each with
+   * a `migration_enqueued` event naming `actor`; one transaction.
+   */
+  async enqueueMigration(limit: number, actor: string): Promise<string[]> {
+    const rows = await this.#sql<{ user_id: string }[]>`
+      with enqueued as (select private.repair_desired_state_drift(${limit}) as user_id)
+      select user_id, private.append_user_fly_app_event(user_id, 'migration_enqueued', 'info',
+                                                       jsonb_build_object('actor', ${actor}::text))
+      from enqueued`;
+    return rows.map((row) => row.user_id);
+  }
+
+  /** Where the paid users' apps stand. */
+  async migrationProgress(): Promise<MigrationProgress> {
+    const [counts] = await this.#sql<Omit<MigrationProgress, "errors">[]>`
+      select count(*)::int as paid_users,
+             count(*) filter (where a.id is null or a.desired_state = 'absent')::int as without_row,
+             count(*) filter (where a.status = 'active' and a.observed_generation >= a.desired_generation
+                              and a.desired_state = 'present')::int as active,
+             count(*) filter (where a.desired_state = 'present'
+                              and (a.status in ('pending', 'provisioning', 'failed', 'deprovisioning')
+                                   or (a.status = 'active' and a.observed_generation < a.desired_generation)))::int
+               as in_progress,
+             count(*) filter (where a.status = 'error')::int as failed
+      from public.user_subscriptions s
+      join public.fly_plans p on p.tier = s.tier and p.dedicated_app
+      left join public.user_fly_apps a on a.user_id = s.user_id`;
+    const errors = await this.#sql<MigrationProgress["errors"]>`
+      select a.user_id, a.status, a.error_message, a.retry_count
+      from public.user_fly_apps a
+      join public.user_subscriptions s on s.user_id = a.user_id
+      join public.fly_plans p on p.tier = s.tier and p.dedicated_app
+      where a.status in ('error', 'failed') order by a.user_id limit 100`;
+    return { ...counts, errors };
+  }
+
+  /** The database side of `ops doctor` (`private.ops_doctor_report`). */
+  async doctorReport(): Promise<JsonRow> {
+    const [{ report }] = await this.#sql<{ report: JsonRow }[]>`select private.ops_doctor_report() as report`;
+    return report;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * End to end: the ops CLI against the local stack. `migrate` provisions 30 paid users who have no app (as
+ * the seed system's existing Pro users: subscriptions written before the trigger existed) with a progress
+ * line and no failures, and a second run finds nothing left; then the read commands (list, show, events,
+ * summary, usage as CSV, orphans, sweep-runs) and hold/release answer with what the database holds.
+ */
+import { assert, assertEquals } from "../_support/assert.ts";
+import { startStack } from "./_support.ts";
+import { ops } from "./admin_cli_support.ts";
+
+const PAID_USERS = 30;
+
+Deno.test("ops CLI: migrate 30 existing paid users, then the read and hold commands", async (t) => {
+  const stack = await startStack();
+  try {
+    const users = await stack.newUsers(PAID_USERS);
+    // The seed system's users: paid before the tier-change trigger existed, so no row and no kick.
+    await stack.sql.begin(async (tx) => {
+      await tx`alter table public.user_subscriptions disable trigger on_user_tier_change`;
+      await tx`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+      await tx`alter table public.user_subscriptions enable trigger on_user_tier_change`;
+    });
+    const [{ rows }] = await stack.sql`select count(*)::int as rows from public.user_fly_apps`;
+    assertEquals(rows, 0, "no app rows yet");
+
+    await t.step("migrate: every paid user provisioned, a progress line, no failures", async () => {
+      const run = await ops(stack, ["--actor", "ann", "migrate", "--batch", "10", "--interval-ms", "250"]);
+      assertEquals(run.code, 0, `${run.out}\n${run.err}`);
+      assert(run.out.includes(`migrate: ${PAID_USERS}/${PAID_USERS} paid users active`), run.out);
+      assert(run.out.includes("0 failed") && run.out.includes("no failures"), run.out);
+      assert(/migrate \[.*\] \d+\/30 active/.test(run.progress), `progress bar: ${run.progress}`);
+      const statuses = await stack.sql`select status, count(*)::int from public.user_fly_apps group by 1`;
+      assertEquals([...statuses], [{ status: "active", count: PAID_USERS }]);
+      assertEquals(stack.emulator.state().apps.length, PAID_USERS, "one app each");
+      const [{ events }] = await stack.sql`
+        select count(*)::int as events from public.user_fly_app_events
+        where event_type = 'migration_enqueued' and metadata->>'actor' = 'ops:ann'`;
+      assertEquals(events, PAID_USERS);
+      const again = await ops(stack, ["migrate"]);
+      assertEquals(again.code, 0, again.err);
+      assert(again.out.includes(`${PAID_USERS}/${PAID_USERS} paid users active (0 new`), again.out);
+    });
+
+    const [user] = users;
+    await t.step("list, show, events, summary", async () => {
+      const list = await ops(stack, ["list", "--limit", "500"]);
+      assertEquals(list.code, 0, list.err);
+      for (const id of users) assert(list.out.includes(id), `list shows ${id}`);
+      const show = await ops(stack, ["show", user, "--live"]);
+      assertEquals(show.code, 0, show.err);
+      const row = await stack.row(user);
+      assert(show.out.includes(row!.fly_app_name!) && show.out.includes(row!.machine_id!), show.out);
+      assert(show.out.includes("not offered: the tier decides"), show.out);
+      const events = await ops(stack, ["events", user, "--json"]);
+      const types = JSON.parse(events.out).events.map((e: { event_type: string }) => e.event_type);
+      assert(types.includes("migration_enqueued") && types.includes("provision_completed"), types.join());
+      const summary = await ops(stack, ["summary", "--json"]);
+      assertEquals(JSON.parse(summary.out).active, PAID_USERS);
+    });
+
+    await t.step("hold and release through the CLI record the operator", async () => {
+      const held = await ops(stack, ["hold", user, "--reason", "abuse"], { OPS_ACTOR: "bo" });
+      assertEquals(held.code, 0, held.err);
+      const list = await ops(stack, ["list", "--held", "--json"]);
+      assertEquals(JSON.parse(list.out).apps.map((a: { user_id: string }) => a.user_id), [user]);
+      const restart = await ops(stack, ["restart", user]);
+      assertEquals(restart.code, 1, "refused while held");
+      assert(restart.err.includes("held"), restart.err);
+      const released = await ops(stack, ["release", user]);
+      assertEquals(released.code, 0, released.err);
+      const holds = (await stack.events(user)).filter((e) => e.event_type.startsWith("hold_"));
+      assertEquals(holds.map((e) => e.metadata.actor), ["ops:bo", "ops"]);
+    });
+
+    await t.step("usage as CSV, orphans, sweep runs, a missing user", async () => {
+      const usage = await ops(stack, ["usage", "--csv"]);
+      assertEquals(usage.code, 0, usage.err);
+      const lines = usage.out.split("\n");
+      assertEquals(
+        lines[0],
+        "user_id,email,tier,fly_app_name,status,running_hours,estimated_monthly_usd,observed_usd",
+      );
+      assertEquals(lines.length, PAID_USERS + 1);
+      const orphans = await ops(stack, ["orphans"]);
+      assertEquals(orphans.code, 0, orphans.err);
+      assert(
+        orphans.out.includes("no sweep run has scanned for orphans yet") || orphans.out.includes("sweep run"),
+      );
+      const runs = await ops(stack, ["sweep-runs", "--json"]);
+      assertEquals(runs.code, 0, runs.err);
+      const missing = await ops(stack, ["show", "00000000-0000-4000-8000-00000000dead"]);
+      assertEquals(missing.code, 1);
+      assert(missing.err.startsWith("ops: HTTP 404:"), missing.err);
+    });
+  } finally {
+    await stack.stop();
+  }
+});
