@@ -13,6 +13,7 @@ insert into auth.users (id) values
 insert into public.user_subscriptions (user_id, tier) values
   ('44444444-0000-0000-0000-000000000001', 'pro'), ('44444444-0000-0000-0000-000000000002', 'pro'),
   ('44444444-0000-0000-0000-000000000003', 'elite');
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 create temp table ids as
   select user_id, id from public.user_fly_apps where user_id::text like '44444444-%';
 create function pg_temp.id(p_user uuid) returns uuid language sql as $$ select id from ids where user_id = p_user $$;
@@ -108,6 +109,7 @@ select is(public.get_user_fly_app_status('44444444-0000-0000-0000-000000000001')
 -- A tier change during a reconcile keeps the row due after the success of the older generation.
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'w2', 60) ->> 'status', 'claimed', 'claim');
 update public.user_subscriptions set tier = 'elite' where user_id = '44444444-0000-0000-0000-000000000001';
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 select ok((private.record_reconcile_success(pg_temp.id('44444444-0000-0000-0000-000000000001'), 'w2', 1)
            ->> 'next_attempt_at') is not null, 'success of a superseded generation leaves the row due');
 select is((pg_temp.app('44444444-0000-0000-0000-000000000001')).observed_generation, 1::bigint,
@@ -188,6 +190,7 @@ select results_eq(
     where user_id = '44444444-0000-0000-0000-000000000003'$$,
   $$values ('error'::text, null::timestamptz, null::text)$$, 'status error, not due, released');
 update public.user_subscriptions set tier = 'pro' where user_id = '44444444-0000-0000-0000-000000000003';
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 select results_eq(
   $$select status, next_attempt_at is not null, retry_count from public.user_fly_apps
     where user_id = '44444444-0000-0000-0000-000000000003'$$,
@@ -196,6 +199,7 @@ select results_eq(
 -- A failure of a superseded generation does not delay the new one.
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000003', 'q', 60) ->> 'status', 'claimed', 'claim');
 update public.user_subscriptions set tier = 'free' where user_id = '44444444-0000-0000-0000-000000000003';
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 select is(
   (private.record_reconcile_failure(pg_temp.id('44444444-0000-0000-0000-000000000003'), 'q', 2, 'x', true)
    - 'app') || jsonb_build_object('due', (pg_temp.app('44444444-0000-0000-0000-000000000003')).next_attempt_at <= now()),
@@ -213,9 +217,9 @@ select is(
     "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": null}}'::jsonb,
   'desired spec from the current tier and plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
-alter table public.user_subscriptions disable trigger on_user_tier_change;
+alter table public.user_subscriptions disable trigger on_user_subscription_change;
 insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000004', 'elite');
-alter table public.user_subscriptions enable trigger on_user_tier_change;
+alter table public.user_subscriptions enable trigger on_user_subscription_change;
 select ok('44444444-0000-0000-0000-000000000004'::uuid in (select private.repair_desired_state_drift(1000)),
   'drift repair reports the paid user without a row');
 select results_eq(

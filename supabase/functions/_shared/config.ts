@@ -71,6 +71,8 @@ export interface Config {
     readonly leaseSeconds: number;
     /** Time budget of a synchronous (`?wait=true`) reconcile, in milliseconds. */
     readonly budgetMs: number;
+    /** Users of one batch request (`{user_ids}`) reconciled at the same time. */
+    readonly batchConcurrency: number;
   };
   /** The health sweep's defaults (a request may lower them). */
   readonly sweep: {
@@ -157,6 +159,7 @@ const envSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: integer(15_000, 100, 600_000),
   RECONCILE_LEASE_SECONDS: integer(300, 30, 3_600),
   RECONCILE_BUDGET_MS: integer(120_000, 1_000, 390_000),
+  RECONCILE_BATCH_CONCURRENCY: integer(4, 1, 32),
   SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
   // About 1 ms of CPU per observed app: 1,000 keeps one sweep well inside the 2 s CPU limit per request.
   SWEEP_LIMIT: integer(100, 1, 1_000),
@@ -275,7 +278,11 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       connectTimeoutS: v.DB_CONNECT_TIMEOUT_S,
       statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
     },
-    reconcile: { leaseSeconds: v.RECONCILE_LEASE_SECONDS, budgetMs: v.RECONCILE_BUDGET_MS },
+    reconcile: {
+      leaseSeconds: v.RECONCILE_LEASE_SECONDS,
+      budgetMs: v.RECONCILE_BUDGET_MS,
+      batchConcurrency: v.RECONCILE_BATCH_CONCURRENCY,
+    },
     sweep: {
       budgetMs: v.SWEEP_BUDGET_MS,
       limit: v.SWEEP_LIMIT,
