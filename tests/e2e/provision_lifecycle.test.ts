@@ -196,6 +196,7 @@ Deno.test("provisioning lifecycle through trigger, pg_net worker, gateway, funct
       for (const tier of ["free", "pro"] as const) {
         await stack.sql`update public.user_subscriptions set tier = ${tier} where user_id = ${user}`;
       }
+      await stack.services.drainer!.drainNow();
       const row = await stack.waitSettled(user);
       // The drainer may collapse the two flips into one generation (it reads the current tier).
       assert(row.desired_generation >= 2, `generation ${row.desired_generation}`);

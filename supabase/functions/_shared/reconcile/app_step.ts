@@ -40,18 +40,28 @@ export async function appOwnership(ctx: ReconcileContext, name: string): Promise
 }
 
 /**
+ * Pauses between the reads that wait for a just-created app to become visible, in ms (the last repeats).
+ * Fly propagates a new app in a few hundred ms, so a read right after the create is always wasted; and the
+ * client's per-app limiter (1 read/s, burst 3, one token already spent on the lookup before the create)
+ * leaves two reads for the first second. So: one read after a first short wait, one soon after, then
+ * increasing pauses up to the limiter's pace.
+ */
+const APP_VISIBLE_PAUSES_MS = [250, 150, 200, 400, 1_000];
+
+/**
  * Apps are eventually consistent: right after a create, GET may still answer 404 for a while. Polls until
  * the app is visible or the budget runs out.
  */
 async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<void> {
-  for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+  for (let attempt = 0;; attempt++) {
+    const delay = APP_VISIBLE_PAUSES_MS[Math.min(attempt, APP_VISIBLE_PAUSES_MS.length - 1)];
+    await pause(ctx, delay, `app ${name} to become visible after create`);
     try {
       await ctx.fly.apps.get(name);
       return;
     } catch (error) {
       if (!(error instanceof FlyNotFoundError)) throw error;
     }
-    await pause(ctx, delay, `app ${name} to become visible after create`);
   }
 }
 
