@@ -2,12 +2,13 @@
  * Benchmark: what the tier-change triggers cost the application's writes to `user_subscriptions`.
  *
  * Usage: `deno task bench db_trigger`, or `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/db_trigger.ts`
- * (a superuser URL of the local cluster). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (2000).
+ * (a superuser URL of the local cluster). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (500 per phase).
  *
  * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end). Each
  * phase runs with the shipped triggers (the outbox row trigger), with no trigger, and with the two
- * alternatives issue 12 names, all in the same run, best of three rounds, one connection, every statement
- * its own committed transaction:
+ * alternatives issue 12 names, all in the same run: BENCH_ROUNDS (8) rounds of short phases, every variant
+ * in turn in a rotating order (so drifting load on a shared machine weighs on all alike), median rate, one
+ * connection, every statement its own committed transaction:
  *   - single: one user's tier flipped (pro <-> free), one statement at a time;
  *   - other: an UPDATE of another column, and one that sets the same tier (no change);
  *   - bulk: every user's tier flipped in one statement.
@@ -31,9 +32,9 @@ import { startTierDrainer } from "../local/drainer.ts";
 import { intSetting } from "./_support.ts";
 
 const USERS = intSetting("users", "BENCH_USERS", 1000);
-const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 2000);
+const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 500);
 const PGBENCH_SECONDS = intSetting("pgbench-seconds", "BENCH_PGBENCH_S", 10);
-const ROUNDS = 3;
+const ROUNDS = intSetting("rounds", "BENCH_ROUNDS", 8);
 
 /** The trigger set a phase runs with. */
 type Variant = "outbox" | "none" | "statement" | "marker";
@@ -81,7 +82,11 @@ interface Phase {
 }
 
 const rate = (phase: Phase) => phase.rows / (phase.ms / 1000);
-const best = (phases: Phase[]) => phases.reduce((a, b) => (rate(b) > rate(a) ? b : a));
+/** The median rate of the phases, in rows per second. */
+const medianRate = (phases: Phase[]) => {
+  const rates = phases.map(rate).sort((a, b) => a - b);
+  return rates[Math.floor(rates.length / 2)];
+};
 
 /** Runs `pgbench` with `script` against `url`; returns its transactions per second. */
 async function pgbench(url: string, script: string, seconds: number): Promise<number> {
@@ -179,12 +184,16 @@ export async function benchTrigger(url: string): Promise<string[]> {
     };
     await use("outbox");
     await single(); // warm-up: caches and plans
+    // Short phases, every variant in turn, in a rotating order: a machine whose load drifts during the run
+    // (other sessions) weighs on every variant alike.
+    const phases = { single, other, bulk };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const variant of VARIANTS) {
-        await use(variant);
-        results[variant].single.push(await single());
-        results[variant].other.push(await other());
-        results[variant].bulk.push(await bulk());
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+      for (const phase of ["single", "other", "bulk"] as const) {
+        for (const variant of order) {
+          await use(variant);
+          results[variant][phase].push(await phases[phase]());
+        }
       }
     }
 
@@ -214,19 +223,20 @@ update public.user_subscriptions set tier = case when tier = 'free' then 'pro' e
     const drainedRows = reports.reduce((sum, r) => sum + r.drained, 0);
 
     const ratio = (variant: Variant, phase: "single" | "other" | "bulk") =>
-      rate(best(results[variant][phase])) / rate(best(results.none[phase]));
+      medianRate(results[variant][phase]) / medianRate(results.none[phase]);
     const line = (variant: Variant) =>
       `  ${variant.padEnd(10)} ${
         (["single", "other", "bulk"] as const).map((phase) => {
-          const p = best(results[variant][phase]);
-          return `${phase} ${rate(p).toFixed(0).padStart(6)}/s (${ratio(variant, phase).toFixed(2)})`;
+          const perSecond = medianRate(results[variant][phase]).toFixed(0).padStart(6);
+          return `${phase} ${perSecond}/s (${ratio(variant, phase).toFixed(2)})`;
         }).join("   ")
       }`;
     const f = (n: number) => n.toFixed(2);
     return [
-      `db trigger bench: ${USERS} users, ${STATEMENTS} statements per single/other phase, best of ${ROUNDS} rounds`,
-      `rows per second (ratio to no trigger, same run); single = one tier flip per statement, other = UPDATE of`,
-      `another column or the same tier, bulk = every user's tier flipped in one statement:`,
+      `db trigger bench: ${USERS} users, ${STATEMENTS} statements per single/other phase, ${ROUNDS} rounds of`,
+      `every variant in a rotating order; median rows per second (ratio to no trigger, same run);`,
+      `single = one tier flip per statement, other = UPDATE of another column or the same tier,`,
+      `bulk = every user's tier flipped in one statement:`,
       ...VARIANTS.map(line),
       `  (outbox = shipped row trigger into the index-free outbox; statement = statement-level trigger with`,
       `   transition tables, UNION ALL ... GROUP BY; marker = one marker row per transaction)`,
