@@ -30,7 +30,7 @@ function percentile(sorted: number[], q: number): number {
 export async function benchKickLatency(): Promise<string[]> {
   const db = await createMigratedDatabase();
   const arrivals = new Map<string, number>();
-  const target = startHttpRecorder(async ({ body }) => {
+  const target = startHttpRecorder(({ body }) => {
     const at = performance.now();
     for (const user of JSON.parse(body).user_ids ?? []) arrivals.set(user, at);
     return Response.json({ accepted: true }, { status: 202 });
