@@ -50,3 +50,34 @@ Deno.test("committed tier changes reach the function in one batched kick from th
     await stack.stop();
   }
 });
+
+Deno.test("an ops batch call with ?wait=true reconciles each user to its current tier and reports each outcome", async () => {
+  // No net worker and no drainer: the tier changes are recorded without a kick, so only this call acts.
+  const stack = await startStack({ netWorker: false });
+  try {
+    const [upgraded, downgraded] = await stack.newUsers(2);
+    await stack.setTier(upgraded, "pro");
+    await stack.setTier(downgraded, "elite");
+    const first = await stack.call("provision-user-fly-app", {
+      wait: true,
+      body: { user_ids: [upgraded, downgraded] },
+    });
+    assertEquals(first.status, 200, JSON.stringify(first.body));
+    assertEquals(first.body.results, [
+      { user_id: upgraded, outcome: "converged" },
+      { user_id: downgraded, outcome: "converged" },
+    ]);
+
+    await stack.setTier(downgraded, "free");
+    const second = await stack.call("provision-user-fly-app", {
+      wait: true,
+      body: { user_ids: [downgraded], reason: "ops batch" },
+    });
+    assertEquals(second.body.results, [{ user_id: downgraded, outcome: "converged" }]);
+    const row = await stack.row(downgraded);
+    assertEquals([row?.status, row?.desired_state], ["deleted", "absent"], "the batch also deprovisions");
+    assertEquals(await stack.appsOf(downgraded), []);
+  } finally {
+    await stack.stop();
+  }
+});
