@@ -173,6 +173,12 @@ begin
     return jsonb_build_object('busy', true, 'drained', 0, 'users', 0, 'kicked', false);
   end if;
 
+  -- The common case, every second: nothing queued. Return before touching Vault (a read decrypts on hosted).
+  if not exists (select 1 from private.tier_outbox) then
+    return jsonb_build_object('drained', 0, 'users', 0, 'kicked', false, 'user_ids', '[]'::jsonb,
+                              'oldest_age_s', 0);
+  end if;
+
   if p_kick then
     select * into v_endpoint from private.function_endpoint();
     if v_endpoint.problem is not null then
