@@ -2,11 +2,11 @@
  * Benchmark: what the tier-change triggers cost the application's writes to `user_subscriptions`.
  *
  * Usage: `deno task bench db_trigger`, or `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/db_trigger.ts`
- * (a superuser URL of the local cluster). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (500 per phase).
+ * (a superuser URL of the local cluster). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (300 per phase).
  *
  * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end). Each
  * phase runs with the shipped triggers (the outbox row trigger), with no trigger, and with the two
- * alternatives issue 12 names, all in the same run: BENCH_ROUNDS (8) rounds of short phases, every variant
+ * alternatives issue 12 names, all in the same run: BENCH_ROUNDS (15) rounds of short phases, every variant
  * in turn in a rotating order (so drifting load on a shared machine weighs on all alike), median rate, one
  * connection, every statement its own committed transaction:
  *   - single: one user's tier flipped (pro <-> free), one statement at a time;
@@ -32,9 +32,9 @@ import { startTierDrainer } from "../local/drainer.ts";
 import { intSetting } from "./_support.ts";
 
 const USERS = intSetting("users", "BENCH_USERS", 1000);
-const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 500);
+const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 300);
 const PGBENCH_SECONDS = intSetting("pgbench-seconds", "BENCH_PGBENCH_S", 10);
-const ROUNDS = intSetting("rounds", "BENCH_ROUNDS", 8);
+const ROUNDS = intSetting("rounds", "BENCH_ROUNDS", 15);
 
 /** The trigger set a phase runs with. */
 type Variant = "outbox" | "none" | "statement" | "marker";

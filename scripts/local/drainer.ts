@@ -2,11 +2,15 @@
  * The local platform's tier-outbox drainer: calls `private.drain_tier_outbox()` once a second, as pg_cron
  * does on hosted Supabase (pg_cron >= 1.5 runs `'1 seconds'` jobs; Debian's pg_cron 1.4 cannot, so the
  * migration schedules it every minute there and the local stack runs this loop as well). Runs never
- * overlap; `stop()` waits for the run in flight.
+ * overlap; a run that took a full batch is followed by the next one at once; `stop()` waits for the run in
+ * flight.
  *
  * @module
  */
 import postgres from "postgres";
+
+/** Rows `private.drain_tier_outbox()` takes per run by default: a run that took this many left more. */
+const FULL_BATCH = 1000;
 
 /** What `private.drain_tier_outbox()` returns. */
 export interface DrainReport {
@@ -75,8 +79,9 @@ export function startTierDrainer(dbUrl: string, options: TierDrainerOptions = {}
     return next;
   };
   const tick = async () => {
-    await drainNow().catch(onError);
-    if (running) timer = setTimeout(tick, intervalMs);
+    const report = await drainNow().catch(onError);
+    const more = report !== undefined && report.drained >= FULL_BATCH;
+    if (running) timer = setTimeout(tick, more ? 0 : intervalMs);
   };
   timer = setTimeout(tick, 0);
 
