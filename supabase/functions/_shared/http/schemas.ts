@@ -48,9 +48,14 @@ export const usersBody = object({
   reason,
 });
 
-/** A batch body: one that names `user_ids`. */
+/** Whether a request body (raw or validated) names `user_ids`, i.e. is meant as the batch form. */
+function namesUserIds(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "user_ids" in value;
+}
+
+/** Whether a validated provision body is the batch form. */
 export function isUsersBody(body: unknown): body is z.output<typeof usersBody> {
-  return typeof body === "object" && body !== null && "user_ids" in body;
+  return namesUserIds(body);
 }
 
 /**
@@ -58,7 +63,7 @@ export function isUsersBody(body: unknown): body is z.output<typeof usersBody> {
  * form is chosen by the presence of `user_ids`, so errors name the field of the form the caller meant.
  */
 export const provisionBody = z.unknown().transform((value, ctx) => {
-  const result = isUsersBody(value) ? usersBody.safeParse(value) : userBody.safeParse(value);
+  const result = namesUserIds(value) ? usersBody.safeParse(value) : userBody.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
     ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
