@@ -40,13 +40,14 @@ export async function appOwnership(ctx: ReconcileContext, name: string): Promise
 }
 
 /**
- * Pauses between the reads that wait for a just-created app to become visible, in ms (the last repeats).
- * Fly propagates a new app in a few hundred ms, so a read right after the create is always wasted; and the
- * client's per-app limiter (1 read/s, burst 3, one token already spent on the lookup before the create)
- * leaves two reads for the first second. So: one read after a first short wait, one soon after, then
- * increasing pauses up to the limiter's pace.
+ * Pauses before each read that waits for a just-created app to become visible, in ms (the last repeats).
+ * Fly propagates a new app through its state store in a few hundred ms (the emulator's realistic profile:
+ * 400 ms), and the client's per-app read limiter (1/s, burst 3 scaled by the safety factor to 2, one token
+ * already spent on the lookup before the create) leaves ONE read for the first second: a read sent too
+ * early is answered 404 and the next one waits about a second for its token. So the first read waits out
+ * the usual propagation time; later ones follow at the limiter's pace.
  */
-const APP_VISIBLE_PAUSES_MS = [250, 150, 200, 400, 1_000];
+const APP_VISIBLE_PAUSES_MS = [400, 300, 600, 1_000];
 
 /**
  * Apps are eventually consistent: right after a create, GET may still answer 404 for a while. Polls until
