@@ -94,7 +94,7 @@ Ops CLI (paste in another terminal, then: deno task ops --help):
   export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret}
 
 Try this (in another terminal):
-  # upgrade the free demo user: the trigger records the desired state and kicks provisioning
+  # upgrade the free demo user: the trigger queues the change, the drainer (every second) kicks provisioning
   psql ${databaseUrl} -c "update user_subscriptions set tier = 'pro' where user_id = '${DEMO_USERS.free}'"
   # read its state as ops would
   curl -s -H "Authorization: Bearer ${secret}" "${fn}/provision-user-fly-app?user_id=${DEMO_USERS.free}"

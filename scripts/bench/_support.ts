@@ -10,6 +10,7 @@ import { type Services, type ServicesOptions, startServices } from "../local/sta
 import type { FlyEmulator, FlyEmulatorOptions } from "../local/fly-emulator/mod.ts";
 import { createMigratedDatabase, createUsers } from "../../tests/_support/migrated_database.ts";
 import type { ScratchDatabase } from "../../tests/_support/database.ts";
+import { applyTierChanges } from "../../tests/_support/tier_outbox.ts";
 
 /**
  * An integer setting: `--name=N` on the command line, else the environment variable `env`, else `fallback`.
@@ -99,6 +100,7 @@ export async function startBenchStack(
 export async function createPaidUsers(db: ScratchDatabase, count: number): Promise<string[]> {
   const users = await createUsers(db, count);
   await db.sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+  await applyTierChanges(db.sql);
   return users;
 }
 

@@ -1,22 +1,78 @@
 /**
- * Benchmark: throughput of tier UPDATEs on `user_subscriptions` with the `on_user_tier_change` trigger
- * (upsert of the user's row + Vault read + pg_net enqueue + event) against the same UPDATEs with the trigger
- * disabled. Prints both and the ratio.
+ * Benchmark: what the tier-change triggers cost the application's writes to `user_subscriptions`.
  *
  * Usage: `deno task bench db_trigger` (sets LOCAL_DB_URL and LOCAL_ADMIN_DB_URL, the local cluster as
- * `postgres` and as the superuser).
+ * `postgres` and as the superuser). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (300 per phase).
  *
- * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end), so
- * nothing of the shared database is touched: Vault points at a dead local port there and no net worker
- * watches that database, so the queued kicks are never sent. Every UPDATE is its own committed transaction,
- * one client round trip each, as an application's writes would be.
+ * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end). Each
+ * phase runs with the shipped triggers (the outbox row trigger), with no trigger, and with the two
+ * alternatives issue 12 names, all in the same run: BENCH_ROUNDS (15) rounds of short phases, every variant
+ * in turn in a rotating order (so drifting load on a shared machine weighs on all alike), median rate, one
+ * connection, every statement its own committed transaction:
+ *   - single: one user's tier flipped (pro <-> free), one statement at a time;
+ *   - other: an UPDATE of another column, and one that sets the same tier (no change);
+ *   - bulk: every user's tier flipped in one statement.
+ * Alternatives (installed only in the scratch database): a statement-level UPDATE trigger with transition
+ * tables (fires on every UPDATE: it cannot use `UPDATE OF`), comparing old and new rows with
+ * `UNION ALL ... GROUP BY user_id`; and a per-transaction marker (a row trigger that writes one row per
+ * transaction, guarded by a transaction-local setting).
+ * Then pgbench, 4 clients for BENCH_PGBENCH_S (10) seconds each, single-row flips of random users: without
+ * trigger, and with the outbox trigger while the drainer runs every second (Vault points at a dead port and
+ * no net worker watches the scratch database, so its kicks are queued, never sent).
+ *
+ * Ends with `BENCH db_trigger single_ratio=… other_ratio=… bulk_ratio=… pgbench_ratio=…`.
+ *
+ * @module
  */
 import postgres from "postgres";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
+import { ensurePostgresTools } from "../local/prerequisites.ts";
+import { startTierDrainer } from "../local/drainer.ts";
+import { intSetting } from "./_support.ts";
 
-const USERS = Number(Deno.env.get("BENCH_USERS") ?? 1000);
-const STATEMENTS = Number(Deno.env.get("BENCH_STATEMENTS") ?? 3000);
-const ROUNDS = 3;
+const USERS = intSetting("users", "BENCH_USERS", 1000);
+const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 300);
+const PGBENCH_SECONDS = intSetting("pgbench-seconds", "BENCH_PGBENCH_S", 10);
+const ROUNDS = intSetting("rounds", "BENCH_ROUNDS", 15);
+
+/** The trigger set a phase runs with. */
+type Variant = "outbox" | "none" | "statement" | "marker";
+const VARIANTS: Variant[] = ["outbox", "none", "statement", "marker"];
+
+/** Alternatives measured against the shipped trigger (scratch database only). */
+const ALTERNATIVES_SQL = `
+create table private.bench_tx_marker (txid bigint not null, at timestamptz not null default now());
+create function private.bench_statement_outbox() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into private.tier_outbox (user_id)
+  select x.user_id from (select user_id, tier from old_rows union all select user_id, tier from new_rows) x
+  group by x.user_id having count(distinct x.tier) > 1;
+  return null;
+end $$;
+create trigger bench_statement after update on public.user_subscriptions
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.bench_statement_outbox();
+create function private.bench_tx_marker() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if current_setting('bench.marked', true) is distinct from 'on' then
+    perform set_config('bench.marked', 'on', true);
+    insert into private.bench_tx_marker (txid) values (txid_current());
+  end if;
+  return null;
+end $$;
+create trigger bench_marker after update of tier on public.user_subscriptions
+  for each row when (old.tier is distinct from new.tier) execute function private.bench_tx_marker();
+`;
+
+const TRIGGERS: Record<Variant, string[]> = {
+  outbox: ["on_user_tier_change", "on_user_subscription_change"],
+  none: [],
+  statement: ["bench_statement"],
+  marker: ["bench_marker"],
+};
+const ALL_TRIGGERS = [...new Set(Object.values(TRIGGERS).flat())];
 
 /** Result of one timed phase. */
 interface Phase {
@@ -24,90 +80,176 @@ interface Phase {
   ms: number;
 }
 
-function rate(phase: Phase): number {
-  return phase.rows / (phase.ms / 1000);
+const rate = (phase: Phase) => phase.rows / (phase.ms / 1000);
+/** The median rate of the phases, in rows per second. */
+const medianRate = (phases: Phase[]) => {
+  const rates = phases.map(rate).sort((a, b) => a - b);
+  return rates[Math.floor(rates.length / 2)];
+};
+
+/** Runs `pgbench` with `script` against `url`; returns its transactions per second. */
+async function pgbench(url: string, script: string, seconds: number): Promise<number> {
+  const tools = await ensurePostgresTools(() => {});
+  const file = await Deno.makeTempFile({ suffix: ".sql" });
+  try {
+    await Deno.writeTextFile(file, script);
+    const { stdout, stderr, success } = await new Deno.Command(`${tools.binDir}/pgbench`, {
+      args: ["-n", "-c", "4", "-j", "2", "-T", String(seconds), "-f", file, url],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    if (!success) throw new Error(`pgbench failed: ${new TextDecoder().decode(stderr)}`);
+    const match = text.match(/tps = ([\d.]+)/);
+    if (!match) throw new Error(`no tps in pgbench output: ${text}`);
+    return Number(match[1]);
+  } finally {
+    await Deno.remove(file);
+  }
 }
 
-function best(phases: Phase[]): Phase {
-  return phases.reduce((a, b) => (rate(b) > rate(a) ? b : a));
-}
-
-/** Runs the benchmark in a migrated scratch database of the local cluster; returns the lines it prints. */
+/** Runs the benchmark in a scratch database of the cluster behind `url`; returns the lines it prints. */
 export async function benchTrigger(): Promise<string[]> {
   const db = await createMigratedDatabase();
-  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const scratchUrl = new URL(db.url);
+  const sql = db.sql;
   try {
+    await sql.unsafe(ALTERNATIVES_SQL);
     await sql`select vault.create_secret('http://127.0.0.1:9', 'project_url')`;
     await sql`select vault.create_secret('bench-secret', 'fly_provisioner_secret')`;
     const users = Array.from({ length: USERS }, () => crypto.randomUUID());
+    await sql`create table public.bench_users (n integer primary key, user_id uuid not null)`;
+    await sql`insert into public.bench_users select i, u from unnest(${users}::uuid[]) with ordinality as t(u, i)`;
     await sql`insert into auth.users (id) select unnest(${users}::uuid[])`;
     await sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'free'`;
+    await sql`select private.drain_tier_outbox(1000, false)`;
 
-    // Each statement flips one user's tier, so every UPDATE really changes it (pro <-> free: provision and
-    // deprovision kicks alternate, as do insert-or-reactivate and mark-absent).
     const tiers = new Map(users.map((u) => [u, "free"]));
     let cursor = 0;
-    const singleRow = async (count: number): Promise<Phase> => {
+    const nextUser = () => users[cursor++ % users.length];
+    const timed = async (rows: number, work: () => Promise<unknown>): Promise<Phase> => {
       const started = performance.now();
-      for (let i = 0; i < count; i++) {
-        const user = users[cursor++ % users.length];
-        const tier = tiers.get(user) === "free" ? "pro" : "free";
-        tiers.set(user, tier);
-        await sql`update public.user_subscriptions set tier = ${tier} where user_id = ${user}`;
+      await work();
+      return { rows, ms: performance.now() - started };
+    };
+    const single = () =>
+      timed(STATEMENTS, async () => {
+        for (let i = 0; i < STATEMENTS; i++) {
+          const user = nextUser();
+          const tier = tiers.get(user) === "free" ? "pro" : "free";
+          tiers.set(user, tier);
+          await sql`update public.user_subscriptions set tier = ${tier} where user_id = ${user}`;
+        }
+      });
+    const other = () =>
+      timed(STATEMENTS, async () => {
+        for (let i = 0; i < STATEMENTS; i++) {
+          const user = nextUser();
+          if (
+            i % 2 === 0
+          ) await sql`update public.user_subscriptions set updated_at = now() where user_id = ${user}`;
+          else {await sql`update public.user_subscriptions set tier = ${tiers.get(
+              user,
+            )!} where user_id = ${user}`;}
+        }
+      });
+    const bulk = () =>
+      timed(USERS, async () => {
+        await sql`update public.user_subscriptions set tier = case when tier = 'free' then 'pro' else 'free' end`;
+        for (const [u, t] of tiers) tiers.set(u, t === "free" ? "pro" : "free");
+      });
+    const use = async (variant: Variant) => {
+      for (const trigger of ALL_TRIGGERS) {
+        const on = TRIGGERS[variant].includes(trigger);
+        await sql.unsafe(
+          `alter table public.user_subscriptions ${on ? "enable" : "disable"} trigger ${trigger}`,
+        );
       }
-      return { rows: count, ms: performance.now() - started };
-    };
-    // Flips every user's tier in one statement (every row changes).
-    const bulk = async (): Promise<Phase> => {
-      const started = performance.now();
-      const result = await sql`update public.user_subscriptions
-        set tier = case when tier = 'free' then 'pro' else 'free' end`;
-      for (const [u, t] of tiers) tiers.set(u, t === "free" ? "pro" : "free");
-      return { rows: result.count, ms: performance.now() - started };
-    };
-    const setTrigger = async (on: boolean) => {
-      await sql.unsafe(
-        `alter table public.user_subscriptions ${on ? "enable" : "disable"} trigger on_user_tier_change`,
-      );
+      // Empty the outbox and the marker table between phases (autovacuum keeps them small in production).
+      await sql`delete from private.tier_outbox`;
+      await sql`delete from private.bench_tx_marker`;
     };
 
-    await singleRow(Math.min(USERS, STATEMENTS)); // warm-up: creates the users' rows, warms caches and plans
-    const withTrigger: Phase[] = [];
-    const withoutTrigger: Phase[] = [];
-    const bulkWith: Phase[] = [];
-    const bulkWithout: Phase[] = [];
+    const results: Record<Variant, { single: Phase[]; other: Phase[]; bulk: Phase[] }> = {
+      outbox: { single: [], other: [], bulk: [] },
+      none: { single: [], other: [], bulk: [] },
+      statement: { single: [], other: [], bulk: [] },
+      marker: { single: [], other: [], bulk: [] },
+    };
+    await use("outbox");
+    await single(); // warm-up: caches and plans
+    // Short phases, every variant in turn, in a rotating order: a machine whose load drifts during the run
+    // (other sessions) weighs on every variant alike.
+    const phases = { single, other, bulk };
     for (let round = 0; round < ROUNDS; round++) {
-      await setTrigger(true);
-      withTrigger.push(await singleRow(STATEMENTS));
-      bulkWith.push(await bulk());
-      await setTrigger(false);
-      withoutTrigger.push(await singleRow(STATEMENTS));
-      bulkWithout.push(await bulk());
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+      for (const phase of ["single", "other", "bulk"] as const) {
+        for (const variant of order) {
+          await use(variant);
+          results[variant][phase].push(await phases[phase]());
+        }
+      }
     }
-    const [queued] = await sql`select count(*)::int as n from net.http_request_queue`;
-    const [kickFailures] = await sql`select count(*)::int as n from public.user_fly_app_events
-      where event_type = 'kick_failed'`;
 
-    const on = best(withTrigger);
-    const off = best(withoutTrigger);
-    const bOn = best(bulkWith);
-    const bOff = best(bulkWithout);
-    const perRowMs = (p: Phase) => p.ms / p.rows;
+    // pgbench: 4 clients flipping random users' tiers; with the outbox trigger the drainer runs every second.
+    const script = `\\set n random(1, ${USERS})
+update public.user_subscriptions set tier = case when tier = 'free' then 'pro' else 'free' end
+  where user_id = (select user_id from public.bench_users where n = :n);
+`;
+    await use("none");
+    const tpsNone = await pgbench(scratchUrl.href, script, PGBENCH_SECONDS);
+    await use("outbox");
+    const reports: { drained: number; ms: number }[] = [];
+    let runStarted = performance.now();
+    const drainer = startTierDrainer(scratchUrl.href, {
+      onReport: (report) => {
+        reports.push({ drained: report.drained, ms: performance.now() - runStarted });
+        runStarted = performance.now();
+      },
+    });
+    let tpsOutbox: number;
+    try {
+      tpsOutbox = await pgbench(scratchUrl.href, script, PGBENCH_SECONDS);
+    } finally {
+      await drainer.stop();
+    }
+    const [left] = await sql`select count(*)::int as n from private.tier_outbox`;
+    const drainedRows = reports.reduce((sum, r) => sum + r.drained, 0);
+
+    const ratio = (variant: Variant, phase: "single" | "other" | "bulk") =>
+      medianRate(results[variant][phase]) / medianRate(results.none[phase]);
+    const line = (variant: Variant) =>
+      `  ${variant.padEnd(10)} ${
+        (["single", "other", "bulk"] as const).map((phase) => {
+          const perSecond = medianRate(results[variant][phase]).toFixed(0).padStart(6);
+          return `${phase} ${perSecond}/s (${ratio(variant, phase).toFixed(2)})`;
+        }).join("   ")
+      }`;
+    const f = (n: number) => n.toFixed(2);
     return [
-      `db trigger bench: ${USERS} users, best of ${ROUNDS} rounds, one connection, scratch database`,
-      `single-row tier UPDATEs (${STATEMENTS} statements, each its own committed transaction):`,
-      `  trigger enabled : ${rate(on).toFixed(0)} updates/s (${perRowMs(on).toFixed(3)} ms each)`,
-      `  trigger disabled: ${rate(off).toFixed(0)} updates/s (${perRowMs(off).toFixed(3)} ms each)`,
-      `  ratio enabled/disabled: ${(rate(on) / rate(off)).toFixed(2)} ` +
-      `(the trigger adds ${(perRowMs(on) - perRowMs(off)).toFixed(3)} ms per update)`,
-      `bulk tier UPDATE of ${USERS} rows in one statement:`,
-      `  trigger enabled : ${rate(bOn).toFixed(0)} rows/s (${bOn.ms.toFixed(0)} ms)`,
-      `  trigger disabled: ${rate(bOff).toFixed(0)} rows/s (${bOff.ms.toFixed(0)} ms)`,
-      `  ratio enabled/disabled: ${(rate(bOn) / rate(bOff)).toFixed(2)}`,
-      `kicks queued (never sent): ${queued.n}; kick failures: ${kickFailures.n}`,
+      `db trigger bench: ${USERS} users, ${STATEMENTS} statements per single/other phase, ${ROUNDS} rounds of`,
+      `every variant in a rotating order; median rows per second (ratio to no trigger, same run);`,
+      `single = one tier flip per statement, other = UPDATE of another column or the same tier,`,
+      `bulk = every user's tier flipped in one statement:`,
+      ...VARIANTS.map(line),
+      `  (outbox = shipped row trigger into the index-free outbox; statement = statement-level trigger with`,
+      `   transition tables, UNION ALL ... GROUP BY; marker = one marker row per transaction)`,
+      `pgbench, 4 clients, ${PGBENCH_SECONDS} s each, single-row tier flips of random users:`,
+      `  no trigger: ${tpsNone.toFixed(0)} tps; outbox trigger + drainer every second: ${
+        tpsOutbox.toFixed(0)
+      } tps ` +
+      `(ratio ${f(tpsOutbox / tpsNone)})`,
+      `  drainer: ${reports.length} runs, ${drainedRows} outbox rows drained, ` +
+      `mean ${
+        (drainedRows / Math.max(1, reports.length)).toFixed(0)
+      } rows per run, ${left.n} left at the end`,
+      `BENCH db_trigger single_ratio=${f(ratio("outbox", "single"))} other_ratio=${
+        f(ratio("outbox", "other"))
+      } ` +
+      `bulk_ratio=${f(ratio("outbox", "bulk"))} pgbench_ratio=${f(tpsOutbox / tpsNone)} ` +
+      `statement_bulk_ratio=${f(ratio("statement", "bulk"))} marker_bulk_ratio=${f(ratio("marker", "bulk"))}`,
     ];
   } finally {
-    await sql.end({ timeout: 2 });
     await db.drop();
   }
 }

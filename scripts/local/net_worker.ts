@@ -1,6 +1,7 @@
 /**
- * Plays pg_net's background worker against the `net` stand-in: wakes on the NOTIFY that `net.wake()` sends
- * at commit (and polls once a second as a fallback), takes a batch from `net.http_request_queue`, sends it
+ * Plays pg_net's background worker against the `net` stand-in: wakes on the one NOTIFY per transaction that
+ * `net.wake()` sends, delivered at commit as upstream's latch is set from a commit callback (and polls once a
+ * second as a fallback), takes a batch from `net.http_request_queue`, sends it
  * with each request's own timeout and no retries, and writes `net._http_response` like pg_net does:
  * any HTTP status is a response (error_msg null); transport errors and timeouts set error_msg/timed_out.
  * Like pg_net, the batch is deleted, sent and answered inside one transaction.
@@ -109,13 +110,13 @@ export async function startNetWorker(dbUrl: string, options: NetWorkerOptions = 
         where id in (select id from net.http_request_queue order by id limit ${batchSize} for update skip locked)
         returning id, method, url, headers, body, timeout_milliseconds`;
       const responses = await Promise.all(batch.map(send));
-      for (const row of responses) {
+      if (responses.length > 0) {
+        // One statement for the batch, as upstream inserts the batch's responses before its commit.
         await tx`insert into net._http_response
           (id, status_code, content_type, headers, content, timed_out, error_msg)
-          values (${row.id}, ${row.status_code}, ${row.content_type}, ${
-          row.headers ? tx.json(row.headers) : null
-        },
-                  ${row.content}, ${row.timed_out}, ${row.error_msg})`;
+          select * from jsonb_to_recordset(${tx.json(responses as unknown as postgres.JSONValue)}) as r(
+            id bigint, status_code integer, content_type text, headers jsonb, content text, timed_out bool,
+            error_msg text)`;
       }
       return batch.length;
     });

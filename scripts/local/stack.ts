@@ -1,7 +1,7 @@
 /**
  * The services around a migrated local database: the Machines API emulator (unless a real Fly token is
  * given), the functions gateway with the environment the hosted runtime provides, the Vault secrets the
- * trigger and cron job read, and the pg_net worker. Used by `deno task dev` and by the end-to-end tests.
+ * trigger and cron job read, the pg_net worker and the tier-outbox drainer. Used by `deno task dev` and by the end-to-end tests.
  */
 import { parseEnv } from "node:util";
 import postgres from "postgres";
@@ -9,6 +9,7 @@ import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { type FlyEmulatorOptions, startFlyEmulator } from "./fly-emulator/mod.ts";
 import { type FunctionsGateway, startFunctionsGateway } from "./gateway_process.ts";
 import { type NetWorker, startNetWorker } from "./net_worker.ts";
+import { startTierDrainer, type TierDrainer } from "./drainer.ts";
 import { paths } from "./paths.ts";
 import { freePort } from "./process.ts";
 import { upsertVaultSecret } from "./vault.ts";
@@ -35,7 +36,7 @@ export interface ServicesOptions {
   gatewayPort?: number;
   /** Receives the functions' output lines. */
   onFunctionOutput?: (line: string) => void;
-  /** Whether to run the pg_net worker (default true). */
+  /** Whether to run the pg_net worker and the one-second tier-outbox drainer (default true). */
   netWorker?: boolean;
 }
 
@@ -53,6 +54,8 @@ export interface Services {
   functionEnv: Record<string, string>;
   gateway: FunctionsGateway;
   worker?: NetWorker;
+  /** The tier-outbox drainer (runs with the worker: it stands in for pg_cron's one-second job). */
+  drainer?: TierDrainer;
   /** Stops everything that was started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -127,6 +130,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
 
     const worker = options.netWorker === false ? undefined : await startNetWorker(options.databaseUrl);
     if (worker) stops.push(() => worker.stop());
+    const drainer = worker ? startTierDrainer(options.databaseUrl) : undefined;
+    if (drainer) stops.push(() => drainer.stop());
 
     return {
       gatewayUrl,
@@ -136,6 +141,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       functionEnv,
       gateway,
       worker,
+      drainer,
       stop,
     };
   } catch (error) {

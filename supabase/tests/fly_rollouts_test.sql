@@ -15,6 +15,7 @@ insert into auth.users (id) select pg_temp.uid(n) from generate_series(1, 9) n;
 insert into public.user_subscriptions (user_id, tier)
 select pg_temp.uid(n), case when n <= 5 then 'pro' when n <= 8 then 'elite' else 'free' end
 from generate_series(1, 9) n;
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 update public.user_fly_apps set status = 'active', docker_image = 'registry.fly.io/app:v1',
   image_digest = 'sha256:' || repeat('1', 64), region = 'sin', cpu_kind = 'shared', cpu_count = 2, memory_mb = 512
 where user_id = pg_temp.uid(1);

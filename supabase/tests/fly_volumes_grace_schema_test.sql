@@ -32,6 +32,7 @@ select lives_ok($$update public.fly_plans
 
 insert into auth.users (id) values ('00000000-0000-4000-8000-0000000000c1');
 insert into public.user_subscriptions (user_id, tier) values ('00000000-0000-4000-8000-0000000000c1', 'pro');
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 select is(
   private.get_desired_spec('00000000-0000-4000-8000-0000000000c1') -> 'plan'
     @> '{"volume_size_gb": 2, "volume_mount_path": "/data/app_state", "deprovision_grace_seconds": 5}',

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { connect } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 
 interface ClaimedRow {
   id: string;
@@ -18,6 +19,7 @@ Deno.test("claim_due: two concurrent claimers take disjoint rows, all due rows g
     const users = await createUsers(db, 40);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+    await applyTierChanges(db.sql);
     const claimAll = async (sql: postgres.Sql, owner: string) => {
       const mine: ClaimedRow[] = [];
       while (true) {
@@ -56,6 +58,7 @@ Deno.test("claim_due skips rows locked by an open claim instead of waiting for i
     const users = await createUsers(db, 6);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'elite'`;
+    await applyTierChanges(db.sql);
     let release!: () => void;
     const held = new Promise<void>((resolve) => release = resolve);
     let claimedByA: string[] = [];
@@ -88,6 +91,7 @@ Deno.test("claim_user_fly_app: ten concurrent claimers of one user, exactly one 
   try {
     const [user] = await createUsers(db, 1);
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
+    await applyTierChanges(db.sql);
     const results = await Promise.all(clients.map(async (sql, i) => {
       const [{ claim }] = await sql<{ claim: { status: string; app: { lease_owner: string } } }[]>`
         select private.claim_user_fly_app(${user}::uuid, ${`claimer-${i}`}, 60) as claim`;
@@ -117,6 +121,7 @@ Deno.test("claim_user_fly_app blocked behind an uncommitted claim answers 'held'
   try {
     const [user] = await createUsers(db, 1);
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
+    await applyTierChanges(db.sql);
     let release!: () => void;
     const held = new Promise<void>((resolve) => release = resolve);
     let aStatus = "";
@@ -144,6 +149,7 @@ Deno.test("an expired lease is taken over, and the old holder can no longer reco
   try {
     const [user] = await createUsers(db, 1);
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
+    await applyTierChanges(db.sql);
     const [{ claim }] = await db.sql`select private.claim_user_fly_app(${user}::uuid, 'old', 1) as claim`;
     assertEquals(claim.status, "claimed");
     const [{ s: early }] = await db

@@ -3,6 +3,7 @@
  * observed machine states (split over UTC days, gaps and out-of-order observations), cost estimates from
  * the price table (and recomputed when a price changes), retry and hold with their actor events.
  */
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 import type postgres from "postgres";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
@@ -78,6 +79,7 @@ Deno.test("ops primitives", async (t) => {
         { tier: "pro", cost: "3.88" },
       ]);
       await sql`insert into public.user_subscriptions (user_id, tier) values (${alice}, 'pro')`;
+      await applyTierChanges(sql);
       // The size the engine records once the machine exists (a seed row has no cpu_kind: shared).
       await sql`update public.user_fly_apps set cpu_count = 2, memory_mb = 512 where user_id = ${alice}`;
       await sql`update public.fly_prices set monthly_usd = 2.50 where item = 'cpu_shared'`;

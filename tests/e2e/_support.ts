@@ -20,6 +20,7 @@ import { assert } from "../_support/assert.ts";
 import { connect, type ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
 import { waitFor } from "../_support/wait.ts";
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 
 export { LOCAL_KEYS };
 
@@ -333,6 +334,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async setTier(userId, tier) {
       await sql`insert into public.user_subscriptions (user_id, tier) values (${userId}, ${tier})
                 on conflict (user_id) do update set tier = excluded.tier, updated_at = now()`;
+      // Let the drainer take the change now (with its kick), or without a drainer (no net worker) record the
+      // desired state as it would: the row reflects the new tier when this returns.
+      if (services.drainer) await services.drainer.drainNow();
+      else await applyTierChanges(sql);
     },
     row,
     async events(userId) {

@@ -21,7 +21,7 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
   assertEquals(config.fly.orgSlug, "test-org");
   assertEquals(config.appNaming, { prefix: "vyx-user", hashLength: 12 });
   assertEquals(config.deleteOrphanApps, false);
-  assertEquals(config.alert, { webhookUrl: undefined, afterFailures: 3 });
+  assertEquals(config.alert, { webhookUrl: undefined, afterFailures: 3, outboxAfterSeconds: 180 });
   assertEquals(config.db.poolMax, 3);
   assertEquals(config.sweep, {
     budgetMs: 45_000,
@@ -35,6 +35,7 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
     leaseSeconds: 30,
     budgetMs: 120_000,
     backoff: { baseMs: 10_000, maxMs: 300_000 },
+    batchConcurrency: 4,
   });
   assertEquals(config.logLevel, "info");
   assertEquals(config.appSecrets, [

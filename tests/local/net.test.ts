@@ -146,3 +146,21 @@ Deno.test("query params are URL-encoded onto the URL", async () => {
     assertEquals(target.requests[0].search, "?q=a%20b%26c");
   });
 });
+
+Deno.test("a transaction queueing many requests wakes the worker once, at commit", async () => {
+  await withNet(async ({ db, target }) => {
+    const wakes: string[] = [];
+    const listener = await db.sql.listen("net_worker_wake", (payload) => wakes.push(payload));
+    try {
+      await db.sql.begin(async (tx) => {
+        for (let i = 0; i < 5; i++) await tx`select net.http_post(${`${target.url}/many`}, '{}'::jsonb)`;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assertEquals(wakes.length, 0, "no wake before commit");
+      });
+      await waitFor("the five requests", () => target.requests.length === 5);
+      assertEquals(wakes.length, 1, "one wake for the transaction");
+    } finally {
+      await listener.unlisten();
+    }
+  });
+});

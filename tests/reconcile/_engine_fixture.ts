@@ -18,6 +18,7 @@ import {
 } from "../../scripts/local/fly-emulator/mod.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 
 /** The value of the secret every user app receives in these tests. */
 export const APP_SECRET_VALUE = "sk-test-engine-secret-value-31337";
@@ -88,10 +89,12 @@ export async function withEngine(
         const ids = await createUsers(db, count);
         await db
           .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${ids}::uuid[]), ${tier}`;
+        await applyTierChanges(db.sql);
         return ids;
       },
       async setTier(userId, tier) {
         await db.sql`update public.user_subscriptions set tier = ${tier} where user_id = ${userId}`;
+        await applyTierChanges(db.sql);
       },
       reconcile: (userId, budgetMs = 20_000) =>
         reconcileUser(deps, {

@@ -1,5 +1,7 @@
 /** The health sweep against a real database and the Machines API emulator. */
 import { assert, assertEquals } from "../_support/assert.ts";
+import { createUsers } from "../_support/migrated_database.ts";
+import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
 import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/reconcile/fleet_listing.ts";
@@ -22,9 +24,9 @@ function liveMachines(f: EngineFixture, appName: string) {
 
 Deno.test("sweep: a tier change whose kick was lost is converged by the next sweep", async () => {
   await withEngine(async (f) => {
-    // No Vault settings in this database: the trigger's kick fails (kick_failed event), the row stays due.
+    // The fixture drains the tier outbox without a kick (as if it were lost): the row is due, nothing ran.
     const [user] = await f.subscribe("pro");
-    assert((await f.eventTypes(user)).includes("kick_failed"));
+    assertEquals(await f.eventTypes(user), ["provision_requested"]);
     const report = await sweep(f);
     assertEquals(report.reconciled.converged, 1);
     assertEquals((await f.row(user)).status, "active");
@@ -218,4 +220,29 @@ Deno.test("sweep: a held user's stopped machine is reported, not repaired", asyn
     }
     assertEquals(liveMachines(f, held.fly_app_name!).map((m) => m.state), ["stopped"]);
   });
+});
+
+Deno.test("sweep: drains the tier outbox first, and alerts when its oldest change waited too long", async () => {
+  const webhook = startHttpRecorder();
+  try {
+    await withEngine(async (f) => {
+      const [user] = await createUsers(f.db, 1);
+      await f.db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
+      await f.db.sql`update private.tier_outbox set queued_at = now() - interval '10 minutes'`;
+      const report = await sweep(f);
+      assertEquals([report.outbox.drained, report.outbox.users], [1, 1]);
+      assert((report.outbox.oldest_age_s ?? 0) >= 600, JSON.stringify(report.outbox));
+      assertEquals((await f.row(user)).status, "active", "the drained change was reconciled in the same run");
+      const alerts = webhook.requests.map((r) => JSON.parse(r.body));
+      assertEquals(alerts.map((a) => [a.type, a.reason]), [["fly_outbox_alert", "outbox_stale"]]);
+
+      // A fresh change is drained without an alert.
+      await f.setTier(user, "free");
+      const quiet = await sweep(f);
+      assertEquals(webhook.requests.length, 1);
+      assertEquals(quiet.outbox.oldest_age_s, 0, "an empty outbox has age 0");
+    }, { env: { ALERT_WEBHOOK_URL: webhook.url } });
+  } finally {
+    await webhook.close();
+  }
 });

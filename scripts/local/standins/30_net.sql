@@ -1,6 +1,7 @@
 -- Stand-in for pg_net 0.20 (supabase/pg_net sql/pg_net.sql): same schema, tables, signatures and checks.
--- Requests are queued here; scripts/local/net-worker.ts plays the background worker. The wake-up is a
--- NOTIFY, which Postgres delivers only when the enqueuing transaction commits, as pg_net's net.wake() does.
+-- Requests are queued here; scripts/local/net_worker.ts plays the background worker. The wake-up is one
+-- NOTIFY per transaction, which Postgres delivers only when the enqueuing transaction commits, as pg_net's
+-- net.wake() sets the worker's latch from a commit callback.
 create schema if not exists net;
 grant usage on schema net to anon, authenticated, service_role;
 
@@ -38,7 +39,8 @@ create index if not exists _http_response_created_idx on net._http_response (cre
 grant all on net.http_request_queue, net._http_response to public;
 grant usage on sequence net.http_request_queue_id_seq to public;
 
--- Percent-encodes one query-string component (RFC 3986 unreserved characters pass through).
+-- Percent-encodes one query-string component (RFC 3986 unreserved characters pass through). Upstream does this
+-- in C; only requests with params pay for it here.
 create or replace function net._urlencode_string(string varchar) returns text
 language sql immutable strict
 as $$
@@ -49,7 +51,7 @@ as $$
   from regexp_split_to_table(string, '') with ordinality as c(ch, i)
 $$;
 
--- Appends encoded params to a URL; rejects what curl would refuse to parse.
+-- Appends encoded params to a URL; rejects what curl would refuse to parse. (C upstream.)
 create or replace function net._encode_url_with_params_array(url text, params_array text[]) returns text
 language plpgsql immutable
 as $$
@@ -67,36 +69,23 @@ begin
 end
 $$;
 
-create or replace function net._params_array(params jsonb) returns text[]
-language sql immutable
-as $$
-  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
-  from jsonb_each_text(coalesce(params, '{}'::jsonb))
-$$;
-
--- Signals the worker. Delivered at commit; a rolled-back transaction sends nothing.
+-- Signals the worker at commit, once per transaction, like upstream's net.wake() (an XactCallback that sets
+-- the worker's latch on commit; nothing on abort). Here: one NOTIFY, which Postgres delivers only at commit,
+-- guarded by a transaction-local setting so a transaction queueing many requests notifies once. The worker
+-- also polls, as upstream's does every second while work remains.
 create or replace function net.wake() returns void
-language sql volatile
-as $$ select pg_notify('net_worker_wake', '') $$;
-
--- Queues one request and wakes the worker at commit; what each public function ends with.
-create or replace function net._enqueue(
-  method net.http_method, url text, params jsonb, headers jsonb, body bytea, timeout_milliseconds int
-) returns bigint
 language plpgsql volatile
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values (method, net._encode_url_with_params_array(url, net._params_array(params)), headers, body,
-          timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  if current_setting('net.wake_pending', true) is distinct from 'on' then
+    perform set_config('net.wake_pending', 'on', true);
+    perform pg_notify('net_worker_wake', '');
+  end if;
 end
 $$;
 
+-- The public functions are plpgsql as upstream's (plans cached per session, no per-call re-planning of
+-- helper SQL functions), with the same checks in the same order.
 create or replace function net.http_get(
   url text,
   params jsonb default '{}'::jsonb,
@@ -105,8 +94,20 @@ create or replace function net.http_get(
 ) returns bigint
 language plpgsql volatile parallel safe
 as $$
+declare
+  request_id bigint;
+  params_array text[];
 begin
-  return net._enqueue('GET', url, params, headers, null, timeout_milliseconds);
+  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
+  into params_array
+  from jsonb_each_text(params);
+
+  insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
+  values ('GET', net._encode_url_with_params_array(url, params_array), headers, timeout_milliseconds)
+  returning id into request_id;
+
+  perform net.wake();
+  return request_id;
 end
 $$;
 
@@ -120,6 +121,8 @@ create or replace function net.http_post(
 language plpgsql volatile parallel safe
 as $$
 declare
+  request_id bigint;
+  params_array text[];
   content_type text;
 begin
   select header_value into content_type
@@ -135,7 +138,17 @@ begin
     raise exception 'Content-Type header must be "application/json"';
   end if;
 
-  return net._enqueue('POST', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
+  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
+  into params_array
+  from jsonb_each_text(params);
+
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values ('POST', net._encode_url_with_params_array(url, params_array), headers,
+          convert_to(body::text, 'UTF8'), timeout_milliseconds)
+  returning id into request_id;
+
+  perform net.wake();
+  return request_id;
 end
 $$;
 
@@ -148,10 +161,26 @@ create or replace function net.http_delete(
 ) returns bigint
 language plpgsql volatile parallel safe
 as $$
+declare
+  request_id bigint;
+  params_array text[];
 begin
-  return net._enqueue('DELETE', url, params, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds);
+  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
+  into params_array
+  from jsonb_each_text(params);
+
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values ('DELETE', net._encode_url_with_params_array(url, params_array), headers,
+          convert_to(body::text, 'UTF8'), timeout_milliseconds)
+  returning id into request_id;
+
+  perform net.wake();
+  return request_id;
 end
 $$;
+
+drop function if exists net._enqueue(net.http_method, text, jsonb, jsonb, bytea, int);
+drop function if exists net._params_array(jsonb);
 
 alter function net.http_get(text, jsonb, jsonb, int) called on null input;
 grant execute on function net.http_get(text, jsonb, jsonb, int),

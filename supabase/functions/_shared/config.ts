@@ -71,6 +71,8 @@ export interface Config {
     readonly webhookUrl: string | undefined;
     /** Consecutive failures of one app before an alert is raised. */
     readonly afterFailures: number;
+    /** Age in seconds of the oldest queued tier change at which the sweep alerts (the drainer is not running). */
+    readonly outboxAfterSeconds: number;
   };
   /** The Supabase project URL. */
   readonly supabaseUrl: string;
@@ -87,6 +89,8 @@ export interface Config {
     readonly budgetMs: number;
     /** Backoff of retryable failures: full jitter over min(max, base * 2^n), in milliseconds. */
     readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+    /** Users of one batch request (`{user_ids}`) reconciled at the same time. */
+    readonly batchConcurrency: number;
   };
   /** The health sweep's defaults (a request may lower them). */
   readonly sweep: {
@@ -179,6 +183,7 @@ const envSchema = z.object({
   PROVISIONER_SECRET: required().min(16, "must be at least 16 characters"),
   ALERT_WEBHOOK_URL: httpUrl().optional(),
   ALERT_AFTER_FAILURES: integer(3, 1, 100),
+  ALERT_OUTBOX_AGE_S: integer(180, 10, 86_400),
   SUPABASE_URL: httpUrl(),
   SUPABASE_DB_URL: matching(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL"),
   DB_POOL_MAX: integer(3, 1, 20),
@@ -189,6 +194,7 @@ const envSchema = z.object({
   RECONCILE_BUDGET_MS: integer(120_000, 1_000, 390_000),
   RECONCILE_BACKOFF_BASE_MS: integer(10_000, 100, 600_000),
   RECONCILE_BACKOFF_MAX_MS: integer(300_000, 1_000, 3_600_000),
+  RECONCILE_BATCH_CONCURRENCY: integer(4, 1, 32),
   SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
   SWEEP_LIMIT: integer(100, 1, 1_000),
   // About 1 ms of CPU per app checked in detail: 1,000 keeps a sweep inside the 2 s CPU limit per request.
@@ -327,7 +333,11 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     appSecrets,
     deleteOrphanApps: v.FLY_DELETE_ORPHAN_APPS,
     provisionerSecret: v.PROVISIONER_SECRET,
-    alert: { webhookUrl: v.ALERT_WEBHOOK_URL, afterFailures: v.ALERT_AFTER_FAILURES },
+    alert: {
+      webhookUrl: v.ALERT_WEBHOOK_URL,
+      afterFailures: v.ALERT_AFTER_FAILURES,
+      outboxAfterSeconds: v.ALERT_OUTBOX_AGE_S,
+    },
     supabaseUrl: v.SUPABASE_URL,
     db: {
       url: v.SUPABASE_DB_URL,
@@ -340,6 +350,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       leaseSeconds: v.RECONCILE_LEASE_SECONDS,
       budgetMs: v.RECONCILE_BUDGET_MS,
       backoff: { baseMs: v.RECONCILE_BACKOFF_BASE_MS, maxMs: v.RECONCILE_BACKOFF_MAX_MS },
+      batchConcurrency: v.RECONCILE_BATCH_CONCURRENCY,
     },
     sweep: {
       budgetMs: v.SWEEP_BUDGET_MS,

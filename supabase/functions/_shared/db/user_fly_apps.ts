@@ -374,6 +374,18 @@ export class UserFlyAppsRepository {
     return { highWater: row?.high_water ?? null, lastFullAt: row?.last_full_at ?? null };
   }
 
+  /**
+   * Drains the tier outbox without a kick (the caller reconciles the due rows itself); returns how many
+   * changes were queued and how old the oldest was, in seconds, before draining.
+   */
+  async drainOutbox(limit: number): Promise<{ drained: number; users: number; oldest_age_s: number | null }> {
+    const [{ age }] = await this.#sql<{ age: number | null }[]>`
+      select private.tier_outbox_oldest_age_s()::float8 as age`;
+    const [{ report }] = await this.#sql<{ report: { drained?: number; users?: number } }[]>`
+      select private.drain_tier_outbox(${limit}, false) as report`;
+    return { drained: report.drained ?? 0, users: report.users ?? 0, oldest_age_s: age };
+  }
+
   /** Gives paid users without a row (or with a row saying absent) a due row; returns their ids. */
   async repairDesiredStateDrift(limit: number): Promise<string[]> {
     const rows = await this.#sql<{ user_id: string }[]>`

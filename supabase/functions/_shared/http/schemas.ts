@@ -51,6 +51,41 @@ export const userBody = object({
   reason,
 });
 
+/** POST body of a batch: many users at once (the tier-outbox drainer's one kick per batch). */
+export const usersBody = object({
+  user_ids: z.array(userId, { error: "must be an array of UUIDs" })
+    .min(1, "must name at least 1 user")
+    .max(1_000, "must name at most 1000 users")
+    .refine(
+      (ids) => new Set(ids.map((id) => id.toLowerCase())).size === ids.length,
+      "must not repeat a user",
+    ),
+  reason,
+});
+
+/** Whether a request body (raw or validated) names `user_ids`, i.e. is meant as the batch form. */
+function namesUserIds(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "user_ids" in value;
+}
+
+/** Whether a validated provision body is the batch form. */
+export function isUsersBody(body: unknown): body is z.output<typeof usersBody> {
+  return namesUserIds(body);
+}
+
+/**
+ * POST /provision-user-fly-app body: `{user_id, generation?, reason?}` or `{user_ids: [...], reason?}`. The
+ * form is chosen by the presence of `user_ids`, so errors name the field of the form the caller meant.
+ */
+export const provisionBody = z.unknown().transform((value, ctx) => {
+  const result = namesUserIds(value) ? usersBody.safeParse(value) : userBody.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  }
+  return z.NEVER;
+});
+
 /** POST /check-fly-apps-health body. */
 export const healthBody = object({
   limit: count(1, 1_000),
@@ -71,7 +106,7 @@ export const waitQuery = z.object({
 
 /** Request shapes of each function, by function name. */
 export const FUNCTION_SCHEMAS = {
-  "provision-user-fly-app": { body: userBody, query: userStatusQuery },
+  "provision-user-fly-app": { body: provisionBody, query: userStatusQuery },
   "deprovision-user-fly-app": { body: userBody, query: userStatusQuery },
   "check-fly-apps-health": { body: healthBody, query: noQuery },
 } as const;

@@ -1,6 +1,7 @@
 /**
- * Alert delivery: the `alert_raised` event is written by the database with the failure; this POSTs the same
- * facts to the optional `ALERT_WEBHOOK_URL`. Best effort: a webhook failure is logged, never fatal.
+ * Alert delivery: the `alert_raised` event is recorded with the outcome that raised it; this POSTs the same
+ * facts to the optional `ALERT_WEBHOOK_URL` (per-user failures, halted rollouts, a stale tier outbox). Best
+ * effort: a webhook failure is logged, never fatal.
  *
  * @module
  */
@@ -26,13 +27,27 @@ export interface RolloutAlert {
   total: number;
 }
 
+/** Tier changes waiting in the outbox for too long: the drainer (pg_cron every second) is not running. */
+export interface OutboxAlert {
+  reason: "outbox_stale";
+  oldest_age_s: number;
+  threshold_s: number;
+}
+
+/** The webhook payload's `type` of each kind of alert. */
+function alertType(alert: Alert | RolloutAlert | OutboxAlert): string {
+  if ("rollout_id" in alert) return "fly_rollout_alert";
+  if (alert.reason === "outbox_stale") return "fly_outbox_alert";
+  return "fly_user_app_alert";
+}
+
 /** Timeout of the webhook POST. */
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /** POSTs the alert to the configured webhook, if any. */
 export async function sendAlert(
   deps: Pick<EngineDeps, "config" | "log">,
-  alert: Alert | RolloutAlert,
+  alert: Alert | RolloutAlert | OutboxAlert,
 ): Promise<void> {
   const url = deps.config.alert.webhookUrl;
   deps.log.warn("alert raised", { ...alert });
@@ -42,7 +57,7 @@ export async function sendAlert(
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        type: "rollout_id" in alert ? "fly_rollout_alert" : "fly_user_app_alert",
+        type: alertType(alert),
         raised_at: new Date().toISOString(),
         ...alert,
       }),

@@ -40,18 +40,29 @@ export async function appOwnership(ctx: ReconcileContext, name: string): Promise
 }
 
 /**
+ * Pauses before each read that waits for a just-created app to become visible, in ms (the last repeats).
+ * Fly propagates a new app through its state store in a few hundred ms (the emulator's realistic profile:
+ * 400 ms), and the client's per-app read limiter (1/s, burst 3 scaled by the safety factor to 2, one token
+ * already spent on the lookup before the create) leaves ONE read for the first second: a read sent too
+ * early is answered 404 and the next one waits about a second for its token. So the first read waits out
+ * the usual propagation time; later ones follow at the limiter's pace.
+ */
+const APP_VISIBLE_PAUSES_MS = [400, 300, 600, 1_000];
+
+/**
  * Apps are eventually consistent: right after a create, GET may still answer 404 for a while. Polls until
  * the app is visible or the budget runs out.
  */
 async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<void> {
-  for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+  for (let attempt = 0;; attempt++) {
+    const delay = APP_VISIBLE_PAUSES_MS[Math.min(attempt, APP_VISIBLE_PAUSES_MS.length - 1)];
+    await pause(ctx, delay, `app ${name} to become visible after create`);
     try {
       await ctx.fly.apps.get(name);
       return;
     } catch (error) {
       if (!(error instanceof FlyNotFoundError)) throw error;
     }
-    await pause(ctx, delay, `app ${name} to become visible after create`);
   }
 }
 

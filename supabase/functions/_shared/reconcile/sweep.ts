@@ -3,6 +3,8 @@
  * with separate shares so that no phase starves the others, and stopping to take new work before the budget
  * runs out:
  *
+ * 0. the tier outbox is drained (so tier changes are due even when the every-second drainer is not
+ *    running), with an alert when its oldest change waited longer than `ALERT_OUTBOX_AGE_S`;
  * 1. drift in the database: paid users without a row get one (due now);
  * 2. tier 1, every run: the state of every machine of ours from the org-wide listing (see
  *    {@link observeFleet}), one set-based write per page;
@@ -22,6 +24,7 @@ import type { UserFlyApp } from "../db/user_fly_apps.ts";
 import type { EngineDeps } from "./context.ts";
 import { type ControllerResult, runClaimed } from "./controller.ts";
 import { checkApps, type DetailReport, emptyDetailReport } from "./detail_check.ts";
+import { sendAlert } from "./alerts.ts";
 import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
 import { handleOrphans, type OrphanReport } from "./orphans.ts";
 
@@ -55,6 +58,8 @@ export interface SweepReport {
   run_id: number | null;
   duration_ms: number;
   budget_ms: number;
+  /** Tier changes drained from the outbox, and the oldest one's age before draining. */
+  outbox: { drained: number; users: number; oldest_age_s: number | null };
   /** Rows created or flipped to present for paid users that had none. */
   drift_rows: number;
   fleet: FleetReport | { error: string };
@@ -74,6 +79,7 @@ function emptyReport(budgetMs: number): SweepReport {
     run_id: null,
     duration_ms: 0,
     budget_ms: budgetMs,
+    outbox: { drained: 0, users: 0, oldest_age_s: null },
     drift_rows: 0,
     fleet: { error: "not run" },
     reconciled: {
@@ -156,6 +162,21 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     deps.log.warn("could not open the sweep run record", { error });
     return null;
   });
+
+  note(
+    await isolated(deps, "outbox", async () => {
+      report.outbox = await deps.repo.drainOutbox(1_000);
+      const age = report.outbox.oldest_age_s;
+      const threshold = deps.config.alert.outboxAfterSeconds;
+      if (age !== null && age > threshold) {
+        await sendAlert(deps, {
+          reason: "outbox_stale",
+          oldest_age_s: Math.round(age),
+          threshold_s: threshold,
+        });
+      }
+    }),
+  );
 
   note(
     await isolated(deps, "drift", async () => {
