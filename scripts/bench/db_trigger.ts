@@ -24,7 +24,6 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
 import { ensurePostgresTools } from "../local/prerequisites.ts";
 import { startTierDrainer } from "../local/drainer.ts";
