@@ -33,7 +33,13 @@ export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
       const sweep = runHealthSweep(deps, options).then((report) => log.info("sweep finished", { report }));
       runInBackground("health sweep", sweep, log);
       return c.json(
-        { accepted: true, request_id: c.get("requestId"), limit, budget_ms: budgetMs, detail_limit: detailLimit },
+        {
+          accepted: true,
+          request_id: c.get("requestId"),
+          limit,
+          budget_ms: budgetMs,
+          detail_limit: detailLimit,
+        },
         202,
       );
     }
