@@ -69,12 +69,12 @@ export interface DetailOptions {
 }
 
 /** What the row's app should look like for `spec`, or undefined when the user should have no app. */
-async function desiredLook(
+function desiredLook(
   deps: EngineDeps,
   spec: DesiredSpec | undefined,
   row: UserFlyApp,
   secretsDigest: string | null,
-): Promise<DesiredLook | undefined> {
+): DesiredLook | undefined {
   if (!spec || spec.desired_state !== "present") return undefined;
   const volume = planVolume(spec.plan);
   const config = desiredMachineConfig({
@@ -141,7 +141,7 @@ async function checkChunk(
   const looked = await mapBounded(rows, concurrency, async (row) => {
     try {
       const spec = specs.get(row.user_id);
-      const desired = await desiredLook(deps, spec, row, options.secretsDigest);
+      const desired = desiredLook(deps, spec, row, options.secretsDigest);
       const remint = spec?.desired_state === "present" && await credentialDue(deps.config, row);
       return { row, observation: await inspect(deps, row, desired), remint };
     } catch (error) {
