@@ -5,7 +5,8 @@
  * machine, the credential minted into the app's secrets and re-minted near its expiry.
  */
 import { jwtVerify } from "jose";
-import { assert, assertEquals } from "../_support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
+import { ConfigError } from "../../supabase/functions/_shared/config.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/reconcile/fleet_listing.ts";
@@ -221,5 +222,31 @@ Deno.test("credential: minted into the app's secrets, never into rows or logs; r
       assert(!String(dump).includes(value), "no credential in rows or events");
       assert(!f.logs.join("\n").includes(value), "no credential in logs");
     }
+  });
+});
+
+Deno.test("bad input: a negative grace, a size-0 volume, a relative mount path are refused; nothing written", async () => {
+  await withEngine(async (f) => {
+    await assertRejects(
+      () => Promise.resolve().then(() => f.reconfigure({ DEPROVISION_GRACE_SECONDS: "-5" })),
+      ConfigError,
+      "DEPROVISION_GRACE_SECONDS must be at least 0",
+    );
+    const plans = () => f.db.sql`select * from public.fly_plans order by tier`;
+    const before = JSON.stringify(await plans());
+    const refused = [
+      () => f.db.sql`update public.fly_plans set deprovision_grace_seconds = -5 where tier = 'free'`,
+      () =>
+        f.db
+          .sql`update public.fly_plans set volume_size_gb = 0, volume_mount_path = '/data' where tier = 'pro'`,
+      () =>
+        f.db
+          .sql`update public.fly_plans set volume_size_gb = 1, volume_mount_path = 'data' where tier = 'pro'`,
+    ];
+    for (const statement of refused) {
+      const error = await assertRejects(statement);
+      assertEquals((error as { code?: string }).code, "23514", "a check constraint names the rule");
+    }
+    assertEquals(JSON.stringify(await plans()), before, "no plan changed");
   });
 });
