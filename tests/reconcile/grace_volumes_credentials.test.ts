@@ -110,10 +110,22 @@ Deno.test("grace: a downgrade stops the machine and keeps app and volume; the sw
     assert(types.includes("deprovision_suspended") && types.includes("machine_stopped"), types.join(", "));
     assertEquals(types.includes("app_deleted"), false);
 
-    // Within the grace the sweep leaves the stopped machine alone.
+    // Within the grace the sweep leaves the stopped machine alone: tier 1 does not flag it, and a detail
+    // check (forced by a state change tier 1 sees) does not repair it. The kept app is no orphan.
     const early = await sweep(f);
-    assertEquals([early.reconciled.attempted, early.observed.repaired], [0, 0]);
+    assertEquals(
+      [early.reconciled.attempted, early.observed.checked, early.observed.repaired, early.orphans.found],
+      [0, 0, 0, []],
+    );
+    await f.db.sql`update public.user_fly_apps set last_machine_state = 'started' where user_id = ${user}`;
+    const checked = await sweep(f);
+    assertEquals([checked.observed.checked, checked.observed.repaired, checked.reconciled.attempted], [
+      1,
+      0,
+      0,
+    ]);
     assertEquals(theApp(f).machines.map((m) => m.state), ["stopped"]);
+    assertEquals((await f.row(user)).status, "suspended");
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, deleteAfter - Date.now()) + 100));
     const late = await sweep(f);

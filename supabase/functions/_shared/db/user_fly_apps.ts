@@ -375,11 +375,14 @@ export class UserFlyAppsRepository {
     return used;
   }
 
-  /** Names of apps that rows expect to exist (desired present), for the orphan scan. */
+  /**
+   * Names of apps that rows expect to exist (desired present, or kept until a downgrade's grace period ends
+   * and the app is deleted), for the orphan scan.
+   */
   async expectedAppNames(): Promise<Set<string>> {
     const rows = await this.#sql<{ fly_app_name: string }[]>`
       select fly_app_name from public.user_fly_apps
-      where fly_app_name is not null and desired_state = 'present'`;
+      where fly_app_name is not null and (desired_state = 'present' or delete_after is not null)`;
     return new Set(rows.map((row) => row.fly_app_name));
   }
 
