@@ -46,7 +46,9 @@ const HOSTED_CPU_LIMIT_MS = 2_000;
 /** What the benchmark reads from a sweep report. */
 interface SweepReportFigures {
   duration_ms: number;
-  fleet: { full: boolean; pages: number; machines: number; rows: number; flagged: number } | { error: string };
+  fleet: { full: boolean; pages: number; machines: number; rows: number; flagged: number } | {
+    error: string;
+  };
   observed: { checked: number; healthy: number; unhealthy: number; errored: number };
   stopped_early: boolean;
 }
@@ -146,7 +148,9 @@ export async function benchSweep(): Promise<string[]> {
     const detail = await timedSweep(stack, "tier 1 + tier 2 (1,000 detail checks)", 1_000);
     const runs = [full, incremental, detail];
     const fullFleet = fleetOf(full);
-    if (fullFleet.rows !== APPS) throw new Error(`the full listing observed ${fullFleet.rows} of ${APPS} rows`);
+    if (fullFleet.rows !== APPS) {
+      throw new Error(`the full listing observed ${fullFleet.rows} of ${APPS} rows`);
+    }
 
     const rows = runs.map((run) => {
       const fleet = fleetOf(run);
