@@ -6,7 +6,9 @@
  */
 import { jwtVerify } from "jose";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
-import { ConfigError } from "../../supabase/functions/_shared/config.ts";
+import { ConfigError, loadConfig } from "../../supabase/functions/_shared/config.ts";
+import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
+import { outcomeRecord } from "../../supabase/functions/_shared/reconcile/controller.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/reconcile/fleet_listing.ts";
@@ -261,4 +263,36 @@ Deno.test("bad input: a negative grace, a size-0 volume, a relative mount path a
     }
     assertEquals(JSON.stringify(await plans()), before, "no plan changed");
   });
+});
+
+Deno.test("controller: a converged attempt that asks to be due again is scheduled then, not cleared", () => {
+  const config = loadConfig({
+    FLY_API_TOKEN: "unit-test-token",
+    FLY_ORG_SLUG: "personal",
+    FLY_DEFAULT_REGION: "sin",
+    FLY_APP_IMAGE: "registry.example.com/app:1",
+    PROVISIONER_SECRET: "unit-test-provisioner-secret",
+    SUPABASE_URL: "http://127.0.0.1:9",
+    SUPABASE_DB_URL: "postgres://u:p@127.0.0.1:9/db",
+  });
+  const requeueAt = "2026-12-01T00:00:00.000Z";
+  const base = {
+    row: { fly_app_name: "vyx-user-x", retry_count: 0, status: "active" } as unknown as UserFlyApp,
+    spec: { user_id: "u", tier: "free", desired_state: "absent", desired_generation: 4 } as DesiredSpec,
+    generation: 4,
+    due: true,
+    patch: { status: "suspended" as const, delete_after: requeueAt },
+    events: [],
+    reason: "kick",
+    durationMs: 5,
+    config,
+  };
+  const suspended = outcomeRecord({ ...base, attempt: { outcome: "converged", requeueAt } });
+  assertEquals(
+    [suspended.patch.next_attempt_at, suspended.patch.observed_generation, suspended.patch.status],
+    [requeueAt, 4, "suspended"],
+  );
+  assertEquals(suspended.events.at(-1)?.metadata?.requeue_at, requeueAt);
+  const done = outcomeRecord({ ...base, attempt: { outcome: "converged" } });
+  assertEquals([done.patch.next_attempt_at, done.events.at(-1)?.metadata?.requeue_at], [null, undefined]);
 });
