@@ -217,7 +217,6 @@ Deno.test("volumes, downgrade grace and scoped credential through gateway and em
       const types = (await stack.events(user)).map((e) => e.event_type);
       assertEquals(types.filter((type) => type === "app_created").length, 1, "no new app");
       assert(types.includes("resumed"), types.join(", "));
-      console.log(`BENCH grace_resume seconds=${seconds.toFixed(2)}`);
     });
   } finally {
     await stack.stop();

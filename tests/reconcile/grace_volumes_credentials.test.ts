@@ -155,6 +155,13 @@ Deno.test("grace: an upgrade within the grace starts the same machine again, wit
     await f.setTier(user, "free");
     await f.reconcile(user);
     assertEquals((await f.row(user)).status, "suspended");
+    // Started behind our back during the grace: the sweep stops it again and keeps the grace.
+    const { delete_after } = await f.row(user);
+    f.emulator.setMachineState(active.fly_app_name!, active.machine_id!, "started");
+    const report = await sweep(f);
+    assertEquals([report.observed.checked, report.observed.repaired], [1, 1]);
+    assertEquals(theApp(f).machines.map((m) => m.state), ["stopped"]);
+    assertEquals([(await f.row(user)).status, (await f.row(user)).delete_after], ["suspended", delete_after]);
     await f.setTier(user, "elite");
     const resumedAt = Date.now();
     assertEquals((await f.reconcile(user)).outcome, "converged");
