@@ -109,6 +109,11 @@ export const PlanSchema = z.looseObject({
   image: z.string().nullable(),
   public_services: z.boolean(),
   monthly_cost_estimate_usd: z.coerce.number().nullable(),
+  /** Persistent volume of the tier's machine (both set or both null; checked by the table). */
+  volume_size_gb: z.number().int().positive().nullable().optional(),
+  volume_mount_path: z.string().startsWith("/").nullable().optional(),
+  /** Grace of a downgrade TO this tier, in seconds (null: the configured default). */
+  deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
 });
 
 /** A dedicated-app plan. */
@@ -128,6 +133,8 @@ export const DesiredSpecSchema = z.discriminatedUnion("desired_state", [
     tier: z.string().nullable(),
     desired_state: z.literal("absent"),
     desired_generation: z.number().int().nullable(),
+    /** Grace before the app is deleted, from the current tier's plan (null: the configured default). */
+    deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
   }),
 ]);
 
@@ -401,11 +408,14 @@ export class UserFlyAppsRepository {
     return used;
   }
 
-  /** Names of apps that rows expect to exist (desired present), for the orphan scan. */
+  /**
+   * Names of apps that rows expect to exist (desired present, or kept until a downgrade's grace period ends
+   * and the app is deleted), for the orphan scan.
+   */
   async expectedAppNames(): Promise<Set<string>> {
     const rows = await this.#sql<{ fly_app_name: string }[]>`
       select fly_app_name from public.user_fly_apps
-      where fly_app_name is not null and desired_state = 'present'`;
+      where fly_app_name is not null and (desired_state = 'present' or delete_after is not null)`;
     return new Set(rows.map((row) => row.fly_app_name));
   }
 

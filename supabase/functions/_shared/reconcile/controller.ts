@@ -109,7 +109,8 @@ export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
 
   if (attempt.outcome === "converged") {
     Object.assign(patch, { observed_generation: generation, retry_count: 0, error_message: null });
-    patch.next_attempt_at = null;
+    // Due again only when the attempt asked for it (a grace period's end).
+    patch.next_attempt_at = attempt.requeueAt ?? null;
     events.push({
       event_type: `${verb}_completed`,
       status: "ok",
@@ -117,6 +118,7 @@ export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
         generation,
         app_name: patch.fly_app_name ?? row.fly_app_name,
         duration_ms: input.durationMs,
+        ...(attempt.requeueAt ? { requeue_at: attempt.requeueAt } : {}),
       },
     });
     if (input.reason.startsWith(REPAIR_REASON_PREFIX)) {

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type { UserJwtSettings } from "../config.ts";
+import type { Config, UserJwtSettings } from "../config.ts";
+import type { UserFlyApp } from "../db/user_fly_apps.ts";
 import { importSigningKey, type SigningKey, type SigningKeySource } from "../credentials/signing_key.ts";
 import { mintUserJwt, needsRemint } from "../credentials/user_jwt.ts";
 import type { ReconcileContext } from "./context.ts";
@@ -56,6 +57,34 @@ function recorded(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
 
+/** The recorded credential columns of a row. */
+type CredentialColumns = Pick<UserFlyApp, "credential_expires_at" | "credential_key_id">;
+
+/** Whether `row`'s recorded credential is missing, expiring (a third of its lifetime left) or of another key. */
+function staleWith(settings: UserJwtSettings, key: SigningKey, row: CredentialColumns, now: Date): boolean {
+  return needsRemint({
+    expiresAt: recorded(row.credential_expires_at),
+    ttlSeconds: settings.ttlSeconds,
+    recordedKeyId: recorded(row.credential_key_id),
+    currentKeyId: key.keyId,
+    now,
+  });
+}
+
+/**
+ * Whether the row's app needs a new credential now, judged from the recorded expiry and key id only (no Fly
+ * call): for the sweep, which makes such rows due so the next reconcile mints and rolls the credential out.
+ * False when no credential is configured.
+ */
+export async function credentialDue(
+  config: Pick<Config, "userJwt">,
+  row: CredentialColumns,
+  now: Date = new Date(),
+): Promise<boolean> {
+  if (!config.userJwt) return false;
+  return staleWith(config.userJwt, await signingKeyFor(config.userJwt), row, now);
+}
+
 /** Mints the app's credential if it needs one (see the module doc); nothing when none is configured. */
 export async function ensureCredential(
   ctx: ReconcileContext,
@@ -66,13 +95,7 @@ export async function ensureCredential(
   const key = await signingKeyFor(settings);
   const now = options.now ?? new Date();
   const expiresAt = recorded(ctx.row.credential_expires_at);
-  const stale = needsRemint({
-    expiresAt,
-    ttlSeconds: settings.ttlSeconds,
-    recordedKeyId: recorded(ctx.row.credential_key_id),
-    currentKeyId: key.keyId,
-    now,
-  });
+  const stale = staleWith(settings, key, ctx.row, now);
   if (!stale) {
     const present = options.presentSecretNames ??
       new Set((await ctx.fly.secrets.list(options.appName)).map((secret) => secret.name));

@@ -4,6 +4,9 @@
  * rest. Each app is judged by {@link observe}; its health and spec drift are recorded in one batch per chunk,
  * and an app that needs repair is reconciled through the controller while the sweep still holds its lease.
  *
+ * An app whose scoped credential needs re-minting (see `credential_step.ts`) is made due, so the due-work
+ * phase mints it and the machine update that follows applies it.
+ *
  * One app's failure (Fly or database) is counted as `errored` and logged; the others go on.
  *
  * @module
@@ -14,6 +17,7 @@ import { appSecretsDigest, appSecretValues } from "./app_secrets.ts";
 import { mapBounded } from "./bounded.ts";
 import type { EngineDeps } from "./context.ts";
 import { REPAIR_REASON_PREFIX, runClaimed } from "./controller.ts";
+import { credentialDue } from "./credential_step.ts";
 import { desiredMachineConfig, machineIdentity } from "./machine_spec.ts";
 import {
   type DesiredLook,
@@ -22,6 +26,7 @@ import {
   type Observation,
   observe,
 } from "./observe.ts";
+import { planVolume } from "./volume_step.ts";
 
 /** What tier 2 did, for the sweep report. */
 export interface DetailReport {
@@ -63,18 +68,21 @@ export interface DetailOptions {
   report: DetailReport;
 }
 
-/** What the app should look like for `spec`, or undefined when the user should have no app. */
+/** What the row's app should look like for `spec`, or undefined when the user should have no app. */
 function desiredLook(
   deps: EngineDeps,
   spec: DesiredSpec | undefined,
+  row: UserFlyApp,
   secretsDigest: string | null,
 ): DesiredLook | undefined {
   if (!spec || spec.desired_state !== "present") return undefined;
+  const volume = planVolume(spec.plan);
   const config = desiredMachineConfig({
     userId: spec.user_id,
     plan: spec.plan,
     image: spec.plan.image ?? deps.config.fly.appImage,
     createToken: "",
+    volume: volume && row.volume_id ? { volumeId: row.volume_id, path: volume.mountPath } : null,
   });
   return { config, region: spec.plan.region, secretsDigest };
 }
@@ -94,8 +102,15 @@ async function inspect(
   return observe({ machines, row, desired });
 }
 
-/** The row's patch and events for an observation. */
-function observationRecord(row: UserFlyApp, observation: Observation, release: boolean): RowObservation {
+/**
+ * The row's patch and events for an observation; `makeDue` schedules a reconcile now (a credential to
+ * re-mint) unless one is scheduled already.
+ */
+function observationRecord(
+  row: UserFlyApp,
+  observation: Observation,
+  options: { release: boolean; makeDue: boolean },
+): RowObservation {
   const now = new Date().toISOString();
   const events = [healthChangedEvent(row, observation), driftChangedEvent(row, observation)]
     .filter((event) => event !== null);
@@ -107,9 +122,10 @@ function observationRecord(row: UserFlyApp, observation: Observation, release: b
       last_machine_state: observation.machine?.state ?? "missing",
       last_observed_at: now,
       drift: observation.drift,
+      ...(options.makeDue && row.next_attempt_at === null ? { next_attempt_at: now } : {}),
     },
     events,
-    release,
+    release: options.release,
   };
 }
 
@@ -124,8 +140,10 @@ async function checkChunk(
   const specs = await deps.repo.desiredSpecs(rows.map((row) => row.user_id));
   const looked = await mapBounded(rows, concurrency, async (row) => {
     try {
-      const desired = desiredLook(deps, specs.get(row.user_id), options.secretsDigest);
-      return { row, observation: await inspect(deps, row, desired) };
+      const spec = specs.get(row.user_id);
+      const desired = desiredLook(deps, spec, row, options.secretsDigest);
+      const remint = spec?.desired_state === "present" && await credentialDue(deps.config, row);
+      return { row, observation: await inspect(deps, row, desired), remint };
     } catch (error) {
       report.errored++;
       deps.log.warn("detail check failed", { user_id: row.user_id, app_name: row.fly_app_name, error });
@@ -136,8 +154,8 @@ async function checkChunk(
   const seen = looked.filter((item) => item !== null);
   const { kept } = await deps.repo.recordObservations(
     owner,
-    seen.map(({ row, observation }) =>
-      observationRecord(row, observation, observation.repairReason === null)
+    seen.map(({ row, observation, remint }) =>
+      observationRecord(row, observation, { release: observation.repairReason === null, makeDue: remint })
     ),
   );
   for (const { observation } of seen) {

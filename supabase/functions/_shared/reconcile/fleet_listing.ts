@@ -120,12 +120,14 @@ export function appStates(
 
 /** True when tier 1's view of a row calls for a detail check. */
 export function needsDetail(row: FleetRow): boolean {
-  const heldAndDown = row.held_at !== null && ["stopped", "suspended"].includes(row.state);
+  // Held by ops or suspended in a downgrade's grace period: a stopped machine is what it should be.
+  const parkedAndDown = (row.held_at !== null || row.status === "suspended") &&
+    ["stopped", "suspended"].includes(row.state);
   if (row.live_machines !== 1) return true;
   if (row.observed_machine_id !== row.machine_id) return true;
   if (row.previous_state !== null && row.state !== row.previous_state) return true;
-  if (row.state !== "started" && !heldAndDown) return true;
-  return row.health_status !== "healthy" && !heldAndDown;
+  if (row.state !== "started" && !parkedAndDown) return true;
+  return row.health_status !== "healthy" && !parkedAndDown;
 }
 
 /** Inputs of {@link observeFleet}. */

@@ -19,7 +19,13 @@ import {
 import type { Plan } from "../db/user_fly_apps.ts";
 import { pause, type ReconcileContext, remainingMs } from "./context.ts";
 import { DeadlineExceededError, MachineDownError, RetryLaterError } from "./failure.ts";
-import { configDrift, desiredMachineConfig, machineIdentity, updatedConfig } from "./machine_spec.ts";
+import {
+  configDrift,
+  desiredMachineConfig,
+  machineIdentity,
+  updatedConfig,
+  type VolumeMount,
+} from "./machine_spec.ts";
 import { BOOTING_STATES, DOWN_STATES, GONE_STATES, preferredMachine } from "./observe.ts";
 import type { SecretsState } from "./secrets_step.ts";
 /**
@@ -78,6 +84,7 @@ async function createMachine(
   appName: string,
   plan: Plan,
   secrets: SecretsState,
+  volume: VolumeMount | null,
 ): Promise<Machine> {
   const createToken = crypto.randomUUID();
   const config = desiredMachineConfig({
@@ -85,6 +92,7 @@ async function createMachine(
     plan,
     image: plan.image ?? ctx.config.fly.appImage,
     createToken,
+    volume,
   });
   const request = { config, region: plan.region, min_secrets_version: secrets.version ?? undefined };
   try {
@@ -127,18 +135,26 @@ async function destroyMachine(ctx: ReconcileContext, appName: string, machine: M
   });
 }
 
+/** Options of {@link ensureMachine}. */
+export interface EnsureMachineOptions {
+  /** The volume to mount (from `ensureVolume`); absent or null: none. */
+  volume?: VolumeMount | null;
+}
+
 /** Ensures exactly one machine of ours with the desired config in the plan's region; returns it. */
 export async function ensureMachine(
   ctx: ReconcileContext,
   appName: string,
   plan: Plan,
   secrets: SecretsState,
+  options: EnsureMachineOptions = {},
 ): Promise<Machine> {
+  const volume = options.volume ?? null;
   const machines = await ourMachines(ctx, appName);
   const keeper = preferredMachine(machines.filter((m) => m.region === plan.region));
   let machine: Machine;
   if (!keeper) {
-    machine = await createMachine(ctx, appName, plan, secrets);
+    machine = await createMachine(ctx, appName, plan, secrets, volume);
   } else {
     machine = keeper;
     const desired = desiredMachineConfig({
@@ -146,6 +162,7 @@ export async function ensureMachine(
       plan,
       image: plan.image ?? ctx.config.fly.appImage,
       createToken: "",
+      volume,
     });
     const drift = configDrift(keeper.config, desired);
     if (drift.length > 0 || secrets.changed) {
@@ -218,11 +235,15 @@ export async function ensureStarted(
   return current;
 }
 
-/** Stops the machine if it runs and waits, within the budget, until it is `stopped` (an ops hold). */
+/**
+ * Stops the machine if it runs and waits, within the budget, until it is `stopped` (an ops hold, or a
+ * downgrade's grace period: `reason` goes into the `machine_stopped` event).
+ */
 export async function ensureStopped(
   ctx: ReconcileContext,
   appName: string,
   machine: Machine,
+  reason: "hold" | "grace" = "hold",
 ): Promise<Machine> {
   let current = machine;
   while (!DOWN_STATES.has(current.state)) {
@@ -234,7 +255,7 @@ export async function ensureStopped(
       ctx.events.push({
         event_type: "machine_stopped",
         status: "ok",
-        metadata: { app_name: appName, machine_id: current.id, reason: "hold" },
+        metadata: { app_name: appName, machine_id: current.id, reason },
       });
     } else if (BOOTING_STATES.has(current.state)) {
       // Let it finish booting before stopping it.
@@ -261,4 +282,16 @@ export async function destroyAllMachines(ctx: ReconcileContext, appName: string)
   for (const machine of await ourMachines(ctx, appName)) {
     await destroyMachine(ctx, appName, machine, "deprovision");
   }
+}
+
+/**
+ * Stops every machine of ours in the app and waits until they are down (a downgrade's grace period: the
+ * machines and their volume are kept for a re-upgrade); returns the one to keep, if the app has any.
+ */
+export async function stopAllMachines(ctx: ReconcileContext, appName: string): Promise<Machine | undefined> {
+  const stopped: Machine[] = [];
+  for (const machine of await ourMachines(ctx, appName)) {
+    stopped.push(await ensureStopped(ctx, appName, machine, "grace"));
+  }
+  return stopped.find((m) => m.id === ctx.row.machine_id) ?? preferredMachine(stopped);
 }

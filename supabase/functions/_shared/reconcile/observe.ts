@@ -6,7 +6,8 @@
  *   passing: the state is then the best signal);
  * - `starting`: the machine is on its way up (created, starting, updating, replacing, restarting);
  * - `unhealthy`: no app, no machine, a machine down or going down, or a critical check;
- * - `unknown`: nothing to judge by (a held app's stopped machine, a state this code does not know).
+ * - `unknown`: nothing to judge by (the stopped machine of a held app or of a downgraded app in its grace
+ *   period, a state this code does not know).
  *
  * @module
  */
@@ -44,7 +45,7 @@ export interface DesiredLook {
 export interface ObserveInput {
   /** The app's machines of this user (any state); null when the app itself is missing. */
   machines: Machine[] | null;
-  row: Pick<UserFlyApp, "machine_id" | "held_at" | "secrets_digest" | "image_digest">;
+  row: Pick<UserFlyApp, "machine_id" | "held_at" | "status" | "secrets_digest" | "image_digest">;
   /** When given, spec drift is computed against it. */
   desired?: DesiredLook;
 }
@@ -140,10 +141,12 @@ export function observe(input: ObserveInput): Observation {
     machine,
     live,
   });
-  if (row.held_at) {
-    details.held = true;
+  // Held by ops, or suspended in a downgrade's grace period: the machine is meant to stay stopped.
+  const parked = row.held_at ? "held" : row.status === "suspended" ? "suspended" : null;
+  if (parked) {
+    details[parked] = true;
     if (machine.state === "stopped" || machine.state === "suspended") return result("unknown", null);
-    return result(machine.state === "started" ? "healthy" : "unknown", "held_machine_running");
+    return result(machine.state === "started" ? "healthy" : "unknown", `${parked}_machine_running`);
   }
   if (machine.state === "started") {
     const failing = (machine.checks ?? []).filter((check) => check.status === "critical");

@@ -12,7 +12,7 @@ import type { DesiredSpec, Plan } from "../db/user_fly_apps.ts";
 import { FlyAbortedError, FlyNotFoundError } from "../fly/mod.ts";
 import { appNameCandidate } from "./app_name.ts";
 import { appOwnership, ensureApp } from "./app_step.ts";
-import type { ReconcileContext } from "./context.ts";
+import { pause, type ReconcileContext } from "./context.ts";
 import {
   classifyFailure,
   DeadlineExceededError,
@@ -20,27 +20,57 @@ import {
   isLeaseLost,
   LeaseLostError,
   PermanentReconcileError,
+  RetryLaterError,
 } from "./failure.ts";
-import { destroyAllMachines, ensureMachine, ensureStarted, ensureStopped } from "./machine_step.ts";
+import {
+  destroyAllMachines,
+  ensureMachine,
+  ensureStarted,
+  ensureStopped,
+  stopAllMachines,
+} from "./machine_step.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
 import { ensureSecrets } from "./secrets_step.ts";
+import { deleteVolumes, ensureVolume } from "./volume_step.ts";
 
-/** How an attempt ended. */
+/**
+ * How an attempt ended. A converged attempt may ask to be due again at `requeueAt` (ISO time) even though
+ * nothing is wrong: a downgraded app in its grace period is deleted then.
+ */
 export type ReconcileOutcome =
-  | { outcome: "converged" }
+  | { outcome: "converged"; requeueAt?: string }
   | { outcome: "progressing" | "failed" | "terminal"; failure: Failure };
 
-/** Converges Fly for a present desired state: app, IPs, secrets, one machine, started (or stopped if held). */
+/**
+ * Converges Fly for a present desired state: app, IPs, secrets (with the scoped credential), the plan's
+ * volume, one machine mounting it, started (or stopped if held). A downgraded app still in its grace period
+ * is resumed: the same app, volume and machine, started again.
+ */
 async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void> {
+  const suspendedUntil = ctx.row.delete_after ?? null;
+  // Whatever happens next, the app is wanted again: no grace runs out on it any more.
+  ctx.patch.delete_after = null;
   const appName = await ensureApp(ctx);
   await ensurePublicIps(ctx, appName, plan.public_services);
   const secrets = await ensureSecrets(ctx, appName);
-  let machine = await ensureMachine(ctx, appName, plan, secrets);
+  const volume = await ensureVolume(ctx, { appName, plan });
+  if (volume) ctx.patch.volume_id = volume.volume.id;
+  let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount });
   ctx.patch.machine_id = machine.id;
   const held = ctx.row.held_at !== null;
   machine = held ? await ensureStopped(ctx, appName, machine) : await ensureStarted(ctx, appName, machine);
-  const observation = observe({ machines: [machine], row: { ...ctx.row, machine_id: machine.id } });
+  if (suspendedUntil) {
+    ctx.events.push({
+      event_type: "resumed",
+      status: "ok",
+      metadata: { app_name: appName, machine_id: machine.id, delete_after: suspendedUntil },
+    });
+  }
+  const observation = observe({
+    machines: [machine],
+    row: { ...ctx.row, status: "active", machine_id: machine.id },
+  });
   const healthEvent = healthChangedEvent(ctx.row, observation);
   if (healthEvent) ctx.events.push(healthEvent);
   const deployed = ctx.events.some((e) =>
@@ -78,11 +108,80 @@ async function appToDelete(ctx: ReconcileContext): Promise<string | null> {
   return null;
 }
 
-/** Converges Fly for an absent desired state: machines destroyed, app deleted. */
-async function convergeAbsent(ctx: ReconcileContext): Promise<void> {
+/**
+ * When the app of a downgraded user is deleted (ISO time), or null for at once: a grace already running
+ * keeps its end (recorded in `delete_after`); a new downgrade gets `graceSeconds` from now.
+ */
+function deletionTime(ctx: ReconcileContext, graceSeconds: number, now: number): string | null {
+  if (ctx.row.delete_after) return ctx.row.delete_after;
+  return graceSeconds > 0 ? new Date(now + graceSeconds * 1000).toISOString() : null;
+}
+
+/**
+ * Starts or keeps a downgrade's grace period: the machines are stopped (app, machine and volume kept for a
+ * re-upgrade), the row is `suspended` until `deleteAfter`.
+ */
+async function suspend(ctx: ReconcileContext, appName: string, deleteAfter: string): Promise<void> {
+  const machine = await stopAllMachines(ctx, appName);
+  if (!ctx.row.delete_after) {
+    ctx.events.push({
+      event_type: "deprovision_suspended",
+      status: "info",
+      metadata: { app_name: appName, machine_id: machine?.id ?? null, delete_after: deleteAfter },
+    });
+  }
+  const now = new Date().toISOString();
+  Object.assign(ctx.patch, {
+    status: "suspended",
+    delete_after: deleteAfter,
+    machine_id: machine?.id ?? null,
+    health_status: "unknown",
+    last_machine_state: machine?.state ?? "missing",
+    last_observed_at: now,
+    drift: {},
+    // A stopped machine costs nothing; its volume's storage would, but no storage price is configured.
+    monthly_cost_estimate_usd: 0,
+  });
+}
+
+/** First and longest pause while destroyed machines still hold the app's volumes, in ms. */
+const VOLUME_FREE_POLL_MS = { first: 200, max: 2_000 };
+
+/** Deletes the app's volumes, waiting (within the budget) while just-destroyed machines still hold them. */
+async function deleteVolumesOnceFree(ctx: ReconcileContext, appName: string): Promise<void> {
+  for (let delay = VOLUME_FREE_POLL_MS.first;; delay = Math.min(delay * 2, VOLUME_FREE_POLL_MS.max)) {
+    try {
+      await deleteVolumes(ctx, appName);
+      return;
+    } catch (error) {
+      if (!(error instanceof RetryLaterError)) throw error;
+      await pause(ctx, delay, error.message);
+    }
+  }
+}
+
+/**
+ * Converges Fly for an absent desired state. With a grace period (`graceSeconds`, or one already running)
+ * the app is suspended until it ends, and the time is returned for the row to be due again then; otherwise
+ * (or once the grace is over) machines are destroyed, volumes and the app deleted.
+ */
+async function convergeAbsent(ctx: ReconcileContext, graceSeconds: number): Promise<string | undefined> {
   const appName = await appToDelete(ctx);
+  const deleteAfter = appName ? deletionTime(ctx, graceSeconds, Date.now()) : null;
+  if (appName && deleteAfter && Date.parse(deleteAfter) > Date.now()) {
+    await suspend(ctx, appName, deleteAfter);
+    return deleteAfter;
+  }
   if (appName) {
+    if (ctx.row.status === "suspended") {
+      ctx.events.push({
+        event_type: "grace_expired",
+        status: "info",
+        metadata: { app_name: appName, delete_after: ctx.row.delete_after },
+      });
+    }
     await destroyAllMachines(ctx, appName);
+    await deleteVolumesOnceFree(ctx, appName);
     try {
       await ctx.fly.apps.delete(appName);
       ctx.events.push({ event_type: "app_deleted", status: "ok", metadata: { app_name: appName } });
@@ -94,12 +193,15 @@ async function convergeAbsent(ctx: ReconcileContext): Promise<void> {
   Object.assign(ctx.patch, {
     status: "deleted",
     machine_id: null,
+    volume_id: null,
+    delete_after: null,
     health_status: "unknown",
     last_machine_state: null,
     drift: {},
     deleted_at: ctx.row.deleted_at ?? now,
     monthly_cost_estimate_usd: 0,
   });
+  return undefined;
 }
 
 /**
@@ -109,9 +211,13 @@ async function convergeAbsent(ctx: ReconcileContext): Promise<void> {
  */
 export async function reconcile(ctx: ReconcileContext, spec: DesiredSpec): Promise<ReconcileOutcome> {
   try {
-    if (spec.desired_state === "present") await convergePresent(ctx, spec.plan);
-    else await convergeAbsent(ctx);
-    return { outcome: "converged" };
+    if (spec.desired_state === "present") {
+      await convergePresent(ctx, spec.plan);
+      return { outcome: "converged" };
+    }
+    const grace = spec.deprovision_grace_seconds ?? ctx.config.deprovisionGraceSeconds;
+    const requeueAt = await convergeAbsent(ctx, grace);
+    return requeueAt ? { outcome: "converged", requeueAt } : { outcome: "converged" };
   } catch (error) {
     if (isLeaseLost(error)) throw error;
     if (ctx.signal.aborted) throw new LeaseLostError();
