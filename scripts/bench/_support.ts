@@ -45,9 +45,12 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** Starts the stack on a fresh scratch database; `functionEnv` is added to the functions' environment. */
+/**
+ * Starts the stack on a fresh scratch database; `functionEnv` is added to the functions' environment.
+ * `netWorker` sends the trigger's kicks (off by default: the benchmark decides who reconciles when).
+ */
 export async function startBenchStack(
-  options: { emulator: FlyEmulatorOptions; functionEnv?: Record<string, string> },
+  options: { emulator: FlyEmulatorOptions; functionEnv?: Record<string, string>; netWorker?: boolean },
 ): Promise<BenchStack> {
   const db = await createMigratedDatabase();
   const output: string[] = [];
@@ -56,7 +59,7 @@ export async function startBenchStack(
     const serviceOptions: ServicesOptions = {
       databaseUrl: db.url,
       emulator: options.emulator,
-      netWorker: false,
+      netWorker: options.netWorker ?? false,
       functionEnv: { LOG_LEVEL: "warn", ...BENCH_APP_SECRETS, ...options.functionEnv },
       onFunctionOutput: (line) => output.push(line),
     };
