@@ -94,3 +94,15 @@ Deno.test("limiter: aborting while waiting on a shared reservation gives the con
   (await limiter.acquire(rateKeyFor("Machines_show", "m1")))();
   assert(performance.now() - started < 500, "the only slot is free again");
 });
+
+Deno.test("limiter: a request cancelled while queued behind another takes no shared token", async () => {
+  const { store, takes } = recordingStore(400);
+  const limiter = new FlyRateLimiter({ maxConcurrency: 4, rateSafetyFactor: 1, sharedBuckets: store });
+  const first = limiter.acquire(rateKeyFor("Apps_create", "personal"));
+  const controller = new AbortController();
+  const second = limiter.acquire(rateKeyFor("Apps_create", "personal"), controller.signal);
+  controller.abort(new Error("budget spent"));
+  assertEquals(await second.then(() => "acquired", (error) => (error as Error).message), "budget spent");
+  (await first)();
+  assertEquals(takes.length, 1, "only the first request reserved a token");
+});

@@ -9,6 +9,7 @@ import type { RateKey, RateRule } from "./rate_limits.ts";
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -159,11 +160,13 @@ export class FlyRateLimiter {
     const queue = this.#queueFor(rateKey);
     queue.queued += 1;
     const previous = queue.tail;
-    const dispatched = previous.then(() =>
-      queue.sharedName === undefined
+    const dispatched = previous.then(() => {
+      // A request cancelled while it queued takes no token (a shared one would be lost to every instance).
+      signal?.throwIfAborted();
+      return queue.sharedName === undefined
         ? this.#dispatchLocal(queue, signal)
-        : this.#dispatchShared(queue, signal)
-    );
+        : this.#dispatchShared(queue, signal);
+    });
     queue.tail = dispatched.catch(() => undefined);
     try {
       return await dispatched;
