@@ -43,6 +43,8 @@ const BEFOREUNLOAD_AT = 0.9;
 const DRAIN_POLL_MS = 200;
 /** How long a worker may take to finish its waitUntil work when the gateway stops. */
 const STOP_GRACE_MS = 15_000;
+/** How long a control request (status, beforeunload) may take: a worker stuck on CPU is ended regardless. */
+const CONTROL_TIMEOUT_MS = 1_000;
 
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "content-length", "host"];
 
@@ -66,7 +68,8 @@ export interface WorkerPoolOptions {
   readonly onLine: (line: string) => void;
 }
 
-type WorkerState = "serving" | "retired" | "ended";
+/** serving: takes requests; retired: finishing its work; stopping: the gateway stops; ended: gone. */
+type WorkerState = "serving" | "retired" | "stopping" | "ended";
 
 /** One worker process and its wall clock. */
 class WorkerProcess {
@@ -172,6 +175,7 @@ class WorkerProcess {
   /** Ends the worker the graceful way (SIGTERM: beforeunload `termination`, waitUntil work may finish). */
   async stop(): Promise<void> {
     this.#clearTimers();
+    if (this.state !== "ended") this.state = "stopping";
     this.#signal("SIGTERM");
     const timer = setTimeout(() => this.#signal("SIGKILL"), STOP_GRACE_MS);
     await this.exited;
@@ -199,31 +203,40 @@ class WorkerProcess {
   }
 
   async #pendingWaitUntil(): Promise<number | undefined> {
-    try {
-      const response = await fetch(`${await this.ready}${CONTROL_PREFIX}status`);
-      return (await response.json()).pending_wait_until;
-    } catch {
-      return undefined;
-    }
+    const response = await this.#control("status");
+    return response ? (await response.json().catch(() => ({}))).pending_wait_until : undefined;
   }
 
   async #sendBeforeUnload(reason: BeforeUnloadReason): Promise<void> {
     if (this.#beforeUnloadSent || this.state === "ended") return;
     this.#beforeUnloadSent = true;
+    const response = await this.#control("beforeunload", {
+      method: "POST",
+      body: JSON.stringify({ reason }),
+    });
+    await response?.body?.cancel();
+  }
+
+  /**
+   * A control request to the worker; undefined when it fails or takes longer than CONTROL_TIMEOUT_MS (a
+   * worker still booting, stuck on CPU or gone), so that ending a worker never waits on the worker.
+   */
+  async #control(route: string, init: RequestInit = {}): Promise<Response | undefined> {
+    const signal = AbortSignal.timeout(CONTROL_TIMEOUT_MS);
+    const timedOut = new Promise<never>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason))
+    );
     try {
-      const response = await fetch(`${await this.ready}${CONTROL_PREFIX}beforeunload`, {
-        method: "POST",
-        body: JSON.stringify({ reason }),
-      });
-      await response.body?.cancel();
+      const base = await Promise.race([this.ready, timedOut]);
+      return await fetch(`${base}${CONTROL_PREFIX}${route}`, { ...init, signal });
     } catch {
-      // The worker is already gone.
+      return undefined;
     }
   }
 
   /** Ends the worker at once (beforeunload first unless it already had one), like the runtime's terminate. */
   async #end(reason: BeforeUnloadReason): Promise<void> {
-    if (this.state === "ended") return;
+    if (this.state === "ended" || this.state === "stopping") return;
     this.#clearTimers();
     await this.#sendBeforeUnload(reason);
     this.state = "ended";
