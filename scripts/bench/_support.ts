@@ -46,9 +46,12 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** Starts the stack on a fresh scratch database; `functionEnv` is added to the functions' environment. */
+/**
+ * Starts the stack on a fresh scratch database; `functionEnv` is added to the functions' environment.
+ * `netWorker` sends the trigger's kicks (off by default: the benchmark decides who reconciles when).
+ */
 export async function startBenchStack(
-  options: { emulator: FlyEmulatorOptions; functionEnv?: Record<string, string> },
+  options: { emulator: FlyEmulatorOptions; functionEnv?: Record<string, string>; netWorker?: boolean },
 ): Promise<BenchStack> {
   const db = await createMigratedDatabase();
   const output: string[] = [];
@@ -57,7 +60,7 @@ export async function startBenchStack(
     const serviceOptions: ServicesOptions = {
       databaseUrl: db.url,
       emulator: options.emulator,
-      netWorker: false,
+      netWorker: options.netWorker ?? false,
       functionEnv: { LOG_LEVEL: "warn", ...BENCH_APP_SECRETS, ...options.functionEnv },
       onFunctionOutput: (line) => output.push(line),
     };
@@ -106,18 +109,39 @@ export async function createPaidUsers(db: ScratchDatabase, count: number): Promi
 
 let clockTicks: number | undefined;
 
-/** CPU time (user + system, all threads) the process `pid` has used so far, in ms, from /proc (Linux only). */
+/**
+ * CPU time (user + system, all threads) the process `pid` and its descendants have used so far, in ms, from
+ * /proc (Linux only): its own, that of children it has reaped (the gateway's ended workers), and that of
+ * the children still running (the gateway's live workers).
+ */
 export async function processCpuMs(pid: number): Promise<number> {
   if (clockTicks === undefined) {
     const { stdout } = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output()
       .catch(() => ({ stdout: new Uint8Array() }));
     clockTicks = Number(new TextDecoder().decode(stdout).trim()) || 100;
   }
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => undefined);
+  if (stat === undefined) return 0; // ended meanwhile
   // Fields after the command name (which is in parentheses and may hold spaces): state is field 3, so
-  // utime (14) and stime (15) are at indexes 11 and 12 of the rest.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  // utime, stime, cutime and cstime (14 to 17) are at indexes 11 to 14 of the rest.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 15).map(Number);
+  let ms = (fields.reduce((sum, ticks) => sum + ticks, 0) * 1000) / clockTicks;
+  for (const child of await childPids(pid)) ms += await processCpuMs(child);
+  return ms;
+}
+
+/** Pids of the running children of `pid`, from /proc/<pid>/task/<tid>/children. */
+async function childPids(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
+      children.push(...text.split(" ").filter((p) => p.trim() !== "").map(Number));
+    }
+  } catch {
+    // ended meanwhile
+  }
+  return children;
 }
 
 /** Answers per operation and status that `after` has on top of `before` (both from `requestCounts()`). */

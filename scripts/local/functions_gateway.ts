@@ -1,17 +1,18 @@
 /**
- * Local stand-in for Supabase's functions gateway: serves the default export of every
+ * Local stand-in for Supabase's functions gateway and edge runtime: serves the default export of every
  * `supabase/functions/<name>/index.ts` at `/functions/v1/<name>`, passing the request on with the path the
- * edge runtime gives a function (`/<name>/...`). Run as its own process (see `startFunctionsGateway`), with
- * the environment the hosted runtime would provide.
+ * edge runtime gives a function (`/<name>/...`). Each function runs in its own worker processes, with the
+ * hosted wall-clock limit (`worker_pool.ts`). Run as its own process (see `startFunctionsGateway`), with the
+ * environment the hosted runtime would provide.
  *
  *   deno run -A scripts/local/functions_gateway.ts --port 54321 [--functions-dir supabase/functions]
+ *     [--workers 4] [--wall-clock-ms 150000]
  */
-import { installEdgeRuntimeStandIn } from "./edge_runtime.ts";
+import { DEFAULT_WALL_CLOCK_MS, DEFAULT_WORKERS, MAX_WALL_CLOCK_MS } from "./edge_runtime.ts";
+import type { EdgeFunction } from "./edge_worker.ts";
+import { FunctionWorkerPool } from "./worker_pool.ts";
 
-/** What a function module exports by default. */
-export interface EdgeFunction {
-  fetch(request: Request): Response | Promise<Response>;
-}
+export type { EdgeFunction } from "./edge_worker.ts";
 
 const SLUG = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const ROUTE = /^\/functions\/v1\/([^/?#]+)(\/.*)?$/;
@@ -35,7 +36,7 @@ function notFound(): Response {
   return Response.json({ code: "NOT_FOUND", message: "Requested function was not found" }, { status: 404 });
 }
 
-/** Builds the gateway's request handler over already-loaded functions. */
+/** Builds the gateway's request handler over the functions (in the gateway: their worker pools). */
 export function createGatewayHandler(
   functions: Map<string, EdgeFunction>,
 ): (request: Request) => Promise<Response> {
@@ -45,31 +46,13 @@ export function createGatewayHandler(
     const fn = match ? functions.get(match[1]) : undefined;
     if (!match || !fn) return notFound();
     url.pathname = `/${match[1]}${match[2] ?? ""}`;
-    // A fresh request without the incoming signal: like the edge runtime, background work that outlives the
-    // response (EdgeRuntime.waitUntil) must not see the client's request as aborted.
-    const forwarded = new Request(url, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      redirect: request.redirect,
-    });
     try {
-      return await fn.fetch(forwarded);
+      return await fn.fetch(new Request(url, request));
     } catch (error) {
-      console.error(`function ${match[1]} threw:`, (error as Error).message);
+      console.error(`function ${match[1]} failed:`, (error as Error).message);
       return Response.json({ code: "INTERNAL_ERROR", message: "Function failed" }, { status: 500 });
     }
   };
-}
-
-/** Imports every function module of `dir`. */
-export async function loadFunctions(dir: string): Promise<Map<string, EdgeFunction>> {
-  const functions = new Map<string, EdgeFunction>();
-  for (const name of await discoverFunctions(dir)) {
-    const module = await import(new URL(`file://${await Deno.realPath(`${dir}/${name}/index.ts`)}`).href);
-    functions.set(name, module.default as EdgeFunction);
-  }
-  return functions;
 }
 
 function argument(name: string, fallback: string): string {
@@ -77,10 +60,26 @@ function argument(name: string, fallback: string): string {
   return index >= 0 && Deno.args[index + 1] ? Deno.args[index + 1] : fallback;
 }
 
+function integerArgument(name: string, fallback: number, min: number, max: number): number {
+  const value = Number(argument(name, String(fallback)));
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
 if (import.meta.main) {
-  const runtime = installEdgeRuntimeStandIn();
   const dir = argument("functions-dir", "supabase/functions");
-  const functions = await loadFunctions(dir);
+  const size = integerArgument("workers", DEFAULT_WORKERS, 1, 64);
+  const wallClockMs = integerArgument("wall-clock-ms", DEFAULT_WALL_CLOCK_MS, 100, MAX_WALL_CLOCK_MS);
+  const pools = new Map<string, FunctionWorkerPool>();
+  for (const name of await discoverFunctions(dir)) {
+    const entry = await Deno.realPath(`${dir}/${name}/index.ts`);
+    pools.set(
+      name,
+      new FunctionWorkerPool({ name, entry, size, wallClockMs, onLine: (line) => console.log(line) }),
+    );
+  }
   const controller = new AbortController();
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -88,14 +87,15 @@ if (import.meta.main) {
     signal: controller.signal,
     onListen: ({ port }) => {
       console.log(
-        `functions gateway listening on http://127.0.0.1:${port} (${[...functions.keys()].join(", ")})`,
+        `functions gateway listening on http://127.0.0.1:${port} (${[...pools.keys()].join(", ")}; ` +
+          `${size} workers each, wall clock ${wallClockMs / 1000} s)`,
       );
     },
-  }, createGatewayHandler(functions));
+  }, createGatewayHandler(pools));
   const shutdown = async () => {
     controller.abort();
     await server.finished;
-    await runtime.settle(10_000);
+    await Promise.all([...pools.values()].map((pool) => pool.stop()));
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", shutdown);

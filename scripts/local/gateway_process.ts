@@ -1,4 +1,9 @@
-/** Starts the functions gateway (functions_gateway.ts) as its own Deno process with a given environment. */
+/**
+ * Starts the functions gateway (functions_gateway.ts) as its own Deno process with a given environment.
+ * Its worker count and wall clock come from the options, else from this process' GATEWAY_WORKERS and
+ * GATEWAY_WALL_CLOCK_S, else the hosted defaults (4 workers per function, 150 s).
+ */
+import { DEFAULT_WALL_CLOCK_MS, DEFAULT_WORKERS, MAX_WALL_CLOCK_MS } from "./edge_runtime.ts";
 import { paths } from "./paths.ts";
 import { freePort } from "./process.ts";
 
@@ -12,19 +17,28 @@ export interface GatewayOptions {
   functionsDir?: string;
   /** Receives every line the functions print; defaults to this process' stderr. */
   onOutput?: (line: string) => void;
+  /** Worker processes per function (GATEWAY_WORKERS, else {@link DEFAULT_WORKERS}). */
+  workers?: number;
+  /** Wall-clock limit of one worker in ms, at most 400 s (GATEWAY_WALL_CLOCK_S × 1000, else 150 s). */
+  wallClockMs?: number;
 }
 
 /** A running gateway process. */
 export interface FunctionsGateway {
   /** Base URL, e.g. http://127.0.0.1:54321 (functions under /functions/v1/<name>). */
   url: string;
-  /** The gateway process' id (e.g. to read its CPU time from /proc in benchmarks). */
+  /** The gateway process' id; its workers are its child processes (benchmarks read their CPU time). */
   pid: number;
+  /** Worker processes per function. */
+  workers: number;
+  /** Wall-clock limit of one worker, in ms. */
+  wallClockMs: number;
   /** Stops the process, letting pending background work finish first. */
   stop(): Promise<void>;
 }
 
-async function forwardLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+/** Calls `onLine` with every line of `stream` (the last one too, without its newline). */
+export async function forwardLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
   let buffered = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buffered += chunk;
@@ -35,9 +49,25 @@ async function forwardLines(stream: ReadableStream<Uint8Array>, onLine: (line: s
   if (buffered) onLine(buffered);
 }
 
+/** A positive number from this process' environment variable `name`, or undefined when unset. */
+function numberFromEnv(name: string): number | undefined {
+  const text = Deno.env.get(name);
+  if (text === undefined || text.trim() === "") return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
 /** Spawns the gateway and resolves once it listens. */
 export async function startFunctionsGateway(options: GatewayOptions): Promise<FunctionsGateway> {
   const port = options.port ?? freePort();
+  const workers = options.workers ?? numberFromEnv("GATEWAY_WORKERS") ?? DEFAULT_WORKERS;
+  const wallClockS = numberFromEnv("GATEWAY_WALL_CLOCK_S");
+  const wallClockMs = options.wallClockMs ??
+    (wallClockS === undefined ? DEFAULT_WALL_CLOCK_MS : Math.round(wallClockS * 1000));
+  if (wallClockMs > MAX_WALL_CLOCK_MS) {
+    throw new Error(`the wall clock may be at most ${MAX_WALL_CLOCK_MS / 1000} s (hosted paid plans)`);
+  }
   const onOutput = options.onOutput ?? ((line) => console.error(line));
   const inherited = Object.fromEntries(
     ["PATH", "HOME", "DENO_DIR", "TMPDIR"].flatMap((name) => {
@@ -57,6 +87,10 @@ export async function startFunctionsGateway(options: GatewayOptions): Promise<Fu
       String(port),
       "--functions-dir",
       options.functionsDir ?? paths.functions,
+      "--workers",
+      String(workers),
+      "--wall-clock-ms",
+      String(wallClockMs),
     ],
     cwd: paths.root,
     clearEnv: true,
@@ -99,6 +133,8 @@ export async function startFunctionsGateway(options: GatewayOptions): Promise<Fu
   return {
     url,
     pid: child.pid,
+    workers,
+    wallClockMs,
     async stop() {
       try {
         child.kill("SIGTERM");

@@ -19,6 +19,7 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
   const config = loadConfig({ ...TEST_ENV, FLY_API_BASE_URL: "" });
   assertEquals(config.fly.apiBaseUrl, "https://api.machines.dev");
   assertEquals(config.fly.orgSlug, "test-org");
+  assertEquals(config.fly.appCreateRule, { ratePerSecond: 1, burst: 3 }, "Fly states none: 1/s, burst 3");
   assertEquals(config.appNaming, { prefix: "vyx-user", hashLength: 12 });
   assertEquals(config.deleteOrphanApps, false);
   assertEquals(config.alert, { webhookUrl: undefined, afterFailures: 3, outboxAfterSeconds: 180 });
@@ -54,7 +55,10 @@ Deno.test("config: overrides are parsed and typed", () => {
     ALERT_WEBHOOK_URL: "https://hooks.example.com/x",
     SWEEP_BUDGET_MS: "20000",
     LOG_LEVEL: "debug",
+    FLY_APP_CREATE_RATE_PER_S: "0.5",
+    FLY_APP_CREATE_BURST: "5",
   });
+  assertEquals(config.fly.appCreateRule, { ratePerSecond: 0.5, burst: 5 });
   assertEquals(config.fly.apiBaseUrl, "http://127.0.0.1:9999");
   assertEquals(config.appNaming, { prefix: "acme-app", hashLength: 16 });
   assertEquals(config.deleteOrphanApps, true);
@@ -93,6 +97,7 @@ Deno.test("config: invalid values are named, and their values never appear in th
     DB_POOL_MAX: "many",
     SWEEP_CONCURRENCY: "0",
     LOG_LEVEL: "verbose",
+    FLY_APP_CREATE_RATE_PER_S: "-7",
   };
   const error = problemsOf({ ...TEST_ENV, ...bad });
   assertEquals(error.problems.map((p) => p.variable).sort(), Object.keys(bad).sort());

@@ -56,6 +56,8 @@ export interface Config {
     readonly appImage: string;
     /** Timeout of one Machines API request, in milliseconds. */
     readonly requestTimeoutMs: number;
+    /** App-create rate limit of the org (Fly's docs state none; default 1/s, burst 3), shared by all instances. */
+    readonly appCreateRule: { readonly ratePerSecond: number; readonly burst: number };
   };
   /** How user app names are formed. */
   readonly appNaming: AppNaming;
@@ -159,6 +161,11 @@ const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number({ error: "must be a number" }).int("must be an integer")
     .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback);
 
+/** A positive number up to max with a default. */
+const positive = (fallback: number, max: number) =>
+  z.coerce.number({ error: "must be a number" }).positive("must be a positive number")
+    .max(max, `must be at most ${max}`).default(fallback);
+
 /** An http(s) URL. */
 const httpUrl = () =>
   z.url({
@@ -176,6 +183,9 @@ const envSchema = z.object({
   FLY_DEFAULT_REGION: matching(/^[a-z]{3}$/, "must be a three-letter Fly region code such as sin"),
   FLY_APP_IMAGE: matching(/^\S+$/, "must be an image reference without spaces"),
   FLY_REQUEST_TIMEOUT_MS: integer(15_000, 1_000, 120_000),
+  // Fly's docs give no app-create limit: the per-action rule (1/s, burst 3) until Fly says otherwise.
+  FLY_APP_CREATE_RATE_PER_S: positive(1, 100),
+  FLY_APP_CREATE_BURST: integer(3, 1, 100),
   FLY_APP_NAME_PREFIX: z.string().default("vyx-user"),
   FLY_APP_NAME_HASH_LENGTH: integer(12, 8, 32),
   FLY_APP_SECRETS: z.string().default(""),
@@ -328,6 +338,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
       defaultRegion: v.FLY_DEFAULT_REGION,
       appImage: v.FLY_APP_IMAGE,
       requestTimeoutMs: v.FLY_REQUEST_TIMEOUT_MS,
+      appCreateRule: { ratePerSecond: v.FLY_APP_CREATE_RATE_PER_S, burst: v.FLY_APP_CREATE_BURST },
     },
     appNaming: { prefix: v.FLY_APP_NAME_PREFIX, hashLength: v.FLY_APP_NAME_HASH_LENGTH },
     appSecrets,

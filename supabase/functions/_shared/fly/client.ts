@@ -1,4 +1,5 @@
-import { FlyRateLimiter } from "./limiter.ts";
+import { FlyRateLimiter, type SharedBucketStore } from "./limiter.ts";
+import type { RateRule } from "./rate_limits.ts";
 import { AppsResource } from "./resources/apps.ts";
 import { IpAssignmentsResource } from "./resources/ip_assignments.ts";
 import { LeasesResource } from "./resources/leases.ts";
@@ -24,10 +25,18 @@ export interface FlyClientOptions {
   /** Retry settings; unset fields keep {@link DEFAULT_RETRY_OPTIONS}. */
   readonly retry?: Partial<RetryOptions>;
   /**
-   * Client-side rate limiting: `false` turns it off; otherwise the documented Fly limits, scaled by
-   * `rateSafetyFactor` (default 0.95), and at most `maxConcurrency` requests in flight (default 16).
+   * Client-side rate limiting: `false` turns it off; otherwise the documented Fly limits (or `rules`, by
+   * operation id), scaled by `rateSafetyFactor` (default 0.95), and at most `maxConcurrency` requests in
+   * flight (default 16). With `sharedBuckets`, the org-wide buckets (app create, app delete) live there, so
+   * every function instance draws from the same ones.
    */
-  readonly rateLimit?: false | { readonly maxConcurrency?: number; readonly rateSafetyFactor?: number };
+  readonly rateLimit?: false | {
+    readonly maxConcurrency?: number;
+    readonly rateSafetyFactor?: number;
+    readonly rules?: Readonly<Record<string, RateRule>>;
+    readonly sharedBuckets?: SharedBucketStore;
+    readonly onSharedBucketError?: (error: unknown) => void;
+  };
   /** fetch implementation. Default the global fetch. */
   readonly fetch?: typeof fetch;
   /** User-Agent header. */
@@ -81,6 +90,9 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
   const limiter = options.rateLimit === false ? undefined : new FlyRateLimiter({
     maxConcurrency: options.rateLimit?.maxConcurrency ?? 16,
     rateSafetyFactor: options.rateLimit?.rateSafetyFactor ?? 0.95,
+    rules: options.rateLimit?.rules,
+    sharedBuckets: options.rateLimit?.sharedBuckets,
+    onSharedBucketError: options.rateLimit?.onSharedBucketError,
   });
   const transport = new FlyTransport({
     baseUrl: options.baseUrl ?? DEFAULT_FLY_API_BASE_URL,

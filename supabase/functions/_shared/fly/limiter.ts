@@ -1,7 +1,15 @@
+/**
+ * The Fly client's rate limiter: token buckets per (action, identifier) plus a global concurrency cap. Buckets
+ * Fly counts org-wide (see {@link RateKey.shared}) can live in a {@link SharedBucketStore} that every function
+ * instance draws from; all others stay in process.
+ *
+ * @module
+ */
 import type { RateKey, RateRule } from "./rate_limits.ts";
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -91,16 +99,36 @@ class Semaphore {
   }
 }
 
+/**
+ * Token buckets shared by every instance of the functions (the Postgres one is `db/rate_buckets.ts`).
+ * Reservation semantics: a take always succeeds and says how long to wait before the tokens are usable.
+ */
+export interface SharedBucketStore {
+  /** Reserves `tokens` from the bucket `name` under `rule`; resolves to the milliseconds to wait first. */
+  take(name: string, rule: RateRule, tokens: number): Promise<number>;
+}
+
 /** Options of {@link FlyRateLimiter}. */
 export interface FlyRateLimiterOptions {
   /** Most requests in flight at once, across all buckets. */
   readonly maxConcurrency: number;
   /** Fraction of each documented rate and burst to use (below 1 leaves headroom for clock and network jitter). */
   readonly rateSafetyFactor: number;
+  /** Rules replacing the documented ones, by spec operation id (e.g. a configured app-create rate). */
+  readonly rules?: Readonly<Record<string, RateRule>>;
+  /** Where the org-wide buckets live; without a store they stay in process like the others. */
+  readonly sharedBuckets?: SharedBucketStore;
+  /** Told when the shared store fails; the request then falls back to this instance's own bucket. */
+  readonly onSharedBucketError?: (error: unknown) => void;
 }
 
 interface BucketQueue {
+  /** This instance's bucket (the only one, or the fallback of a shared one). */
   readonly bucket: TokenBucket;
+  /** Name of the bucket in the shared store, when it lives there. */
+  readonly sharedName?: string;
+  /** The rule in force (configured or documented, scaled by the safety factor). */
+  readonly rule: RateRule;
   /** Settles when the latest request queued on this bucket has been dispatched. */
   tail: Promise<unknown>;
   queued: number;
@@ -112,7 +140,9 @@ const MAX_IDLE_BUCKETS = 10_000;
  * Client-side limiter: one FIFO token bucket per (action, identifier) and a global concurrency cap.
  *
  * A request takes its token only once the request before it on the same bucket has been dispatched, so the
- * spacing the server sees matches the bucket even when requests wait for a concurrency slot.
+ * spacing the server sees matches the bucket even when requests wait for a concurrency slot. A request on a
+ * shared bucket takes its concurrency slot first and then waits out its reservation, so it is sent as soon as
+ * its token is due (at most one slot per shared bucket waits that way, thanks to the FIFO).
  */
 export class FlyRateLimiter {
   readonly #options: FlyRateLimiterOptions;
@@ -130,15 +160,47 @@ export class FlyRateLimiter {
     const queue = this.#queueFor(rateKey);
     queue.queued += 1;
     const previous = queue.tail;
-    const dispatched = previous.then(async () => {
-      await queue.bucket.take(signal);
-      return await this.#concurrency.acquire(signal);
+    const dispatched = previous.then(() => {
+      // A request cancelled while it queued takes no token (a shared one would be lost to every instance).
+      signal?.throwIfAborted();
+      return queue.sharedName === undefined
+        ? this.#dispatchLocal(queue, signal)
+        : this.#dispatchShared(queue, signal);
     });
     queue.tail = dispatched.catch(() => undefined);
     try {
       return await dispatched;
     } finally {
       queue.queued -= 1;
+    }
+  }
+
+  async #dispatchLocal(queue: BucketQueue, signal?: AbortSignal): Promise<() => void> {
+    await queue.bucket.take(signal);
+    return await this.#concurrency.acquire(signal);
+  }
+
+  async #dispatchShared(queue: BucketQueue, signal?: AbortSignal): Promise<() => void> {
+    const release = await this.#concurrency.acquire(signal);
+    try {
+      const waitMs = await this.#reserveShared(queue);
+      if (waitMs === undefined) await queue.bucket.take(signal);
+      else await sleep(waitMs, signal);
+      signal?.throwIfAborted();
+      return release;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** The wait the shared store gives for one token, or undefined when the store failed. */
+  async #reserveShared(queue: BucketQueue): Promise<number | undefined> {
+    try {
+      return await this.#options.sharedBuckets!.take(queue.sharedName!, queue.rule, 1);
+    } catch (error) {
+      this.#options.onSharedBucketError?.(error);
+      return undefined;
     }
   }
 
@@ -149,11 +211,18 @@ export class FlyRateLimiter {
     const factor = this.#options.rateSafetyFactor;
     // Both the rate and the burst are scaled: requests released on time can still arrive bunched (event loop
     // and network delays), and a full-size burst would then meet an empty server bucket.
+    const documented = this.#options.rules?.[rateKey.operation] ?? rateKey.rule;
     const rule = {
-      ratePerSecond: rateKey.rule.ratePerSecond * factor,
-      burst: Math.max(1, Math.floor(rateKey.rule.burst * factor)),
+      ratePerSecond: documented.ratePerSecond * factor,
+      burst: Math.max(1, Math.floor(documented.burst * factor)),
     };
-    const queue: BucketQueue = { bucket: new TokenBucket(rule), tail: Promise.resolve(), queued: 0 };
+    const queue: BucketQueue = {
+      bucket: new TokenBucket(rule),
+      sharedName: rateKey.shared && this.#options.sharedBuckets ? `fly:${rateKey.key}` : undefined,
+      rule,
+      tail: Promise.resolve(),
+      queued: 0,
+    };
     this.#queues.set(rateKey.key, queue);
     return queue;
   }

@@ -2,7 +2,8 @@
  * Fly's documented Machines API rate limits, as token-bucket rules keyed by spec operation id.
  *
  * Docs: per action and per identifier (machine id or app), 1 request/s with bursts of 3; Get Machine 5/s with
- * bursts of 10; app deletions 100 per minute.
+ * bursts of 10; app deletions 100 per minute. The docs state no limit for app creation; it is counted per org
+ * at the per-action rule by default ({@link DEFAULT_APP_CREATE_RULE}, configurable).
  */
 
 /** A token bucket: sustained rate and bucket size. */
@@ -24,16 +25,34 @@ const RULE_OVERRIDES: Readonly<Record<string, RateRule>> = {
 /** Operations whose limit is shared by all identifiers (app deletions are counted per token, not per app). */
 const GLOBAL_OPERATIONS: ReadonlySet<string> = new Set(["Apps_delete"]);
 
+/**
+ * Operations counted org-wide (app creates per org, app deletions per token): every function instance must
+ * draw from the same bucket, so a limiter with a shared bucket store keeps these buckets there.
+ */
+const SHARED_OPERATIONS: ReadonlySet<string> = new Set(["Apps_create", "Apps_delete"]);
+
+/** Default app-create rule: Fly's docs state none, so the per-action rule (1/s, burst 3), per org. */
+export const DEFAULT_APP_CREATE_RULE: RateRule = PER_ACTION_RULE;
+
 /** The bucket a request draws from. */
 export interface RateKey {
   /** Unique name of the bucket. */
   readonly key: string;
-  /** The rule of the bucket. */
+  /** The spec operation id the bucket limits (a limiter may configure its rule). */
+  readonly operation: string;
+  /** The documented rule of the bucket. */
   readonly rule: RateRule;
+  /** Whether the limit is counted org-wide, so all function instances must share the bucket. */
+  readonly shared: boolean;
 }
 
 /** The bucket for `operation` on `identifier` (a machine id, an app name, or an org slug). */
 export function rateKeyFor(operation: string, identifier: string): RateKey {
   const scope = GLOBAL_OPERATIONS.has(operation) ? "*" : identifier;
-  return { key: `${operation}:${scope}`, rule: RULE_OVERRIDES[operation] ?? PER_ACTION_RULE };
+  return {
+    key: `${operation}:${scope}`,
+    operation,
+    rule: RULE_OVERRIDES[operation] ?? PER_ACTION_RULE,
+    shared: SHARED_OPERATIONS.has(operation),
+  };
 }
