@@ -14,7 +14,7 @@ insert into auth.users (id) values
   ('44444444-0000-0000-0000-000000000001'), ('44444444-0000-0000-0000-000000000002'),
   ('44444444-0000-0000-0000-000000000003'), ('44444444-0000-0000-0000-000000000004'),
   ('44444444-0000-0000-0000-000000000005');
-alter table public.user_subscriptions disable trigger on_user_tier_change;
+alter table public.user_subscriptions disable trigger user;
 insert into public.user_subscriptions (user_id, tier) values
   ('44444444-0000-0000-0000-000000000001', 'pro'), ('44444444-0000-0000-0000-000000000002', 'pro'),
   ('44444444-0000-0000-0000-000000000003', 'elite');

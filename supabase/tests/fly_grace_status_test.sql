@@ -4,7 +4,9 @@ select plan(4);
 
 insert into auth.users (id) values ('00000000-0000-4000-8000-0000000000d1');
 insert into public.user_subscriptions (user_id, tier) values ('00000000-0000-4000-8000-0000000000d1', 'pro');
+select from private.drain_tier_outbox(1000, false); -- the tier outbox's drainer records the desired state
 update public.user_subscriptions set tier = 'free' where user_id = '00000000-0000-4000-8000-0000000000d1';
+select from private.drain_tier_outbox(1000, false);
 update public.user_fly_apps
   set status = 'suspended', delete_after = '2026-12-01 00:00:00+00', volume_id = 'vol_0123456789abcdef',
       credential_expires_at = '2027-03-01 00:00:00+00'

@@ -16,9 +16,9 @@ Deno.test("ops CLI: migrate 30 existing paid users, then the read and hold comma
     const users = await stack.newUsers(PAID_USERS);
     // The seed system's users: paid before the tier-change trigger existed, so no row and no kick.
     await stack.sql.begin(async (tx) => {
-      await tx`alter table public.user_subscriptions disable trigger on_user_tier_change`;
+      await tx`alter table public.user_subscriptions disable trigger user`;
       await tx`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
-      await tx`alter table public.user_subscriptions enable trigger on_user_tier_change`;
+      await tx`alter table public.user_subscriptions enable trigger user`;
     });
     const [{ rows }] = await stack.sql`select count(*)::int as rows from public.user_fly_apps`;
     assertEquals(rows, 0, "no app rows yet");
