@@ -53,7 +53,8 @@ const APP_COLUMNS = `
   a.docker_image, a.image_digest, a.cpu_kind, a.cpu_count, a.memory_mb, a.machine_id, a.last_machine_state,
   a.last_observed_at, a.last_health_check_at, a.held_at, a.held_by, a.hold_reason, a.error_message,
   a.retry_count, a.next_attempt_at, a.lease_owner, a.lease_expires_at,
-  a.monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd, a.deployed_at, a.deleted_at,
+  a.monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd, a.deployed_at, a.deleted_at, a.delete_after,
+  a.volume_id, a.credential_expires_at,
   a.created_at, a.updated_at`;
 
 /** The apps/events tables joined with the user's email and tier. */
