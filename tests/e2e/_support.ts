@@ -191,6 +191,21 @@ export interface SweepReport {
   stopped_early: boolean;
 }
 
+/** Every descendant process of `pid` (Linux /proc, children of every thread), deepest first. */
+async function descendants(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  try {
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
+      children.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
+    }
+  } catch {
+    return [];
+  }
+  const deeper = await Promise.all(children.map(descendants));
+  return [...deeper.flat(), ...children];
+}
+
 /** Machines that exist (not destroyed). */
 export function liveMachines(app: EmulatedApp): EmulatedMachine[] {
   return app.machines.filter((m) => !["destroyed", "destroying"].includes(m.state));
@@ -298,7 +313,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let gateway: FunctionsGateway = services.gateway;
   const restartedGateways: FunctionsGateway[] = [];
   const killAndRestartFunctions = async () => {
-    Deno.kill(gateway.pid, "SIGKILL");
+    // The whole runtime dies at once, as a crashed host would: the gateway and its worker processes.
+    const doomed = [...await descendants(gateway.pid), gateway.pid];
+    for (const pid of doomed) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     const killedAt = new Date();
     await gateway.stop(); // returns once the killed process is gone
     gateway = await startFunctionsGateway({
