@@ -100,7 +100,8 @@ Deno.test("grace: a downgrade stops the machine and keeps app and volume; the sw
     const suspended = await f.row(user);
     assertEquals(
       [suspended.status, suspended.machine_id, suspended.monthly_cost_estimate_usd, suspended.health_status],
-      ["suspended", machine_id, 0, "unknown"],
+      ["suspended", machine_id, 0.15, "unknown"],
+      "the estimate drops to the kept 1 GB volume's storage (fly_prices volume_gb 0.15/GB)",
     );
     const deleteAfter = Date.parse(suspended.delete_after!);
     assert(Math.abs(deleteAfter - downgradedAt - 2_000) < 1_500, `delete_after ${suspended.delete_after}`);

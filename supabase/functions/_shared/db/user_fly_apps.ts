@@ -249,6 +249,14 @@ export class UserFlyAppsRepository {
     return new Map(specs.map((spec) => [spec.user_id, spec]));
   }
 
+  /** Monthly cost of `gb` GB of volume storage from the price table (0 when no price is set). */
+  async storageMonthlyCostUsd(gb: number): Promise<number> {
+    const [{ cost }] = await this.#sql<{ cost: number }[]>`
+      select coalesce((select round(p.monthly_usd * ${gb}, 2) from public.fly_prices p
+                       where p.item = 'volume_gb'), 0)::float8 as cost`;
+    return cost;
+  }
+
   /** Extends `owner`'s lease; false when the lease is no longer ours. */
   async renewLease(appId: string, owner: string, leaseSeconds: number): Promise<boolean> {
     const [{ renewed }] = await this.#sql<{ renewed: boolean }[]>`

@@ -123,6 +123,11 @@ function deletionTime(ctx: ReconcileContext, graceSeconds: number, now: number):
  */
 async function suspend(ctx: ReconcileContext, appName: string, deleteAfter: string): Promise<void> {
   const machine = await stopAllMachines(ctx, appName);
+  // A stopped machine costs nothing; the volume kept for a re-upgrade still costs its storage.
+  const volumeGb = ctx.row.volume_id
+    ? (await ctx.fly.volumes.list(appName)).reduce((sum, volume) => sum + volume.size_gb, 0)
+    : 0;
+  const storageCost = volumeGb > 0 ? await ctx.repo.storageMonthlyCostUsd(volumeGb) : 0;
   if (!ctx.row.delete_after) {
     ctx.events.push({
       event_type: "deprovision_suspended",
@@ -139,8 +144,7 @@ async function suspend(ctx: ReconcileContext, appName: string, deleteAfter: stri
     last_machine_state: machine?.state ?? "missing",
     last_observed_at: now,
     drift: {},
-    // A stopped machine costs nothing; its volume's storage would, but no storage price is configured.
-    monthly_cost_estimate_usd: 0,
+    monthly_cost_estimate_usd: storageCost,
   });
 }
 
