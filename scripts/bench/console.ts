@@ -1,0 +1,92 @@
+/**
+ * `deno task bench console`: the operator console with 10,000 app rows in the database (inserted directly
+ * with SQL, in every status), in headless Chromium. Prints the time from navigation to the overview's
+ * figures on screen (`first_paint_ms`; the browser's first contentful paint as `fcp_ms`), and the time from
+ * choosing a status filter on the apps table to the filtered rows on screen (`filter_ms`; server-side
+ * filtering through the proxy and the admin API), then `BENCH console rows=… first_paint_ms=… filter_ms=…`.
+ * Size with `--rows=N` or CONSOLE_BENCH_ROWS.
+ *
+ * @module
+ */
+import { launchBrowser } from "../../tests/console/_browser.ts";
+import { startConsoleServer } from "../console/server.ts";
+import { intSetting, startBenchStack } from "./_support.ts";
+
+const rows = intSetting("rows", "CONSOLE_BENCH_ROWS", 10_000);
+const runs = 3;
+const stack = await startBenchStack({ emulator: { latency: "fast" } });
+const browser = await launchBrowser();
+try {
+  const sql = stack.db.sql;
+  await sql`
+    with users as (
+      insert into auth.users (id, email)
+      select gen_random_uuid(), 'bench-' || g || '@example.com' from generate_series(1, ${rows}) g
+      returning id, email)
+    insert into public.user_fly_apps (user_id, fly_app_name, status, health_status, region, docker_image,
+      desired_state, monthly_cost_estimate_usd, last_health_check_at)
+    select id, 'bench-' || replace(id::text, '-', ''),
+           (array['active','active','active','active','active','active','error','failed','pending','held'])
+             [1 + (abs(hashtext(email)) % 10)],
+           (array['healthy','healthy','healthy','unhealthy','unknown'])[1 + (abs(hashtext(email || 'h')) % 5)],
+           'sin', 'registry.fly.io/vyx-user-backend:latest', 'present', 7.76, now()
+    from users`;
+  await sql`insert into public.user_subscriptions (user_id, tier) select user_id, 'pro' from public.user_fly_apps`;
+  await sql`analyze`;
+  const server = await startConsoleServer({
+    functionsUrl: `${stack.services.gatewayUrl}/functions/v1`,
+    provisionerSecret: stack.services.provisionerSecret,
+    port: 0,
+  });
+  try {
+    const record = { errors: [], requests: [] };
+    const page = await browser.newPage(record);
+    const paints: number[] = [];
+    const fcps: number[] = [];
+    const filters: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      await page.goto(`${server.url}/#/overview`, { waitUntil: "domcontentloaded" });
+      await page.waitForSelector("[data-testid=card-total] [data-value]");
+      paints.push(await page.evaluate(`performance.now()`) as number);
+      fcps.push(
+        await page.evaluate(
+          `performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? -1`,
+        ) as number,
+      );
+      await page.goto(`${server.url}/#/apps`, { waitUntil: "domcontentloaded" });
+      await page.waitForSelector("[data-testid=app-row]");
+      filters.push(
+        await page.evaluate(`new Promise((resolve) => {
+          const select = document.querySelector("[data-testid=filter-status]");
+          const start = performance.now();
+          select.value = "error";
+          select.dispatchEvent(new Event("change", { bubbles: true }));
+          const check = () => {
+            const rows = [...document.querySelectorAll("[data-testid=app-row]")];
+            if (rows.length > 0 && rows.every((row) => row.dataset.status === "error")) {
+              resolve(performance.now() - start);
+            } else setTimeout(check, 2);
+          };
+          setTimeout(check, 0);
+        })`) as number,
+      );
+    }
+    const median = (values: number[]) =>
+      Math.round([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]);
+    console.log(`rows ${rows}; ${runs} runs, medians (first paint = overview figures on screen)`);
+    console.log(`  first paint ${paints.map(Math.round).join(", ")} ms`);
+    console.log(`  fcp         ${fcps.map(Math.round).join(", ")} ms`);
+    console.log(`  filter      ${filters.map(Math.round).join(", ")} ms`);
+    if (record.errors.length) console.log(`page errors: ${record.errors.join("; ")}`);
+    console.log(
+      `BENCH console rows=${rows} first_paint_ms=${median(paints)} fcp_ms=${median(fcps)} filter_ms=${
+        median(filters)
+      }`,
+    );
+  } finally {
+    await server.close();
+  }
+} finally {
+  await browser.close();
+  await stack.stop();
+}
