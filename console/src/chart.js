@@ -31,7 +31,7 @@ export function Chart({ title, x, series, bars, xLabels, testid }) {
       width: Math.max(element.clientWidth, 200),
       height: 180,
       legend: { show: true },
-      scales: { x: { time: !xLabels, range: xRange } },
+      scales: { x: { time: !xLabels, auto: true, range: xRange } },
       axes: [
         xLabels ? { values: (_u, ticks) => ticks.map((t) => xLabels[t] ?? "") } : {},
         { size: 50 },

@@ -61,11 +61,12 @@ function perDay(events) {
   return { x, series: [{ label: "created", values: created }, { label: "deleted", values: deleted }] };
 }
 
-/** Healthy / unhealthy machines observed by each sweep run, oldest first. */
+/** Healthy / unhealthy machines observed by each sweep run, oldest first, labelled with the run's UTC time. */
 function healthSeries(runs) {
   const observed = runs.filter((run) => run.report?.observed).reverse();
   return {
-    x: observed.map((run) => Math.floor(new Date(run.started_at).getTime() / 1000)),
+    x: observed.map((_, i) => i),
+    labels: observed.map((run) => new Date(run.started_at).toISOString().slice(11, 16)),
     series: [
       { label: "healthy", values: observed.map((run) => run.report.observed.healthy ?? 0) },
       { label: "unhealthy", values: observed.map((run) => run.report.observed.unhealthy ?? 0) },
@@ -169,7 +170,8 @@ export function Overview({ features }) {
     label: "observed",
     values: plans.map((p) => p.observed_usd),
   }]} />
-      <${Chart} testid="chart-health" title="Health over the last sweep runs" x=${health.x} series=${health.series} />
+      <${Chart} testid="chart-health" title="Health over the last sweep runs" x=${health.x}
+        xLabels=${health.labels} series=${health.series} />
     </section>
     <section class="panels">
       <div class="panel">

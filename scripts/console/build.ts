@@ -96,13 +96,16 @@ export async function buildConsole(options: BuildOptions = {}): Promise<boolean>
   const built = await Deno.stat(`${outDir}/app.js`).then((s) => s.mtime?.getTime() ?? 0, () => 0);
   if (!options.force && built > 0 && built >= await newestMtime(CONSOLE_SOURCE, outDir)) return false;
   const folders = await packageFolders();
+  // Built next to the output and renamed into it file by file, so a server (or another build) never reads
+  // a half-written bundle.
+  const staging = `${outDir}.build-${crypto.randomUUID()}`;
   try {
     await esbuild.build({
       entryPoints: [
         { in: `${CONSOLE_SOURCE}/src/main.js`, out: "app" },
         { in: `${CONSOLE_SOURCE}/src/styles.css`, out: "app" },
       ],
-      outdir: outDir,
+      outdir: staging,
       bundle: true,
       format: "esm",
       target: ["chrome110", "firefox110", "safari16"],
@@ -112,9 +115,14 @@ export async function buildConsole(options: BuildOptions = {}): Promise<boolean>
       logLevel: "silent",
       plugins: [denoNpmCache(folders)],
     });
+    await Deno.copyFile(`${CONSOLE_SOURCE}/index.html`, `${staging}/index.html`);
+    await Deno.mkdir(outDir, { recursive: true });
+    for await (const entry of Deno.readDir(staging)) {
+      await Deno.rename(`${staging}/${entry.name}`, `${outDir}/${entry.name}`);
+    }
   } finally {
     await esbuild.stop();
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
-  await Deno.copyFile(`${CONSOLE_SOURCE}/index.html`, `${outDir}/index.html`);
   return true;
 }
