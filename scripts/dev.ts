@@ -12,6 +12,7 @@ import { ConfigError } from "../supabase/functions/_shared/config.ts";
 import { startLocalDatabase } from "./local/database.ts";
 import { paths } from "./local/paths.ts";
 import { readFunctionsEnvFile, type Services, startServices } from "./local/stack.ts";
+import { type ConsoleServer, DEFAULT_CONSOLE_PORT, startConsoleServer } from "./console/server.ts";
 
 /** Default gateway port: clear of `supabase start` (54321 API ... 54329 pooler). */
 const DEFAULT_GATEWAY_PORT = 54380;
@@ -32,6 +33,7 @@ http://127.0.0.1:<GATEWAY_PORT>/functions/v1/<name>, and the pg_net worker.
 
 Environment:
   GATEWAY_PORT          port of the functions gateway (default ${DEFAULT_GATEWAY_PORT})
+  CONSOLE_PORT          port of the operator console (default ${DEFAULT_CONSOLE_PORT})
   DEV_EXIT_AFTER_START  1: stop again right after start (a smoke test)
 
 Options:
@@ -49,6 +51,17 @@ function gatewayPort(): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new Error("GATEWAY_PORT must be a TCP port number (1-65535)");
+  }
+  return port;
+}
+
+/** The console's port: CONSOLE_PORT or the default. */
+function consolePort(): number {
+  const raw = Deno.env.get("CONSOLE_PORT")?.trim();
+  if (!raw) return DEFAULT_CONSOLE_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error("CONSOLE_PORT must be a TCP port number (1-65535)");
   }
   return port;
 }
@@ -78,7 +91,12 @@ async function seed(databaseUrl: string): Promise<void> {
   }
 }
 
-function instructions(databaseUrl: string, adminUrl: string, services: Services): string {
+function instructions(
+  databaseUrl: string,
+  adminUrl: string,
+  services: Services,
+  operatorConsole: ConsoleServer,
+): string {
   const fn = `${services.gatewayUrl}/functions/v1`;
   const secret = services.provisionerSecret;
   const emulator = services.emulator ? ` (emulator; state at ${services.flyApiUrl}/_emulator/state)` : "";
@@ -87,6 +105,7 @@ Local stack is up.
   Database          ${databaseUrl}   (role postgres, as hosted; superuser: ${adminUrl})
   Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health,fly-apps-admin}
   Machines API      ${services.flyApiUrl}${emulator}
+  Console   ${operatorConsole.url}   (operator console; proxies the admin API with the key)
   Provisioner key   ${secret}
   Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
 
@@ -119,6 +138,7 @@ async function main(envFile: string | undefined): Promise<void> {
   console.log("Starting the local database...");
   const database = await startLocalDatabase({ log: console.log });
   let services: Services | undefined;
+  let consoleServer: ConsoleServer | undefined;
   const stopped = Promise.withResolvers<void>();
   const shutdown = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", shutdown);
@@ -134,11 +154,18 @@ async function main(envFile: string | undefined): Promise<void> {
     });
     // Seeded once the functions run, so the paid demo users' kicks are answered at once.
     await seed(database.cluster.url);
-    console.log(instructions(database.cluster.url, database.cluster.adminUrl, services));
+    consoleServer = await startConsoleServer({
+      functionsUrl: `${services.gatewayUrl}/functions/v1`,
+      provisionerSecret: services.provisionerSecret,
+      actor: Deno.env.get("OPS_ACTOR") || "console",
+      port: consolePort(),
+    });
+    console.log(instructions(database.cluster.url, database.cluster.adminUrl, services, consoleServer));
     if (Deno.env.get("DEV_EXIT_AFTER_START") === "1") shutdown();
     await stopped.promise;
   } finally {
     console.log("Stopping...");
+    await consoleServer?.close();
     await services?.stop();
     await database.stop();
     console.log("Stopped.");

@@ -1,6 +1,6 @@
 /**
  * Finds (and, as root, installs through apt) what the local stack needs from the OS:
- * PostgreSQL 15 server binaries, pg_cron, pgTAP and pg_prove.
+ * PostgreSQL 15 server binaries, pg_cron, pgTAP and pg_prove; Chromium for the console's browser tests.
  */
 import { commandExists, isRoot, run, runOrThrow } from "./process.ts";
 
@@ -91,4 +91,33 @@ export async function ensurePostgresTools(log: (line: string) => void = console.
     pgCtl: `${PG_BIN_DIR}/pg_ctl`,
     pgProve,
   };
+}
+
+/** Where Debian's `chromium` package puts the browser. */
+const CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
+
+/**
+ * The path of a Chromium for the console's browser tests: Debian's `chromium`, installed with apt when
+ * missing and running as root; otherwise an error naming the package.
+ */
+export async function ensureChromium(log: (line: string) => void = console.log): Promise<string> {
+  const found = async () => {
+    for (const path of CHROMIUM_PATHS) if (await fileExists(path)) return path;
+    return undefined;
+  };
+  const present = await found();
+  if (present) return present;
+  if (!isRoot() || !(await commandExists("apt-get"))) {
+    throw new Error(
+      "Missing Chromium (for the console's browser tests). Install it with:\n" +
+        "  sudo apt-get install -y chromium",
+    );
+  }
+  log("Installing chromium with apt-get (first run only)...");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  await runOrThrow("apt-get", ["update", "-qq"], { env });
+  await runOrThrow("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "chromium"], { env });
+  const installed = await found();
+  if (!installed) throw new Error("apt-get installed chromium but /usr/bin/chromium is still missing");
+  return installed;
 }

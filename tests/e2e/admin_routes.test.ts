@@ -218,6 +218,10 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       const summary = await admin(stack, "/summary");
       assertEquals(summary.body.total, 4);
       assertEquals(summary.body.active, 3);
+      await stack.sql`update public.user_fly_apps set drift = '{"image": "test"}'::jsonb
+        where id = (select id from public.user_fly_apps order by id limit 1)`;
+      assertEquals((await admin(stack, "/summary")).body.drifted, 1, "one row with recorded drift");
+      await stack.sql`update public.user_fly_apps set drift = '{}'::jsonb`;
       const runs = await admin(stack, "/sweep-runs");
       assertEquals(runs.body.runs.length, 1);
       const progress = await admin(stack, "/migrate");

@@ -13,7 +13,7 @@
  *   reason}}, live?: {machines}}` (404 when neither a row nor a subscription is known).
  * - `GET /apps/:user_id/events?limit=&before=` and `GET /events?type=a,b&status=&limit=&before=` →
  *   `{events, next_before}` newest first (page on with `before=next_before`).
- * - `GET /summary` → `{total, active, errors, failed, pending, held, out_of_sync, unhealthy,
+ * - `GET /summary` → `{total, active, errors, failed, pending, held, out_of_sync, drifted, unhealthy,
  *   estimated_monthly_cost_usd}`.
  *
  * Actions:

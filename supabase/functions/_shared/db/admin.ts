@@ -72,6 +72,8 @@ export interface FleetSummary {
   pending: number;
   held: number;
   out_of_sync: number;
+  /** Rows whose last observation found drift (image, size, checks, ...). */
+  drifted: number;
   unhealthy: number;
   estimated_monthly_cost_usd: number;
 }
@@ -189,6 +191,7 @@ export class AdminRepository {
              count(*) filter (where status in ('pending', 'provisioning', 'deprovisioning'))::int as pending,
              count(*) filter (where held_at is not null)::int as held,
              count(*) filter (where not in_sync)::int as out_of_sync,
+             count(*) filter (where drift <> '{}'::jsonb)::int as drifted,
              count(*) filter (where status = 'active' and health_status <> 'healthy')::int as unhealthy,
              coalesce(sum(monthly_cost_estimate_usd) filter (where desired_state = 'present'), 0)::float8
                as estimated_monthly_cost_usd

@@ -1,0 +1,50 @@
+/**
+ * The per-user actions (retry, hold, release, restart) and the bulk retry, with the confirmation the
+ * machine-stopping ones need. Shared by the apps table and the user drawer.
+ *
+ * @module
+ */
+import { api } from "./api.js";
+
+/**
+ * The actions offered for a row: `confirm` holds the question for those that stop a machine.
+ * @param {any} row an app row (or the detail's `app`)
+ */
+export function actionsFor(row) {
+  const held = Boolean(row.held_at) || row.status === "held";
+  const hasMachine = Boolean(row.machine_id);
+  const actions = [{ name: "retry", label: "Retry" }];
+  if (held) actions.push({ name: "release", label: "Release" });
+  else if (row.fly_app_name) {
+    actions.push({
+      name: "hold",
+      label: "Hold",
+      confirm: `Hold stops the machine of ${row.email ?? row.user_id} and keeps it stopped until released.`,
+    });
+  }
+  if (hasMachine && !held) {
+    actions.push({
+      name: "restart",
+      label: "Restart",
+      confirm: `Restart stops and starts the machine ${row.machine_id}; the app is briefly down.`,
+    });
+  }
+  return actions;
+}
+
+/** Runs one action on one user; resolves with a one-line summary. */
+export async function runAction(name, userId) {
+  const body = await api(`/apps/${userId}/${name}`, { method: "POST", body: { reason: "console" } });
+  if (name === "retry") return `retry: ${body.reconcile?.outcome ?? "requested"}`;
+  if (name === "restart") return `restarted machine ${body.machine_id}`;
+  return body.held ? "held: the machine is stopped" : "released: the machine starts again";
+}
+
+/** Bulk retry of every row in error or failed; resolves with a summary. */
+export async function retryFailed() {
+  const body = await api("/retry", {
+    method: "POST",
+    body: { statuses: ["error", "failed"], reason: "console" },
+  });
+  return `${body.retried} failed app(s) queued for a retry`;
+}

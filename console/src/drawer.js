@@ -1,0 +1,197 @@
+/**
+ * The user drawer: one user's row, the machine as Fly reports it now (`?live=true`), drift, costs, the
+ * actions, and the full event log, paged newest first with metadata and error details readable.
+ *
+ * @module
+ */
+import { actionsFor, runAction } from "./actions.js";
+import { api } from "./api.js";
+import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
+import { ago, stamp, usd } from "./format.js";
+import { html, useEffect, useRef, useState } from "./html.js";
+import { usePoll } from "./poll.js";
+
+/** Events per page. */
+const EVENTS_PAGE = 50;
+
+/** Key/value lines of an object. */
+function Fields({ fields }) {
+  return html`<dl class="fields">${
+    Object.entries(fields).map(([key, value]) =>
+      html`
+        <dt>${key}</dt>
+        <dd>${value ?? "—"}</dd>
+      `
+    )
+  }</dl>`;
+}
+
+/** The live machines. */
+function Machines({ live }) {
+  if (!live) return html`<p class="state">Loading…</p>`;
+  if (live.error) return html`<p class="state error">Fly did not answer: ${live.error}</p>`;
+  if (!live.machines?.length) return html`<p class="state empty">${live.note ?? "No machine."}</p>`;
+  return html`<ul class="plain" data-testid="machines">${
+    live.machines.map((m) =>
+      html`<li key=${m.id}><code>${m.id}</code> <${Badge} value=${m.state} /> ${m.region} · ${m.image}
+        ${
+        m.checks?.length
+          ? html`
+            · checks: ${m.checks.map((c) => `${c.name} ${c.status}`).join(", ")}
+          `
+          : null
+      }</li>`
+    )
+  }</ul>`;
+}
+
+/** The event log with "older" paging. */
+function Events({ userId }) {
+  const first = usePoll(() => api(`/apps/${userId}/events`, { query: { limit: EVENTS_PAGE } }), [userId]);
+  const [older, setOlder] = useState({ events: [], next: undefined, loading: false, error: null });
+  useEffect(() => setOlder({ events: [], next: undefined, loading: false, error: null }), [userId]);
+  if (!first.data) return html`<${StateBox} loading=${first.loading} error=${first.error} />`;
+  const seen = new Set(first.data.events.map((e) => e.seq));
+  const events = [...first.data.events, ...older.events.filter((e) => !seen.has(e.seq))];
+  const next = older.next === undefined ? first.data.next_before : older.next;
+  const loadOlder = async () => {
+    setOlder({ ...older, loading: true });
+    try {
+      const page = await api(`/apps/${userId}/events`, { query: { limit: EVENTS_PAGE, before: next } });
+      setOlder({
+        events: [...older.events, ...page.events],
+        next: page.next_before,
+        loading: false,
+        error: null,
+      });
+    } catch (error) {
+      setOlder({ ...older, loading: false, error });
+    }
+  };
+  if (events.length === 0) return html`<p class="state empty">No events for this user.</p>`;
+  return html`<ol class="events" data-testid="events">${
+    events.map((event) =>
+      html`<li key=${event.seq} data-testid="event" data-type=${event.event_type}>
+        <div class="event-head"><${Badge} value=${event.status} /> <strong>${event.event_type}</strong>
+          <span class="muted" title=${event.created_at}>${stamp(event.created_at)}</span></div>
+        ${event.error_details ? html`<pre class="error-details">${event.error_details}</pre>` : null}
+        ${
+        event.metadata && Object.keys(event.metadata).length
+          ? html`
+            <details>
+              <summary>metadata</summary>
+              <pre>${JSON.stringify(event.metadata, null, 2)}</pre>
+            </details>
+          `
+          : null
+      }
+      </li>`
+    )
+  }</ol>
+  ${older.error ? html`<p class="state error">${older.error.message}</p>` : null}
+  ${next ? html`<button disabled=${older.loading} onClick=${loadOlder}>Older events</button>` : null}`;
+}
+
+/** The drawer for `userId`; `onClose` goes back to the table. */
+export function Drawer({ userId, onClose }) {
+  const detail = usePoll(() => api(`/apps/${userId}`, { query: { live: true } }), [userId]);
+  const [pending, setPending] = useState(null);
+  const [toast, setToast] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const panel = useRef(null);
+  useEffect(() => {
+    panel.current?.focus();
+    const onKey = (event) => {
+      if (event.key === "Escape" && !document.querySelector("[data-testid=confirm]")) onClose();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [userId]);
+
+  const perform = async (name) => {
+    setPending(null);
+    setBusy(true);
+    try {
+      setToast({ text: await runAction(name, userId) });
+    } catch (failure) {
+      setToast({ text: failure.message, error: true });
+    } finally {
+      setBusy(false);
+      detail.reload();
+    }
+  };
+
+  const data = detail.data;
+  const app = data?.app;
+  const drift = data?.drift ?? {};
+  return html`
+    <div class="drawer-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
+      <aside class="drawer" role="dialog" aria-modal="true" aria-label="User detail" tabindex="-1" ref=${panel}
+        data-testid="drawer">
+          <header class="drawer-head">
+            <h2>${app?.email ?? userId}</h2>
+            <button onClick=${onClose} aria-label="Close">✕</button>
+          </header>
+          ${!data ? html`<${StateBox} loading=${detail.loading} error=${detail.error} />` : html`
+            ${detail.error ? html`<${StateBox} error=${detail.error} />` : null}
+            <${Toast} message=${toast} />
+            <div class="actions">${app
+              ? actionsFor({ ...app, email: app.email ?? userId }).map((action) =>
+                html`<button data-action=${action.name} disabled=${busy} onClick=${() =>
+                  action.confirm ? setPending(action) : perform(action.name)}>${action.label}</button>`
+              )
+              : null}</div>
+            <section>
+              <h3>App</h3>
+              <${Fields} fields=${{
+                user: userId,
+                tier: data.tier,
+                status: app ? html`<${Badge} value=${app.status} />` : "no app",
+                health: app ? html`<${Badge} value=${app.health_status} />` : "—",
+                app: app?.fly_app_name,
+                region: app?.region,
+                image: app?.docker_image,
+                digest: app?.image_digest,
+                machine: app?.machine_id,
+                "last check": app?.last_health_check_at
+                  ? `${stamp(app.last_health_check_at)} (${ago(app.last_health_check_at)})`
+                  : null,
+                hold: data.hold
+                  ? `${data.hold.held_by} ${ago(data.hold.held_at)}${
+                    data.hold.reason ? `: ${data.hold.reason}` : ""
+                  }`
+                  : "not held",
+                error: app?.error_message,
+              }} />
+            </section>
+            <section>
+              <h3>Machine now</h3>
+              <${Machines} live=${data.live} />
+            </section>
+            <section><h3>Drift</h3>${Object.keys(drift).length
+              ? html`<pre data-testid="drift">${JSON.stringify(drift, null, 2)}</pre>`
+              : html`<p class="state empty">No drift recorded.</p>`}</section>
+            <section>
+              <h3>Costs</h3>
+              <${Fields} fields=${{
+                "estimated monthly": usd(data.costs?.estimated_monthly_usd),
+                "plan monthly": usd(data.costs?.plan_monthly_usd),
+                "days with runtime": String(data.costs?.running_days?.length ?? 0),
+              }} />
+            </section>
+            <section>
+              <h3>Events</h3>
+              <${Events} userId=${userId} />
+            </section>
+          `}
+          ${pending
+            ? html`
+              <${ConfirmDialog} title=${`${pending.label}?`} body=${pending.confirm} confirmLabel=${pending
+                .label}
+                onCancel=${() => setPending(null)} onConfirm=${() => perform(pending.name)} />
+            `
+            : null}
+        </aside>
+    </div>
+  `;
+}

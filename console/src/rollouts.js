@@ -1,0 +1,248 @@
+/**
+ * The rollouts screen: start a rollout (image, tier, canary, batch, max failures), follow its progress live,
+ * and pause, resume, abort or roll it back. Built on `GET/POST /rollouts`, `GET /rollouts/:id` and
+ * `POST /rollouts/:id/{pause|resume|abort|rollback}`; an API without those routes (404) gets a clear
+ * "not available" state instead.
+ *
+ * @module
+ */
+import { api, ApiError } from "./api.js";
+import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
+import { ago, shortImage } from "./format.js";
+import { html, useState } from "./html.js";
+import { usePoll } from "./poll.js";
+
+/** Controls offered per rollout state; `confirm` for the ones that change machines back or stop work. */
+const CONTROLS = [
+  { name: "pause", label: "Pause", states: ["running", "pending"] },
+  { name: "resume", label: "Resume", states: ["paused", "halted"] },
+  {
+    name: "abort",
+    label: "Abort",
+    states: ["running", "paused", "pending", "halted"],
+    confirm: "Abort stops the rollout; updated machines keep the new image.",
+  },
+  {
+    name: "rollback",
+    label: "Roll back",
+    states: ["running", "paused", "halted", "completed", "aborted", "failed"],
+    confirm: "Roll back puts every updated machine back on its previous image.",
+  },
+];
+
+/** A progress bar with counts of a rollout. */
+export function RolloutProgress({ rollout }) {
+  const total = Math.max(rollout.total ?? 0, 0);
+  const done = rollout.updated ?? 0;
+  const percent = total ? Math.round((done / total) * 100) : 0;
+  return html`
+    <div class="rollout-progress" data-testid="rollout-progress" data-state=${rollout.state}>
+      <div><${Badge} value=${rollout.state} /> <code>${shortImage(rollout.target ?? rollout.image)}</code>
+          ${rollout.tier
+            ? html`
+              · tier ${rollout.tier}
+            `
+            : null}</div>
+      <progress max=${total || 1} value=${done} aria-label="Rollout progress">${percent}%</progress>
+      <div class="muted">${done}/${total} updated · ${rollout.healthy ?? 0} healthy · ${rollout.failed ??
+        0} failed
+          ${rollout.error
+            ? html`
+              · <span class="bad-text">${rollout.error}</span>
+            `
+            : null}</div>
+    </div>
+  `;
+}
+
+/** The start form. */
+function StartForm({ onStart, busy }) {
+  const [form, setForm] = useState({
+    image: "",
+    tier: "",
+    canary: "1",
+    batch: "10",
+    max_failures: "1",
+    reason: "",
+  });
+  const set = (key) => (event) => setForm({ ...form, [key]: event.currentTarget.value });
+  const submit = (event) => {
+    event.preventDefault();
+    const number = (value) => (value === "" ? undefined : Number(value));
+    onStart({
+      image: form.image.trim(),
+      tier: form.tier || undefined,
+      canary: number(form.canary),
+      batch: number(form.batch),
+      max_failures: number(form.max_failures),
+      reason: form.reason || undefined,
+    });
+  };
+  return html`
+    <form class="start-form" onSubmit=${submit} data-testid="rollout-form">
+      <label>Image <input required data-testid="rollout-image" value=${form.image} onInput=${set("image")}
+          placeholder="registry.fly.io/app:tag" /></label>
+      <label>Tier <input size="6" value=${form.tier} onInput=${set("tier")} placeholder="all" /></label>
+      <label>Canary <input type="number" min="0" size="3" value=${form.canary} onInput=${set(
+        "canary",
+      )} /></label>
+      <label>Batch <input type="number" min="1" size="3" value=${form.batch} onInput=${set(
+        "batch",
+      )} /></label>
+      <label>Max failures <input type="number" min="0" size="3" value=${form.max_failures} onInput=${set(
+        "max_failures",
+      )} /></label>
+      <label>Reason <input value=${form.reason} onInput=${set("reason")} /></label>
+      <button type="submit" data-testid="rollout-start" disabled=${busy}>Start rollout</button>
+    </form>
+  `;
+}
+
+/** One rollout's batches and events. */
+function RolloutDetail({ id }) {
+  const { data, error, loading } = usePoll(() => api(`/rollouts/${id}`), [id]);
+  if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
+  return html`<div data-testid="rollout-detail">
+    <h3>Batches</h3>
+    ${
+    data.batches?.length
+      ? html`
+        <table class="compact">
+          <thead>
+            <tr>
+              <th>Batch</th>
+              <th>Healthy</th>
+              <th>Updating</th>
+              <th>Pending</th>
+              <th>Failed</th>
+            </tr>
+          </thead>
+          <tbody>${data.batches.map((b) =>
+            html`
+              <tr key=${b.batch}>
+                <td>${b.batch}</td>
+                <td>${b.healthy ?? 0}</td>
+                <td>${b.updating ?? 0}</td>
+                <td>${b.pending ?? 0}</td>
+                <td>${b.failed ?? 0}</td>
+              </tr>
+            `
+          )}</tbody>
+        </table>
+      `
+      : html`<p class="state empty">No batches yet.</p>`
+  }
+    <h3>Events</h3>
+    ${
+    data.events?.length
+      ? html`<ol class="events">${
+        data.events.slice(0, 30).map((e, i) =>
+          html`<li key=${e.seq ?? i}><strong>${e.event_type ?? e.type}</strong> <span class="muted">${
+            ago(e.created_at)
+          }</span></li>`
+        )
+      }</ol>`
+      : html`<p class="state empty">No events yet.</p>`
+  }
+  </div>`;
+}
+
+/** The rollouts screen. */
+export function Rollouts({ features }) {
+  const list = usePoll(async () => {
+    if (features.rollouts === false) return { unavailable: true };
+    try {
+      return await api("/rollouts");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return { unavailable: true };
+      throw error;
+    }
+  }, [features.rollouts]);
+  const [selected, setSelected] = useState(null);
+  const [pending, setPending] = useState(null);
+  const [toast, setToast] = useState(null);
+  const [busy, setBusy] = useState(false);
+
+  const perform = async (run) => {
+    setPending(null);
+    setBusy(true);
+    try {
+      setToast({ text: await run() });
+    } catch (failure) {
+      setToast({ text: failure.message, error: true });
+    } finally {
+      setBusy(false);
+      list.reload();
+    }
+  };
+  const start = (body) =>
+    setPending({
+      title: "Start this rollout?",
+      body: `Machines ${body.tier ? `of tier ${body.tier} ` : ""}move to ${body.image} in batches of ${
+        body.batch ?? "default"
+      }, after ${body.canary ?? 0} canary machine(s).`,
+      label: "Start",
+      run: async () => {
+        const created = await api("/rollouts", { method: "POST", body });
+        setSelected(created.rollout.id);
+        return `rollout ${created.rollout.id} started`;
+      },
+    });
+  const control = (rollout, c) => {
+    const run = async () => {
+      const answer = await api(`/rollouts/${rollout.id}/${c.name}`, { method: "POST", body: {} });
+      return `${c.name}: ${answer.changed ? "done" : "no change"} (${answer.rollout?.state})`;
+    };
+    if (c.confirm) setPending({ title: `${c.label}?`, body: c.confirm, label: c.label, run });
+    else perform(run);
+  };
+
+  if (!list.data) return html`<${StateBox} loading=${list.loading} error=${list.error} />`;
+  if (list.data.unavailable) {
+    return html`<p class="state empty" data-testid="rollouts-unavailable">Rollouts are not available on this API.</p>`;
+  }
+  const rollouts = list.data.rollouts ?? [];
+  return html`<div data-testid="rollouts">
+    <section class="panel"><h2>Start a rollout</h2><${StartForm} onStart=${start} busy=${busy} /></section>
+    <${Toast} message=${toast} />
+    ${list.error ? html`<${StateBox} error=${list.error} />` : null}
+    <section class="panel"><h2>Rollouts</h2>
+    ${
+    rollouts.length === 0
+      ? html`<p class="state empty">No rollout yet.</p>`
+      : html`<ul class="plain rollouts">${
+        rollouts.map((r) =>
+          html`
+            <li key=${r.id} class=${selected === r.id ? "selected" : ""}>
+              <button class="link" onClick=${() => setSelected(r.id)}>Rollout ${r.id}</button>
+              <${RolloutProgress} rollout=${r} />
+              <div class="actions">${CONTROLS.filter((c) => c.states.includes(r.state)).map((c) =>
+                html`<button data-control=${c.name} disabled=${busy} onClick=${() =>
+                  control(r, c)}>${c.label}</button>`
+              )}</div>
+            </li>
+          `
+        )
+      }</ul>`
+  }
+    </section>
+    ${
+    selected
+      ? html`
+        <section class="panel">
+          <h2>Rollout ${selected}</h2>
+          <${RolloutDetail} id=${selected} />
+        </section>
+      `
+      : null
+  }
+    ${
+    pending
+      ? html`
+        <${ConfirmDialog} title=${pending.title} body=${pending.body} confirmLabel=${pending.label}
+          onCancel=${() => setPending(null)} onConfirm=${() => perform(pending.run)} />
+      `
+      : null
+  }
+  </div>`;
+}

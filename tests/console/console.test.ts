@@ -1,0 +1,214 @@
+/**
+ * The operator console in a real headless Chromium, against the local stack with users in every state
+ * (active, unhealthy, drifted, held, pending, failed, deleted) and a sweep run: the overview's figures equal
+ * the database's; search finds a user by email; the drawer shows that user's events; retry on a failed row
+ * makes it converge; hold (confirmed) stops the machine and the row shows held; the rollouts screen shows
+ * its state (the "not available" state while the API has no rollout routes); the page works in a narrow
+ * window. No request the browser makes carries the provisioner secret, and any console or page error fails
+ * the test. A screenshot of each screen goes to a temp folder the test prints.
+ */
+import type { Page } from "puppeteer-core";
+import { type ConsoleServer, startConsoleServer } from "../../scripts/console/server.ts";
+import { assert, assertEquals } from "../_support/assert.ts";
+import { liveMachines, type Stack, startStack } from "../e2e/_support.ts";
+import { launchBrowser, type PageRecord, type TestBrowser } from "./_browser.ts";
+
+/** Text of `[data-testid=<id>] [data-value]` on the page. */
+async function cardValue(page: Page, id: string): Promise<number> {
+  const text = await page.$eval(`[data-testid=${id}] [data-value]`, (el) => el.textContent ?? "");
+  return Number(text.replace(/[^0-9.]/g, ""));
+}
+
+/** A page expression: the table shows exactly one row, the user's (page code is a string: no DOM types here). */
+function onlyRow(user: string): string {
+  return `(() => { const rows = document.querySelectorAll("[data-testid=app-row]");
+    return rows.length === 1 && rows[0].getAttribute("data-user") === ${JSON.stringify(user)}; })()`;
+}
+
+/** The database's own figures for the overview cards. */
+async function databaseFigures(stack: Stack) {
+  const [row] = await stack.sql`
+    select count(*)::int as total,
+           count(*) filter (where status = 'active')::int as active,
+           count(*) filter (where status in ('pending', 'provisioning', 'deprovisioning'))::int as provisioning,
+           count(*) filter (where status in ('error', 'failed'))::int as errors,
+           count(*) filter (where status = 'active' and health_status <> 'healthy')::int as unhealthy,
+           count(*) filter (where held_at is not null)::int as held,
+           count(*) filter (where drift <> '{}'::jsonb)::int as drifted
+    from public.user_fly_apps`;
+  return row;
+}
+
+/** Users in every state; returns who is who. */
+async function seedFleet(stack: Stack) {
+  const [active, unhealthy, drifted, toHold, failed, pending, deleted] = await stack.newUsers(7);
+  const names = { active, unhealthy, drifted, toHold, failed, pending, deleted };
+  for (const [name, user] of Object.entries(names)) {
+    await stack.sql`update auth.users set email = ${`${name.toLowerCase()}-${user.slice(0, 8)}@example.com`}
+      where id = ${user}`;
+  }
+  for (const user of [active, unhealthy, drifted, toHold, deleted]) {
+    await stack.setTier(user, "pro");
+    const answer = await stack.call("provision-user-fly-app", { wait: true, body: { user_id: user } });
+    assertEquals(answer.status, 200, JSON.stringify(answer.body));
+  }
+  await stack.sweep();
+  await stack.setTier(deleted, "free");
+  await stack.call("deprovision-user-fly-app", { wait: true, body: { user_id: deleted } });
+  await stack.sql`update public.user_fly_apps set health_status = 'unhealthy' where user_id = ${unhealthy}`;
+  await stack.sql`update public.user_fly_apps set drift = '{"image": {"want": "b", "have": "a"}}'::jsonb
+    where user_id = ${drifted}`;
+  await stack.setTier(pending, "pro");
+  // A failed provisioning: Fly answers 503 to every app creation until the fault is cleared.
+  await stack.flyControl.addFault({ operation: "Apps_create", action: { type: "status", status: 503 } });
+  await stack.setTier(failed, "pro");
+  await stack.call("provision-user-fly-app", { wait: true, body: { user_id: failed } });
+  await stack.flyControl.clearFaults();
+  const failedRow = await stack.row(failed);
+  assert(["failed", "error"].includes(failedRow?.status ?? ""), `failed row: ${failedRow?.status}`);
+  return { active, unhealthy, drifted, toHold, failed, pending, deleted };
+}
+
+Deno.test({
+  name: "the console in headless Chromium: overview, search, drawer, retry, hold, rollouts, no secret",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const stack = await startStack({ netWorker: false });
+    let server: ConsoleServer | undefined;
+    let browser: TestBrowser | undefined;
+    const shots = await Deno.makeTempDir({ prefix: "console-screenshots-" });
+    console.log(`screenshots: ${shots}`);
+    const record: PageRecord = { errors: [], requests: [] };
+    try {
+      const users = await seedFleet(stack);
+      const emailOf = async (user: string) =>
+        (await stack.sql`select email from auth.users where id = ${user}`)[0].email as string;
+      server = await startConsoleServer({
+        functionsUrl: `${stack.services.gatewayUrl}/functions/v1`,
+        provisionerSecret: stack.services.provisionerSecret,
+        port: 0,
+      });
+      browser = await launchBrowser();
+      const page = await browser.newPage(record);
+      const open = async (hash: string) => {
+        await page.goto(`${server!.url}/#/${hash}`, { waitUntil: "domcontentloaded" });
+      };
+
+      await t.step("the overview's figures equal the database's", async () => {
+        await open("overview");
+        await page.waitForSelector("[data-testid=card-total] [data-value]");
+        await page.waitForSelector("[data-testid=sweep-runs]");
+        const expected = await databaseFigures(stack);
+        assert(expected.total >= 7 && expected.held === 0 && expected.errors === 1, JSON.stringify(expected));
+        const shown = {
+          total: await cardValue(page, "card-total"),
+          active: await cardValue(page, "card-active"),
+          provisioning: await cardValue(page, "card-provisioning"),
+          errors: await cardValue(page, "card-errors"),
+          unhealthy: await cardValue(page, "card-unhealthy"),
+          held: await cardValue(page, "card-held"),
+          drifted: await cardValue(page, "card-drifted"),
+        };
+        assertEquals(shown, expected);
+        await page.screenshot({ path: `${shots}/overview.png` });
+      });
+
+      await t.step("search finds a user by email", async () => {
+        await open("apps");
+        await page.waitForSelector("[data-testid=app-row]");
+        const email = await emailOf(users.drifted);
+        await page.type("[data-testid=search]", email.split("@")[0]);
+        await page.waitForFunction(onlyRow(users.drifted));
+        await page.screenshot({ path: `${shots}/apps.png` });
+      });
+
+      await t.step("the drawer shows the user's events", async () => {
+        await page.click(`[data-user="${users.drifted}"] a.user`);
+        await page.waitForSelector("[data-testid=drawer] [data-testid=event]");
+        const events = await stack.events(users.drifted);
+        await page.waitForFunction(
+          `document.querySelectorAll("[data-testid=drawer] [data-testid=event]").length === ${
+            Math.min(events.length, 50)
+          }`,
+        );
+        const shown = await page.$$eval(
+          "[data-testid=event]",
+          (els) => els.map((el) => el.getAttribute("data-type")),
+        );
+        assertEquals(shown, events.map((e) => e.event_type).reverse().slice(0, 50));
+        await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
+        await page.screenshot({ path: `${shots}/drawer.png` });
+        await page.keyboard.press("Escape");
+        await page.waitForFunction(`!document.querySelector("[data-testid=drawer]")`);
+      });
+
+      const showOnly = async (user: string) => {
+        const search = await page.$("[data-testid=search]");
+        await search!.click({ count: 3 });
+        await search!.type(await emailOf(user));
+        await page.waitForFunction(onlyRow(user));
+      };
+
+      await t.step("retry on a failed row makes it converge", async () => {
+        await showOnly(users.failed);
+        await page.click(`[data-user="${users.failed}"] button[data-action=retry]`);
+        await page.waitForSelector(`[data-user="${users.failed}"][data-status=active]`, { timeout: 30_000 });
+        const row = await stack.row(users.failed);
+        assertEquals([row?.status, row?.error_message], ["active", null]);
+        assertEquals(liveMachines((await stack.appsOf(users.failed))[0]).map((m) => m.state), ["started"]);
+      });
+
+      await t.step("hold asks first, stops the machine, and the row shows held", async () => {
+        await showOnly(users.toHold);
+        await page.click(`[data-user="${users.toHold}"] button[data-action=hold]`);
+        await page.waitForSelector("[data-testid=confirm]");
+        await page.screenshot({ path: `${shots}/confirm.png` });
+        assertEquals((await stack.row(users.toHold))?.status, "active", "nothing happens before confirming");
+        await page.click("[data-testid=confirm-ok]");
+        await page.waitForSelector(`[data-user="${users.toHold}"] button[data-action=release]`, {
+          timeout: 30_000,
+        });
+        await page.waitForSelector(`[data-user="${users.toHold}"][data-status=held]`, { timeout: 30_000 });
+        const machines = liveMachines((await stack.appsOf(users.toHold))[0]);
+        assertEquals(machines.map((m) => m.state), ["stopped"]);
+      });
+
+      await t.step("the rollouts screen shows its state", async () => {
+        await open("rollouts");
+        const features = await (await fetch(`${server!.url}/console.json`)).json();
+        if (features.rollouts) {
+          await page.waitForSelector("[data-testid=rollout-form]");
+        } else {
+          await page.waitForSelector("[data-testid=rollouts-unavailable]");
+        }
+        await page.screenshot({ path: `${shots}/rollouts.png` });
+      });
+
+      await t.step("a narrow window: no horizontal scrolling on the overview", async () => {
+        await page.setViewport({ width: 390, height: 800 });
+        await open("overview");
+        await page.waitForSelector("[data-testid=card-total] [data-value]");
+        const overflow = await page.evaluate(`document.documentElement.scrollWidth - innerWidth`) as number;
+        assert(overflow <= 0, `the page is ${overflow}px wider than the window`);
+        await page.screenshot({ path: `${shots}/overview-narrow.png`, fullPage: true });
+      });
+
+      await t.step("no request from the browser carries the provisioner secret", () => {
+        const secret = stack.services.provisionerSecret;
+        assert(record.requests.length > 10, `requests recorded: ${record.requests.length}`);
+        const leaks = record.requests.filter((r) => JSON.stringify(r).includes(secret));
+        assertEquals(leaks.map((r) => r.url), []);
+        assert(record.requests.every((r) => !("authorization" in r.headers)), "no Authorization header");
+      });
+
+      await t.step("no console error and no page error", () => {
+        assertEquals(record.errors, []);
+      });
+    } finally {
+      await browser?.close();
+      await server?.close();
+      await stack.stop();
+    }
+  },
+});
