@@ -112,7 +112,11 @@ Deno.test("provisioning lifecycle through trigger, pg_net worker, gateway, funct
         assert(row.secrets_digest && !Object.values(stack.secrets.byName).includes(row.secrets_digest));
 
         // ... and nowhere else: database rows (every table), events, function logs, the machine's config.
-        assert(stack.logs.some((l) => l.includes(user)), "the function logs cover this reconcile");
+        // (The outcome's log line follows its commit: wait for it.)
+        await waitFor(
+          "the function logs to cover this reconcile",
+          () => stack.logs.some((l) => l.includes(user)),
+        );
         assertAbsent(await databaseDump(stack), stack.secrets.sensitive, "the database");
         assertAbsent(stack.logs.join("\n"), stack.secrets.sensitive, "the function logs");
         assertAbsent(JSON.stringify(config), stack.secrets.sensitive, "the machine config");
