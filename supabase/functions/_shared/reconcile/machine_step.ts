@@ -170,7 +170,7 @@ export async function ensureMachine(
       createToken: "",
       volume,
     });
-    const drift = configDrift(keeper.config, desired);
+    const drift = configDrift(keeper.config, desired, { observedDigest: keeper.image_ref?.digest });
     if (drift.length > 0 || secrets.changed) {
       const request = {
         config: updatedConfig(keeper, desired),

@@ -33,14 +33,10 @@ export function currentMachine(live: Machine[], recordedId: string | null): Mach
   return live.find((m) => m.id === recordedId) ?? preferredMachine(live);
 }
 
-/** The image `spec` names; a tag whose digest the machine already runs is kept as it is (no restart). */
-function rolloutImage(spec: RolloutSpec, current: Machine | undefined): string | undefined {
+/** The image `spec` names, pinned to its digest when it has one. */
+function rolloutImage(spec: RolloutSpec): string | undefined {
   if (!spec.image) return undefined;
-  if (!spec.digest) return spec.image;
-  const pinned = pinnedImage(spec.image, spec.digest);
-  const runs = current?.config.image;
-  const sameRepository = runs && pinnedImage(runs, spec.digest) === pinned;
-  return sameRepository && current?.image_ref?.digest === spec.digest ? runs : pinned;
+  return spec.digest ? pinnedImage(spec.image, spec.digest) : spec.image;
 }
 
 /**
@@ -64,7 +60,7 @@ export function machineTarget(input: MachineTargetInput): Plan {
   const spec = rollout.spec;
   return {
     ...base,
-    image: rolloutImage(spec, current) ?? base.image,
+    image: rolloutImage(spec) ?? base.image,
     region: spec.region ?? base.region,
     cpu_kind: spec.cpu_kind ?? base.cpu_kind,
     cpus: spec.cpus ?? base.cpus,
