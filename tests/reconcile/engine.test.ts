@@ -115,12 +115,14 @@ Deno.test("engine: a plan change alone changes no machine; a rollout resizes in 
     assertEquals(liveMachines(f).map((m) => [m.id, m.config.guest?.memory_mb]), [
       [original.id, original.config.guest?.memory_mb],
     ]);
+    assertEquals(Object.keys((await f.row(user)).drift ?? {}), ["guest"], "recorded as drift, not applied");
 
     await rollOut(f, { memory_mb: 1024 });
     const resized = liveMachines(f);
     assertEquals(resized.map((m) => [m.id, m.config.guest?.memory_mb]), [[original.id, 1024]]);
     assertEquals(resized[0].config.metadata?.create_token, original.config.metadata?.create_token);
     assertEquals((await f.row(user)).memory_mb, 1024);
+    assertEquals((await f.row(user)).drift, {}, "the completed rollout put the plan in sync");
 
     await rollOut(f, { region: "ams" });
     const live = liveMachines(f);

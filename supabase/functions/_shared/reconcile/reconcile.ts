@@ -30,6 +30,7 @@ import {
   ourMachines,
   stopAllMachines,
 } from "./machine_step.ts";
+import { desiredMachineConfig } from "./machine_spec.ts";
 import { currentMachine, machineTarget } from "./machine_target.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
@@ -77,9 +78,31 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
       metadata: { app_name: appName, machine_id: machine.id, delete_after: suspendedUntil },
     });
   }
+  // Drift against what the user should run: the plan, with what the user's rollout batch already got.
+  const reference = machineTarget({
+    plan: spec.plan,
+    defaultImage: ctx.config.fly.appImage,
+    rollout: spec.rollout,
+  });
   const observation = observe({
     machines: [machine],
-    row: { ...ctx.row, status: "active", machine_id: machine.id },
+    row: {
+      ...ctx.row,
+      status: "active",
+      machine_id: machine.id,
+      image_digest: machine.image_ref?.digest ?? null,
+    },
+    desired: {
+      config: desiredMachineConfig({
+        userId: ctx.row.user_id,
+        plan: reference,
+        image: reference.image ?? ctx.config.fly.appImage,
+        createToken: "",
+        volume: volume?.mount,
+      }),
+      region: reference.region,
+      secretsDigest: null,
+    },
   });
   const healthEvent = healthChangedEvent(ctx.row, observation);
   if (healthEvent) ctx.events.push(healthEvent);
@@ -101,7 +124,7 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
     last_health_check_at: now,
     last_machine_state: machine.state,
     last_observed_at: now,
-    drift: {},
+    drift: observation.drift,
     monthly_cost_estimate_usd: plan.monthly_cost_estimate_usd,
   });
 }
