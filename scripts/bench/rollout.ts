@@ -1,32 +1,37 @@
 /**
- * Benchmark: a rollout of a new image to N users in batches, on the realistic latency profile; wall time
- * against the floor set by the machines' replace time per batch and the API latency.
+ * Benchmark: a rollout of a new image to N users in batches, on the realistic latency profile, applied by the
+ * controller (`controllerApply`: a reconcile of the user's row, then the health gate); wall time against the
+ * floor set by the machines' replace time per batch and the API latency.
  *
  * Usage: `deno task bench rollout`, or `LOCAL_DB_URL=postgres://... deno run -A scripts/bench/rollout.ts
  * [--users=N] [--batch=N]` (env BENCH_ROLLOUT_USERS, default 100; BENCH_ROLLOUT_BATCH, default 10; one canary).
  *
  * Setup: a scratch migrated database, the emulator in this process with the realistic profile (30 ms per API
- * call, 2.5 s to replace a running machine), N `pro` users each with one started machine (created with the
- * emulator's rate-limit enforcement off and a client without limiter, as `bench sweep` does: creating N
- * machines under the documented limits only measures those limits). The timed part is one `advanceRollouts`
- * step with the product's client (its limiter keeps the documented limits) and the apply of
- * tests/rollouts/emulator_fleet.ts, which makes the calls the controller makes per target: get the machine,
- * update it with the full config and `current_version`, wait for `started`, get it again for its checks and
- * digest.
+ * call, 2.5 s to replace a running machine), N `pro` users each provisioned by the controller (own app,
+ * secrets, one started machine on image A), with the emulator's rate-limit enforcement off and a client
+ * without limiter, as `bench sweep` does: creating N apps under the documented limits only measures those
+ * limits. The timed part is one `advanceRollouts` step with the product's client (its limiter keeps the
+ * documented limits) and the controller's apply: per target a full reconcile (app, IPs, secrets, machines
+ * observed; the update with the full config and `current_version`; wait for `started`) and the health gate.
  *
  * Floor: batches run one after another and the targets of a batch in parallel; the canary goes alone (its
  * success pins the digest), then ceil((N - 1) / batch) batches. A batch cannot take less than one target's
- * critical path: 4 API calls of 30 ms and the 2.5 s replace. The documented limits (1 req/s per action and
- * machine, Get Machine 5/s) are not binding here: each machine sees one update, one wait and two gets.
+ * critical path: the 2.5 s replace and the 4 calls that must follow each other around it (get, update, wait,
+ * get). The reconcile's observation calls (app, IPs, secrets, machine list) come on top and are part of the
+ * measured overhead.
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
+import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
+import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
+import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/context.ts";
+import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
 import { advanceRollouts } from "../../supabase/functions/_shared/reconcile/rollout.ts";
+import { rolloutDeps } from "../../supabase/functions/_shared/reconcile/rollout_apply.ts";
 import { REALISTIC_LATENCY, startFlyEmulator } from "../local/fly-emulator/mod.ts";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
-import { emulatorApply, provisionFleet } from "../../tests/rollouts/emulator_fleet.ts";
 import { countsSince, createPaidUsers, intSetting, table, totalAnswers } from "./_support.ts";
 
 const USERS = Math.max(2, intSetting("users", "BENCH_ROLLOUT_USERS", 100));
@@ -38,18 +43,6 @@ const IMAGE_B = "registry.fly.io/user-backend:b";
 const db = await createMigratedDatabase();
 const emulator = await startFlyEmulator({ latency: "realistic", rateLimits: false });
 try {
-  const setupClient = createFlyClient({ token: emulator.token, baseUrl: emulator.url, rateLimit: false });
-  const users = await createPaidUsers(db, USERS);
-  const started = performance.now();
-  const machineIds = await provisionFleet(
-    { fly: setupClient, db, orgSlug: emulator.orgSlug, users, image: IMAGE_A },
-    32,
-  );
-  console.log(`setup: ${USERS} started machines in ${Math.round(performance.now() - started)} ms`);
-
-  const fly = createFlyClient({ token: emulator.token, baseUrl: emulator.url });
-  const { apply, updates } = emulatorApply(fly, machineIds);
-  const rollouts = new RolloutsRepository(db.sql);
   const config = loadConfig({
     FLY_API_TOKEN: emulator.token,
     FLY_ORG_SLUG: emulator.orgSlug,
@@ -60,7 +53,34 @@ try {
     SUPABASE_URL: "http://127.0.0.1:9",
     SUPABASE_DB_URL: db.url,
   });
-  const deps = { config, log: createLogger({ level: "error" }), rollouts, applyTarget: apply };
+  const log = createLogger({ level: "error" });
+  const repo = new UserFlyAppsRepository(db.sql);
+  const setupDeps: EngineDeps = {
+    config,
+    log,
+    repo,
+    fly: createFlyClient({ token: emulator.token, baseUrl: emulator.url, rateLimit: false }),
+  };
+  const users = await createPaidUsers(db, USERS);
+  const started = performance.now();
+  await mapBounded(users, 32, async (userId) => {
+    const result = await reconcileUser(setupDeps, {
+      userId,
+      owner: `bench-setup:${userId}`,
+      deadline: Date.now() + 120_000,
+      reason: "bench",
+    });
+    if (result.outcome !== "converged") throw new Error(`setup of ${userId}: ${result.outcome}`);
+  });
+  console.log(`setup: ${USERS} users provisioned in ${Math.round(performance.now() - started)} ms`);
+
+  const deps: EngineDeps = {
+    config,
+    log,
+    repo,
+    fly: createFlyClient({ token: emulator.token, baseUrl: emulator.url }),
+  };
+  const rollouts = new RolloutsRepository(db.sql);
 
   const before = emulator.requestCounts();
   const t0 = performance.now();
@@ -68,7 +88,10 @@ try {
     { target: { image: IMAGE_B }, canary_count: CANARIES, batch_size: BATCH, reason: "bench" },
     "bench",
   );
-  const [progress] = await advanceRollouts(deps, { owner: "bench", deadline: Date.now() + 600_000 });
+  const [progress] = await advanceRollouts(rolloutDeps(deps, rollouts), {
+    owner: "bench",
+    deadline: Date.now() + 600_000,
+  });
   const wallMs = performance.now() - t0;
   const done = await rollouts.get(rollout.id);
   const calls = countsSince(before, emulator.requestCounts());
@@ -76,7 +99,10 @@ try {
   const batches = 1 + Math.ceil((USERS - CANARIES) / BATCH);
   const perTargetMs = REALISTIC_LATENCY.replaceMs + 4 * REALISTIC_LATENCY.requestMs;
   const floorMs = batches * perTargetMs;
-  const updated = [...updates.values()].reduce((sum, n) => sum + n, 0);
+  const updated = totalAnswers(
+    { Machines_update: calls.Machines_update ?? {} },
+    (code) => code.startsWith("2"),
+  );
   console.log(
     table(["figure", "value"], [
       ["users / batch size / canaries", `${USERS} / ${BATCH} / ${CANARIES}`],

@@ -16,6 +16,7 @@ import { registerAppCommands } from "./commands/apps.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerFleetCommands } from "./commands/fleet.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
+import { registerRolloutCommands } from "./commands/rollout.ts";
 
 /** What the CLI runs with. */
 export interface CliDeps {
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CommandContext, output: Output): Command {
   registerFleetCommands(program, ctx);
   registerMigrateCommand(program, ctx);
   registerDoctorCommand(program, ctx);
+  registerRolloutCommands(program, ctx);
   for (const command of program.commands) {
     command.configureOutput(program.configureOutput()).exitOverride().showHelpAfterError(
       "(add --help for usage)",

@@ -220,7 +220,7 @@ select throws_ok($$select private.append_user_fly_app_event('44444444-0000-0000-
   '22023', null, 'event types are snake_case');
 select is(
   private.get_desired_spec('44444444-0000-0000-0000-000000000002') - 'desired_generation' - 'user_id',
-  '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null,
+  '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null, "rollout": null,
     "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
     "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": 3.88,
     "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null}}'::jsonb,

@@ -5,6 +5,7 @@ import { APP_SECRET_VALUE, withEngine } from "./_engine_fixture.ts";
 import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
 import { type Machine, MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import type { EngineFixture } from "./_engine_fixture.ts";
+import { type RolloutSpec, RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 
 /** The machines of the emulator's only app that are not destroyed, typed like the client sees them. */
 function liveMachines(f: EngineFixture): Machine[] {
@@ -88,7 +89,22 @@ Deno.test("engine: a name held by another org moves to the next deterministic ca
   });
 });
 
-Deno.test("engine: a size change updates the machine in place; a region change replaces it", async () => {
+/** Rolls `target` out to every pro user through the controller, one reconcile per target, and completes it. */
+async function rollOut(f: EngineFixture, target: RolloutSpec): Promise<void> {
+  const rollouts = new RolloutsRepository(f.db.sql);
+  const rollout = await rollouts.create(
+    { target, tier: "pro", canary_count: 0, batch_size: 10 },
+    "engine-test",
+  );
+  await rollouts.leaseRunning("engine-test", 60);
+  for (const claimed of await rollouts.claimTargets(rollout.id, "engine-test", 10)) {
+    assertEquals((await f.reconcile(claimed.user_id)).outcome, "converged");
+    await rollouts.recordTarget(rollout.id, "engine-test", { userId: claimed.user_id, outcome: "healthy" });
+  }
+  assertEquals((await rollouts.transition(rollout.id, "complete", "engine-test")).rollout.state, "completed");
+}
+
+Deno.test("engine: a plan change alone changes no machine; a rollout resizes in place, moves region by replacing", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
     await f.reconcile(user);
@@ -96,18 +112,30 @@ Deno.test("engine: a size change updates the machine in place; a region change r
 
     await f.db.sql`update public.fly_plans set memory_mb = 1024 where tier = 'pro'`;
     assertEquals((await f.reconcile(user)).outcome, "converged");
+    assertEquals(liveMachines(f).map((m) => [m.id, m.config.guest?.memory_mb]), [
+      [original.id, original.config.guest?.memory_mb],
+    ]);
+    assertEquals(Object.keys((await f.row(user)).drift ?? {}), ["guest"], "recorded as drift, not applied");
+
+    await rollOut(f, { memory_mb: 1024 });
     const resized = liveMachines(f);
     assertEquals(resized.map((m) => [m.id, m.config.guest?.memory_mb]), [[original.id, 1024]]);
     assertEquals(resized[0].config.metadata?.create_token, original.config.metadata?.create_token);
+    assertEquals((await f.row(user)).memory_mb, 1024);
+    assertEquals((await f.row(user)).drift, {}, "the completed rollout put the plan in sync");
 
-    await f.db.sql`update public.fly_plans set region = 'ams' where tier = 'pro'`;
-    assertEquals((await f.reconcile(user)).outcome, "converged");
+    await rollOut(f, { region: "ams" });
     const live = liveMachines(f);
     assertEquals(live.length, 1);
     assertEquals(live[0].region, "ams");
     assert(live[0].id !== original.id);
     assertEquals((await f.row(user)).region, "ams");
     assert((await f.eventTypes(user)).includes("machine_updated"));
+    const [plan] = await f.db.sql`select region, memory_mb from public.fly_plans where tier = 'pro'`;
+    assertEquals([plan.region, plan.memory_mb], ["ams", 1024]);
+    // The next reconcile keeps everything as it is.
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    assertEquals(liveMachines(f).map((m) => m.id), [live[0].id]);
   });
 });
 

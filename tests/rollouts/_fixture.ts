@@ -20,6 +20,7 @@ import {
 import type { ScratchDatabase } from "../_support/database.ts";
 import { type HttpRecorder, startHttpRecorder } from "../_support/http_recorder.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 
 /** The image every user runs before a rollout. */
 export const IMAGE_A = "registry.fly.io/backend:a";
@@ -119,6 +120,7 @@ export async function withRollouts(
     const users = await createUsers(db, paidUsers);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+    await applyTierChanges(db.sql);
     const fleet = new FakeFleet();
     const digestA = fleet.push(IMAGE_A);
     fleet.push(IMAGE_B);

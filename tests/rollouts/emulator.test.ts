@@ -11,6 +11,7 @@ import { type FlyEmulator, startFlyEmulator } from "../../scripts/local/fly-emul
 import { assert, assertEquals } from "../_support/assert.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
+import { applyTierChanges } from "../_support/tier_outbox.ts";
 import { emulatorApply, FLEET_APP, provisionFleet } from "./emulator_fleet.ts";
 
 const IMAGE_A = "registry.fly.io/backend:a";
@@ -38,6 +39,7 @@ async function withEmulatorFleet(count: number, fn: (fleet: EmulatorFleet) => Pr
     const users = await createUsers(db, count);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;
+    await applyTierChanges(db.sql);
     const machineIds = await provisionFleet({ fly, db, orgSlug: emulator.orgSlug, users, image: IMAGE_A });
     const { apply, updates } = emulatorApply(fly, machineIds);
     const beforeApply: EmulatorFleet["beforeApply"] = {};

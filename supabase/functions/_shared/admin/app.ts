@@ -37,6 +37,11 @@
  * {batch}` → due rows for up to `batch` paid users without an app, `{enqueued, user_ids, progress}`;
  * `GET /doctor` → `{ok, checks: [{name, ok, detail}]}`.
  *
+ * Rollouts (see `rollout_routes.ts`): `POST /rollouts {image?, plan?, tier?, canary?, batch?, max_unavailable?,
+ * max_failures?, health_timeout_s?, reason?}` → 201 `{rollout}`; `GET /rollouts` → `{rollouts}`;
+ * `GET /rollouts/:id` → `{rollout, batches, events}`; `POST /rollouts/:id/{pause|resume|abort|rollback}` →
+ * `{changed, rollout}`.
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -48,6 +53,7 @@ import { appsRoutes } from "./apps_routes.ts";
 import { costRoutes } from "./cost_routes.ts";
 import { fleetRoutes } from "./fleet_routes.ts";
 import { orphanRoutes } from "./orphan_routes.ts";
+import { rolloutRoutes } from "./rollout_routes.ts";
 
 /** The function's name. */
 export const ADMIN_FUNCTION = "fly-apps-admin";
@@ -59,6 +65,7 @@ export function createAdminApp(options: Pick<FunctionAppOptions<FunctionName>, "
     .route("/", actionRoutes)
     .route("/", orphanRoutes)
     .route("/", costRoutes)
-    .route("/", fleetRoutes);
+    .route("/", fleetRoutes)
+    .route("/", rolloutRoutes);
   return createBaseApp({ ...options, name: ADMIN_FUNCTION }, routes);
 }

@@ -223,6 +223,14 @@ export class RolloutsRepository {
     return rows.length ? RolloutSchema.parse(rows[0].rollout) : null;
   }
 
+  /** The most recent rollouts, newest first. */
+  async recent(limit: number): Promise<Rollout[]> {
+    const rows = await this.#sql<{ rollout: unknown }[]>`
+      select to_jsonb(r) - 'lease_owner' - 'lease_expires_at' as rollout
+      from public.fly_rollouts r order by r.created_at desc, r.id limit ${limit}`;
+    return rows.map((row) => RolloutSchema.parse(row.rollout));
+  }
+
   /** A rollout's status (the latest rollout when `rolloutId` is omitted), or null when there is none. */
   async status(rolloutId?: string, events = 50): Promise<RolloutStatus | null> {
     const [{ status }] = await this.#sql<{ status: unknown }[]>`

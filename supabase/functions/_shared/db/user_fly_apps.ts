@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type postgres from "postgres";
 import type { Sql } from "./client.ts";
+import { UserRolloutSpecSchema } from "./fly_rollouts.ts";
 
 /** Timestamps arrive as ISO strings inside jsonb. */
 const timestamp = z.string().nullable();
@@ -127,6 +128,8 @@ export const DesiredSpecSchema = z.discriminatedUnion("desired_state", [
     desired_state: z.literal("present"),
     desired_generation: z.number().int().nullable(),
     plan: PlanSchema,
+    /** What an active rollout says the user runs now (null or absent: none covers the user). */
+    rollout: UserRolloutSpecSchema.nullable().optional(),
   }),
   z.looseObject({
     user_id: z.string(),

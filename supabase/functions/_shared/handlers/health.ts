@@ -12,6 +12,8 @@ import type { FunctionHandlers } from "../http/app.ts";
 import { flyFleetLister } from "../reconcile/fleet_listing.ts";
 import { runHealthSweep } from "../reconcile/sweep.ts";
 import { engineDeps } from "./engine_deps.ts";
+import { getSql } from "../db/client.ts";
+import { RolloutsRepository } from "../db/fly_rollouts.ts";
 
 /** The health function's handlers. */
 export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
@@ -28,6 +30,7 @@ export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
       budgetMs,
       detailLimit,
       lister: flyFleetLister(deps.fly, config.fly.orgSlug),
+      rollouts: new RolloutsRepository(getSql(config.db)),
     };
     if (!wait) {
       const sweep = runHealthSweep(deps, options).then((report) => log.info("sweep finished", { report }));

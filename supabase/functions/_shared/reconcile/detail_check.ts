@@ -18,6 +18,7 @@ import { mapBounded } from "./bounded.ts";
 import type { EngineDeps } from "./context.ts";
 import { REPAIR_REASON_PREFIX, runClaimed } from "./controller.ts";
 import { credentialDue } from "./credential_step.ts";
+import { machineTarget } from "./machine_target.ts";
 import { desiredMachineConfig, machineIdentity } from "./machine_spec.ts";
 import {
   type DesiredLook,
@@ -77,14 +78,20 @@ function desiredLook(
 ): DesiredLook | undefined {
   if (!spec || spec.desired_state !== "present") return undefined;
   const volume = planVolume(spec.plan);
+  // The plan, or what the user's rollout batch already gave them: that is not drift.
+  const target = machineTarget({
+    plan: spec.plan,
+    defaultImage: deps.config.fly.appImage,
+    rollout: spec.rollout,
+  });
   const config = desiredMachineConfig({
     userId: spec.user_id,
-    plan: spec.plan,
-    image: spec.plan.image ?? deps.config.fly.appImage,
+    plan: target,
+    image: target.image!,
     createToken: "",
     volume: volume && row.volume_id ? { volumeId: row.volume_id, path: volume.mountPath } : null,
   });
-  return { config, region: spec.plan.region, secretsDigest };
+  return { config, region: target.region, secretsDigest };
 }
 
 /** Looks at one app on Fly and judges it. */

@@ -8,6 +8,7 @@
  */
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
+import { pinnedImage } from "./rollout.ts";
 
 /** `config.metadata.managed_by` of every machine this system creates. */
 export const MANAGED_BY = "fly-user-apps";
@@ -121,10 +122,32 @@ function comparable(config: MachineConfig) {
   };
 }
 
+/** Options of {@link configDrift}. */
+export interface ConfigDriftOptions {
+  /** The digest the observed machine runs (`image_ref.digest`): `repo:tag` running it equals `repo@digest`. */
+  observedDigest?: string | null;
+}
+
+/**
+ * Whether `observed` (as the machine's config names it) runs the image `desired` names: the same reference,
+ * or a tag of the same repository resolved to the digest `desired` pins (`registry/app:v2` running
+ * `sha256:…` is `registry/app@sha256:…`; a rollout's first machine gets the tag, the others the digest).
+ */
+export function sameImage(observed: string | undefined, desired: string | undefined, digest?: string | null) {
+  if (observed === desired) return true;
+  if (!observed || !desired || !digest || !desired.endsWith(`@${digest}`)) return false;
+  return pinnedImage(observed, digest) === desired;
+}
+
 /** Names of the config parts where `observed` differs from `desired` (empty: no drift). */
-export function configDrift(observed: MachineConfig, desired: MachineConfig): string[] {
+export function configDrift(
+  observed: MachineConfig,
+  desired: MachineConfig,
+  options: ConfigDriftOptions = {},
+): string[] {
   const a = comparable(observed);
   const b = comparable(desired);
+  if (sameImage(observed.image, desired.image, options.observedDigest)) a.image = b.image;
   return (Object.keys(b) as (keyof typeof b)[]).filter((key) =>
     JSON.stringify(a[key]) !== JSON.stringify(b[key])
   );

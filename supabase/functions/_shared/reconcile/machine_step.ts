@@ -59,7 +59,7 @@ async function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Pr
 }
 
 /** Lists the app's live machines that belong to this user. */
-async function ourMachines(ctx: ReconcileContext, appName: string): Promise<Machine[]> {
+export async function ourMachines(ctx: ReconcileContext, appName: string): Promise<Machine[]> {
   const machines = await ctx.fly.machines.list(appName, { metadata: machineIdentity(ctx.row.user_id) });
   return machines.filter((m) => !GONE_STATES.has(m.state));
 }
@@ -139,9 +139,15 @@ async function destroyMachine(ctx: ReconcileContext, appName: string, machine: M
 export interface EnsureMachineOptions {
   /** The volume to mount (from `ensureVolume`); absent or null: none. */
   volume?: VolumeMount | null;
+  /** The user's live machines, when the caller listed them already ({@link ourMachines}). */
+  machines?: Machine[];
 }
 
-/** Ensures exactly one machine of ours with the desired config in the plan's region; returns it. */
+/**
+ * Ensures exactly one machine of ours with the desired config in the plan's region; returns it. The plan's
+ * image and size are taken as given: the caller decides them (`machineTarget`), so that only rollouts change
+ * a running machine's image and size.
+ */
 export async function ensureMachine(
   ctx: ReconcileContext,
   appName: string,
@@ -150,7 +156,7 @@ export async function ensureMachine(
   options: EnsureMachineOptions = {},
 ): Promise<Machine> {
   const volume = options.volume ?? null;
-  const machines = await ourMachines(ctx, appName);
+  const machines = options.machines ?? await ourMachines(ctx, appName);
   const keeper = preferredMachine(machines.filter((m) => m.region === plan.region));
   let machine: Machine;
   if (!keeper) {
@@ -164,7 +170,7 @@ export async function ensureMachine(
       createToken: "",
       volume,
     });
-    const drift = configDrift(keeper.config, desired);
+    const drift = configDrift(keeper.config, desired, { observedDigest: keeper.image_ref?.digest });
     if (drift.length > 0 || secrets.changed) {
       const request = {
         config: updatedConfig(keeper, desired),

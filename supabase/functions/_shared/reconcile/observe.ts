@@ -91,7 +91,7 @@ function driftOf(
   desired: DesiredLook,
 ): Record<string, DriftEntry> {
   const drift: Record<string, DriftEntry> = {};
-  const fields = configDrift(machine.config, desired.config);
+  const fields = configDrift(machine.config, desired.config, { observedDigest: machine.image_ref?.digest });
   const pick = (config: MachineConfig, field: string) => (config as Record<string, unknown>)[field];
   for (const field of fields) {
     drift[field] = { desired: pick(desired.config, field), observed: pick(machine.config, field) };

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { DesiredSpec, Plan } from "../db/user_fly_apps.ts";
+import type { DesiredSpec } from "../db/user_fly_apps.ts";
 import { FlyAbortedError, FlyNotFoundError } from "../fly/mod.ts";
 import { appNameCandidate } from "./app_name.ts";
 import { appOwnership, ensureApp } from "./app_step.ts";
@@ -27,8 +27,11 @@ import {
   ensureMachine,
   ensureStarted,
   ensureStopped,
+  ourMachines,
   stopAllMachines,
 } from "./machine_step.ts";
+import { desiredMachineConfig } from "./machine_spec.ts";
+import { currentMachine, machineTarget } from "./machine_target.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
 import { ensureSecrets } from "./secrets_step.ts";
@@ -44,19 +47,27 @@ export type ReconcileOutcome =
 
 /**
  * Converges Fly for a present desired state: app, IPs, secrets (with the scoped credential), the plan's
- * volume, one machine mounting it, started (or stopped if held). A downgraded app still in its grace period
+ * volume, one machine mounting it (image, size and region by `machineTarget`), started (or stopped if held). A downgraded app still in its grace period
  * is resumed: the same app, volume and machine, started again.
  */
-async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void> {
+async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desired_state: "present" }) {
   const suspendedUntil = ctx.row.delete_after ?? null;
   // Whatever happens next, the app is wanted again: no grace runs out on it any more.
   ctx.patch.delete_after = null;
   const appName = await ensureApp(ctx);
-  await ensurePublicIps(ctx, appName, plan.public_services);
+  await ensurePublicIps(ctx, appName, spec.plan.public_services);
   const secrets = await ensureSecrets(ctx, appName);
+  const machines = await ourMachines(ctx, appName);
+  // Image, size and region: what the machine runs, unless a rollout of the user's batch says otherwise.
+  const plan = machineTarget({
+    plan: spec.plan,
+    defaultImage: ctx.config.fly.appImage,
+    rollout: spec.rollout,
+    current: currentMachine(machines, ctx.row.machine_id),
+  });
   const volume = await ensureVolume(ctx, { appName, plan });
   if (volume) ctx.patch.volume_id = volume.volume.id;
-  let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount });
+  let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount, machines });
   ctx.patch.machine_id = machine.id;
   const held = ctx.row.held_at !== null;
   machine = held ? await ensureStopped(ctx, appName, machine) : await ensureStarted(ctx, appName, machine);
@@ -67,9 +78,31 @@ async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void>
       metadata: { app_name: appName, machine_id: machine.id, delete_after: suspendedUntil },
     });
   }
+  // Drift against what the user should run: the plan, with what the user's rollout batch already got.
+  const reference = machineTarget({
+    plan: spec.plan,
+    defaultImage: ctx.config.fly.appImage,
+    rollout: spec.rollout,
+  });
   const observation = observe({
     machines: [machine],
-    row: { ...ctx.row, status: "active", machine_id: machine.id },
+    row: {
+      ...ctx.row,
+      status: "active",
+      machine_id: machine.id,
+      image_digest: machine.image_ref?.digest ?? null,
+    },
+    desired: {
+      config: desiredMachineConfig({
+        userId: ctx.row.user_id,
+        plan: reference,
+        image: reference.image ?? ctx.config.fly.appImage,
+        createToken: "",
+        volume: volume?.mount,
+      }),
+      region: reference.region,
+      secretsDigest: null,
+    },
   });
   const healthEvent = healthChangedEvent(ctx.row, observation);
   if (healthEvent) ctx.events.push(healthEvent);
@@ -91,7 +124,7 @@ async function convergePresent(ctx: ReconcileContext, plan: Plan): Promise<void>
     last_health_check_at: now,
     last_machine_state: machine.state,
     last_observed_at: now,
-    drift: {},
+    drift: observation.drift,
     monthly_cost_estimate_usd: plan.monthly_cost_estimate_usd,
   });
 }
@@ -216,7 +249,7 @@ async function convergeAbsent(ctx: ReconcileContext, graceSeconds: number): Prom
 export async function reconcile(ctx: ReconcileContext, spec: DesiredSpec): Promise<ReconcileOutcome> {
   try {
     if (spec.desired_state === "present") {
-      await convergePresent(ctx, spec.plan);
+      await convergePresent(ctx, spec);
       return { outcome: "converged" };
     }
     const grace = spec.deprovision_grace_seconds ?? ctx.config.deprovisionGraceSeconds;

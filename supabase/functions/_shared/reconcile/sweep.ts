@@ -27,6 +27,9 @@ import { checkApps, type DetailReport, emptyDetailReport } from "./detail_check.
 import { sendAlert } from "./alerts.ts";
 import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
 import { handleOrphans, type OrphanReport } from "./orphans.ts";
+import type { RolloutsRepository } from "../db/fly_rollouts.ts";
+import { advanceRollouts } from "./rollout.ts";
+import { countRollouts, emptyRolloutsReport, rolloutDeps, type RolloutsReport } from "./rollout_apply.ts";
 
 /** Options of one sweep (defaults from the configuration). */
 export interface SweepOptions {
@@ -40,6 +43,8 @@ export interface SweepOptions {
   detailLimit?: number;
   /** Tier 1's source: the org machine listing. */
   lister: FleetLister;
+  /** Rollouts to drive (absent: the rollout phase is skipped). */
+  rollouts?: RolloutsRepository;
 }
 
 /** What the due-work phase did. */
@@ -66,12 +71,13 @@ export interface SweepReport {
   reconciled: DueReport;
   observed: DetailReport;
   orphans: OrphanReport;
+  rollouts: RolloutsReport;
   /** True when work was left for the next run because the budget ran out. */
   stopped_early: boolean;
 }
 
 /** Shares of the budget, from the sweep's start: when each phase stops taking new work. */
-const PHASE_ENDS = { fleet: 0.2, detail: 0.5 };
+const PHASE_ENDS = { fleet: 0.2, detail: 0.5, rollouts: 0.75 };
 
 /** The empty report of a sweep with `budgetMs`. */
 function emptyReport(budgetMs: number): SweepReport {
@@ -93,6 +99,7 @@ function emptyReport(budgetMs: number): SweepReport {
     },
     observed: emptyDetailReport(),
     orphans: { found: [], deleted: [] },
+    rollouts: emptyRolloutsReport(),
     stopped_early: false,
   };
 }
@@ -211,6 +218,20 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
       });
     }),
   );
+
+  if (options.rollouts) {
+    const rollouts = options.rollouts;
+    note(
+      await isolated(deps, "rollouts", async () => {
+        const deadline = Math.min(phaseEnd(PHASE_ENDS.rollouts), stopTakingWorkAt);
+        const progress = await advanceRollouts(rolloutDeps(deps, rollouts), {
+          owner: options.owner,
+          deadline,
+        });
+        countRollouts(report.rollouts, progress);
+      }),
+    );
+  }
 
   note(
     await isolated(deps, "due", async () => {

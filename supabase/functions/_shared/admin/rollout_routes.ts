@@ -1,0 +1,173 @@
+/**
+ * Rollout routes of the admin API (the ops CLI's `rollout` command and the console):
+ *
+ * - `POST /rollouts {image?, plan?: {region?, cpu_kind?, cpus?, memory_mb?}, tier?, canary?, batch?,
+ *   max_unavailable?, max_failures?, health_timeout_s?, reason?}` (an image or a plan change) → 201
+ *   `{rollout}`, started at once;
+ * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, events}`;
+ * - `POST /rollouts/:id/{pause|resume|abort|rollback} {reason?}` → `{changed, rollout}`.
+ *
+ * Bad input is a 400 naming the field (zod here, the SQL checks for what needs the database: an unknown tier);
+ * an unknown rollout 404; another active rollout for the scope or an action its state refuses 409. After a
+ * start, resume or rollback the driver is kicked in the background (the sweep drives it on every run too).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { z } from "zod";
+import { getSql } from "../db/client.ts";
+import { type CreateRolloutRequest, rolloutErrorAnswer, RolloutsRepository } from "../db/fly_rollouts.ts";
+import { runInBackground } from "../http/background.ts";
+import type { AppEnv } from "../http/env.ts";
+import { HttpError } from "../http/errors.ts";
+import { readJsonBody, readQuery } from "../http/validate.ts";
+import { advanceRollouts } from "../reconcile/rollout.ts";
+import { rolloutDeps } from "../reconcile/rollout_apply.ts";
+import { actorOf, engine, ownerOf, readParams } from "./request.ts";
+
+const int = (min: number, max: number) =>
+  z.int({ error: "must be an integer" }).min(min, `must be at least ${min}`).max(
+    max,
+    `must be at most ${max}`,
+  );
+const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
+
+/** Fields of a POST /rollouts body. */
+const CREATE_FIELDS = new Set([
+  "image",
+  "plan",
+  "tier",
+  "canary",
+  "batch",
+  "max_unavailable",
+  "max_failures",
+  "health_timeout_s",
+  "reason",
+]);
+
+/** POST /rollouts body. */
+export const createRolloutBody = z.looseObject({
+  image: z.string({ error: "must be a string" }).regex(
+    /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/,
+    "must be an image reference (registry/name:tag or name@sha256:...)",
+  ).optional(),
+  plan: z.strictObject({
+    region: z.string({ error: "must be a string" }).regex(/^[a-z]{3}$/, "must be a Fly region code")
+      .optional(),
+    cpu_kind: z.enum(["shared", "performance"], { error: "must be shared or performance" }).optional(),
+    cpus: int(1, 16).optional(),
+    memory_mb: int(256, 131_072).optional(),
+  }, { error: "must be an object of region, cpu_kind, cpus, memory_mb" }).optional(),
+  tier: z.string({ error: "must be a string" }).min(1, "must not be empty").max(64).optional(),
+  canary: int(0, 1_000).optional(),
+  batch: int(1, 10_000).optional(),
+  max_unavailable: z.number({ error: "must be a number" }).gt(0, "must be more than 0").max(
+    1,
+    "must be at most 1",
+  )
+    .optional(),
+  max_failures: int(0, 10_000).optional(),
+  health_timeout_s: int(1, 3_600).optional(),
+  reason,
+}, { error: "must be a JSON object" }).superRefine((body, ctx) => {
+  // A misspelt option (`canaries`) is refused by name rather than ignored.
+  for (const key of Object.keys(body)) {
+    if (!CREATE_FIELDS.has(key)) {
+      ctx.addIssue({ code: "custom", path: [key], message: "is not a field of this request" });
+    }
+  }
+}).refine(
+  (body) => body.image !== undefined || (body.plan !== undefined && Object.keys(body.plan).length > 0),
+  { message: "is required (or a non-empty plan)", path: ["image"] },
+);
+
+/** GET /rollouts query. */
+const listQuery = z.object({
+  limit: z.coerce.number({ error: "must be a number" }).int("must be an integer").min(1, "must be at least 1")
+    .max(200, "must be at most 200").default(20),
+});
+
+/** `:id` of the rollout routes. */
+const rolloutIdParam = z.object({ id: z.guid({ error: "must be a UUID" }) });
+
+/** `:action` of the rollout routes. */
+const actionParam = z.object({
+  action: z.enum(["pause", "resume", "abort", "rollback"], {
+    error: "must be one of pause, resume, abort, rollback",
+  }),
+});
+
+/** Actions after which the driver has work to do at once. */
+const KICKING = new Set(["start", "resume", "rollback"]);
+
+function rollouts(c: Context<AppEnv>): RolloutsRepository {
+  return new RolloutsRepository(getSql(c.get("config").db));
+}
+
+/** Runs a rollout SQL call, answering its documented errors (400 naming the field, 404, 409). */
+async function rolloutCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const answer = rolloutErrorAnswer(error);
+    if (!answer) throw error;
+    throw new HttpError(answer.status, answer.code, answer.message, { field: answer.field });
+  }
+}
+
+/** Drives the rollouts in the background, within the sweep's budget (the sweep carries on after that). */
+function kickDriver(c: Context<AppEnv>): void {
+  const deps = engine(c);
+  const work = advanceRollouts(rolloutDeps(deps, rollouts(c)), {
+    owner: ownerOf(c),
+    deadline: Date.now() + c.get("config").sweep.budgetMs,
+  });
+  runInBackground("rollout driver", work, c.get("log"));
+}
+
+/** The request as the SQL API takes it. */
+function createRequest(body: z.output<typeof createRolloutBody>): CreateRolloutRequest {
+  return {
+    target: { ...(body.image ? { image: body.image } : {}), ...body.plan },
+    ...(body.tier !== undefined ? { tier: body.tier } : {}),
+    ...(body.canary !== undefined ? { canary_count: body.canary } : {}),
+    ...(body.batch !== undefined ? { batch_size: body.batch } : {}),
+    ...(body.max_unavailable !== undefined ? { max_unavailable: body.max_unavailable } : {}),
+    ...(body.max_failures !== undefined ? { max_failures: body.max_failures } : {}),
+    ...(body.health_timeout_s !== undefined ? { health_timeout_s: body.health_timeout_s } : {}),
+    ...(body.reason !== undefined ? { reason: body.reason } : {}),
+  };
+}
+
+/** The rollout routes. */
+export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
+  .post("/rollouts", async (c) => {
+    const actor = actorOf(c);
+    const body = await readJsonBody(c, createRolloutBody);
+    const rollout = await rolloutCall(() => rollouts(c).create(createRequest(body), actor));
+    if (rollout.state === "running") kickDriver(c);
+    return c.json({ rollout }, 201);
+  })
+  .get("/rollouts", async (c) => {
+    const { limit } = readQuery(c, listQuery);
+    return c.json({ rollouts: await rollouts(c).recent(limit) });
+  })
+  .get("/rollouts/:id", async (c) => {
+    const { id } = readParams(c, rolloutIdParam);
+    const status = await rollouts(c).status(id);
+    if (!status) throw new HttpError(404, "not_found", `rollout ${id} does not exist`);
+    return c.json(status);
+  })
+  .post("/rollouts/:id/:action", async (c) => {
+    const { id } = readParams(c, rolloutIdParam);
+    const { action } = readParams(c, actionParam);
+    const actor = actorOf(c);
+    const { reason: why } = await readJsonBody(
+      c,
+      z.strictObject({ reason }, { error: "must be a JSON object" }),
+    );
+    const result = await rolloutCall(() => rollouts(c).transition(id, action, actor, { reason: why }));
+    if (result.changed && KICKING.has(action)) kickDriver(c);
+    return c.json(result);
+  });

@@ -1,0 +1,118 @@
+/**
+ * The rollout driver's {@link ApplyTarget}, done by the controller: the user's row is reconciled (reason
+ * `rollout`); the desired spec then carries the rollout's spec for the user (their target is in flight), so
+ * `ensureMachine` sends the full-config update with `current_version`. Then the health gate: the machine
+ * must be `started` with every check passing within the rollout's `health_timeout_s`.
+ *
+ * A user the rollout no longer concerns (downgraded mid-rollout) is reported healthy without any change.
+ *
+ * @module
+ */
+import type { Machine } from "../fly/mod.ts";
+import type { EngineDeps } from "./context.ts";
+import { reconcileUser } from "./controller.ts";
+import type { RolloutsRepository } from "../db/fly_rollouts.ts";
+import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./rollout.ts";
+
+/** Reason recorded on the reconciles a rollout makes. */
+export const ROLLOUT_RECONCILE_REASON = "rollout";
+/** Pause between two looks at a machine in the health gate, in ms. */
+const GATE_POLL_MS = 500;
+
+/** Whether the machine is started and every one of its checks passes (and it has the checks it asks for). */
+export function passesHealthGate(machine: Machine): boolean {
+  const checks = machine.checks ?? [];
+  const expected = Object.keys(machine.config.checks ?? {}).length;
+  return machine.state === "started" && checks.length >= expected &&
+    checks.every((check) => check.status === "passing");
+}
+
+/** Polls the machine until it passes the gate, fails, or the gate or the deadline ends. */
+async function healthGate(
+  deps: EngineDeps,
+  target: { appName: string; machineId: string },
+  gate: { healthTimeoutMs: number; deadline: number },
+): Promise<TargetOutcome> {
+  const gateEnds = Date.now() + gate.healthTimeoutMs;
+  for (;;) {
+    const machine = await deps.fly.machines.get(target.appName, target.machineId);
+    const imageDigest = machine.image_ref?.digest ?? null;
+    if (passesHealthGate(machine)) return { outcome: "healthy", imageDigest };
+    if (machine.state === "failed" || machine.state === "destroyed") {
+      return { outcome: "failed", imageDigest, error: `machine ${machine.id} is ${machine.state}` };
+    }
+    const now = Date.now();
+    if (now >= gateEnds) {
+      const error = `health checks not passing within ${Math.round(gate.healthTimeoutMs / 1000)} s`;
+      return { outcome: "failed", imageDigest, error };
+    }
+    // Out of this run's time before the gate is decided: the next run looks again.
+    if (now + GATE_POLL_MS >= gate.deadline) return { outcome: "progressing", imageDigest };
+    await new Promise((resolve) => setTimeout(resolve, GATE_POLL_MS));
+  }
+}
+
+/**
+ * The driver's apply through the controller. `spec` is not passed on: the controller reads the same spec
+ * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
+ */
+export function controllerApply(deps: EngineDeps): ApplyTarget {
+  return async (userId, _spec, { healthTimeoutMs, deadline }) => {
+    const desired = await deps.repo.desiredSpec(userId);
+    if (desired.desired_state !== "present") return { outcome: "healthy" };
+    const result = await reconcileUser(deps, {
+      userId,
+      owner: `rollout-${crypto.randomUUID()}`,
+      deadline,
+      reason: ROLLOUT_RECONCILE_REASON,
+    });
+    switch (result.outcome) {
+      case "no_row":
+        return { outcome: "healthy" };
+      case "busy":
+      case "lease_lost":
+        return { outcome: "progressing" };
+      case "failed":
+      case "terminal":
+        return { outcome: "failed", error: result.error ?? result.outcome };
+      case "progressing":
+        return { outcome: "progressing", error: result.error ?? null };
+    }
+    if ("desiredState" in result && result.desiredState === "absent") return { outcome: "healthy" };
+    const { fly_app_name: appName, machine_id: machineId } = result.app;
+    if (!appName || !machineId) return { outcome: "failed", error: "the reconcile left no machine" };
+    return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
+  };
+}
+
+/** The rollout driver's dependencies, applying through the controller. */
+export function rolloutDeps(deps: EngineDeps, rollouts: RolloutsRepository): RolloutDeps {
+  return { config: deps.config, log: deps.log, rollouts, applyTarget: controllerApply(deps) };
+}
+
+/** What one sweep's rollout phase did: rollouts driven, targets applied by outcome, rollouts halted. */
+export interface RolloutsReport {
+  driven: number;
+  healthy: number;
+  failed: number;
+  progressing: number;
+  halted: number;
+  completed: number;
+}
+
+/** The report of a rollout phase that did nothing. */
+export function emptyRolloutsReport(): RolloutsReport {
+  return { driven: 0, healthy: 0, failed: 0, progressing: 0, halted: 0, completed: 0 };
+}
+
+/** Adds one driver step's progress to `report`. */
+export function countRollouts(report: RolloutsReport, progress: RolloutProgress[]): void {
+  for (const step of progress) {
+    report.driven++;
+    report.healthy += step.applied.healthy;
+    report.failed += step.applied.failed;
+    report.progressing += step.applied.progressing;
+    if (step.halted) report.halted++;
+    if (step.state === "completed" || step.state === "rolled_back") report.completed++;
+  }
+}
