@@ -14,7 +14,7 @@ import { usePoll } from "./poll.js";
 
 /** Controls offered per rollout state; `confirm` for the ones that change machines back or stop work. */
 const CONTROLS = [
-  { name: "pause", label: "Pause", states: ["running", "pending"] },
+  { name: "pause", label: "Pause", states: ["running"] },
   { name: "resume", label: "Resume", states: ["paused", "halted"] },
   {
     name: "abort",
@@ -25,27 +25,55 @@ const CONTROLS = [
   {
     name: "rollback",
     label: "Roll back",
-    states: ["running", "paused", "halted", "completed", "aborted", "failed"],
+    states: ["pending", "running", "paused", "halted", "completed", "aborted"],
     confirm: "Roll back puts every updated machine back on its previous image.",
   },
 ];
 
-/** A progress bar with counts of a rollout. */
+/** What a rollout moves machines to: `{image?, digest?, region?, cpu_kind?, cpus?, memory_mb?}`. */
+function targetText(target = {}) {
+  const plan = ["region", "cpu_kind", "cpus", "memory_mb"].filter((key) => target[key] !== undefined)
+    .map((key) => `${key} ${target[key]}`);
+  return [target.image ? shortImage(target.image) : null, ...plan].filter(Boolean).join(" · ") || "—";
+}
+
+/** A rollout target's states (`GET /rollouts/:id` counts them per batch) and their column labels. */
+const TARGET_STATES = [
+  ["pending", "Pending"],
+  ["updating", "Updating"],
+  ["healthy", "Healthy"],
+  ["failed", "Failed"],
+  ["rolling_back", "Rolling back"],
+  ["rolled_back", "Rolled back"],
+  ["rollback_failed", "Rollback failed"],
+];
+
+/** A progress bar with counts of a rollout (a rollback counts the machines put back). */
 export function RolloutProgress({ rollout }) {
   const total = Math.max(rollout.total ?? 0, 0);
-  const done = rollout.updated ?? 0;
+  const rollingBack = rollout.direction === "rollback";
+  const done = (rollingBack ? rollout.rolled_back : rollout.updated) ?? 0;
   const percent = total ? Math.round((done / total) * 100) : 0;
   return html`
-    <div class="rollout-progress" data-testid="rollout-progress" data-state=${rollout.state}>
-      <div><${Badge} value=${rollout.state} /> <code>${shortImage(rollout.target ?? rollout.image)}</code>
+    <div class="rollout-progress" data-testid="rollout-progress" data-id=${rollout.id} data-state=${rollout
+      .state}>
+      <div><${Badge} value=${rollout.state} /> <code>${targetText(rollout.target)}</code>
+          ${rollout.image_digest
+            ? html`
+              <code class="muted digest" title=${rollout.image_digest}>${rollout.image_digest.slice(
+                0,
+                19,
+              )}</code>
+            `
+            : null}
           ${rollout.tier
             ? html`
               · tier ${rollout.tier}
             `
             : null}</div>
       <progress max=${total || 1} value=${done} aria-label="Rollout progress">${percent}%</progress>
-      <div class="muted">${done}/${total} updated · ${rollout.healthy ?? 0} healthy · ${rollout.failed ??
-        0} failed
+      <div class="muted">${done}/${total} ${rollingBack ? "rolled back" : "updated"} · ${rollout.healthy ??
+        0} healthy · ${rollout.failed ?? 0} failed
           ${rollout.error
             ? html`
               · <span class="bad-text">${rollout.error}</span>
@@ -83,12 +111,14 @@ function StartForm({ onStart, busy }) {
       <label>Image <input required data-testid="rollout-image" value=${form.image} onInput=${set("image")}
           placeholder="registry.fly.io/app:tag" /></label>
       <label>Tier <input size="6" value=${form.tier} onInput=${set("tier")} placeholder="all" /></label>
-      <label>Canary <input type="number" min="0" size="3" value=${form.canary} onInput=${set(
-        "canary",
-      )} /></label>
-      <label>Batch <input type="number" min="1" size="3" value=${form.batch} onInput=${set(
-        "batch",
-      )} /></label>
+      <label>Canary <input data-testid="rollout-canary" type="number" min="0" size="3" value=${form
+        .canary} onInput=${set(
+          "canary",
+        )} /></label>
+      <label>Batch <input data-testid="rollout-batch" type="number" min="1" size="3" value=${form
+        .batch} onInput=${set(
+          "batch",
+        )} /></label>
       <label>Max failures <input type="number" min="0" size="3" value=${form.max_failures} onInput=${set(
         "max_failures",
       )} /></label>
@@ -98,11 +128,11 @@ function StartForm({ onStart, busy }) {
   `;
 }
 
-/** One rollout's batches and events. */
+/** One rollout's batches and events (the API lists events oldest first; the newest are shown first). */
 function RolloutDetail({ id }) {
   const { data, error, loading } = usePoll(() => api(`/rollouts/${id}`), [id]);
   if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
-  return html`<div data-testid="rollout-detail">
+  return html`<div data-testid="rollout-detail" data-state=${data.rollout?.state}>
     <h3>Batches</h3>
     ${
     data.batches?.length
@@ -111,20 +141,14 @@ function RolloutDetail({ id }) {
           <thead>
             <tr>
               <th>Batch</th>
-              <th>Healthy</th>
-              <th>Updating</th>
-              <th>Pending</th>
-              <th>Failed</th>
+              ${TARGET_STATES.map(([, label]) => html`<th key=${label}>${label}</th>`)}
             </tr>
           </thead>
           <tbody>${data.batches.map((b) =>
             html`
-              <tr key=${b.batch}>
-                <td>${b.batch}</td>
-                <td>${b.healthy ?? 0}</td>
-                <td>${b.updating ?? 0}</td>
-                <td>${b.pending ?? 0}</td>
-                <td>${b.failed ?? 0}</td>
+              <tr key=${b.batch} data-batch=${b.batch}>
+                <td>${b.batch === 0 ? "canary" : b.batch}</td>
+                ${TARGET_STATES.map(([state]) => html`<td key=${state}>${b[state] ?? 0}</td>`)}
               </tr>
             `
           )}</tbody>
@@ -136,8 +160,8 @@ function RolloutDetail({ id }) {
     ${
     data.events?.length
       ? html`<ol class="events">${
-        data.events.slice(0, 30).map((e, i) =>
-          html`<li key=${e.seq ?? i}><strong>${e.event_type ?? e.type}</strong> <span class="muted">${
+        data.events.slice(-30).reverse().map((e) =>
+          html`<li key=${e.seq}><strong>${e.event_type}</strong> <span class="muted">${
             ago(e.created_at)
           }</span></li>`
         )

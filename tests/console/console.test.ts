@@ -3,7 +3,8 @@
  * (active, unhealthy, drifted, held, pending, failed, deleted) and a sweep run: the overview's figures equal
  * the database's; search finds a user by email; the drawer shows that user's events; retry on a failed row
  * makes it converge; hold (confirmed) stops the machine and the row shows held; the rollouts screen shows
- * its state (the "not available" state while the API has no rollout routes); the page works in a narrow
+ * its state (the "not available" state while the API has no rollout routes); a rollout started from its form
+ * (confirmed) shows completed and leaves every paid user's machine on the pinned digest; the page works in a narrow
  * window. No request the browser makes carries the provisioner secret, and any console or page error fails
  * the test. A screenshot of each screen goes to a temp folder the test prints.
  */
@@ -12,6 +13,9 @@ import { type ConsoleServer, startConsoleServer } from "../../scripts/console/se
 import { assert, assertEquals } from "../_support/assert.ts";
 import { liveMachines, type Stack, startStack } from "../e2e/_support.ts";
 import { launchBrowser, type PageRecord, type TestBrowser } from "./_browser.ts";
+
+/** The image the rollout step moves the paid users to: the emulator's image under another tag. */
+const ROLLOUT_IMAGE = "registry.fly.io/vyx-user-backend:console-b";
 
 /** Text of `[data-testid=<id>] [data-value]` on the page. */
 async function cardValue(page: Page, id: string): Promise<number> {
@@ -184,6 +188,86 @@ Deno.test({
         }
         await page.screenshot({ path: `${shots}/rollouts.png` });
       });
+
+      await t.step(
+        "a rollout started from the page completes: every paid machine runs the new digest",
+        async () => {
+          const features = await (await fetch(`${server!.url}/console.json`)).json();
+          assertEquals(features, { rollouts: true });
+          // Every paid user gets a running machine first: release the held one, provision the pending one.
+          await open("apps");
+          await showOnly(users.toHold);
+          await page.click(`[data-user="${users.toHold}"] button[data-action=release]`);
+          await page.waitForSelector(`[data-user="${users.toHold}"][data-status=active]`, {
+            timeout: 30_000,
+          });
+          const provisioned = await stack.call("provision-user-fly-app", {
+            wait: true,
+            body: { user_id: users.pending },
+          });
+          assertEquals(provisioned.status, 200, JSON.stringify(provisioned.body));
+          await open("rollouts");
+          await page.waitForSelector("[data-testid=rollout-form]");
+          await page.type("[data-testid=rollout-image]", ROLLOUT_IMAGE);
+          for (const [field, value] of [["canary", "1"], ["batch", "2"]]) {
+            const input = await page.$(`[data-testid=rollout-${field}]`);
+            await input!.click({ count: 3 });
+            await input!.type(value);
+          }
+          await page.click("[data-testid=rollout-start]");
+          await page.waitForSelector("[data-testid=confirm]");
+          await page.click("[data-testid=confirm-ok]");
+          await page.waitForSelector("[data-testid=rollout-detail]");
+          const [rollout] = await stack.sql<{ id: string; canary_count: number; batch_size: number }[]>`
+          select id, canary_count, batch_size from public.fly_rollouts order by created_at desc limit 1`;
+          assertEquals([rollout.canary_count, rollout.batch_size], [1, 2]);
+          // The admin API drives the rollout in the background; sweeps carry it on if that stops early.
+          const completed = page.waitForSelector(
+            `[data-testid=rollout-progress][data-id="${rollout.id}"][data-state=completed]`,
+            { timeout: 60_000 },
+          );
+          let shown = false;
+          completed.then(() => shown = true, () => shown = true);
+          while (!shown) {
+            await stack.sweep();
+            const [{ state }] = await stack
+              .sql`select state from public.fly_rollouts where id = ${rollout.id}`;
+            if (state === "halted" || state === "aborted") {
+              const targets = await stack
+                .sql`select user_id, batch, state, error from public.fly_rollout_targets
+                where rollout_id = ${rollout.id} order by batch`;
+              throw new Error(`rollout ${state}: ${JSON.stringify(targets)}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+          await completed;
+          const [{ image_digest: digest }] = await stack.sql<{ image_digest: string }[]>`
+          select image_digest from public.fly_rollouts where id = ${rollout.id}`;
+          assert(digest?.startsWith("sha256:"), `pinned digest: ${digest}`);
+          const paid = await stack.sql<{ user_id: string }[]>`
+          select a.user_id from public.user_fly_apps a
+          join public.user_subscriptions s on s.user_id = a.user_id
+          join public.fly_plans p on p.tier = s.tier and p.dedicated_app
+          where a.desired_state = 'present'`;
+          const expected = [
+            users.active,
+            users.unhealthy,
+            users.drifted,
+            users.toHold,
+            users.failed,
+            users.pending,
+          ];
+          assertEquals(paid.map((row) => row.user_id).sort(), expected.sort());
+          for (const { user_id: user } of paid) {
+            const machines = liveMachines((await stack.appsOf(user))[0]);
+            assertEquals(machines.map((m) => m.image_ref?.digest), [digest], `machines of ${user}`);
+          }
+          await page.waitForSelector("[data-testid=rollout-detail][data-state=completed] [data-batch]", {
+            timeout: 30_000,
+          });
+          await page.screenshot({ path: `${shots}/rollouts-completed.png`, fullPage: true });
+        },
+      );
 
       await t.step("a narrow window: no horizontal scrolling on the overview", async () => {
         await page.setViewport({ width: 390, height: 800 });
