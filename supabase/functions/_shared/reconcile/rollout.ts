@@ -84,8 +84,11 @@ export interface RolloutProgress {
 
 /** Actor recorded for the driver's own transitions (halt, complete). */
 export const ROLLOUT_DRIVER_ACTOR = "rollout-driver";
-/** Lease kept beyond the deadline, so a step that overruns a little keeps its rollout. */
-const LEASE_MARGIN_S = 30;
+/**
+ * A driver's lease on a rollout, renewed every third of it while the driver runs: a driver that dies (a
+ * killed function) frees its rollouts within this time.
+ */
+const DRIVER_LEASE_S = 30;
 
 /**
  * The image reference that pins `image` to `digest`: `registry.fly.io/app:v2` + `sha256:…` →
@@ -240,8 +243,31 @@ export async function advanceRollouts(
   deps: RolloutDeps,
   options: AdvanceOptions,
 ): Promise<RolloutProgress[]> {
-  const leaseSeconds = Math.ceil(Math.max(0, options.deadline - Date.now()) / 1000) + LEASE_MARGIN_S;
-  const leased = await deps.rollouts.leaseRunning(options.owner, leaseSeconds);
+  const leased = await deps.rollouts.leaseRunning(options.owner, DRIVER_LEASE_S);
+  const mine = new Set(leased.map((rollout) => rollout.id));
+  const heartbeat = setInterval(async () => {
+    try {
+      // Renews ours; a rollout that became leasable meanwhile is left to the next driver run.
+      for (const renewed of await deps.rollouts.leaseRunning(options.owner, DRIVER_LEASE_S)) {
+        if (!mine.has(renewed.id)) await deps.rollouts.release(renewed.id, options.owner);
+      }
+    } catch (error) {
+      deps.log.warn("rollout lease heartbeat failed", { error });
+    }
+  }, (DRIVER_LEASE_S * 1000) / 3);
+  try {
+    return await advanceLeased(deps, leased, options);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+/** Drives each leased rollout in turn, releasing each lease afterwards. */
+async function advanceLeased(
+  deps: RolloutDeps,
+  leased: Rollout[],
+  options: AdvanceOptions,
+): Promise<RolloutProgress[]> {
   const report: RolloutProgress[] = [];
   for (const rollout of leased) {
     try {
