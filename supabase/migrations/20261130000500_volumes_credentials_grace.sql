@@ -5,7 +5,8 @@
 --   * user_fly_apps.delete_after (end of the grace), volume_id (the app's volume), credential_expires_at and
 --     credential_key_id (expiry and signing key of the credential in the app's secrets; never the token);
 --   * status 'suspended': machine stopped during a grace period, app and volume kept;
---   * private.get_desired_spec: the plan carries the volume fields, and the spec the current tier's grace.
+--   * private.get_desired_spec (replaced in 20261130000610): the plan carries the volume fields, and the spec
+--     the current tier's grace.
 -- Runs as the project's non-superuser owner: plain DDL on its own tables and functions only.
 
 alter table public.fly_plans
@@ -53,37 +54,5 @@ comment on column public.user_fly_apps.credential_key_id is
 
 -- The status `suspended` (a downgraded app in its grace period) is allowed by 20261130000100_controller_state.
 
--- Copied from 20261122000200_fly_apps_api.sql, plus volume_size_gb and volume_mount_path in the plan and
--- the current tier's deprovision_grace_seconds at the top level.
-create or replace function private.get_desired_spec(p_user_id uuid)
-returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'user_id', p_user_id,
-    'tier', s.tier,
-    'desired_state', case when coalesce(p.dedicated_app, false) then 'present' else 'absent' end,
-    'desired_generation', a.desired_generation,
-    'deprovision_grace_seconds', p.deprovision_grace_seconds,
-    'plan', case when coalesce(p.dedicated_app, false) then jsonb_build_object(
-      'tier', p.tier, 'region', p.region, 'cpu_kind', p.cpu_kind, 'cpus', p.cpus, 'memory_mb', p.memory_mb,
-      'image', p.image, 'public_services', p.public_services,
-      'monthly_cost_estimate_usd', p.monthly_cost_estimate_usd,
-      'volume_size_gb', p.volume_size_gb, 'volume_mount_path', p.volume_mount_path,
-      'deprovision_grace_seconds', p.deprovision_grace_seconds) end)
-  from (select p_user_id as uid) u
-  left join public.user_subscriptions s on s.user_id = u.uid
-  left join public.fly_plans p on p.tier = s.tier
-  left join public.user_fly_apps a on a.user_id = u.uid
-$$;
-comment on function private.get_desired_spec(uuid) is
-  'What the user should have right now, read from the CURRENT tier (so rapid flips collapse to the last): '
-  '{user_id, tier (null: no subscription), desired_state present|absent, desired_generation (of the row, '
-  'null: no row), deprovision_grace_seconds (of the current tier''s plan, null: the configured default), '
-  'plan: {tier, region, cpu_kind, cpus, memory_mb, image (override or null), public_services, '
-  'monthly_cost_estimate_usd, volume_size_gb, volume_mount_path (both null: no volume), '
-  'deprovision_grace_seconds} or null}. Reconcile reads this after claiming the row and passes the '
-  'desired_generation it saw to record_reconcile_success/failure.';
+-- private.get_desired_spec carries these plan fields and the current tier's grace: it is replaced once, with
+-- the rollout fields too, in 20261130000610_rollout_desired_spec.sql.

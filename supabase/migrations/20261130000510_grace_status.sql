@@ -1,6 +1,7 @@
--- The downgrade grace period in the status API (issue 14): public.get_user_fly_app_status shows
--- delete_after (when a suspended app is deleted), and the app's volume id and credential expiry (never the
--- credential). Copied from 20261130000110_controller_api.sql with those three keys added.
+-- The status API of this wave (replaces 20261122000200's public.get_user_fly_app_status): a paid user without
+-- a row yet wants an app and is not in sync; machine state, image, digest, drift and hold (the controller);
+-- delete_after (when a suspended app is deleted), the volume id and the credential expiry, never the
+-- credential (issue 14).
 
 create or replace function public.get_user_fly_app_status(p_user_id uuid)
 returns jsonb

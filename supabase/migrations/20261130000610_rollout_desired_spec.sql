@@ -6,7 +6,8 @@
 --     once a digest is pinned, and the size/region fields it sets), so the drift it fixed disappears and
 --     new users get it; one that ends rolled back restores the plans it snapshotted at creation.
 
--- Copied from 20261130000500_volumes_credentials_grace.sql, plus `rollout` at the top level.
+-- The desired spec of this wave (replaces 20261122000200's): the plan's volume and grace fields
+-- (20261130000500), the current tier's grace, and `rollout` at the top level.
 create or replace function private.get_desired_spec(p_user_id uuid)
 returns jsonb
 language sql
