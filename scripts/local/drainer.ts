@@ -2,15 +2,12 @@
  * The local platform's tier-outbox drainer: calls `private.drain_tier_outbox()` once a second, as pg_cron
  * does on hosted Supabase (pg_cron >= 1.5 runs `'1 seconds'` jobs; Debian's pg_cron 1.4 cannot, so the
  * migration schedules it every minute there and the local stack runs this loop as well). Runs never
- * overlap; a run that took a full batch is followed by the next one at once; `stop()` waits for the run in
- * flight.
+ * overlap; a run that reports `more` (a full batch, or a bulk marker not worked off yet) is followed by the
+ * next one at once; `stop()` waits for the run in flight.
  *
  * @module
  */
 import postgres from "postgres";
-
-/** Rows `private.drain_tier_outbox()` takes per run by default: a run that took this many left more. */
-const FULL_BATCH = 1000;
 
 /** What `private.drain_tier_outbox()` returns. */
 export interface DrainReport {
@@ -28,6 +25,10 @@ export interface DrainReport {
   busy?: boolean;
   /** Age of the oldest change still queued, in seconds. */
   oldest_age_s?: number;
+  /** Users taken from the bulk diff (present while a bulk marker was queued). */
+  bulk_users?: number;
+  /** Another run should follow at once: the batch was full, or a bulk marker is not worked off yet. */
+  more: boolean;
 }
 
 /** Options for {@link startTierDrainer}. */
@@ -80,7 +81,7 @@ export function startTierDrainer(dbUrl: string, options: TierDrainerOptions = {}
   };
   const tick = async () => {
     const report = await drainNow().catch(onError);
-    const more = report !== undefined && report.drained >= FULL_BATCH;
+    const more = report?.more === true;
     if (running) timer = setTimeout(tick, more ? 0 : intervalMs);
   };
   timer = setTimeout(tick, 0);

@@ -69,7 +69,7 @@ select is(pg_temp.events('22222222-0000-0000-0000-000000000001'), array['provisi
   'one provision_requested event');
 select is(
   (select metadata - 'queued_at' from public.user_fly_app_events where user_id = '22222222-0000-0000-0000-000000000001'),
-  jsonb_build_object('reason', 'tier_changed', 'tier', 'elite', 'generation', 1, 'changes', 2,
+  jsonb_build_object('reason', 'tier_changed', 'tier', 'elite', 'generation', 1, 'changes', 2, 'bulk', false,
     'kick', jsonb_build_object('function', 'provision-user-fly-app', 'request_id', (select max(id) from net.http_request_queue))),
   'the event names the current tier, the generation, the collapsed changes and the kick''s request id');
 select results_eq(

@@ -44,7 +44,8 @@ select is((select count(*)::int from net.http_request_queue), 0, 'no request que
 -- 3. Vault fixed: one drain, the last tier, generation 1, nothing lost.
 select vault.update_secret((select id from vault.secrets where name = 'project_url'), 'http://functions.test');
 select is(private.drain_tier_outbox() - 'oldest_age_s' - 'request_id',
-  '{"drained": 4, "users": 1, "kicked": true, "user_ids": ["55555555-0000-0000-0000-000000000001"]}'::jsonb,
+  '{"drained": 4, "users": 1, "kicked": true, "more": false,
+    "user_ids": ["55555555-0000-0000-0000-000000000001"]}'::jsonb,
   'the report: four rows, one user, one kick');
 select is(
   (select array[desired_state, desired_generation::text] from public.user_fly_apps
@@ -55,7 +56,7 @@ select is((select metadata ->> 'tier' from public.user_fly_app_events
   'elite', 'the event names the current tier');
 select is(private.tier_outbox_oldest_age_s(), 0::double precision, 'an empty outbox has age 0');
 select is(private.drain_tier_outbox() - 'oldest_age_s',
-  '{"drained": 0, "users": 0, "kicked": false, "user_ids": []}'::jsonb, 'an empty drain kicks nothing');
+  '{"drained": 0, "users": 0, "kicked": false, "more": false, "user_ids": []}'::jsonb, 'an empty drain kicks nothing');
 
 -- 4. The batch limit.
 insert into public.user_subscriptions (user_id, tier)
@@ -91,7 +92,8 @@ set local test.reject_kicks = 'off';
 delete from vault.secrets where name = 'project_url';
 update public.user_subscriptions set tier = 'free' where user_id = '55555555-0000-0000-0000-000000000003';
 select is(private.drain_tier_outbox(1000, false) - 'oldest_age_s',
-  '{"drained": 1, "users": 1, "kicked": false, "user_ids": ["55555555-0000-0000-0000-000000000003"]}'::jsonb,
+  '{"drained": 1, "users": 1, "kicked": false, "more": false,
+    "user_ids": ["55555555-0000-0000-0000-000000000003"]}'::jsonb,
   'p_kick = false drains without Vault and returns the users for the sweep to reconcile');
 
 -- 7. Schedule and privileges.

@@ -7,23 +7,22 @@
  */
 import type postgres from "postgres";
 
-/** Changes one drain takes at most. */
-const DRAIN_BATCH = 1000;
-
 /**
- * Drains the tier outbox without kicking: records the desired state of every queued tier change (in batches
- * of {@link DRAIN_BATCH}). Waits while another drainer (the local stack's one-second loop) holds the lock.
+ * Drains the tier outbox without kicking: records the desired state of every queued tier change (runs until
+ * the drainer reports no `more`). Waits while another drainer (the local stack's one-second loop) holds the
+ * lock.
  */
 export async function applyTierChanges(sql: postgres.Sql | postgres.TransactionSql): Promise<void> {
-  for (let attempt = 0; attempt < 200;) {
-    const [{ busy, drained }] = await sql<{ busy: boolean; drained: number }[]>`
-      select coalesce((r ->> 'busy')::boolean, false) as busy, coalesce((r ->> 'drained')::int, 0) as drained
-      from private.drain_tier_outbox(${DRAIN_BATCH}, false) r`;
-    if (!busy && drained < DRAIN_BATCH) return;
+  let busyWaits = 0;
+  for (let run = 0; run < 1000; run++) {
+    const [{ busy, more }] = await sql<{ busy: boolean; more: boolean }[]>`
+      select coalesce((r ->> 'busy')::boolean, false) as busy, coalesce((r ->> 'more')::boolean, false) as more
+      from private.drain_tier_outbox(1000, false) r`;
+    if (!busy && !more) return;
     if (busy) {
-      attempt++;
+      if (++busyWaits >= 200) throw new Error("the tier outbox drain lock stayed busy for 5 s");
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
-  throw new Error("the tier outbox drain lock stayed busy for 5 s");
+  throw new Error("the tier outbox still had more after 1000 drains");
 }

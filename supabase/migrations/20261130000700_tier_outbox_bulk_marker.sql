@@ -1,0 +1,308 @@
+-- Bulk tier changes through one marker instead of one outbox row per user (issue 12: a 1,000-row UPDATE
+-- paid ~4 µs per row for its outbox inserts, 0.44x the speed of the same UPDATE without the trigger).
+--
+--   * The trigger counts the tier changes of its transaction in a transaction-local setting. The first 64
+--     append one outbox row each, as before; the 65th appends ONE bulk marker (user_id null); the rest
+--     append nothing. Rolled back (transaction or savepoint), count and rows go together.
+--   * user_fly_apps.desired_tier records the tier each row's desired state was last recorded for
+--     (private._apply_desired_state writes it), so "which users changed" is a set-based diff:
+--     private.users_with_unrecorded_tier().
+--   * While a marker is queued, each drain also takes up to the batch's remaining room from that diff (the
+--     same desired-state rule, events and ONE kick per batch); the marker is consumed once a drain finds the
+--     diff exhausted, so a diff of any size is worked off a batch at a time. The drain's report says `more`
+--     when another run should follow at once.
+--
+-- A marker is locked before the diff reads, so a marker committed after that stays for the next run: no
+-- committed change can be lost. Runs as the non-superuser database owner.
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Storage.
+
+alter table private.tier_outbox alter column user_id drop not null;
+comment on column private.tier_outbox.user_id is
+  'The user whose tier changed; null for a bulk marker: a transaction changed more tiers than the trigger '
+  'queues one by one, and the drainer works off private.users_with_unrecorded_tier() until it is empty.';
+
+alter table public.user_fly_apps add column if not exists desired_tier text;
+comment on column public.user_fly_apps.desired_tier is
+  'The tier desired_state was last recorded for (null: no subscription). Written only by '
+  'private._apply_desired_state; compared with user_subscriptions.tier to find changes a bulk marker stands for.';
+update public.user_fly_apps a set desired_tier = s.tier
+from public.user_subscriptions s
+where s.user_id = a.user_id and a.desired_tier is distinct from s.tier;
+
+-- ---------------------------------------------------------------------------------------------------------
+-- The tier -> desired state rule (one place) and its recording.
+
+create or replace function private.tier_has_app(p_tier text) returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((select p.dedicated_app from public.fly_plans p where p.tier = p_tier), false)
+$$;
+comment on function private.tier_has_app(text) is
+  'Whether a tier''s plan comes with a dedicated app (false for an unknown or null tier): the one rule that '
+  'turns a tier into desired state present or absent.';
+
+create or replace function private._apply_desired_state(p_user_id uuid, p_tier text)
+returns table (changed boolean, app_id uuid, desired_state text, desired_generation bigint)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if private.tier_has_app(p_tier) then
+    return query
+    insert into public.user_fly_apps as a (user_id, desired_state, desired_tier, desired_generation, status,
+                                           next_attempt_at)
+    values (p_user_id, 'present', p_tier, 1, 'pending', now())
+    on conflict (user_id) do update set
+      desired_state = 'present',
+      desired_tier = p_tier,
+      desired_generation = a.desired_generation + 1,
+      next_attempt_at = now(),
+      retry_count = 0,
+      error_message = null,
+      status = case when a.status in ('deleted', 'error', 'failed') then 'pending' else a.status end,
+      deleted_at = null,
+      updated_at = now()
+    returning true, a.id, a.desired_state, a.desired_generation;
+  else
+    return query
+    update public.user_fly_apps a set
+      desired_state = 'absent',
+      desired_tier = p_tier,
+      desired_generation = a.desired_generation + 1,
+      next_attempt_at = now(),
+      retry_count = 0,
+      error_message = null,
+      status = case when a.status in ('error', 'failed') then 'pending' else a.status end,
+      updated_at = now()
+    where a.user_id = p_user_id and a.desired_state = 'present'
+    returning true, a.id, a.desired_state, a.desired_generation;
+    if not found then
+      -- Nothing to do on Fly, but the tier is recorded (a free -> another free tier change is not a diff).
+      update public.user_fly_apps a set desired_tier = p_tier
+      where a.user_id = p_user_id and a.desired_tier is distinct from p_tier;
+      return query select false, null::uuid, 'absent'::text, null::bigint;
+    end if;
+  end if;
+end
+$$;
+comment on function private._apply_desired_state(uuid, text) is
+  'Internal: records the desired state for a tier (private.tier_has_app): upsert + desired_generation bump + '
+  'due now, and desired_tier; changed=false when nothing needed recording (absent and no row wanting an app).';
+
+create or replace function private.users_with_unrecorded_tier(p_limit integer)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with paid as (select p.tier from public.fly_plans p where private.tier_has_app(p.tier))
+  (select s.user_id
+   from public.user_subscriptions s
+   left join public.user_fly_apps a on a.user_id = s.user_id
+   where case when a.id is null then s.tier in (select tier from paid)
+              else a.desired_tier is distinct from s.tier end
+   union all
+   select a.user_id
+   from public.user_fly_apps a
+   where a.desired_tier is not null
+     and not exists (select 1 from public.user_subscriptions s where s.user_id = a.user_id))
+  limit greatest(p_limit, 0)
+$$;
+comment on function private.users_with_unrecorded_tier(integer) is
+  'Users (at most p_limit) whose current tier is not the one their desired state was recorded for: a row '
+  'whose desired_tier differs from the subscription''s tier, a paid subscription without a row, a row whose '
+  'subscription is gone. One pass over user_subscriptions and user_fly_apps; run only for bulk markers.';
+
+-- ---------------------------------------------------------------------------------------------------------
+-- The trigger: one row per change up to 64 per transaction, then one marker.
+
+create or replace function private.on_user_tier_change() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  -- Changes this transaction has queued so far (transaction-local: rolled back with the rows it counts).
+  v_queued integer := coalesce(nullif(current_setting('fly_apps.tier_changes_queued', true), '')::integer, 0);
+begin
+  if v_queued < 64 then
+    insert into private.tier_outbox (user_id) values (coalesce(new.user_id, old.user_id));
+  elsif v_queued = 64 then
+    insert into private.tier_outbox (user_id) values (null);
+  else
+    return null;
+  end if;
+  perform set_config('fly_apps.tier_changes_queued', (v_queued + 1)::text, true);
+  return null;
+end
+$$;
+comment on function private.on_user_tier_change() is
+  'Trigger on user_subscriptions (after insert or delete; after update of tier when it really changed), in '
+  'the writer''s transaction: the first 64 changes of a transaction append (user_id, queued_at) to '
+  'private.tier_outbox each, the 65th appends one bulk marker (user_id null), later ones nothing (the marker '
+  'stands for them). The count lives in the transaction-local setting fly_apps.tier_changes_queued.';
+
+-- ---------------------------------------------------------------------------------------------------------
+-- The drainer.
+
+create or replace function private.drain_tier_outbox(p_limit integer default 1000, p_kick boolean default true)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_limit integer := least(greatest(coalesce(p_limit, 1000), 1), 1000);
+  v_endpoint record;
+  v_warned integer;
+  v_markers tid[];
+  v_marked_at timestamptz;
+  v_drained integer;
+  v_batch jsonb;
+  v_room integer;
+  v_bulk_drained integer := 0;
+  v_bulk jsonb := '[]'::jsonb;
+  v_more boolean;
+  v_user_ids uuid[];
+  v_kick jsonb;
+begin
+  -- One drainer at a time: a second one (an overlapping cron run, the sweep) returns at once. With SKIP
+  -- LOCKED alone, two drainers could take two changes of one user and apply the older tier last.
+  if not pg_try_advisory_xact_lock(hashtext('private.drain_tier_outbox')) then
+    return jsonb_build_object('busy', true, 'drained', 0, 'users', 0, 'kicked', false, 'more', false);
+  end if;
+
+  -- The common case, every second: nothing queued. Return before touching Vault (a read decrypts on hosted).
+  if not exists (select 1 from private.tier_outbox) then
+    return jsonb_build_object('drained', 0, 'users', 0, 'kicked', false, 'user_ids', '[]'::jsonb,
+                              'oldest_age_s', 0, 'more', false);
+  end if;
+
+  if p_kick then
+    select * into v_endpoint from private.function_endpoint();
+    if v_endpoint.problem is not null then
+      -- Nothing is consumed: the changes wait in the outbox until the kick can be sent. Each waiting user
+      -- gets one kick_failed warning event per hour, not one per run (a bulk marker names no user).
+      insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata, error_details)
+      select a.id, w.user_id, 'kick_failed', 'warning',
+             jsonb_build_object('function', 'provision-user-fly-app', 'waiting_since', w.queued_at),
+             v_endpoint.problem
+      from (select o.user_id, min(o.queued_at) as queued_at
+            from (select user_id, queued_at from private.tier_outbox where user_id is not null limit v_limit) o
+            group by o.user_id) w
+      left join public.user_fly_apps a on a.user_id = w.user_id
+      where not exists (
+        select 1 from public.user_fly_app_events e
+        where e.user_id = w.user_id and e.event_type = 'kick_failed'
+          and e.created_at > now() - interval '1 hour');
+      get diagnostics v_warned = row_count;
+      raise warning 'tier outbox not drained: %; the changes stay queued until the kick can be sent',
+        v_endpoint.problem;
+      return jsonb_build_object('drained', 0, 'users', 0, 'kicked', false, 'problem', v_endpoint.problem,
+                                'warned_users', v_warned, 'oldest_age_s', private.tier_outbox_oldest_age_s(),
+                                'more', false);
+    end if;
+  end if;
+
+  -- Bulk markers are locked first: the diff below then sees every change they stand for, and a marker
+  -- committed after this point stays for the next run.
+  select array_agg(t.ctid), min(t.queued_at) into v_markers, v_marked_at
+  from (select ctid, queued_at from private.tier_outbox where user_id is null for update skip locked) t;
+
+  -- Take the batch (delete by ctid: the table has no index) and record each user's desired state from the
+  -- CURRENT tier, so several changes of one user collapse into one.
+  with taken as (
+    delete from private.tier_outbox o
+    where o.ctid = any (array(select t.ctid from private.tier_outbox t where t.user_id is not null
+                              limit v_limit for update skip locked))
+    returning o.user_id, o.queued_at
+  ), per_user as (
+    select t.user_id, count(*)::integer as changes, min(t.queued_at) as first_queued_at
+    from taken t group by t.user_id
+  ), applied as (
+    select p.*, s.tier, d.changed, d.app_id, d.desired_state, d.desired_generation
+    from per_user p
+    left join public.user_subscriptions s on s.user_id = p.user_id
+    cross join lateral private._apply_desired_state(p.user_id, s.tier) d
+  )
+  select coalesce(sum(a.changes), 0)::integer, count(*)::integer,
+         coalesce(jsonb_agg(to_jsonb(a) order by a.first_queued_at) filter (where a.changed), '[]'::jsonb)
+  into v_drained, v_room, v_batch
+  from applied a;
+  v_room := v_limit - v_room;
+  v_more := v_drained >= v_limit;
+
+  -- Bulk: the users whose current tier is not recorded yet, in the room the batch has left. The markers go
+  -- once the diff comes back short of that room (nothing left that they stand for).
+  if v_markers is not null then
+    if v_room > 0 then
+      with applied as (
+        select u.user_id, 0 as changes, v_marked_at as first_queued_at, s.tier, d.changed, d.app_id,
+               d.desired_state, d.desired_generation
+        from private.users_with_unrecorded_tier(v_room) u(user_id)
+        left join public.user_subscriptions s on s.user_id = u.user_id
+        cross join lateral private._apply_desired_state(u.user_id, s.tier) d
+      )
+      select count(*)::integer, coalesce(jsonb_agg(to_jsonb(a)) filter (where a.changed), '[]'::jsonb)
+      into v_bulk_drained, v_bulk
+      from applied a;
+    end if;
+    if v_room > 0 and v_bulk_drained < v_room then
+      delete from private.tier_outbox o where o.ctid = any (v_markers);
+      v_drained := v_drained + cardinality(v_markers);
+    else
+      v_more := true;
+    end if;
+    v_batch := v_batch || v_bulk;
+  end if;
+
+  -- Distinct: a user changed again between the two statements above can be in both parts.
+  v_user_ids := array(select distinct (b ->> 'user_id')::uuid from jsonb_array_elements(v_batch) b);
+  if p_kick and cardinality(v_user_ids) > 0 then
+    v_kick := private._queue_function_post(v_endpoint.base_url, v_endpoint.secret, 'provision-user-fly-app',
+      jsonb_build_object('user_ids', to_jsonb(v_user_ids), 'reason', 'tier_changed'), 5000);
+    if v_kick ? 'problem' then
+      raise warning 'tier outbox: kick not sent: %; the health-check sweep will catch up', v_kick ->> 'problem';
+    end if;
+  end if;
+
+  insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata, error_details)
+  select b.app_id, b.user_id,
+         case when b.desired_state = 'present' then 'provision_requested' else 'deprovision_requested' end,
+         case when v_kick ? 'problem' then 'warning' else 'info' end,
+         jsonb_build_object('reason', 'tier_changed', 'tier', b.tier, 'generation', b.desired_generation,
+                            'changes', b.changes, 'queued_at', b.first_queued_at, 'bulk', b.changes = 0,
+                            'kick', coalesce(v_kick, '{"request_id": null}'::jsonb)),
+         v_kick ->> 'problem'
+  from jsonb_to_recordset(v_batch) as b(user_id uuid, app_id uuid, tier text, desired_state text,
+                                        desired_generation bigint, changes integer, first_queued_at timestamptz);
+
+  return jsonb_strip_nulls(jsonb_build_object(
+    'drained', v_drained, 'users', cardinality(v_user_ids), 'kicked', v_kick ->> 'request_id' is not null,
+    'request_id', v_kick -> 'request_id', 'problem', v_kick ->> 'problem', 'user_ids', to_jsonb(v_user_ids),
+    'bulk_users', case when v_markers is not null then v_bulk_drained end, 'more', v_more,
+    'oldest_age_s', private.tier_outbox_oldest_age_s()));
+end
+$$;
+comment on function private.drain_tier_outbox(integer, boolean) is
+  'Drains up to p_limit (1..1000) tier changes from private.tier_outbox: for each user, the desired state '
+  'of the CURRENT tier through private._apply_desired_state (several changes collapse into one), one '
+  'provision_requested/deprovision_requested event, and (p_kick) ONE POST {user_ids, reason} to '
+  'provision-user-fly-app for the batch, with the URL and secret read from Vault once. While a bulk marker is '
+  'queued, the room the batch leaves is filled from private.users_with_unrecorded_tier() (events say bulk: '
+  'true); the marker is consumed once that diff is exhausted. One drainer at a time (advisory lock; a '
+  'concurrent call returns {busy: true}). When Vault is missing or malformed it consumes nothing, raises a '
+  'WARNING and writes one kick_failed warning event per waiting user per hour. p_kick = false (the health '
+  'sweep, which reconciles the due rows itself) needs no Vault. Returns {drained (outbox rows taken), users '
+  '(users whose desired state was recorded and kicked), kicked, request_id?, problem?, user_ids, bulk_users? '
+  '(users taken from the diff), more (run again at once: a full batch, or a marker still pending), '
+  'oldest_age_s}.';
+
+revoke all on all functions in schema private from public, anon, authenticated, service_role;
