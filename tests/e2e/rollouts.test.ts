@@ -61,7 +61,10 @@ async function lastEventSeq(stack: Stack): Promise<number> {
 
 Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushed tag, broken image, rollback", async (t) => {
   const alerts = startHttpRecorder();
-  const stack = await startStack({ functionEnv: { ALERT_WEBHOOK_URL: `${alerts.url}/alerts` } });
+  // Leases of 10 s (the minimum): the killed driver's rollout is free again 10 s after the kill, not 30.
+  const stack = await startStack({
+    functionEnv: { ALERT_WEBHOOK_URL: `${alerts.url}/alerts`, RECONCILE_LEASE_SECONDS: "10" },
+  });
   try {
     const users = await stack.newUsers(USERS);
     await Promise.all(users.map((user) => stack.setTier(user, "pro")));
@@ -140,8 +143,8 @@ Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushe
           actor: "alice",
         });
         assertEquals([resumed.status, resumed.body.rollout.state], [200, "running"]);
-        // The killed driver's lease runs out (30 s); the sweep, every few seconds here as cron would every
-        // minute, drives the rollout on.
+        // The killed driver's lease runs out (10 s here); the sweep, every few seconds here as cron would
+        // every minute, drives the rollout on.
         const cron = setInterval(() => {
           stack.call("check-fly-apps-health", { body: {}, wait: false }).catch(() => {});
         }, 3_000);

@@ -83,8 +83,9 @@ export interface Config {
   /** One user's reconcile. */
   readonly reconcile: {
     /**
-     * How long a row lease lasts without a heartbeat, in seconds. A running reconcile renews it every third
-     * of this, so a crashed reconciler's user is free again this long after the crash.
+     * How long a lease (a user's row, or a rollout's driver) lasts without a heartbeat, in seconds. Its
+     * holder renews it every third of this, so a crashed reconciler's user or rollout is free again this long
+     * after the crash.
      */
     readonly leaseSeconds: number;
     /** Time budget of a synchronous (`?wait=true`) reconcile, in milliseconds. */

@@ -85,12 +85,6 @@ export interface RolloutProgress {
 /** Actor recorded for the driver's own transitions (halt, complete). */
 export const ROLLOUT_DRIVER_ACTOR = "rollout-driver";
 /**
- * A driver's lease on a rollout, renewed every third of it while the driver runs: a driver that dies (a
- * killed function) frees its rollouts within this time.
- */
-const DRIVER_LEASE_S = 30;
-
-/**
  * The image reference that pins `image` to `digest`: `registry.fly.io/app:v2` + `sha256:…` →
  * `registry.fly.io/app@sha256:…` (the tag dropped, as flyctl deploys by digest).
  */
@@ -243,18 +237,21 @@ export async function advanceRollouts(
   deps: RolloutDeps,
   options: AdvanceOptions,
 ): Promise<RolloutProgress[]> {
-  const leased = await deps.rollouts.leaseRunning(options.owner, DRIVER_LEASE_S);
+  // A driver's lease on a rollout lasts as long as a row lease and is renewed the same way (every third of
+  // it): a driver that dies (a killed function) frees its rollouts within that time.
+  const leaseSeconds = deps.config.reconcile.leaseSeconds;
+  const leased = await deps.rollouts.leaseRunning(options.owner, leaseSeconds);
   const mine = new Set(leased.map((rollout) => rollout.id));
   const heartbeat = setInterval(async () => {
     try {
       // Renews ours; a rollout that became leasable meanwhile is left to the next driver run.
-      for (const renewed of await deps.rollouts.leaseRunning(options.owner, DRIVER_LEASE_S)) {
+      for (const renewed of await deps.rollouts.leaseRunning(options.owner, leaseSeconds)) {
         if (!mine.has(renewed.id)) await deps.rollouts.release(renewed.id, options.owner);
       }
     } catch (error) {
       deps.log.warn("rollout lease heartbeat failed", { error });
     }
-  }, (DRIVER_LEASE_S * 1000) / 3);
+  }, (leaseSeconds * 1000) / 3);
   try {
     return await advanceLeased(deps, leased, options);
   } finally {
