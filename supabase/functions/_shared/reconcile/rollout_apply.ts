@@ -4,7 +4,11 @@
  * `ensureMachine` sends the full-config update with `current_version`. Then the health gate: the machine
  * must be `started` with every check passing within the rollout's `health_timeout_s`.
  *
- * A user the rollout no longer concerns (downgraded mid-rollout) is reported healthy without any change.
+ * A user the rollout no longer concerns (downgraded mid-rollout) is reported healthy without any change. A
+ * held user's machine gets the rollout's config and stays stopped (the controller keeps held machines
+ * stopped): it counts as applied without the health gate, which a stopped machine could never pass, and
+ * starts on the new image when released. (Canaries are drawn from running users, so the gate that pins the
+ * digest is a real one.)
  *
  * @module
  */
@@ -81,6 +85,13 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     if ("desiredState" in result && result.desiredState === "absent") return { outcome: "healthy" };
     const { fly_app_name: appName, machine_id: machineId } = result.app;
     if (!appName || !machineId) return { outcome: "failed", error: "the reconcile left no machine" };
+    if (result.app.held_at) {
+      const machine = await deps.fly.machines.get(appName, machineId);
+      deps.log.info("rollout target held: config applied, machine kept stopped, no health gate", {
+        user_id: userId,
+      });
+      return { outcome: "healthy", imageDigest: machine.image_ref?.digest ?? null };
+    }
     return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
   };
 }

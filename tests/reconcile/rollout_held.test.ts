@@ -1,0 +1,66 @@
+/**
+ * A rollout through the controller over a fleet with held users: canaries are drawn from the running users,
+ * a held user's machine gets the pinned image and stays stopped, its target counts as applied without the
+ * health gate, and the rollout completes with the default max_failures of 0.
+ */
+import { assert, assertEquals } from "../_support/assert.ts";
+import { withEngine } from "./_engine_fixture.ts";
+import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
+import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
+import { advanceRollouts } from "../../supabase/functions/_shared/reconcile/rollout.ts";
+import { rolloutDeps } from "../../supabase/functions/_shared/reconcile/rollout_apply.ts";
+import type { EngineFixture } from "./_engine_fixture.ts";
+
+const IMAGE_B = "registry.fly.io/vyx-user-backend:b";
+
+/** The user's one live machine on the emulator, typed like the client sees it. */
+async function machineOf(f: EngineFixture, userId: string) {
+  const name = (await f.row(userId)).fly_app_name;
+  const app = f.emulator.state().apps.find((a) => a.name === name)!;
+  const live = app.machines.map((m) => MachineSchema.parse(m)).filter((m) => m.state !== "destroyed");
+  assertEquals(live.length, 1, `one live machine for ${userId}`);
+  return live[0];
+}
+
+Deno.test("rollout through the controller: held users get the image and stay stopped, never canaries; the rollout completes", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 4);
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const held = users.slice(0, 2);
+    const running = users.slice(2);
+    await f.db.sql`
+      update public.user_fly_apps set held_at = now(), held_by = 'ops:test', hold_reason = 'test',
+        next_attempt_at = now()
+      where user_id = any (${held}::uuid[])`;
+    for (const user of held) await f.reconcile(user);
+    for (const user of held) assertEquals((await machineOf(f, user)).state, "stopped");
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 2, batch_size: 2, health_timeout_s: 30 },
+      "ops:test",
+    );
+    const canaries = await f.db.sql<{ user_id: string }[]>`
+      select user_id from public.fly_rollout_targets where rollout_id = ${rollout.id} and batch = 0`;
+    assertEquals(
+      new Set(canaries.map((c) => c.user_id)),
+      new Set(running),
+      "the canaries are the running users",
+    );
+
+    await advanceRollouts(rolloutDeps(f.deps, rollouts), { owner: "driver", deadline: Date.now() + 60_000 });
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.healthy, done.failed], ["completed", 4, 0], JSON.stringify(done));
+    assert(done.image_digest?.startsWith("sha256:"), String(done.image_digest));
+
+    for (const user of held) {
+      const machine = await machineOf(f, user);
+      assertEquals([machine.state, machine.image_ref?.digest], ["stopped", done.image_digest], user);
+      assertEquals((await f.row(user)).status, "held");
+    }
+    for (const user of running) {
+      const machine = await machineOf(f, user);
+      assertEquals([machine.state, machine.image_ref?.digest], ["started", done.image_digest], user);
+    }
+  });
+});
