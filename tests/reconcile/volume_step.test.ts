@@ -69,10 +69,19 @@ Deno.test("volume step: created once in the plan's region, found again, extended
     const grown = context();
     const extended = await ensureVolume(grown, { appName: APP, plan: { ...VOLUME_PLAN, volume_size_gb: 4 } });
     assertEquals([extended?.volume.id, extended?.volume.size_gb], [created?.volume.id, 4]);
-    assertEquals(grown.events.map((e) => [e.event_type, e.metadata?.from_gb, e.metadata?.to_gb]), [
-      ["volume_extended", 1, 4],
+    assertEquals(grown.events.map((e) => [e.event_type, e.status, e.metadata?.from_gb, e.metadata?.to_gb]), [
+      ["volume_extended", "ok", 1, 4],
     ]);
     assertEquals(volumesOf(fixture).map((v) => [v.id, v.size_gb]), [[created?.volume.id, 4]]);
+    // An older host grows the filesystem only on restart: a warning event says so (no restart is made).
+    fixture.emulator.setVolumeExtendNeedsRestart(true);
+    const older = context();
+    await ensureVolume(older, { appName: APP, plan: { ...VOLUME_PLAN, volume_size_gb: 5 } });
+    assertEquals(older.events.map((e) => [e.event_type, e.status, e.metadata?.needs_restart]), [
+      ["volume_extended", "warning", true],
+    ]);
+    assert(older.events[0].error_details?.includes("restart"), older.events[0].error_details);
+    assertEquals(volumesOf(fixture).map((v) => v.size_gb), [5]);
     assertEquals(
       await ensureVolume(context(), { appName: APP, plan: { ...VOLUME_PLAN, volume_size_gb: null } }),
       null,

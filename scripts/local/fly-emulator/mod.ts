@@ -79,6 +79,8 @@ export interface FlyEmulator {
   reset(): void;
   /** Replaces the names held by other organizations. */
   setReservedNames(names: readonly string[]): void;
+  /** Whether volume extends answer `needs_restart: true` from now on (an older host; off by default). */
+  setVolumeExtendNeedsRestart(on: boolean): void;
   /** Changes a machine's state behind the client's back (a crash, a host stop). */
   setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
   /** Pushes an image tag again (same tag, new digest); returns the new digest. */
@@ -140,6 +142,9 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     setReservedNames: (names) => {
       core.store.reservedNames.clear();
       for (const name of names) core.store.reservedNames.add(name);
+    },
+    setVolumeExtendNeedsRestart: (on) => {
+      core.store.extendNeedsRestart = on;
     },
     setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
     pushImage: (image) => core.images.push(image),

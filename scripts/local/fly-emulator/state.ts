@@ -101,6 +101,8 @@ export class EmulatorStore {
   readonly orgMachines = new OrgMachineIndex();
   /** Names taken by apps of other organizations (403 on GET, 422 on create). */
   readonly reservedNames = new Set<string>();
+  /** Whether a volume extend answers `needs_restart: true` (an older host that cannot grow online). */
+  extendNeedsRestart = false;
   #nextNumericId = 1000;
 
   /** Creates the store with names already taken elsewhere. */
@@ -123,5 +125,6 @@ export class EmulatorStore {
   clear(): void {
     this.apps.clear();
     this.orgMachines.clear();
+    this.extendNeedsRestart = false;
   }
 }

@@ -183,8 +183,9 @@ export function volumeOperations(core: EmulatorCore): Operation[] {
           throw invalidArgument(`size_gb: volumes cannot shrink (current size ${volume.sizeGb} GB)`);
         }
         volume.sizeGb = size_gb;
-        // Emulated hosts grow the filesystem online, so a running machine sees the new size at once.
-        return c.json({ volume: volumeView(app, volume), needs_restart: false });
+        // Emulated hosts grow the filesystem online (a running machine sees the new size at once) unless a
+        // test asks for an older host (`setVolumeExtendNeedsRestart`).
+        return c.json({ volume: volumeView(app, volume), needs_restart: core.store.extendNeedsRestart });
       },
     },
     {

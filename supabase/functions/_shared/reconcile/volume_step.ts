@@ -143,9 +143,14 @@ async function fitSize(
     );
   }
   const { volume: extended, needs_restart } = await ctx.fly.volumes.extend(appName, volume.id, sizeGb);
+  // Most machines see the new size at once; older ones only after a restart, which flyctl leaves to the
+  // operator too (a restart interrupts the user's app): a warning event says so (`ops restart`).
   ctx.events.push({
     event_type: "volume_extended",
-    status: "ok",
+    status: needs_restart ? "warning" : "ok",
+    ...(needs_restart
+      ? { error_details: "the machine sees the new size only after a restart (ops restart <user>)" }
+      : {}),
     metadata: {
       app_name: appName,
       volume_id: volume.id,
