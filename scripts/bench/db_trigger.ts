@@ -2,14 +2,14 @@
  * Benchmark: what the tier-change triggers cost the application's writes to `user_subscriptions`.
  *
  * Usage: `deno task bench db_trigger` (sets LOCAL_DB_URL and LOCAL_ADMIN_DB_URL, the local cluster as
- * `postgres` and as the superuser). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (300 per phase).
+ * `postgres` and as the superuser). Sizes: BENCH_USERS (1000), BENCH_STATEMENTS (1000 per phase).
  *
  * It runs in a scratch database of that cluster (stand-ins + migrations applied, dropped at the end). Each
  * phase runs with the shipped triggers (one outbox row per change for the first 64 changes of a
  * transaction, then one bulk marker), with no trigger, and with two alternatives, all in the same run:
- * BENCH_ROUNDS (15) rounds of short phases, every variant in turn in a rotating order (so drifting load on
- * a shared machine weighs on all alike), one connection, every statement its own committed
- * transaction:
+ * BENCH_ROUNDS (15) rounds of short phases, every variant in turn in a rotating order, one connection, every
+ * statement its own committed transaction; a ratio is the median over rounds of the ratio within a round
+ * (see {@link pairedRatio}):
  *   - single: one user's tier flipped (pro <-> free), one statement at a time;
  *   - other: an UPDATE of another column, and one that sets the same tier (no change);
  *   - bulk: every user's tier flipped in one statement.
@@ -32,7 +32,7 @@ import { startTierDrainer } from "../local/drainer.ts";
 import { intSetting } from "./_support.ts";
 
 const USERS = intSetting("users", "BENCH_USERS", 1000);
-const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 300);
+const STATEMENTS = intSetting("statements", "BENCH_STATEMENTS", 1000);
 const PGBENCH_SECONDS = intSetting("pgbench-seconds", "BENCH_PGBENCH_S", 10);
 const ROUNDS = intSetting("rounds", "BENCH_ROUNDS", 15);
 
@@ -78,20 +78,17 @@ interface Phase {
 }
 
 const rate = (phase: Phase) => phase.rows / (phase.ms / 1000);
+/** The median of `values`. */
+const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+
 /**
- * How a variant's rounds become one rate, in rows per second. `best`, the fastest round, is what the BENCH
- * ratios use: other sessions on a shared machine only ever slow a round down, so the least disturbed round is
- * the closest to the trigger's own cost (a 300-statement phase lasts ~50 ms, and one burst of load elsewhere
- * moved a median ratio by 0.25 between two runs). `median` is printed beside it.
+ * A variant's ratio to no trigger: the median, over the rounds, of its rate divided by the no-trigger rate
+ * of the same round. Pairing within a round cancels the load other sessions put on a shared machine at that
+ * moment (unpaired medians, or best rounds, moved by up to 0.25 between two runs); the median drops the
+ * rounds a burst hit.
  */
-const ESTIMATORS = {
-  best: (phases: Phase[]) => Math.max(...phases.map(rate)),
-  median: (phases: Phase[]) => {
-    const rates = phases.map(rate).sort((a, b) => a - b);
-    return rates[Math.floor(rates.length / 2)];
-  },
-};
-type Estimator = keyof typeof ESTIMATORS;
+const pairedRatio = (variant: Phase[], none: Phase[]) =>
+  median(variant.map((p, i) => rate(p) / rate(none[i])));
 
 /** Runs `pgbench` with `script` against `url`; returns its transactions per second. */
 async function pgbench(url: string, script: string, seconds: number): Promise<number> {
@@ -221,24 +218,22 @@ update public.user_subscriptions set tier = case when tier = 'free' then 'pro' e
     const [left] = await sql`select count(*)::int as n from private.tier_outbox`;
     const drainedRows = reports.reduce((sum, r) => sum + r.drained, 0);
 
-    const ratio = (variant: Variant, phase: "single" | "other" | "bulk", estimator: Estimator = "best") =>
-      ESTIMATORS[estimator](results[variant][phase]) / ESTIMATORS[estimator](results.none[phase]);
-    const line = (variant: Variant, estimator: Estimator) =>
+    const ratio = (variant: Variant, phase: "single" | "other" | "bulk") =>
+      pairedRatio(results[variant][phase], results.none[phase]);
+    const line = (variant: Variant) =>
       `  ${variant.padEnd(10)} ${
         (["single", "other", "bulk"] as const).map((phase) => {
-          const perSecond = ESTIMATORS[estimator](results[variant][phase]).toFixed(0).padStart(6);
-          return `${phase} ${perSecond}/s (${ratio(variant, phase, estimator).toFixed(2)})`;
+          const perSecond = median(results[variant][phase].map(rate)).toFixed(0).padStart(6);
+          return `${phase} ${perSecond}/s (${ratio(variant, phase).toFixed(2)})`;
         }).join("   ")
       }`;
     const f = (n: number) => n.toFixed(2);
     return [
       `db trigger bench: ${USERS} users, ${STATEMENTS} statements per single/other phase, ${ROUNDS} rounds of`,
-      `every variant in a rotating order; rows per second (ratio to no trigger, same run);`,
-      `single = one tier flip per statement, other = UPDATE of another column or the same tier,`,
-      `bulk = every user's tier flipped in one statement. Best round (the least disturbed; the BENCH ratios):`,
-      ...VARIANTS.map((variant) => line(variant, "best")),
-      `median round:`,
-      ...VARIANTS.map((variant) => line(variant, "median")),
+      `every variant in a rotating order; median rows per second (ratio to no trigger: the median over rounds`,
+      `of the ratio within a round); single = one tier flip per statement, other = UPDATE of another column or`,
+      `the same tier, bulk = every user's tier flipped in one statement:`,
+      ...VARIANTS.map(line),
       `  (outbox = shipped: one outbox row per change up to 64 per transaction, then one bulk marker;`,
       `   per_row = one outbox row for every change; statement = statement-level trigger with transition`,
       `   tables, UNION ALL ... GROUP BY)`,
@@ -258,10 +253,7 @@ update public.user_subscriptions set tier = case when tier = 'free' then 'pro' e
       `per_row_bulk_ratio=${f(ratio("per_row", "bulk"))} statement_bulk_ratio=${
         f(ratio("statement", "bulk"))
       } ` +
-      `statement_other_ratio=${f(ratio("statement", "other"))} ` +
-      `median_single_ratio=${f(ratio("outbox", "single", "median"))} ` +
-      `median_other_ratio=${f(ratio("outbox", "other", "median"))} ` +
-      `median_bulk_ratio=${f(ratio("outbox", "bulk", "median"))}`,
+      `statement_other_ratio=${f(ratio("statement", "other"))}`,
     ];
   } finally {
     await db.drop();

@@ -2,8 +2,8 @@
 -- paid ~4 µs per row for its outbox inserts, 0.44x the speed of the same UPDATE without the trigger).
 --
 --   * The trigger counts the tier changes of its transaction in a transaction-local setting. The first 64
---     append one outbox row each, as before; the 65th appends ONE bulk marker (user_id null); the rest
---     append nothing. Rolled back (transaction or savepoint), count and rows go together.
+--     append one outbox row each, as before; the 65th appends ONE bulk marker (user_id null); the rest append
+--     nothing. Rolled back (transaction or savepoint), count and rows go together.
 --   * user_fly_apps.desired_tier records the tier each row's desired state was last recorded for
 --     (private._apply_desired_state writes it), so "which users changed" is a set-based diff:
 --     private.users_with_unrecorded_tier().
@@ -122,6 +122,15 @@ comment on function private.users_with_unrecorded_tier(integer) is
 
 -- ---------------------------------------------------------------------------------------------------------
 -- The trigger: one row per change up to 64 per transaction, then one marker.
+--
+-- Cost matters here (issue 12 measures it against the bare UPDATE): the count is read and written as plain
+-- PL/pgSQL assignments (the simple-expression path; a PERFORM would run a query through SPI). Once the
+-- marker is written the count reads 'bulk': the function returns at once for the rest of the statement (an
+-- AFTER trigger's calls come at the statement's end, after every row's WHEN), and the triggers' WHEN clauses
+-- skip the call altogether in the transaction's later statements.
+-- (The statistics' transaction-local insert count, pg_stat_get_xact_tuples_inserted, would save the write,
+-- but on Postgres 15 it also holds the backend's earlier transactions until their stats are flushed, up to
+-- a second later: a busy writer would queue markers for single changes.)
 
 create or replace function private.on_user_tier_change() returns trigger
 language plpgsql
@@ -129,25 +138,46 @@ security definer
 set search_path = ''
 as $$
 declare
-  -- Changes this transaction has queued so far (transaction-local: rolled back with the rows it counts).
-  v_queued integer := coalesce(nullif(current_setting('fly_apps.tier_changes_queued', true), '')::integer, 0);
+  -- Changes this transaction has queued so far, or 'bulk' once it wrote its marker (transaction-local:
+  -- rolled back with the rows it counts).
+  v_count text := pg_catalog.current_setting('fly_apps.tier_changes_queued', true);
+  v_queued integer;
+  v_set text;
 begin
-  if v_queued < 64 then
-    insert into private.tier_outbox (user_id) values (coalesce(new.user_id, old.user_id));
-  elsif v_queued = 64 then
-    insert into private.tier_outbox (user_id) values (null);
-  else
+  if v_count = 'bulk' then
     return null;
   end if;
-  perform set_config('fly_apps.tier_changes_queued', (v_queued + 1)::text, true);
+  v_queued := coalesce(nullif(v_count, '')::integer, 0);
+  if v_queued < 64 then
+    insert into private.tier_outbox (user_id) values (coalesce(new.user_id, old.user_id));
+    v_set := pg_catalog.set_config('fly_apps.tier_changes_queued', (v_queued + 1)::text, true);
+  else
+    insert into private.tier_outbox (user_id) values (null);
+    v_set := pg_catalog.set_config('fly_apps.tier_changes_queued', 'bulk', true);
+  end if;
   return null;
 end
 $$;
 comment on function private.on_user_tier_change() is
   'Trigger on user_subscriptions (after insert or delete; after update of tier when it really changed), in '
   'the writer''s transaction: the first 64 changes of a transaction append (user_id, queued_at) to '
-  'private.tier_outbox each, the 65th appends one bulk marker (user_id null), later ones nothing (the marker '
-  'stands for them). The count lives in the transaction-local setting fly_apps.tier_changes_queued.';
+  'private.tier_outbox each, the 65th appends one bulk marker (user_id null) and sets the transaction-local '
+  'count fly_apps.tier_changes_queued to ''bulk'': later changes append nothing (the marker stands for them), '
+  'and in later statements the triggers'' WHEN clauses skip the call.';
+
+drop trigger if exists on_user_tier_change on public.user_subscriptions;
+create trigger on_user_tier_change
+  after update of tier on public.user_subscriptions
+  for each row
+  when (old.tier is distinct from new.tier
+        and current_setting('fly_apps.tier_changes_queued', true) is distinct from 'bulk')
+  execute function private.on_user_tier_change();
+drop trigger if exists on_user_subscription_change on public.user_subscriptions;
+create trigger on_user_subscription_change
+  after insert or delete on public.user_subscriptions
+  for each row
+  when (current_setting('fly_apps.tier_changes_queued', true) is distinct from 'bulk')
+  execute function private.on_user_tier_change();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- The drainer.
