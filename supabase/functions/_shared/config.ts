@@ -87,7 +87,10 @@ export interface Config {
      * of this, so a crashed reconciler's user is free again this long after the crash.
      */
     readonly leaseSeconds: number;
-    /** Time budget of a synchronous (`?wait=true`) reconcile, in milliseconds. */
+    /**
+     * Time budget of one reconcile request (one user, or one hop of a batch), in milliseconds; a background
+     * reconcile's too.
+     */
     readonly budgetMs: number;
     /** Backoff of retryable failures: full jitter over min(max, base * 2^n), in milliseconds. */
     readonly backoff: { readonly baseMs: number; readonly maxMs: number };
@@ -201,7 +204,10 @@ const envSchema = z.object({
   DB_CONNECT_TIMEOUT_S: integer(10, 1, 120),
   DB_STATEMENT_TIMEOUT_MS: integer(15_000, 100, 600_000),
   RECONCILE_LEASE_SECONDS: integer(30, 10, 3_600),
-  RECONCILE_BUDGET_MS: integer(120_000, 1_000, 390_000),
+  // 60 s: a request is only sure of the first half of a hosted worker's 150 s wall clock (the runtime retires
+  // the worker then, sends beforeunload at 90 % and ends it at 100 %), so a request that starts late on a worker
+  // must still fit. Longer batches go on hop by hop (user_batch.ts).
+  RECONCILE_BUDGET_MS: integer(60_000, 1_000, 390_000),
   RECONCILE_BACKOFF_BASE_MS: integer(10_000, 100, 600_000),
   RECONCILE_BACKOFF_MAX_MS: integer(300_000, 1_000, 3_600_000),
   RECONCILE_BATCH_CONCURRENCY: integer(4, 1, 32),
