@@ -36,7 +36,7 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
     leaseSeconds: 30,
     budgetMs: 60_000,
     backoff: { baseMs: 10_000, maxMs: 300_000 },
-    batchConcurrency: 6,
+    batchConcurrency: 4,
   });
   assertEquals(config.logLevel, "info");
   assertEquals(config.appSecrets, [

@@ -210,10 +210,11 @@ const envSchema = z.object({
   RECONCILE_BUDGET_MS: integer(60_000, 1_000, 390_000),
   RECONCILE_BACKOFF_BASE_MS: integer(10_000, 100, 600_000),
   RECONCILE_BACKOFF_MAX_MS: integer(300_000, 1_000, 3_600_000),
-  // 6: on Fly-like latency a provision takes ~4.8 s, so 4 lanes created 0.83 apps/s, under the 0.95/s the
-  // app-create bucket allows; 6 keep the bucket busy (a lane then waits ~6.3 s for its token, which still
-  // leaves a user started at the last moment of a hop the 2 s a machine-start wait needs; 8 would not).
-  RECONCILE_BATCH_CONCURRENCY: integer(6, 1, 32),
+  // 4, measured: on the bulk bench (fast emulator, sweep every minute) 4 lanes reached 1.056-1.061 of the
+  // app-create floor and 6 lanes 1.079-1.092. A worker's lanes queue FIFO for the shared bucket, and at a hop's
+  // end the next hop and the sweep queue too, so more lanes mostly mean users that outwait the hop's last
+  // sixth. On Fly-like latency (a provision ~4.8 s, no sweep) 6 lanes were faster (66.4 s vs 69.8 s, 60 users).
+  RECONCILE_BATCH_CONCURRENCY: integer(4, 1, 32),
   SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
   SWEEP_LIMIT: integer(100, 1, 1_000),
   // About 1 ms of CPU per app checked in detail: 1,000 keeps a sweep inside the 2 s CPU limit per request.
