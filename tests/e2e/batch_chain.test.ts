@@ -13,8 +13,8 @@ import { type Stack, startStack } from "./_support.ts";
  * needs 2 s left), one at a time so each waits at most one token.
  */
 const CHAIN = { users: 24, env: { RECONCILE_BUDGET_MS: "24000", RECONCILE_BATCH_CONCURRENCY: "1" } };
-/** A `?wait=true` batch: a 12 s budget starts users for 10 s, too short for all of them. */
-const WAIT = { users: 14, env: { RECONCILE_BUDGET_MS: "12000", RECONCILE_BATCH_CONCURRENCY: "1" } };
+/** A `?wait=true` batch: a 6 s budget starts users for 5 s, too short for all of them. */
+const WAIT = { users: 8, env: { RECONCILE_BUDGET_MS: "6000", RECONCILE_BATCH_CONCURRENCY: "1" } };
 
 /** The function log entries with message `msg`. */
 function logEntries(stack: Stack, msg: string): Record<string, unknown>[] {
