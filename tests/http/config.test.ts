@@ -34,7 +34,7 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
   });
   assertEquals(config.reconcile, {
     leaseSeconds: 30,
-    budgetMs: 120_000,
+    budgetMs: 60_000,
     backoff: { baseMs: 10_000, maxMs: 300_000 },
     batchConcurrency: 4,
   });

@@ -3,7 +3,7 @@
  * desired state comes from the user's current tier, so a late or duplicated kick can never undo a newer
  * change. POST answers 202 at once and reconciles in the background (trigger), or with `?wait=true` answers
  * with the outcome (ops). The provision function also takes a batch `{user_ids}` (the tier-outbox drainer's
- * one kick per batch). GET shows the user's state.
+ * one kick per batch; see user_batch.ts). GET shows the user's state.
  *
  * @module
  */
@@ -13,13 +13,11 @@ import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import type { FunctionHandlers } from "../http/app.ts";
-import { isUsersBody, type userBody, type usersBody } from "../http/schemas.ts";
-import { mapBounded } from "../reconcile/bounded.ts";
+import { isUsersBody, type userBody } from "../http/schemas.ts";
 import { type ControllerResult, reconcileUser } from "../reconcile/controller.ts";
 import type { z } from "zod";
 import { engineDeps } from "./engine_deps.ts";
-
-type UserAppFunction = "provision-user-fly-app" | "deprovision-user-fly-app";
+import { reconcileBatch, type UserAppFunction } from "./user_batch.ts";
 
 /** HTTP status and body for a synchronous reconcile's result. */
 function describe(result: ControllerResult): { status: ContentfulStatusCode; body: Record<string, unknown> } {
@@ -76,34 +74,6 @@ function describe(result: ControllerResult): { status: ContentfulStatusCode; bod
         },
       };
   }
-}
-
-/**
- * POST `{user_ids}`: reconciles each user to what their current tier says (present or absent),
- * `reconcile.batchConcurrency` at a time, within one `reconcile.budgetMs` for the whole batch. Users not
- * started before the budget ends are left due for the health sweep. 202 at once unless `wait`.
- */
-async function reconcileBatch(
-  input: { name: UserAppFunction; body: z.output<typeof usersBody>; wait: boolean },
-  c: Context<AppEnv>,
-): Promise<Response> {
-  const config = c.get("config");
-  const log = c.get("log").child({ batch_users: input.body.user_ids.length });
-  const deps = engineDeps(config, log);
-  const deadline = Date.now() + config.reconcile.budgetMs;
-  const owner = `${input.name}:${c.get("requestId")}`;
-  const reason = input.body.reason ?? (input.wait ? "ops" : "kick");
-  const run = () =>
-    mapBounded(input.body.user_ids, config.reconcile.batchConcurrency, async (userId) => {
-      if (Date.now() >= deadline) return { user_id: userId, outcome: "left_for_sweep" };
-      const result = await reconcileUser(deps, { userId, owner, deadline, reason });
-      return { user_id: userId, outcome: result.outcome };
-    });
-  if (!input.wait) {
-    runInBackground("reconcile batch", run(), log);
-    return c.json({ accepted: true, users: input.body.user_ids.length, request_id: c.get("requestId") }, 202);
-  }
-  return c.json({ results: await run() }, 200);
 }
 
 /** The handlers of one of the two per-user functions. */

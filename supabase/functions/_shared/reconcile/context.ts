@@ -39,6 +39,14 @@ export function remainingMs(ctx: Pick<ReconcileContext, "deadline">): number {
 }
 
 /**
+ * When work that has `budgetMs` until `deadline` takes no new item: a sixth of the budget (at most 10 s)
+ * before the deadline, so that an item taken just before still has room to finish.
+ */
+export function takeNoWorkAfter(deadline: number, budgetMs: number): number {
+  return deadline - Math.min(budgetMs / 6, 10_000);
+}
+
+/**
  * Sleeps `ms`; throws {@link DeadlineExceededError} when that would cross the deadline, and
  * {@link LeaseLostError} when the lease is lost (before or during the pause).
  */

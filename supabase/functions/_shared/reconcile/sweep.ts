@@ -21,7 +21,7 @@
  * @module
  */
 import type { UserFlyApp } from "../db/user_fly_apps.ts";
-import type { EngineDeps } from "./context.ts";
+import { type EngineDeps, takeNoWorkAfter } from "./context.ts";
 import { type ControllerResult, runClaimed } from "./controller.ts";
 import { checkApps, type DetailReport, emptyDetailReport } from "./detail_check.ts";
 import { sendAlert } from "./alerts.ts";
@@ -160,8 +160,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
   const budget = options.budgetMs;
   const deadline = started + budget;
   const phaseEnd = (share: number) => started + budget * share;
-  // Work taken just before this point still needs room to finish inside the budget.
-  const stopTakingWorkAt = deadline - Math.min(budget / 6, 10_000);
+  const stopTakingWorkAt = takeNoWorkAfter(deadline, budget);
   const report = emptyReport(budget);
   const errors: string[] = [];
   const note = (error: string | null) => error && errors.push(error);
