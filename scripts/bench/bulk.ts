@@ -38,6 +38,8 @@ interface PhaseResult {
   floorS: number;
   converged: number;
   http429: number;
+  /** 429 answers by operation (empty when there were none). */
+  http429ByOperation: Record<string, number>;
   requests: number;
 }
 
@@ -95,6 +97,11 @@ async function phase(
     floorS: floorSeconds(users.length, options.rule),
     converged,
     http429: totalAnswers(counts, (s) => s === "429"),
+    http429ByOperation: Object.fromEntries(
+      Object.entries(counts).filter(([, byStatus]) => byStatus["429"]).map((
+        [op, byStatus],
+      ) => [op, byStatus["429"]]),
+    ),
     requests: totalAnswers(counts),
   };
 }
@@ -107,7 +114,8 @@ function ratio(result: PhaseResult): string {
 function describe(label: string, result: PhaseResult, users: number): string {
   return `${label}: ${result.converged}/${users} converged in ${result.wallS.toFixed(1)} s, floor ` +
     `${result.floorS.toFixed(1)} s, ratio ${ratio(result)}, ` +
-    `${result.requests} API answers, ${result.http429} of them 429`;
+    `${result.requests} API answers, ${result.http429} of them 429` +
+    (result.http429 > 0 ? ` (${JSON.stringify(result.http429ByOperation)})` : "");
 }
 
 /** Runs the benchmark against the cluster behind LOCAL_DB_URL; returns the lines it prints. */
