@@ -126,9 +126,9 @@ comment on function private.users_with_unrecorded_tier(integer) is
 -- Cost matters here (issue 12 measures it against the bare UPDATE): the count is read and written as plain
 -- PL/pgSQL assignments (the simple-expression path; a PERFORM would run a query through SPI). Once the
 -- marker is written the count reads 'bulk' and every later call of the transaction returns at once. The
--- triggers themselves stay as 20261130000300 made them: testing the setting in their WHEN clauses would skip
--- those calls, but the clause is compiled for every UPDATE that sets tier, and that cost the UPDATEs that
--- leave the tier as it is ~7 % (db_trigger bench).
+-- triggers themselves stay as 20261130000300 made them: testing the setting in their WHEN clauses cannot skip
+-- a call within the statement (an AFTER trigger's calls come at its end, after every row's WHEN), only in the
+-- transaction's later statements, and it would be compiled for every UPDATE that sets tier.
 -- (The statistics' transaction-local insert count, pg_stat_get_xact_tuples_inserted, would save the write,
 -- but on Postgres 15 it also holds the backend's earlier transactions until their stats are flushed, up to
 -- a second later: a busy writer would queue markers for single changes.)
