@@ -34,6 +34,8 @@ export const UserFlyAppSchema = z.looseObject({
   next_attempt_at: timestamp,
   lease_owner: z.string().nullable(),
   lease_expires_at: timestamp,
+  lease_released_at: timestamp.optional(),
+  lease_released_by: z.string().nullable().optional(),
   secrets_version: z.coerce.number().int().nullable(),
   secrets_digest: z.string().nullable(),
   deployed_at: timestamp,
