@@ -8,7 +8,13 @@ export type { FlyClient, FlyClientOptions } from "./client.ts";
 export * from "./errors.ts";
 export type { FlyAttemptLog } from "./transport.ts";
 export type { RetryOptions } from "./retry_policy.ts";
-export { DEFAULT_APP_CREATE_RULE, PER_ACTION_RULE, rateKeyFor, type RateRule } from "./rate_limits.ts";
+export {
+  DEFAULT_APP_CREATE_RULE,
+  PER_ACTION_RULE,
+  PER_IDENTIFIER_REFILL_MS,
+  rateKeyFor,
+  type RateRule,
+} from "./rate_limits.ts";
 export type { SharedBucketStore } from "./limiter.ts";
 export type { AppsResource, DeleteAppOptions } from "./resources/apps.ts";
 export type { IpAssignmentsResource } from "./resources/ip_assignments.ts";

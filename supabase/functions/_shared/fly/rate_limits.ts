@@ -31,6 +31,20 @@ const GLOBAL_OPERATIONS: ReadonlySet<string> = new Set(["Apps_delete"]);
  */
 const SHARED_OPERATIONS: ReadonlySet<string> = new Set(["Apps_create", "Apps_delete"]);
 
+/**
+ * Milliseconds Fly needs to refill any bucket counted per app or per machine from empty: a reconciler that
+ * takes a user's lease over from another function instance waits this long after the previous holder let go
+ * (their buckets live in that instance's limiter, not in Postgres like the org-wide ones).
+ */
+export const PER_IDENTIFIER_REFILL_MS: number = Math.max(
+  ...[
+    PER_ACTION_RULE,
+    ...Object.entries(RULE_OVERRIDES).filter(([op]) => !SHARED_OPERATIONS.has(op)).map(
+      ([, rule]) => rule,
+    ),
+  ].map((rule) => (rule.burst / rule.ratePerSecond) * 1000),
+);
+
 /** Default app-create rule: Fly's docs state none, so the per-action rule (1/s, burst 3), per org. */
 export const DEFAULT_APP_CREATE_RULE: RateRule = PER_ACTION_RULE;
 

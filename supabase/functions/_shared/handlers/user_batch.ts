@@ -1,7 +1,8 @@
 /**
  * The batch form of the per-user functions, `POST {user_ids, reason?}` (the tier-outbox drainer's one kick per
  * batch, or ops): each user reconciled to what their current tier says, `reconcile.batchConcurrency` at a
- * time, within one `reconcile.budgetMs`.
+ * time, within one `reconcile.budgetMs`. A user whose current desired state another reconciler has already
+ * settled (the sweep's due lane, an earlier hop) is skipped as `up_to_date`.
  *
  * One invocation is one hop. It starts users until a sixth of its budget (at most 10 s) is left, so the users
  * it started can finish, or until the runtime announces the worker's end (`beforeunload`). A background hop
@@ -104,7 +105,8 @@ export async function reconcileBatch(
         }
       },
     }, async (userId): Promise<BatchResult> => {
-      const result = await reconcileUser(deps, { userId, owner, deadline, reason });
+      // A user another reconciler settled meanwhile (the sweep's due lane, an earlier hop) is up to date.
+      const result = await reconcileUser(deps, { userId, owner, deadline, reason, generation: "current" });
       return { user_id: userId, outcome: result.outcome };
     });
     await handingOn;

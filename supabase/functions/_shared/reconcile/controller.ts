@@ -19,6 +19,7 @@ import { sendAlert } from "./alerts.ts";
 import type { EngineDeps, ReconcileContext } from "./context.ts";
 import { isLeaseLost } from "./failure.ts";
 import { reconcile, type ReconcileOutcome } from "./reconcile.ts";
+import { rememberLeaseOwner, takeoverQuietUntil } from "./takeover.ts";
 
 /** What one controller call ended with. */
 export type ControllerResult =
@@ -49,8 +50,11 @@ export interface AttemptOptions {
 /** One request to reconcile a user. */
 export interface ReconcileRequest extends AttemptOptions {
   userId: string;
-  /** The desired generation that caused the call; an already observed one is skipped. */
-  generation?: number;
+  /**
+   * The desired generation that caused the call, or `"current"` for a notice that names none (a batch kick:
+   * whatever the row desires now); an already observed one is skipped. Without it the row is reconciled.
+   */
+  generation?: number | "current";
 }
 
 /** What recording an attempt writes: the patch, the events, and whether an alert goes out. */
@@ -226,6 +230,7 @@ export async function runClaimed(
   options: AttemptOptions,
 ): Promise<ControllerResult> {
   const claimedAt = Date.now();
+  rememberLeaseOwner(deps.fly, options.owner);
   const heartbeat = startHeartbeat(deps, row.id, options.owner);
   let settled = false;
   try {
@@ -247,6 +252,7 @@ export async function runClaimed(
       signal: heartbeat.signal,
       patch: {},
       events: [],
+      flyQuietUntil: takeoverQuietUntil(deps.fly, row, claimedAt),
     };
     const attempt = await reconcile(ctx, spec);
     const record = outcomeRecord({
@@ -333,7 +339,8 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
   }
   if (claim.status === "not_found") return { outcome: "no_row" };
   const row = claim.app;
-  const alreadyObserved = request.generation !== undefined && row.observed_generation >= request.generation &&
+  const wanted = request.generation === "current" ? row.desired_generation : request.generation;
+  const alreadyObserved = wanted !== undefined && row.observed_generation >= wanted &&
     row.observed_generation >= row.desired_generation && row.next_attempt_at === null;
   if (alreadyObserved) {
     await deps.repo.release(row.id, request.owner);
