@@ -8,8 +8,8 @@
  * phase runs with the shipped triggers (one outbox row per change for the first 64 changes of a
  * transaction, then one bulk marker), with no trigger, and with two alternatives, all in the same run:
  * BENCH_ROUNDS (15) rounds of short phases, every variant in turn in a rotating order, one connection, every
- * statement its own committed transaction; a ratio is the median over rounds of the ratio within a round
- * (see {@link pairedRatio}):
+ * statement its own committed transaction, every phase from freshly vacuumed tables (autovacuum off for
+ * the rounds); a ratio is the median over rounds of the ratio within a round (see {@link pairedRatio}):
  *   - single: one user's tier flipped (pro <-> free), one statement at a time;
  *   - other: an UPDATE of another column, and one that sets the same tier (no change);
  *   - bulk: every user's tier flipped in one statement.
@@ -126,6 +126,12 @@ export async function benchTrigger(): Promise<string[]> {
     await sql`insert into auth.users (id) select unnest(${users}::uuid[])`;
     await sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'free'`;
     await sql`select private.drain_tier_outbox(1000, false)`;
+    const autovacuum = async (on: boolean) => {
+      for (const table of ["public.user_subscriptions", "private.tier_outbox"]) {
+        await sql.unsafe(`alter table ${table} set (autovacuum_enabled = ${on})`);
+      }
+    };
+    await autovacuum(false);
 
     const tiers = new Map(users.map((u) => [u, "free"]));
     let cursor = 0;
@@ -168,8 +174,10 @@ export async function benchTrigger(): Promise<string[]> {
           `alter table public.user_subscriptions ${on ? "enable" : "disable"} trigger ${trigger}`,
         );
       }
-      // Empty the outbox between phases (the drainer keeps it small in production).
+      // Empty the outbox between phases (the drainer keeps it small in production), and start every phase
+      // from vacuumed tables: autovacuum is off for them, so it cannot land on one variant's phase.
       await sql`delete from private.tier_outbox`;
+      await sql`vacuum public.user_subscriptions, private.tier_outbox`;
     };
 
     const results: Record<Variant, { single: Phase[]; other: Phase[]; bulk: Phase[] }> = {
@@ -194,6 +202,8 @@ export async function benchTrigger(): Promise<string[]> {
     }
 
     // pgbench: 4 clients flipping random users' tiers; with the outbox trigger the drainer runs every second.
+    // Autovacuum runs as it would in production.
+    await autovacuum(true);
     const script = `\\set n random(1, ${USERS})
 update public.user_subscriptions set tier = case when tier = 'free' then 'pro' else 'free' end
   where user_id = (select user_id from public.bench_users where n = :n);
