@@ -86,7 +86,7 @@ Deno.test("limiter: aborting while waiting on a shared reservation gives the con
   const { store } = recordingStore(10_000);
   const limiter = new FlyRateLimiter({ maxConcurrency: 1, rateSafetyFactor: 1, sharedBuckets: store });
   const controller = new AbortController();
-  const waiting = limiter.acquire(rateKeyFor("Apps_create", "personal"), controller.signal);
+  const waiting = limiter.acquire(rateKeyFor("Apps_create", "personal"), { signal: controller.signal });
   setTimeout(() => controller.abort(new Error("cancelled")), 50);
   const outcome = await waiting.then(() => "acquired", (error) => (error as Error).message);
   assertEquals(outcome, "cancelled");
@@ -100,7 +100,7 @@ Deno.test("limiter: a request cancelled while queued behind another takes no sha
   const limiter = new FlyRateLimiter({ maxConcurrency: 4, rateSafetyFactor: 1, sharedBuckets: store });
   const first = limiter.acquire(rateKeyFor("Apps_create", "personal"));
   const controller = new AbortController();
-  const second = limiter.acquire(rateKeyFor("Apps_create", "personal"), controller.signal);
+  const second = limiter.acquire(rateKeyFor("Apps_create", "personal"), { signal: controller.signal });
   controller.abort(new Error("budget spent"));
   assertEquals(await second.then(() => "acquired", (error) => (error as Error).message), "budget spent");
   (await first)();

@@ -1,7 +1,7 @@
 /**
- * A user's lease moving between function instances: a reconciler in another instance lets Fly's per-app
- * buckets refill before its first call, so the client limits hold across the hand-over (no 429 from the
- * emulator, which enforces Fly's documented limits); the instance that let go itself goes on at once.
+ * A user's lease moving between function instances: a reconciler in another instance starts the app's
+ * in-process buckets cold, so the client limits hold across the hand-over (no 429 from the emulator, which
+ * enforces Fly's documented limits); the instance that let go itself keeps its warm buckets.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { withEngine } from "./_engine_fixture.ts";
@@ -11,12 +11,12 @@ import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/cont
 import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
 import {
   rememberLeaseOwner,
-  takeoverQuietUntil,
+  takeoverColdSince,
 } from "../../supabase/functions/_shared/reconcile/takeover.ts";
 
 const TAKEOVER_LOG = "lease taken over from another instance";
 
-/** A row as the pause reads it: only the two lease stamps matter. */
+/** A row as the takeover reads it: only the two lease stamps matter. */
 function released(at: number | null, by: string | null): UserFlyApp {
   return {
     lease_released_at: at === null ? null : new Date(at).toISOString(),
@@ -24,38 +24,42 @@ function released(at: number | null, by: string | null): UserFlyApp {
   } as UserFlyApp;
 }
 
-Deno.test("takeoverQuietUntil: another instance's recent release pauses until Fly refills; own or old releases do not", () => {
+Deno.test("takeoverColdSince: another instance's recent release starts the buckets cold; own or old releases do not", () => {
   const fly = createFlyClient({ token: "t", baseUrl: "http://127.0.0.1:9" });
   const other = createFlyClient({ token: "t", baseUrl: "http://127.0.0.1:9" });
   rememberLeaseOwner(fly, "mine");
   rememberLeaseOwner(other, "theirs");
   const now = Date.parse("2026-11-30T10:00:00Z");
-  assertEquals(takeoverQuietUntil(fly, released(null, null), now), 0, "never leased");
-  assertEquals(takeoverQuietUntil(fly, released(now - 500, "mine"), now), 0, "let go by this instance");
+  assertEquals(takeoverColdSince(fly, released(null, null), now), undefined, "never leased");
   assertEquals(
-    takeoverQuietUntil(fly, released(now - 1_000, "theirs"), now),
-    now - 1_000 + PER_IDENTIFIER_REFILL_MS,
-    "let go by another instance a second ago",
+    takeoverColdSince(fly, released(now - 500, "mine"), now),
+    undefined,
+    "let go by this instance",
   );
   assertEquals(
-    takeoverQuietUntil(fly, released(now - 1_000, "unknown owner"), now),
-    now - 1_000 + PER_IDENTIFIER_REFILL_MS,
+    takeoverColdSince(fly, released(now - 1_000, "theirs"), now),
+    now - 1_000,
+    "by another, 1 s ago",
+  );
+  assertEquals(
+    takeoverColdSince(fly, released(now - 1_000, "unknown owner"), now),
+    now - 1_000,
     "an owner this instance never ran counts as another instance",
   );
   assertEquals(
-    takeoverQuietUntil(fly, released(now - PER_IDENTIFIER_REFILL_MS, "theirs"), now),
-    0,
-    "refilled",
+    takeoverColdSince(fly, released(now - PER_IDENTIFIER_REFILL_MS, "theirs"), now),
+    undefined,
+    "Fly has refilled",
   );
   assertEquals(
-    takeoverQuietUntil(fly, released(now + 60_000, "theirs"), now),
-    now + PER_IDENTIFIER_REFILL_MS,
-    "a database clock ahead never stretches the pause past one refill period",
+    takeoverColdSince(fly, released(now + 60_000, "theirs"), now),
+    now,
+    "a database clock ahead holds calls back no further than now",
   );
   assertEquals(PER_IDENTIFIER_REFILL_MS, 3_000, "1 request/s with bursts of 3 is the slowest refill");
 });
 
-Deno.test("a second instance that takes a user over right after a reconcile waits for Fly's per-app limits: no 429", async () => {
+Deno.test("a second instance that takes a user over right after a reconcile starts its per-app buckets cold: no 429", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
     const makeDue = () =>
@@ -64,11 +68,11 @@ Deno.test("a second instance that takes a user over right after a reconcile wait
     const limited = () =>
       Object.entries(f.emulator.requestCounts()).filter(([, byStatus]) => byStatus["429"]);
     assertEquals((await f.reconcile(user)).outcome, "converged");
-    // Again at once from the same instance: no pause (its limiter paces it). This re-check of an existing app
+    // Again at once from the same instance: warm buckets (its limiter paces it). This re-check of an existing app
     // lists its machines twice (ownership, then the machine step), as a sweep's or a later hop's would.
     await makeDue();
     assertEquals((await f.reconcile(user)).outcome, "converged");
-    assertEquals(takeovers(), 0, "an owner this instance ran needs no pause");
+    assertEquals(takeovers(), 0, "an owner this instance ran leaves the buckets warm");
     const first = await f.row(user);
     assert(first.lease_released_at, "the release was stamped");
     assert(first.lease_released_by?.startsWith("test:"), String(first.lease_released_by));
@@ -87,11 +91,9 @@ Deno.test("a second instance that takes a user over right after a reconcile wait
     });
     assertEquals(result.outcome, "converged");
     assertEquals(limited(), [], "no request was rate limited");
-    const refilledAt = Date.parse(first.lease_released_at!) + PER_IDENTIFIER_REFILL_MS;
-    assert(Date.now() >= refilledAt - 50, "the takeover paused until Fly had refilled");
-    assertEquals(takeovers(), 1, "the pause is logged");
+    assertEquals(takeovers(), 1, "the cold start is logged");
 
-    // Back to the first instance, which never ran the other owner: it pauses too.
+    // Back to the first instance, which never ran the other owner: it starts cold too.
     await makeDue();
     assertEquals((await f.reconcile(user)).outcome, "converged");
     assertEquals(takeovers(), 2, "back from the other instance");

@@ -9,7 +9,7 @@ import { OrgMachinesResource } from "./resources/org_machines.ts";
 import { SecretsResource } from "./resources/secrets.ts";
 import { VolumesResource } from "./resources/volumes.ts";
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry_policy.ts";
-import { type FlyAttemptLog, FlyTransport } from "./transport.ts";
+import { type CallScope, type FlyAttemptLog, FlyTransport } from "./transport.ts";
 
 /** The public Machines API. */
 export const DEFAULT_FLY_API_BASE_URL = "https://api.machines.dev";
@@ -64,10 +64,11 @@ export interface FlyClient {
   /** Volumes: list, create, get, extend, delete. */
   readonly volumes: VolumesResource;
   /**
-   * The same client (same limiter) with every call also bound to `signal`: a call in flight or waiting for
-   * the limiter ends when it aborts (e.g. a reconcile's deadline, a lost lease).
+   * The same client (same limiter) with every call also bound to `scope`: a call in flight or waiting for
+   * the limiter ends when its signal aborts (e.g. a reconcile's deadline, a lost lease), and the per-app and
+   * per-machine buckets start cold after a takeover (`coldSince`).
    */
-  withSignal(signal: AbortSignal): FlyClient;
+  scoped(scope: CallScope): FlyClient;
 }
 
 /** The resources over one transport. */
@@ -81,7 +82,7 @@ function clientOver(transport: FlyTransport): FlyClient {
     metadata: new MetadataResource(transport),
     orgMachines: new OrgMachinesResource(transport),
     volumes: new VolumesResource(transport),
-    withSignal: (signal) => clientOver(transport.withSignal(signal)),
+    scoped: (scope) => clientOver(transport.scoped(scope)),
   };
 }
 

@@ -50,9 +50,16 @@ class TokenBucket {
     return this.#tokens >= this.#rule.burst;
   }
 
-  /** Waits until a token is available and takes it. */
-  async take(signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits until a token is available and takes it. With `coldSince` (epoch ms), the bucket first holds no
+   * more than it would had it been emptied then: another instance may have used Fly's up to that moment.
+   */
+  async take(signal?: AbortSignal, coldSince?: number): Promise<void> {
     this.#refill();
+    if (coldSince !== undefined) {
+      const refilledSince = (Math.max(0, Date.now() - coldSince) / 1000) * this.#rule.ratePerSecond;
+      this.#tokens = Math.min(this.#tokens, refilledSince);
+    }
     while (this.#tokens < 1) {
       await sleep(Math.ceil(((1 - this.#tokens) / this.#rule.ratePerSecond) * 1000), signal);
       this.#refill();
@@ -108,6 +115,18 @@ export interface SharedBucketStore {
   take(name: string, rule: RateRule, tokens: number): Promise<number>;
 }
 
+/** Options of one {@link FlyRateLimiter.acquire}. */
+export interface AcquireOptions {
+  /** Aborts the wait. */
+  readonly signal?: AbortSignal;
+  /**
+   * Epoch ms up to which another function instance may have drawn on Fly's bucket for this identifier (the
+   * previous holder of the user's lease): an in-process bucket then holds at most what it would have refilled
+   * since. Org-wide buckets are shared already and ignore it.
+   */
+  readonly coldSince?: number;
+}
+
 /** Options of {@link FlyRateLimiter}. */
 export interface FlyRateLimiterOptions {
   /** Most requests in flight at once, across all buckets. */
@@ -155,8 +174,12 @@ export class FlyRateLimiter {
     this.#concurrency = new Semaphore(options.maxConcurrency);
   }
 
-  /** Waits until a request on `rateKey` may be sent; the returned function must be called when it finishes. */
-  async acquire(rateKey: RateKey, signal?: AbortSignal): Promise<() => void> {
+  /**
+   * Waits until a request on `rateKey` may be sent; the returned function must be called when it finishes.
+   * `coldSince` (epoch ms) applies to a bucket kept in process: see {@link AcquireOptions.coldSince}.
+   */
+  async acquire(rateKey: RateKey, options: AcquireOptions = {}): Promise<() => void> {
+    const { signal, coldSince } = options;
     const queue = this.#queueFor(rateKey);
     queue.queued += 1;
     const previous = queue.tail;
@@ -164,7 +187,7 @@ export class FlyRateLimiter {
       // A request cancelled while it queued takes no token (a shared one would be lost to every instance).
       signal?.throwIfAborted();
       return queue.sharedName === undefined
-        ? this.#dispatchLocal(queue, signal)
+        ? this.#dispatchLocal(queue, signal, coldSince)
         : this.#dispatchShared(queue, signal);
     });
     queue.tail = dispatched.catch(() => undefined);
@@ -175,8 +198,8 @@ export class FlyRateLimiter {
     }
   }
 
-  async #dispatchLocal(queue: BucketQueue, signal?: AbortSignal): Promise<() => void> {
-    await queue.bucket.take(signal);
+  async #dispatchLocal(queue: BucketQueue, signal?: AbortSignal, coldSince?: number): Promise<() => void> {
+    await queue.bucket.take(signal, coldSince);
     return await this.#concurrency.acquire(signal);
   }
 

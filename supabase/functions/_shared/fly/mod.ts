@@ -6,7 +6,7 @@
 export { createFlyClient, DEFAULT_FLY_API_BASE_URL } from "./client.ts";
 export type { FlyClient, FlyClientOptions } from "./client.ts";
 export * from "./errors.ts";
-export type { FlyAttemptLog } from "./transport.ts";
+export type { CallScope, FlyAttemptLog } from "./transport.ts";
 export type { RetryOptions } from "./retry_policy.ts";
 export {
   DEFAULT_APP_CREATE_RULE,

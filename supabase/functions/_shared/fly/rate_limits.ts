@@ -33,8 +33,8 @@ const SHARED_OPERATIONS: ReadonlySet<string> = new Set(["Apps_create", "Apps_del
 
 /**
  * Milliseconds Fly needs to refill any bucket counted per app or per machine from empty: a reconciler that
- * takes a user's lease over from another function instance waits this long after the previous holder let go
- * (their buckets live in that instance's limiter, not in Postgres like the org-wide ones).
+ * takes a user's lease over from another function instance sooner than this after the previous holder let go
+ * starts those buckets cold (they live in each instance's limiter, not in Postgres like the org-wide ones).
  */
 export const PER_IDENTIFIER_REFILL_MS: number = Math.max(
   ...[

@@ -73,7 +73,18 @@ export interface FlyAttemptLog {
   readonly failure?: FlyNetworkFailure | "aborted";
 }
 
-/** Settings of {@link FlyTransport}. */
+/** What binds every call of a scoped transport (one reconcile attempt). */
+export interface CallScope {
+  /** Aborts every call of the scope, in flight or waiting for the limiter. */
+  readonly signal: AbortSignal;
+  /**
+   * Epoch ms up to which another function instance may have drawn on Fly's per-app and per-machine buckets
+   * for the scope's calls (a user's lease taken over from it): see `AcquireOptions.coldSince` in `limiter.ts`.
+   */
+  readonly coldSince?: number;
+}
+
+/** Settings of a {@link FlyTransport}. */
 export interface FlyTransportOptions {
   /** API origin, e.g. `https://api.machines.dev` (a trailing `/v1` is accepted and dropped). */
   readonly baseUrl: string;
@@ -113,18 +124,22 @@ function buildQueryString(query: Readonly<Record<string, QueryValue>> | undefine
 export class FlyTransport {
   readonly #options: FlyTransportOptions;
   readonly #baseUrl: string;
-  readonly #scope: AbortSignal | undefined;
+  readonly #scope: CallScope | undefined;
 
-  /** Creates a transport with the given settings; `scope` aborts every call it sends. */
-  constructor(options: FlyTransportOptions, scope?: AbortSignal) {
+  /** Creates a transport with the given settings; `scope` binds every call it sends. */
+  constructor(options: FlyTransportOptions, scope?: CallScope) {
     this.#options = options;
     this.#baseUrl = normalizeBaseUrl(options.baseUrl);
     this.#scope = scope;
   }
 
-  /** The same transport (same limiter and settings) with every call also bound to `signal`. */
-  withSignal(signal: AbortSignal): FlyTransport {
-    return new FlyTransport(this.#options, this.#scope ? AbortSignal.any([this.#scope, signal]) : signal);
+  /** The same transport (same limiter and settings) with every call also bound to `scope`. */
+  scoped(scope: CallScope): FlyTransport {
+    const outer = this.#scope;
+    return new FlyTransport(this.#options, {
+      signal: outer ? AbortSignal.any([outer.signal, scope.signal]) : scope.signal,
+      coldSince: scope.coldSince ?? outer?.coldSince,
+    });
   }
 
   /** Sends `call`, retrying where safe, and resolves to its parsed 2xx body; throws a {@link FlyError}. */
@@ -134,7 +149,7 @@ export class FlyTransport {
 
   /** Like {@link send}, but also gives the response headers (for `fly-next-cursor`). */
   async exchange<T>(scopedCall: FlyCall<T>): Promise<{ body: T; headers: Headers }> {
-    const scope = this.#scope;
+    const scope = this.#scope?.signal;
     const call = scope
       ? { ...scopedCall, signal: scopedCall.signal ? AbortSignal.any([scopedCall.signal, scope]) : scope }
       : scopedCall;
@@ -179,7 +194,10 @@ export class FlyTransport {
     return async (url, init) => {
       const thisAttempt = attempt++;
       const release = this.#options.limiter
-        ? await this.#options.limiter.acquire(rateKeyFor(call.operation, call.rateIdentifier), call.signal)
+        ? await this.#options.limiter.acquire(rateKeyFor(call.operation, call.rateIdentifier), {
+          signal: call.signal,
+          coldSince: this.#scope?.coldSince,
+        })
         : () => {};
       const timeout = AbortSignal.timeout(call.timeoutMs ?? this.#options.timeoutMs);
       const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;

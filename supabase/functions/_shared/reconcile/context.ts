@@ -31,8 +31,6 @@ export interface ReconcileContext extends EngineDeps {
   patch: UserFlyAppPatch;
   /** Events to append with the outcome. */
   events: AppEvent[];
-  /** Epoch ms before which the attempt makes no Fly call: a takeover from another instance (`takeover.ts`). */
-  flyQuietUntil?: number;
 }
 
 /** Milliseconds left before the deadline (never negative). */

@@ -19,7 +19,7 @@ import { sendAlert } from "./alerts.ts";
 import type { EngineDeps, ReconcileContext } from "./context.ts";
 import { isLeaseLost } from "./failure.ts";
 import { reconcile, type ReconcileOutcome } from "./reconcile.ts";
-import { rememberLeaseOwner, takeoverQuietUntil } from "./takeover.ts";
+import { rememberLeaseOwner, takeoverColdSince } from "./takeover.ts";
 
 /** What one controller call ended with. */
 export type ControllerResult =
@@ -243,16 +243,22 @@ export async function runClaimed(
       heartbeat.signal,
       AbortSignal.timeout(Math.max(0, deadline - Date.now()) + DEADLINE_GRACE_MS),
     ]);
+    const coldSince = takeoverColdSince(deps.fly, row, claimedAt);
+    if (coldSince !== undefined) {
+      log.debug("lease taken over from another instance: this app's Fly buckets start cold", {
+        released_by: row.lease_released_by,
+        released_at: row.lease_released_at,
+      });
+    }
     const ctx: ReconcileContext = {
       ...deps,
-      fly: deps.fly.withSignal(callsEnd),
+      fly: deps.fly.scoped({ signal: callsEnd, coldSince }),
       log,
       row,
       deadline,
       signal: heartbeat.signal,
       patch: {},
       events: [],
-      flyQuietUntil: takeoverQuietUntil(deps.fly, row, claimedAt),
     };
     const attempt = await reconcile(ctx, spec);
     const record = outcomeRecord({

@@ -248,14 +248,6 @@ async function convergeAbsent(ctx: ReconcileContext, graceSeconds: number): Prom
  */
 export async function reconcile(ctx: ReconcileContext, spec: DesiredSpec): Promise<ReconcileOutcome> {
   try {
-    const quietMs = (ctx.flyQuietUntil ?? 0) - Date.now();
-    if (quietMs > 0) {
-      ctx.log.debug("lease taken over from another instance; letting Fly's per-app limits refill", {
-        pause_ms: quietMs,
-        released_by: ctx.row.lease_released_by,
-      });
-      await pause(ctx, quietMs, "Fly's per-app rate limits after a lease takeover");
-    }
     if (spec.desired_state === "present") {
       await convergePresent(ctx, spec);
       return { outcome: "converged" };

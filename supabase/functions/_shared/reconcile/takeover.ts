@@ -4,12 +4,13 @@
  * Fly counts most limits per app or per machine (1 request/s with bursts of 3 per action). The client keeps
  * those buckets in the limiter of the instance that holds the user's lease; only the org-wide ones live in
  * Postgres. A reconciler in another instance that leases the row right after the previous holder let go
- * starts with full buckets while Fly's may have just been emptied: measured in the bulk benchmark, a health
- * sweep that re-checked a user 0.2 s after a batch hop provisioned it sent the fourth `Machines_list` of that
- * second and got a 429. So a reconciler whose row was let go by another instance less than
- * {@link PER_IDENTIFIER_REFILL_MS} ago makes no Fly call until then (the row's `lease_released_at` and
- * `lease_released_by`, stamped by a trigger whenever a lease ends). An owner this instance ran itself shares
- * its limiter and needs no pause.
+ * would start with full buckets while Fly's may have just been emptied: measured in the bulk benchmark, a
+ * health sweep that re-checked a user 0.2 s after a batch hop provisioned it sent the fourth `Machines_list`
+ * of that second and got a 429. So when the row was let go by another instance less than
+ * {@link PER_IDENTIFIER_REFILL_MS} ago (the row's `lease_released_at` and `lease_released_by`, stamped by a
+ * trigger whenever a lease ends), the attempt's calls start cold: each in-process bucket holds no more than
+ * it would have refilled since that moment, so a call waits only when Fly's bucket may really be short. An
+ * owner this instance ran itself shares its limiter and starts warm.
  *
  * @module
  */
@@ -22,7 +23,7 @@ const REMEMBERED_OWNERS = 10_000;
 /** Lease owners each Fly client (one per function instance) has run attempts for, oldest first. */
 const ownersByClient = new WeakMap<FlyClient, Set<string>>();
 
-/** Records that `fly` (the instance's client, not a per-attempt wrapper) serves the lease owner `owner`. */
+/** Records that `fly` (the instance's client, not a scoped one) serves the lease owner `owner`. */
 export function rememberLeaseOwner(fly: FlyClient, owner: string): void {
   let owners = ownersByClient.get(fly);
   if (!owners) {
@@ -35,15 +36,19 @@ export function rememberLeaseOwner(fly: FlyClient, owner: string): void {
 }
 
 /**
- * Epoch ms before which a reconciler using `fly` makes no Fly call for the leased `row` (0: no pause). Capped
- * at one refill period from `now`, so a database clock ahead of this one never stretches the pause.
+ * When the attempt's per-app buckets start cold (epoch ms, for `FlyClient.scoped`), or undefined when they
+ * need not: never leased, let go by an owner `fly` ran, or long enough ago for Fly to have refilled. Never
+ * later than `now`, so a database clock ahead of this one cannot hold calls back further.
  */
-export function takeoverQuietUntil(fly: FlyClient, row: UserFlyApp, now: number = Date.now()): number {
+export function takeoverColdSince(
+  fly: FlyClient,
+  row: UserFlyApp,
+  now: number = Date.now(),
+): number | undefined {
   const releasedBy = row.lease_released_by ?? null;
-  if (!row.lease_released_at || releasedBy === null || ownersByClient.get(fly)?.has(releasedBy)) return 0;
-  const until = Math.min(
-    Date.parse(row.lease_released_at) + PER_IDENTIFIER_REFILL_MS,
-    now + PER_IDENTIFIER_REFILL_MS,
-  );
-  return until > now ? until : 0;
+  if (!row.lease_released_at || releasedBy === null || ownersByClient.get(fly)?.has(releasedBy)) {
+    return undefined;
+  }
+  const releasedAt = Math.min(Date.parse(row.lease_released_at), now);
+  return now - releasedAt < PER_IDENTIFIER_REFILL_MS ? releasedAt : undefined;
 }
