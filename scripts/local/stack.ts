@@ -112,7 +112,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       ...given,
       ...(emulator ? { FLY_API_BASE_URL: emulator.url, FLY_API_TOKEN: emulator.token } : {}),
     };
-    loadConfig(functionEnv);
+    // The emulator enforces the app-create limit the functions are configured for (Fly documents none).
+    emulator?.setAppCreateLimit(loadConfig(functionEnv).fly.appCreateRule);
     const gateway = await startFunctionsGateway({
       port,
       env: functionEnv,

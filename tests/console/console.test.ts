@@ -78,7 +78,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const stack = await startStack({ netWorker: false });
+    // App creates at 10/s (functions and emulator alike): the fleet is seeded quickly; limits are tested elsewhere.
+    const stack = await startStack({
+      netWorker: false,
+      functionEnv: { FLY_APP_CREATE_RATE_PER_S: "10", FLY_APP_CREATE_BURST: "10" },
+    });
     let server: ConsoleServer | undefined;
     let browser: TestBrowser | undefined;
     const shots = await Deno.makeTempDir({ prefix: "console-screenshots-" });

@@ -61,9 +61,15 @@ async function lastEventSeq(stack: Stack): Promise<number> {
 
 Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushed tag, broken image, rollback", async (t) => {
   const alerts = startHttpRecorder();
-  // Leases of 10 s (the minimum): the killed driver's rollout is free again 10 s after the kill, not 30.
+  // Leases of 10 s (the minimum): the killed driver's rollout is free again 10 s after the kill, not 30. App
+  // creates at 10/s (functions and emulator alike): this test is about rollouts, not the app-create limit.
   const stack = await startStack({
-    functionEnv: { ALERT_WEBHOOK_URL: `${alerts.url}/alerts`, RECONCILE_LEASE_SECONDS: "10" },
+    functionEnv: {
+      ALERT_WEBHOOK_URL: `${alerts.url}/alerts`,
+      RECONCILE_LEASE_SECONDS: "10",
+      FLY_APP_CREATE_RATE_PER_S: "10",
+      FLY_APP_CREATE_BURST: "10",
+    },
   });
   try {
     const users = await stack.newUsers(USERS);

@@ -117,3 +117,19 @@ Deno.test("spec check: catches a wrong type, an undeclared success status, an un
     [],
   );
 });
+
+Deno.test("emulator: the org's app-create limit is 1/s with bursts of 3 unless set (Fly documents none)", async () => {
+  await withFly(async ({ makeClient, emulator }) => {
+    const client = makeClient({ rateLimit: false, retry: { maxRetries: 0 } });
+    const createAll = (prefix: string) =>
+      Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) =>
+          client.apps.create({ name: `${prefix}-${i}`, org_slug: "personal" })),
+      );
+    const created = (outcomes: PromiseSettledResult<unknown>[]) =>
+      outcomes.filter((o) => o.status === "fulfilled").length;
+    assertEquals(created(await createAll("default")), 3, "a burst of 3, the rest refused");
+    emulator.setAppCreateLimit({ ratePerSecond: 10, burst: 10 });
+    assertEquals(created(await createAll("set")), 6, "the configured burst of 10");
+  });
+});

@@ -81,6 +81,11 @@ export interface FlyEmulator {
   setReservedNames(names: readonly string[]): void;
   /** Whether volume extends answer `needs_restart: true` from now on (an older host; off by default). */
   setVolumeExtendNeedsRestart(on: boolean): void;
+  /**
+   * The org's app-create limit from now on. Fly's docs state none; by default the emulator enforces the
+   * per-action rule (1/s, bursts of 3), which is also the functions' default assumption.
+   */
+  setAppCreateLimit(rule: { ratePerSecond: number; burst: number }): void;
   /** Changes a machine's state behind the client's back (a crash, a host stop). */
   setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
   /** Pushes an image tag again (same tag, new digest); returns the new digest. */
@@ -143,6 +148,7 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
       core.store.reservedNames.clear();
       for (const name of names) core.store.reservedNames.add(name);
     },
+    setAppCreateLimit: (rule) => core.rateLimiter.setLimit("Apps_create", rule),
     setVolumeExtendNeedsRestart: (on) => {
       core.store.extendNeedsRestart = on;
     },

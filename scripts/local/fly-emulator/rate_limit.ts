@@ -22,13 +22,25 @@ const COUNTED_PER_TOKEN: ReadonlySet<string> = new Set(["Apps_delete"]);
 /** Per (operation, identifier) rate limiting, on the emulator's monotonic clock. */
 export class RateLimiter {
   readonly #theoreticalArrival = new Map<string, number>();
+  readonly #limits: Record<string, Limit> = { ...LIMITS };
+
+  /**
+   * Replaces the limit of `operation` (e.g. the org's app-create limit, which Fly does not document); its
+   * buckets start over, full.
+   */
+  setLimit(operation: string, rule: { ratePerSecond: number; burst: number }): void {
+    this.#limits[operation] = { emissionIntervalMs: 1_000 / rule.ratePerSecond, burst: rule.burst };
+    for (const key of this.#theoreticalArrival.keys()) {
+      if (key.startsWith(`${operation}:`)) this.#theoreticalArrival.delete(key);
+    }
+  }
 
   /**
    * Admits or rejects one request of `operation` on `identifier` (machine id, app name or org). Returns the
    * milliseconds until a request would be admitted, or 0 when this one is admitted.
    */
   check(operation: string, identifier: string, now: number = performance.now()): number {
-    const limit = LIMITS[operation] ?? PER_ACTION;
+    const limit = this.#limits[operation] ?? PER_ACTION;
     const key = `${operation}:${COUNTED_PER_TOKEN.has(operation) ? "*" : identifier}`;
     const arrival = Math.max(this.#theoreticalArrival.get(key) ?? now, now);
     const allowAt = arrival - limit.emissionIntervalMs * (limit.burst - 1);
