@@ -31,18 +31,20 @@ const GLOBAL_OPERATIONS: ReadonlySet<string> = new Set(["Apps_delete"]);
  */
 const SHARED_OPERATIONS: ReadonlySet<string> = new Set(["Apps_create", "Apps_delete"]);
 
+/** The rules of the buckets counted per app or per machine (each instance keeps those in process). */
+const PER_IDENTIFIER_RULES: readonly RateRule[] = [
+  PER_ACTION_RULE,
+  ...Object.keys(RULE_OVERRIDES).filter((operation) => !SHARED_OPERATIONS.has(operation))
+    .map((operation) => RULE_OVERRIDES[operation]),
+];
+
 /**
  * Milliseconds Fly needs to refill any bucket counted per app or per machine from empty: a reconciler that
  * takes a user's lease over from another function instance sooner than this after the previous holder let go
  * starts those buckets cold (they live in each instance's limiter, not in Postgres like the org-wide ones).
  */
 export const PER_IDENTIFIER_REFILL_MS: number = Math.max(
-  ...[
-    PER_ACTION_RULE,
-    ...Object.entries(RULE_OVERRIDES).filter(([op]) => !SHARED_OPERATIONS.has(op)).map(
-      ([, rule]) => rule,
-    ),
-  ].map((rule) => (rule.burst / rule.ratePerSecond) * 1000),
+  ...PER_IDENTIFIER_RULES.map((rule) => (rule.burst / rule.ratePerSecond) * 1000),
 );
 
 /** Default app-create rule: Fly's docs state none, so the per-action rule (1/s, burst 3), per org. */

@@ -105,7 +105,6 @@ export async function reconcileBatch(
         }
       },
     }, async (userId): Promise<BatchResult> => {
-      // A user another reconciler settled meanwhile (the sweep's due lane, an earlier hop) is up to date.
       const result = await reconcileUser(deps, { userId, owner, deadline, reason, generation: "current" });
       return { user_id: userId, outcome: result.outcome };
     });
