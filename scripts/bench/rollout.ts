@@ -25,11 +25,11 @@ import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_roll
 import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
-import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/context.ts";
-import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
-import { advanceRollouts } from "../../supabase/functions/_shared/reconcile/rollout.ts";
-import { rolloutDeps } from "../../supabase/functions/_shared/reconcile/rollout_apply.ts";
+import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
+import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";
+import { reconcileUser } from "../../supabase/functions/_shared/controller/controller.ts";
+import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import { REALISTIC_LATENCY, startFlyEmulator } from "../local/fly-emulator/mod.ts";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
 import { countsSince, createPaidUsers, intSetting, table, totalAnswers } from "./_support.ts";

@@ -12,9 +12,9 @@
  *
  * Then, with 30 ms added to every Machines API call (the realistic profile's request latency), after one
  * untimed sweep that warms the function instance up:
- * - tier 1 alone (`detail_limit: 0`): the first sweep lists every machine of the org (a full listing, in
+ * - the fleet listing alone (`detail_limit: 0`): the first sweep lists every machine of the org (a full listing, in
  *   pages of 1,000) and writes their states, one statement per page; the second lists what changed since;
- * - tier 2 at its maximum (`detail_limit: 1000`, SWEEP_MIN_CHECK_AGE_S=0): one `GET /apps/{app}/machines`
+ * - the detail check at its maximum (`detail_limit: 1000`, SWEEP_MIN_CHECK_AGE_S=0): one `GET /apps/{app}/machines`
  *   per app checked, health and drift recorded in batches.
  * CPU time is the function process' user + system time across the call (/proc/<pid>/stat), which is what the
  * hosted runtime's 2 s CPU limit per request counts.
@@ -24,8 +24,8 @@ import { closeSql, getSql } from "../../supabase/functions/_shared/db/client.ts"
 import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
-import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
+import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
+import { reconcileUser } from "../../supabase/functions/_shared/controller/controller.ts";
 import { REALISTIC_LATENCY } from "../local/fly-emulator/mod.ts";
 import {
   type BenchStack,
@@ -148,9 +148,9 @@ export async function benchSweep(): Promise<string[]> {
     // listing a full one again.
     await timedSweep(stack, "warm-up", 0);
     await stack.db.sql`delete from public.fly_sweep_runs`;
-    const full = await timedSweep(stack, "tier 1: full listing", 0);
-    const incremental = await timedSweep(stack, "tier 1: changes since", 0);
-    const detail = await timedSweep(stack, "tier 1 + tier 2 (1,000 detail checks)", 1_000);
+    const full = await timedSweep(stack, "fleet listing: full", 0);
+    const incremental = await timedSweep(stack, "fleet listing: changes since", 0);
+    const detail = await timedSweep(stack, "fleet listing + 1,000 detail checks", 1_000);
     const runs = [full, incremental, detail];
     const fullFleet = fleetOf(full);
     if (fullFleet.rows !== APPS) {
@@ -194,7 +194,7 @@ export async function benchSweep(): Promise<string[]> {
       ),
       `CPU = the function process' user+system time across the one invocation; hosted limit ` +
       `${HOSTED_CPU_LIMIT_MS / 1000} s CPU per request (wall 150 s Free / 400 s paid).`,
-      `tier 2: ${detailApps} detail checks cost ${detailCpuMs.toFixed(0)} ms CPU over tier 1 ` +
+      `detail check: ${detailApps} apps cost ${detailCpuMs.toFixed(0)} ms CPU over the fleet listing ` +
       `(${((detailCpuMs * 1000) / Math.max(1, detailApps)).toFixed(0)} µs/app): about ${appsWithinBudget} ` +
       `apps per invocation within 1.5 s CPU.`,
       `BENCH sweep_fleet apps=${APPS} cpu_ms=${full.cpuMs.toFixed(0)} wall_ms=${full.wallMs.toFixed(0)} ` +

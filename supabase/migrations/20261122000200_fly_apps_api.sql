@@ -318,12 +318,12 @@ begin
   if not found then
     return jsonb_build_object('status', 'not_found', 'app', null);
   end if;
-  return jsonb_build_object('status', 'held', 'app', to_jsonb(v_row));
+  return jsonb_build_object('status', 'leased', 'app', to_jsonb(v_row));
 end
 $$;
 comment on function private.claim_user_fly_app(uuid, text, integer) is
   'Leases one user''s row for p_owner (a unique id per reconcile) for p_lease_seconds. Returns '
-  '{status: "claimed", app: row} (also when p_owner already holds it: renews), {status: "held", app: row} '
+  '{status: "claimed", app: row} (also when p_owner already holds it: renews), {status: "leased", app: row} '
   'when another owner holds an unexpired lease (app.lease_owner / app.lease_expires_at tell who and until '
   'when), or {status: "not_found", app: null}. Concurrent callers: exactly one gets "claimed".';
 

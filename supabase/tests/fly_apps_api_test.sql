@@ -34,10 +34,10 @@ select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'wo
 select is((pg_temp.app('44444444-0000-0000-0000-000000000001')).lease_owner, 'worker-a', 'lease owner recorded');
 select ok((pg_temp.app('44444444-0000-0000-0000-000000000001')).lease_expires_at
           between now() + interval '59 seconds' and now() + interval '61 seconds', 'lease expires in 60 s');
-select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'worker-b', 60) ->> 'status', 'held',
-  'another owner gets "held"');
+select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'worker-b', 60) ->> 'status', 'leased',
+  'another owner gets "leased"');
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'worker-b', 60) #>> '{app,lease_owner}',
-  'worker-a', '"held" says who holds it');
+  'worker-a', '"leased" says who holds it');
 select is((pg_temp.app('44444444-0000-0000-0000-000000000001')).lease_owner, 'worker-a', 'and the lease is unchanged');
 select is(private.claim_user_fly_app('44444444-0000-0000-0000-000000000001', 'worker-a', 120) ->> 'status', 'claimed',
   'the holder can renew');

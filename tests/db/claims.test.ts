@@ -99,14 +99,18 @@ Deno.test("claim_user_fly_app: ten concurrent claimers of one user, exactly one 
     }));
     const winners = results.filter((r) => r.claim.status === "claimed");
     assertEquals(winners.length, 1, "exactly one claimed");
-    assertEquals(results.filter((r) => r.claim.status === "held").length, 9, "the others get a clean 'held'");
+    assertEquals(
+      results.filter((r) => r.claim.status === "leased").length,
+      9,
+      "the others get a clean 'leased'",
+    );
     const [row] = await db.sql`select lease_owner from public.user_fly_apps where user_id = ${user}`;
     assertEquals(row.lease_owner, winners[0].owner);
     assert(
-      results.filter((r) => r.claim.status === "held").every((r) =>
+      results.filter((r) => r.claim.status === "leased").every((r) =>
         r.claim.app.lease_owner === winners[0].owner
       ),
-      "'held' names the holder",
+      "'leased' names the holder",
     );
   } finally {
     await Promise.all(clients.map((sql) => sql.end({ timeout: 2 })));
@@ -114,7 +118,7 @@ Deno.test("claim_user_fly_app: ten concurrent claimers of one user, exactly one 
   }
 });
 
-Deno.test("claim_user_fly_app blocked behind an uncommitted claim answers 'held' once that commits", async () => {
+Deno.test("claim_user_fly_app blocked behind an uncommitted claim answers 'leased' once that commits", async () => {
   const db = await createMigratedDatabase();
   const a = connect(db.url, 1);
   const b = connect(db.url, 1);
@@ -136,7 +140,7 @@ Deno.test("claim_user_fly_app blocked behind an uncommitted claim answers 'held'
     release();
     await inA;
     const [{ s: bStatus }] = await inB;
-    assertEquals([aStatus, bStatus], ["claimed", "held"]);
+    assertEquals([aStatus, bStatus], ["claimed", "leased"]);
   } finally {
     await a.end({ timeout: 2 });
     await b.end({ timeout: 2 });
@@ -154,7 +158,7 @@ Deno.test("an expired lease is taken over, and the old holder can no longer reco
     assertEquals(claim.status, "claimed");
     const [{ s: early }] = await db
       .sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;
-    assertEquals(early, "held", "not before it expires");
+    assertEquals(early, "leased", "not before it expires");
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const [{ s: late }] = await db
       .sql`select private.claim_user_fly_app(${user}::uuid, 'new', 60) ->> 'status' as s`;

@@ -15,7 +15,7 @@ import type {
 } from "../../scripts/local/fly-emulator/mod.ts";
 import { type FunctionsGateway, startFunctionsGateway } from "../../scripts/local/gateway_process.ts";
 import type { MachineConfig } from "../../supabase/functions/_shared/fly/mod.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { assert } from "../_support/assert.ts";
 import { connect, type ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";

@@ -6,7 +6,7 @@
  * credentials on every route: 4xx, nothing written.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { type Stack, startStack } from "./_support.ts";
 import { admin, createFlyApp, recordSweepRun, snapshot } from "./admin_support.ts";
 

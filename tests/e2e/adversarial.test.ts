@@ -17,7 +17,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { waitFor } from "../_support/wait.ts";
 import type { FaultAction } from "../../scripts/local/fly-emulator/mod.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { assertAbsent, liveMachines, type Stack, startStack } from "./_support.ts";
 
 const ROUNDS = Number(Deno.env.get("ADVERSARIAL_ROUNDS") ?? 4);

@@ -9,7 +9,7 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { waitFor } from "../_support/wait.ts";
 import type { FaultAction } from "../../scripts/local/fly-emulator/mod.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { assertAbsent, type Stack, startStack } from "./_support.ts";
 
 /** The injected faults: together about 30% of requests (1 - 0.92·0.96·0.97·0.96·0.93·0.92 ≈ 0.296). */

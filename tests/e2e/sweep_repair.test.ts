@@ -127,7 +127,7 @@ Deno.test("the health sweep converges lost kicks and repairs drift", async (t) =
           select count(*)::int as active from public.user_fly_apps where status = 'active'`;
         const report = await stack.sweep();
         assert(!("error" in report.fleet), JSON.stringify(report.fleet));
-        assertEquals(report.fleet.rows >= 1, true, "tier 1 saw the fleet");
+        assertEquals(report.fleet.rows >= 1, true, "the fleet listing saw the fleet");
         assertEquals(report.observed.checked, active, "every active app observed once");
         assert(report.observed.repaired >= 1, JSON.stringify(report));
         assertEquals(report.observed.repair_failed, 0, JSON.stringify(report));

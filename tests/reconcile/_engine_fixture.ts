@@ -6,11 +6,11 @@ import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { type UserFlyApp, UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/context.ts";
+import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";
 import {
   type ControllerResult,
   reconcileUser,
-} from "../../supabase/functions/_shared/reconcile/controller.ts";
+} from "../../supabase/functions/_shared/controller/controller.ts";
 import {
   type FlyEmulator,
   type FlyEmulatorOptions,

@@ -7,7 +7,7 @@ import {
   FLY_APP_NAME_MAX_LENGTH,
   isManagedAppName,
   isValidFlyAppName,
-} from "../../supabase/functions/_shared/reconcile/app_name.ts";
+} from "../../supabase/functions/_shared/engine/app_name.ts";
 
 const naming = { prefix: "vyx-user", hashLength: 12 };
 const USER = "7b0c4f8e-2d3a-4e5b-9c6d-0a1b2c3d4e5f";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../_support/assert.ts";
-import { appSecretsDigest, appSecretValues } from "../../supabase/functions/_shared/reconcile/app_secrets.ts";
+import { appSecretsDigest, appSecretValues } from "../../supabase/functions/_shared/engine/app_secrets.ts";
 
 Deno.test("app secrets: the map follows the configured sources", () => {
   assertEquals(

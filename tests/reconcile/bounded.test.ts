@@ -3,7 +3,7 @@
  * started items finish and reports the unstarted ones at once (what a batch hop hands on).
  */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { mapBounded, mapBoundedUntil } from "../../supabase/functions/_shared/reconcile/bounded.ts";
+import { mapBounded, mapBoundedUntil } from "../../supabase/functions/_shared/bounded.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,7 +6,7 @@ import {
   backoffMs,
   type OutcomeInput,
   outcomeRecord,
-} from "../../supabase/functions/_shared/reconcile/controller.ts";
+} from "../../supabase/functions/_shared/controller/controller.ts";
 
 const config = loadConfig({
   FLY_API_TOKEN: "unit-test-token",

@@ -1,7 +1,7 @@
 /** The credential step: when it mints, what it returns, and that the token stays out of events and logs. */
 import { jwtVerify } from "jose";
-import { ensureCredential } from "../../supabase/functions/_shared/reconcile/credential_step.ts";
-import type { ReconcileContext } from "../../supabase/functions/_shared/reconcile/context.ts";
+import { ensureCredential } from "../../supabase/functions/_shared/engine/credential_step.ts";
+import type { ReconcileContext } from "../../supabase/functions/_shared/engine/context.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";

@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { APP_SECRET_VALUE, withEngine } from "./_engine_fixture.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { type Machine, MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import type { EngineFixture } from "./_engine_fixture.ts";
 import { type RolloutSpec, RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
@@ -283,7 +283,7 @@ Deno.test("engine: the heartbeat keeps a long reconcile's lease, so nobody else 
     const row = await f.row(user);
     assert(row.lease_owner?.startsWith("test:"), "still leased by the reconcile");
     assert(Date.parse(row.lease_expires_at!) > Date.now() + 3_000, "renewed past its first expiry");
-    assertEquals((await f.deps.repo.claimUser(user, "intruder", 10)).status, "held");
+    assertEquals((await f.deps.repo.claimUser(user, "intruder", 10)).status, "leased");
     assertEquals((await running).outcome, "converged");
   }, { env: { RECONCILE_LEASE_SECONDS: "10" }, emulator: { latency: { bootMs: 16_000 } } });
 });

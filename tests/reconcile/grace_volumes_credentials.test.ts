@@ -8,11 +8,11 @@ import { jwtVerify } from "jose";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { ConfigError, loadConfig } from "../../supabase/functions/_shared/config.ts";
 import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
-import { outcomeRecord } from "../../supabase/functions/_shared/reconcile/controller.ts";
+import { outcomeRecord } from "../../supabase/functions/_shared/controller/controller.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
-import { flyFleetLister } from "../../supabase/functions/_shared/reconcile/fleet_listing.ts";
-import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/reconcile/sweep.ts";
+import { flyFleetLister } from "../../supabase/functions/_shared/sweep/fleet_listing.ts";
+import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/sweep/sweep.ts";
 
 function sweep(f: EngineFixture): Promise<SweepReport> {
   return runHealthSweep(f.deps, {
@@ -113,8 +113,8 @@ Deno.test("grace: a downgrade stops the machine and keeps app and volume; the sw
     assert(types.includes("deprovision_suspended") && types.includes("machine_stopped"), types.join(", "));
     assertEquals(types.includes("app_deleted"), false);
 
-    // Within the grace the sweep leaves the stopped machine alone: tier 1 does not flag it, and a detail
-    // check (forced by a state change tier 1 sees) does not repair it. The kept app is no orphan.
+    // Within the grace the sweep leaves the stopped machine alone: the fleet listing does not flag it, and a detail
+    // check (forced by a state change the fleet listing sees) does not repair it. The kept app is no orphan.
     const early = await sweep(f);
     assertEquals(
       [early.reconciled.attempted, early.observed.checked, early.observed.repaired, early.orphans.found],

@@ -3,9 +3,9 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { createUsers } from "../_support/migrated_database.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/reconcile/app_name.ts";
-import { flyFleetLister } from "../../supabase/functions/_shared/reconcile/fleet_listing.ts";
-import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/reconcile/sweep.ts";
+import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
+import { flyFleetLister } from "../../supabase/functions/_shared/sweep/fleet_listing.ts";
+import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/sweep/sweep.ts";
 
 function sweep(f: EngineFixture, budgetMs = 20_000, limit = 100): Promise<SweepReport> {
   return runHealthSweep(f.deps, {
@@ -139,7 +139,7 @@ Deno.test("sweep: stops taking work when its budget runs low and leaves the rest
   }, { emulator: { latency: { bootMs: 400 } } });
 });
 
-Deno.test("sweep: every run is stored with its report; tier 1 sees every machine and flags a stopped one", async () => {
+Deno.test("sweep: every run is stored with its report; the fleet listing sees every machine and flags a stopped one", async () => {
   await withEngine(async (f) => {
     const users = await f.subscribe("pro", 3);
     for (const user of users) await f.reconcile(user);

@@ -7,12 +7,12 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { withEngine } from "./_engine_fixture.ts";
 import { createFlyClient, PER_IDENTIFIER_REFILL_MS } from "../../supabase/functions/_shared/fly/mod.ts";
 import type { UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
-import type { EngineDeps } from "../../supabase/functions/_shared/reconcile/context.ts";
-import { reconcileUser } from "../../supabase/functions/_shared/reconcile/controller.ts";
+import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";
+import { reconcileUser } from "../../supabase/functions/_shared/controller/controller.ts";
 import {
   rememberLeaseOwner,
   takeoverColdSince,
-} from "../../supabase/functions/_shared/reconcile/takeover.ts";
+} from "../../supabase/functions/_shared/controller/takeover.ts";
 
 const TAKEOVER_LOG = "lease taken over from another instance";
 

@@ -1,19 +1,13 @@
 /** The volume step and the machine spec's mounts, against the emulator. */
 import type { Plan } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
-import type { ReconcileContext } from "../../supabase/functions/_shared/reconcile/context.ts";
-import {
-  PermanentReconcileError,
-  RetryLaterError,
-} from "../../supabase/functions/_shared/reconcile/failure.ts";
-import {
-  configDrift,
-  desiredMachineConfig,
-} from "../../supabase/functions/_shared/reconcile/machine_spec.ts";
+import type { ReconcileContext } from "../../supabase/functions/_shared/engine/context.ts";
+import { PermanentReconcileError, RetryLaterError } from "../../supabase/functions/_shared/engine/failure.ts";
+import { configDrift, desiredMachineConfig } from "../../supabase/functions/_shared/engine/machine_spec.ts";
 import {
   deleteVolumes,
   ensureVolume,
   VOLUME_NAME,
-} from "../../supabase/functions/_shared/reconcile/volume_step.ts";
+} from "../../supabase/functions/_shared/engine/volume_step.ts";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
 import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
 

@@ -16,7 +16,7 @@ import {
   type RolloutDeps,
   type RolloutProgress,
   type TargetOutcome,
-} from "../../supabase/functions/_shared/reconcile/rollout.ts";
+} from "../../supabase/functions/_shared/rollout/driver.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import { type HttpRecorder, startHttpRecorder } from "../_support/http_recorder.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";

@@ -6,7 +6,7 @@ import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 import { createFlyClient, type FlyClient, type Machine } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { advanceRollouts, type ApplyTarget } from "../../supabase/functions/_shared/reconcile/rollout.ts";
+import { advanceRollouts, type ApplyTarget } from "../../supabase/functions/_shared/rollout/driver.ts";
 import { type FlyEmulator, startFlyEmulator } from "../../scripts/local/fly-emulator/mod.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import type { ScratchDatabase } from "../_support/database.ts";

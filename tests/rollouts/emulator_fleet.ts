@@ -6,7 +6,7 @@
  * with passing checks, within the health gate. It counts the updates it sent per user.
  */
 import type { Plan } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
-import { mapBounded } from "../../supabase/functions/_shared/reconcile/bounded.ts";
+import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import type { RolloutSpec } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 import {
@@ -19,12 +19,9 @@ import {
   configDrift,
   desiredMachineConfig,
   updatedConfig,
-} from "../../supabase/functions/_shared/reconcile/machine_spec.ts";
-import {
-  type ApplyTarget,
-  pinnedImage,
-  type TargetOutcome,
-} from "../../supabase/functions/_shared/reconcile/rollout.ts";
+} from "../../supabase/functions/_shared/engine/machine_spec.ts";
+import { pinnedImage } from "../../supabase/functions/_shared/image_ref.ts";
+import { type ApplyTarget, type TargetOutcome } from "../../supabase/functions/_shared/rollout/driver.ts";
 
 /** The one app every test user's machine lives in (one machine per user, found by metadata). */
 export const FLEET_APP = "rollout-fleet";

@@ -1,6 +1,6 @@
 /** Asynchronous machine state transitions, their timers, and the waiters of `/wait`. */
 import { newUlid } from "./ids.ts";
-import type { AppRecord, MachineRecord } from "./state.ts";
+import type { AppRecord, MachineRecord } from "./records.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 

@@ -8,7 +8,7 @@
  * changes and compactions: a machine that changes while someone pages moves behind their cursor and is listed
  * again later, never skipped.
  */
-import type { AppRecord, MachineRecord } from "./state.ts";
+import type { AppRecord, MachineRecord } from "./records.ts";
 
 /** One change of one machine. */
 export interface IndexEntry {

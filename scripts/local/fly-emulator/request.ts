@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { EmulatorCore } from "./core.ts";
 import { FlyHttpError, invalidArgument, notFound } from "./http_error.ts";
 import type { EmulatorContext } from "./operation.ts";
-import type { AppRecord, MachineRecord } from "./state.ts";
+import type { AppRecord, MachineRecord } from "./records.ts";
 
 /** The JSON body parsed with `schema`; 400 `invalid_argument` naming the field otherwise. */
 export async function readBody<T>(c: EmulatorContext, schema: z.ZodType<T>, optional = false): Promise<T> {

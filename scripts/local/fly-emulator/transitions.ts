@@ -20,7 +20,7 @@ import type { EmulatorCore } from "./core.ts";
 import { failedPrecondition } from "./http_error.ts";
 import { newUlid } from "./ids.ts";
 import type { ResolvedImage } from "./images.ts";
-import type { AppRecord, MachineRecord } from "./state.ts";
+import type { AppRecord, MachineRecord } from "./records.ts";
 
 const TRANSIENT_STATES: ReadonlySet<string> = new Set([
   "creating",

@@ -1,5 +1,5 @@
 /** API representations (spec field names) of the emulator's records. */
-import type { AppRecord, LeaseRecord, MachineRecord } from "./state.ts";
+import type { AppRecord, LeaseRecord, MachineRecord } from "./records.ts";
 
 /** `App`. */
 export function appView(app: AppRecord) {

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { type AppNaming, appNamingProblem } from "./reconcile/app_name.ts";
+import { type AppNaming, appNamingProblem } from "./engine/app_name.ts";
 import { parseSigningKey, SigningKeyError, type SigningKeySource } from "./credentials/signing_key.ts";
 
 /** One secret a user app receives: the Fly secret `name`, the env var it is read from, and its value. */

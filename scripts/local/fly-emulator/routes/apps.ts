@@ -5,7 +5,7 @@ import { FlyHttpError, invalidArgument } from "../http_error.ts";
 import { newAppId } from "../ids.ts";
 import type { Operation } from "../operation.ts";
 import { findApp, readBody } from "../request.ts";
-import type { AppRecord } from "../state.ts";
+import type { AppRecord } from "../records.ts";
 import { appView } from "../views.ts";
 
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

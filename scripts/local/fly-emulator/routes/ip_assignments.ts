@@ -5,7 +5,7 @@ import { notFound } from "../http_error.ts";
 import { randomHex } from "../ids.ts";
 import type { Operation } from "../operation.ts";
 import { findApp, readBody } from "../request.ts";
-import type { AppRecord, IpRecord } from "../state.ts";
+import type { AppRecord, IpRecord } from "../records.ts";
 
 const AssignBody = z.looseObject({
   type: z.enum(["v4", "v6", "shared_v4", "private_v6", "egress_v4", "egress_v6", "egress_pair"]),

@@ -5,7 +5,7 @@ import { FlyHttpError, invalidArgument, notFound } from "../http_error.ts";
 import { newLeaseNonce } from "../ids.ts";
 import type { Operation } from "../operation.ts";
 import { findApp, findMachine, leaseHeldError, readBody, unixNow } from "../request.ts";
-import type { MachineRecord } from "../state.ts";
+import type { MachineRecord } from "../records.ts";
 import { leaseEnvelope } from "../views.ts";
 import { LEASE_OWNER } from "./machines.ts";
 

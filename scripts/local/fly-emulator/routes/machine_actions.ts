@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { EmulatorCore } from "../core.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, findMachine, readBody, requireLeaseNonce } from "../request.ts";
-import type { AppRecord, MachineRecord } from "../state.ts";
+import type { AppRecord, MachineRecord } from "../records.ts";
 import { restart, start, stop, suspend } from "../transitions.ts";
 
 const StopBody = z.looseObject({

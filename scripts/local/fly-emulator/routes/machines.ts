@@ -10,7 +10,7 @@ import {
 } from "../machine_config.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, findMachine, queryFlag, readBody, requireLeaseNonce, unixNow } from "../request.ts";
-import type { AppRecord, MachineRecord } from "../state.ts";
+import type { AppRecord, MachineRecord } from "../records.ts";
 import { destroy, launch, update } from "../transitions.ts";
 import { machineView } from "../views.ts";
 import { checkMounts } from "./volumes.ts";

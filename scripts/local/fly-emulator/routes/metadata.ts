@@ -4,7 +4,7 @@ import type { EmulatorCore } from "../core.ts";
 import { FlyHttpError, notFound } from "../http_error.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, findMachine, pathParam, readBody } from "../request.ts";
-import type { MachineRecord } from "../state.ts";
+import type { MachineRecord } from "../records.ts";
 
 const BulkBody = z.looseObject({
   metadata: z.record(z.string(), z.string().nullable()),

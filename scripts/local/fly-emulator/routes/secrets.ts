@@ -4,7 +4,7 @@ import type { EmulatorCore } from "../core.ts";
 import { invalidArgument, notFound } from "../http_error.ts";
 import type { Operation } from "../operation.ts";
 import { findApp, pathParam, queryFlag, readBody } from "../request.ts";
-import type { AppRecord, SecretRecord } from "../state.ts";
+import type { AppRecord, SecretRecord } from "../records.ts";
 import { digestOf } from "../views.ts";
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -14,7 +14,7 @@ import { randomHex } from "../ids.ts";
 import { checkedRegion } from "../machine_config.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, pathParam, readBody } from "../request.ts";
-import type { AppRecord, MachineRecord, VolumeRecord } from "../state.ts";
+import type { AppRecord, MachineRecord, VolumeRecord } from "../records.ts";
 
 /** Fly's volume name rule. */
 const VOLUME_NAME = /^[a-z0-9_]{1,30}$/;

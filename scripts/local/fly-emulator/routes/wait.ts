@@ -3,7 +3,7 @@ import type { EmulatorCore } from "../core.ts";
 import { FlyHttpError, invalidArgument } from "../http_error.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, findMachine } from "../request.ts";
-import type { MachineRecord } from "../state.ts";
+import type { MachineRecord } from "../records.ts";
 import { isTransient } from "../transitions.ts";
 
 const WAITABLE = new Set(["started", "stopped", "suspended", "destroyed", "failed", "settled"]);

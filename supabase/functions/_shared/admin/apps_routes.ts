@@ -11,7 +11,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { readQuery } from "../http/validate.ts";
 import type { Machine } from "../fly/mod.ts";
-import type { EngineDeps } from "../reconcile/context.ts";
+import type { EngineDeps } from "../engine/context.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import { adminRepo, engine, readParams } from "./request.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { JsonRow } from "../db/admin.ts";
-import type { EngineDeps } from "../reconcile/context.ts";
+import type { EngineDeps } from "../engine/context.ts";
 
 /** One check's verdict. */
 export interface DoctorCheck {

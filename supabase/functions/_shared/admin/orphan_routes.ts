@@ -11,8 +11,8 @@ import type { AdminRepository, JsonRow } from "../db/admin.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
-import type { EngineDeps } from "../reconcile/context.ts";
-import { appNameCandidate, isManagedAppName } from "../reconcile/app_name.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { appNameCandidate, isManagedAppName } from "../engine/app_name.ts";
 import { actorOf, adminRepo, engine, readParams } from "./request.ts";
 import { appNameParam } from "./schemas.ts";
 

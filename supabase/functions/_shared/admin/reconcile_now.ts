@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
-import { reconcileUser } from "../reconcile/controller.ts";
+import { reconcileUser } from "../controller/controller.ts";
 import { engine, ownerOf } from "./request.ts";
 
 /** A reconcile's outcome as the admin API reports it: `{outcome, desired_state?, error?}`. */

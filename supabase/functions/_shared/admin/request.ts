@@ -12,7 +12,7 @@ import { engineDeps } from "../handlers/engine_deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { invalidRequest } from "../http/validate.ts";
-import type { EngineDeps } from "../reconcile/context.ts";
+import type { EngineDeps } from "../engine/context.ts";
 
 /** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
 const ACTOR_NAME = /^[A-Za-z0-9._@-]{1,64}$/;

@@ -21,9 +21,10 @@ import { type CreateRolloutRequest, rolloutErrorAnswer, RolloutsRepository } fro
 import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
+import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
 import { readJsonBody, readQuery } from "../http/validate.ts";
-import { advanceRollouts } from "../reconcile/rollout.ts";
-import { rolloutDeps } from "../reconcile/rollout_apply.ts";
+import { advanceRollouts } from "../rollout/driver.ts";
+import { rolloutDeps } from "../rollout/apply.ts";
 import { actorOf, engine, ownerOf, readParams } from "./request.ts";
 
 const int = (min: number, max: number) =>
@@ -49,7 +50,7 @@ const CREATE_FIELDS = new Set([
 /** POST /rollouts body. */
 export const createRolloutBody = z.looseObject({
   image: z.string({ error: "must be a string" }).regex(
-    /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/,
+    IMAGE_REFERENCE_PATTERN,
     "must be an image reference (registry/name:tag or name@sha256:...)",
   ).optional(),
   plan: z.strictObject({

@@ -149,12 +149,12 @@ export type DesiredSpec = z.infer<typeof DesiredSpecSchema>;
 /** Result of claiming one user's row. */
 export type ClaimResult =
   | { status: "claimed"; app: UserFlyApp }
-  | { status: "held"; app: UserFlyApp }
+  | { status: "leased"; app: UserFlyApp }
   | { status: "not_found" };
 
 const ClaimResultSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("claimed"), app: UserFlyAppSchema }),
-  z.object({ status: z.literal("held"), app: UserFlyAppSchema }),
+  z.object({ status: z.literal("leased"), app: UserFlyAppSchema }),
   z.object({ status: z.literal("not_found") }).loose(),
 ]);
 
@@ -175,7 +175,7 @@ export interface Observation {
   release?: boolean;
 }
 
-/** One app as the fleet listing saw it (tier 1 of the sweep). */
+/** One app as the fleet listing saw it. */
 export interface FleetState {
   app_name: string;
   /** State of the machine the row should have (or the best one), `missing` when the app has none of ours. */
@@ -219,7 +219,7 @@ export class UserFlyAppsRepository {
     return this.#sql.json(value as unknown as postgres.JSONValue);
   }
 
-  /** Leases one user's row for `owner`; `held` when another reconciler has it. */
+  /** Leases one user's row for `owner`; `leased` when another reconciler has it. */
   async claimUser(userId: string, owner: string, leaseSeconds: number): Promise<ClaimResult> {
     const [{ result }] = await this.#sql<{ result: unknown }[]>`
       select private.claim_user_fly_app(${userId}::uuid, ${owner}, ${leaseSeconds}) as result`;
@@ -311,7 +311,7 @@ export class UserFlyAppsRepository {
     };
   }
 
-  /** Tier 1: writes the machine states the fleet listing saw (one statement); returns the rows written. */
+  /** Fleet listing: writes the machine states the fleet listing saw (one statement); returns the rows written. */
   async recordFleetStates(states: FleetState[]): Promise<FleetRow[]> {
     if (states.length === 0) return [];
     const rows = await this.#sql`select * from private.record_fleet_states(${this.#json(states)})`;

@@ -11,7 +11,7 @@ import { PostgresRateBuckets } from "../db/rate_buckets.ts";
 import { UserFlyAppsRepository } from "../db/user_fly_apps.ts";
 import { createFlyClient } from "../fly/mod.ts";
 import { createLogger, type Logger } from "../log.ts";
-import type { EngineDeps } from "../reconcile/context.ts";
+import type { EngineDeps } from "../engine/context.ts";
 
 const built = new WeakMap<Config, Omit<EngineDeps, "log">>();
 

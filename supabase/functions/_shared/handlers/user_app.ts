@@ -14,7 +14,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import type { FunctionHandlers } from "../http/app.ts";
 import { isUsersBody, type userBody } from "../http/schemas.ts";
-import { type ControllerResult, reconcileUser } from "../reconcile/controller.ts";
+import { type ControllerResult, reconcileUser } from "../controller/controller.ts";
 import type { z } from "zod";
 import { engineDeps } from "./engine_deps.ts";
 import { reconcileBatch, type UserAppFunction } from "./user_batch.ts";

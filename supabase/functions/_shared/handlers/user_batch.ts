@@ -23,9 +23,9 @@ import { invokeFunction } from "../http/self_invoke.ts";
 import { workerShutdownSignal } from "../http/worker_shutdown.ts";
 import type { Logger } from "../log.ts";
 import type { Config } from "../config.ts";
-import { mapBoundedUntil } from "../reconcile/bounded.ts";
-import { takeNoWorkAfter } from "../reconcile/context.ts";
-import { reconcileUser } from "../reconcile/controller.ts";
+import { mapBoundedUntil } from "../bounded.ts";
+import { takeNoWorkAfter } from "../engine/context.ts";
+import { reconcileUser } from "../controller/controller.ts";
 import { engineDeps } from "./engine_deps.ts";
 
 /** The two per-user functions (only the provision function's schema accepts the batch form). */

@@ -26,8 +26,8 @@ import {
   type RolloutsRepository,
   type RolloutTarget,
 } from "../db/fly_rollouts.ts";
-import type { EngineDeps } from "./context.ts";
-import { sendAlert } from "./alerts.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { sendAlert } from "../controller/alerts.ts";
 
 /** What applying a spec to one user's machine came to. */
 export interface TargetOutcome {
@@ -84,17 +84,6 @@ export interface RolloutProgress {
 
 /** Actor recorded for the driver's own transitions (halt, complete). */
 export const ROLLOUT_DRIVER_ACTOR = "rollout-driver";
-/**
- * The image reference that pins `image` to `digest`: `registry.fly.io/app:v2` + `sha256:…` →
- * `registry.fly.io/app@sha256:…` (the tag dropped, as flyctl deploys by digest).
- */
-export function pinnedImage(image: string, digest: string): string {
-  const name = image.split("@")[0];
-  const tagAt = name.lastIndexOf(":");
-  const repository = tagAt > name.lastIndexOf("/") ? name.slice(0, tagAt) : name;
-  return `${repository}@${digest}`;
-}
-
 /** The spec a claimed target gets now. */
 export function specForTarget(rollout: Rollout, target: RolloutTarget): RolloutSpec {
   if (target.state === "rolling_back") return target.previous;

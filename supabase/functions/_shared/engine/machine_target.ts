@@ -15,7 +15,7 @@ import type { Plan } from "../db/user_fly_apps.ts";
 import type { RolloutSpec, UserRolloutSpec } from "../db/fly_rollouts.ts";
 import type { Machine } from "../fly/mod.ts";
 import { preferredMachine } from "./observe.ts";
-import { pinnedImage } from "./rollout.ts";
+import { pinnedImage } from "../image_ref.ts";
 
 /** Inputs of {@link machineTarget}. */
 export interface MachineTargetInput {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EngineDeps } from "./context.ts";
+import type { EngineDeps } from "../engine/context.ts";
 
 /** What an alert says (no secret values: the message comes from classified failures). */
 export interface Alert {

@@ -16,9 +16,9 @@
  */
 import type { AppEvent, DesiredSpec, UserFlyApp, UserFlyAppPatch } from "../db/user_fly_apps.ts";
 import { sendAlert } from "./alerts.ts";
-import type { EngineDeps, ReconcileContext } from "./context.ts";
-import { isLeaseLost } from "./failure.ts";
-import { reconcile, type ReconcileOutcome } from "./reconcile.ts";
+import type { EngineDeps, ReconcileContext } from "../engine/context.ts";
+import { isLeaseLost } from "../engine/failure.ts";
+import { reconcile, type ReconcileOutcome } from "../engine/reconcile.ts";
 import { rememberLeaseOwner, takeoverColdSince } from "./takeover.ts";
 
 /** What one controller call ended with. */
@@ -336,7 +336,7 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
   let claim = await claimRow();
   for (
     let delay = LEASE_POLL_MS.first;
-    claim.status === "held";
+    claim.status === "leased";
     delay = Math.min(delay * 2, LEASE_POLL_MS.max)
   ) {
     if (Date.now() + delay >= request.deadline) return { outcome: "busy", app: claim.app };

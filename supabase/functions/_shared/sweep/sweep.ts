@@ -6,9 +6,9 @@
  * 0. the tier outbox is drained (so tier changes are due even when the every-second drainer is not
  *    running), with an alert when its oldest change waited longer than `ALERT_OUTBOX_AGE_S`;
  * 1. drift in the database: paid users without a row get one (due now);
- * 2. tier 1, every run: the state of every machine of ours from the org-wide listing (see
+ * 2. the fleet listing, every run: the state of every machine of ours from the org-wide listing (see
  *    {@link observeFleet}), one set-based write per page;
- * 3. tier 2: a per-app detail check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
+ * 3. the detail check: a per-app check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
  *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
  *    so a backlog of due rows never starves observation);
  * 4. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
@@ -21,15 +21,15 @@
  * @module
  */
 import type { UserFlyApp } from "../db/user_fly_apps.ts";
-import { type EngineDeps, takeNoWorkAfter } from "./context.ts";
-import { type ControllerResult, runClaimed } from "./controller.ts";
+import { type EngineDeps, takeNoWorkAfter } from "../engine/context.ts";
+import { type ControllerResult, runClaimed } from "../controller/controller.ts";
 import { checkApps, type DetailReport, emptyDetailReport } from "./detail_check.ts";
-import { sendAlert } from "./alerts.ts";
+import { sendAlert } from "../controller/alerts.ts";
 import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
 import { handleOrphans, type OrphanReport } from "./orphans.ts";
 import type { RolloutsRepository } from "../db/fly_rollouts.ts";
-import { advanceRollouts } from "./rollout.ts";
-import { countRollouts, emptyRolloutsReport, rolloutDeps, type RolloutsReport } from "./rollout_apply.ts";
+import { advanceRollouts } from "../rollout/driver.ts";
+import { countRollouts, emptyRolloutsReport, rolloutDeps, type RolloutsReport } from "../rollout/apply.ts";
 
 /** Options of one sweep (defaults from the configuration). */
 export interface SweepOptions {
@@ -41,7 +41,7 @@ export interface SweepOptions {
   budgetMs: number;
   /** At most this many apps checked in detail (default the configured `detailLimit`). */
   detailLimit?: number;
-  /** Tier 1's source: the org machine listing. */
+  /** The fleet listing's source: the org machine listing. */
   lister: FleetLister;
   /** Rollouts to drive (absent: the rollout phase is skipped). */
   rollouts?: RolloutsRepository;
@@ -192,13 +192,13 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
 
   let flagged = new Set<string>();
   const fleetError = await isolated(deps, "fleet", async () => {
-    const tier1 = await observeFleet(deps, {
+    const listing = await observeFleet(deps, {
       lister: options.lister,
       startedAt: new Date(started),
       deadline: phaseEnd(PHASE_ENDS.fleet),
     });
-    report.fleet = tier1.report;
-    flagged = tier1.flagged;
+    report.fleet = listing.report;
+    flagged = listing.flagged;
   });
   if (fleetError) report.fleet = { error: fleetError };
 

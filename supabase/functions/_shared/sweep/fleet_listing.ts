@@ -1,21 +1,21 @@
 /**
- * Tier 1 of the health sweep: the state of every machine of ours, from Fly's org-wide machine listing
+ * The fleet listing of the health sweep: the state of every machine of ours, from Fly's org-wide machine listing
  * (`GET /v1/orgs/{org}/machines`, paged), written to the rows in one set-based statement per page.
  *
  * Most runs list only what changed since the last high-water mark (minus an overlap, since `updated_at` is
  * not a transaction time), including destroyed machines; every `fullListingEverySeconds` a full listing also
  * finds rows whose app or machine vanished without a trace. The apps whose state changed, is not what it
- * should be, or whose health is not `healthy` are flagged for tier 2 (a per-app detail check). After a
+ * should be, or whose health is not `healthy` are flagged for a detail check. After a
  * complete listing, every machine's state feeds runtime accounting (`user_fly_app_usage_daily`).
  *
  * @module
  */
 import type { FleetRow, FleetState } from "../db/user_fly_apps.ts";
 import type { FlyClient } from "../fly/mod.ts";
-import type { EngineDeps } from "./context.ts";
-import { isManagedAppName } from "./app_name.ts";
-import { MANAGED_BY } from "./machine_spec.ts";
-import { GONE_STATES } from "./observe.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { isManagedAppName } from "../engine/app_name.ts";
+import { MANAGED_BY } from "../engine/machine_spec.ts";
+import { GONE_STATES } from "../engine/observe.ts";
 
 /** One machine as the org listing reports it (summary mode). */
 export interface ListedMachine {
@@ -73,7 +73,7 @@ export function flyFleetLister(fly: FlyClient, orgSlug: string): FleetLister {
 /** How far before the high-water mark an incremental listing starts again, in ms. */
 const HIGH_WATER_OVERLAP_MS = 5 * 60_000;
 
-/** What tier 1 did, for the sweep report. */
+/** What the fleet listing did, for the sweep report. */
 export interface FleetReport {
   /** True for a full listing (which can see vanished machines). */
   full: boolean;
@@ -118,7 +118,7 @@ export function appStates(
   });
 }
 
-/** True when tier 1's view of a row calls for a detail check. */
+/** True when the fleet listing's view of a row calls for a detail check. */
 export function needsDetail(row: FleetRow): boolean {
   // Held by ops or suspended in a downgrade's grace period: a stopped machine is what it should be.
   const parkedAndDown = (row.held_at !== null || row.status === "suspended") &&
@@ -139,7 +139,7 @@ export interface FleetOptions {
   deadline: number;
 }
 
-/** Runs tier 1; returns its report and the ids of the rows flagged for a detail check. */
+/** Runs the fleet listing; returns its report and the ids of the rows flagged for a detail check. */
 export async function observeFleet(
   deps: EngineDeps,
   options: FleetOptions,

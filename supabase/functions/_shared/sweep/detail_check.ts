@@ -1,6 +1,6 @@
 /**
- * Tier 2 of the health sweep: a per-app detail check (`GET /apps/{app}/machines`, with health-check
- * statuses and full configs) of the apps tier 1 flagged, the unhealthy ones and a rotating slice of the
+ * The detail check of the health sweep: a per-app detail check (`GET /apps/{app}/machines`, with health-check
+ * statuses and full configs) of the apps the fleet listing flagged, the unhealthy ones and a rotating slice of the
  * rest. Each app is judged by {@link observe}; its health and spec drift are recorded in one batch per chunk,
  * and an app that needs repair is reconciled through the controller while the sweep still holds its lease.
  *
@@ -13,23 +13,23 @@
  */
 import type { DesiredSpec, Observation as RowObservation, UserFlyApp } from "../db/user_fly_apps.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
-import { appSecretsDigest, appSecretValues } from "./app_secrets.ts";
-import { mapBounded } from "./bounded.ts";
-import type { EngineDeps } from "./context.ts";
-import { REPAIR_REASON_PREFIX, runClaimed } from "./controller.ts";
-import { credentialDue } from "./credential_step.ts";
-import { machineTarget } from "./machine_target.ts";
-import { desiredMachineConfig, machineIdentity } from "./machine_spec.ts";
+import { appSecretsDigest, appSecretValues } from "../engine/app_secrets.ts";
+import { mapBounded } from "../bounded.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { REPAIR_REASON_PREFIX, runClaimed } from "../controller/controller.ts";
+import { credentialDue } from "../engine/credential_step.ts";
+import { machineTarget } from "../engine/machine_target.ts";
+import { desiredMachineConfig, machineIdentity } from "../engine/machine_spec.ts";
 import {
   type DesiredLook,
   driftChangedEvent,
   healthChangedEvent,
   type Observation,
   observe,
-} from "./observe.ts";
-import { planVolume } from "./volume_step.ts";
+} from "../engine/observe.ts";
+import { planVolume } from "../engine/volume_step.ts";
 
-/** What tier 2 did, for the sweep report. */
+/** What the detail check did, for the sweep report. */
 export interface DetailReport {
   checked: number;
   healthy: number;

@@ -13,10 +13,10 @@
  * @module
  */
 import type { Machine } from "../fly/mod.ts";
-import type { EngineDeps } from "./context.ts";
-import { reconcileUser } from "./controller.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { reconcileUser } from "../controller/controller.ts";
 import type { RolloutsRepository } from "../db/fly_rollouts.ts";
-import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./rollout.ts";
+import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
 
 /** Reason recorded on the reconciles a rollout makes. */
 export const ROLLOUT_RECONCILE_REASON = "rollout";

@@ -8,7 +8,7 @@
  */
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
-import { pinnedImage } from "./rollout.ts";
+import { sameImage } from "../image_ref.ts";
 
 /** `config.metadata.managed_by` of every machine this system creates. */
 export const MANAGED_BY = "fly-user-apps";
@@ -126,17 +126,6 @@ function comparable(config: MachineConfig) {
 export interface ConfigDriftOptions {
   /** The digest the observed machine runs (`image_ref.digest`): `repo:tag` running it equals `repo@digest`. */
   observedDigest?: string | null;
-}
-
-/**
- * Whether `observed` (as the machine's config names it) runs the image `desired` names: the same reference,
- * or a tag of the same repository resolved to the digest `desired` pins (`registry/app:v2` running
- * `sha256:…` is `registry/app@sha256:…`; a rollout's first machine gets the tag, the others the digest).
- */
-export function sameImage(observed: string | undefined, desired: string | undefined, digest?: string | null) {
-  if (observed === desired) return true;
-  if (!observed || !desired || !digest || !desired.endsWith(`@${digest}`)) return false;
-  return pinnedImage(observed, digest) === desired;
 }
 
 /** Names of the config parts where `observed` differs from `desired` (empty: no drift). */

@@ -6,9 +6,9 @@
  * @module
  */
 import { FlyNotFoundError } from "../fly/mod.ts";
-import { appNameCandidate, isManagedAppName } from "./app_name.ts";
-import type { EngineDeps } from "./context.ts";
-import { runClaimed } from "./controller.ts";
+import { appNameCandidate, isManagedAppName } from "../engine/app_name.ts";
+import type { EngineDeps } from "../engine/context.ts";
+import { runClaimed } from "../controller/controller.ts";
 
 /** What the orphan scan found and did. */
 export interface OrphanReport {

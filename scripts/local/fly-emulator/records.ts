@@ -1,0 +1,92 @@
+/** The emulator's records: what it keeps per app, machine, lease, secret, IP and volume. */
+import type { ResolvedImage } from "./images.ts";
+
+/** A machine event (newest first in API answers). */
+export interface MachineEventRecord {
+  id: string;
+  type: string;
+  status: string;
+  source: "user" | "flyd";
+  timestamp: number;
+}
+
+/** A lease on a machine. */
+export interface LeaseRecord {
+  nonce: string;
+  owner: string;
+  description: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** One machine. `config` is stored as given (with guest defaults filled in), keys in API spelling. */
+export interface MachineRecord {
+  id: string;
+  name: string;
+  region: string;
+  state: string;
+  version: string;
+  config: Record<string, unknown>;
+  /** `config.image` as resolved by the registry at the last create/update (digest, behaviour). */
+  image: ResolvedImage;
+  privateIp: string;
+  createdAt: string;
+  updatedAt: string;
+  events: MachineEventRecord[];
+  cordoned: boolean;
+  lease?: LeaseRecord;
+  /** Monotonic ms until which a start answers `machine still active` (set when a stop completes). */
+  stillActiveUntil: number;
+  /** True from create until the first boot finishes (a start then answers 412). */
+  launching: boolean;
+  /** Earlier versions and their configs. */
+  versions: { version: string; config: Record<string, unknown> }[];
+}
+
+/** One app secret. */
+export interface SecretRecord {
+  value: string;
+  digest: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One IP assignment, in API spelling. */
+export type IpRecord = Record<string, unknown> & { ip?: string };
+
+/** One volume. Which machine it is attached to is derived from the machines' `config.mounts`. */
+export interface VolumeRecord {
+  id: string;
+  name: string;
+  region: string;
+  zone: string;
+  sizeGb: number;
+  encrypted: boolean;
+  snapshotRetention: number;
+  autoBackupEnabled: boolean;
+  createdAt: string;
+}
+
+/** One app. */
+export interface AppRecord {
+  id: string;
+  name: string;
+  orgSlug: string;
+  network: string;
+  internalNumericId: number;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Monotonic ms from which `GET /apps/{name}` finds the app. */
+  visibleFrom: number;
+  status: "pending" | "deployed";
+  idempotencyKey?: string;
+  secrets: Map<string, SecretRecord>;
+  /** Latest secrets version written. */
+  secretsVersion: number;
+  /** Latest secrets version usable as `min_secrets_version`. */
+  secretsAvailableVersion: number;
+  ips: IpRecord[];
+  machines: Map<string, MachineRecord>;
+  /** Volumes by id (deleted with the app). */
+  volumes: Map<string, VolumeRecord>;
+}

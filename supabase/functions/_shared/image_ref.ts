@@ -1,0 +1,32 @@
+/**
+ * Image references: what counts as one, pinning a reference to a digest, and whether two references name the
+ * same image. A leaf module: the engine, the rollout driver and the admin API's validation all read images
+ * through it.
+ *
+ * @module
+ */
+
+/** The shape of an image reference the admin API accepts (`registry/name:tag` or `name@sha256:…`). */
+export const IMAGE_REFERENCE_PATTERN = /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/;
+
+/**
+ * The image reference that pins `image` to `digest`: `registry.fly.io/app:v2` + `sha256:…` →
+ * `registry.fly.io/app@sha256:…` (the tag dropped, as flyctl deploys by digest).
+ */
+export function pinnedImage(image: string, digest: string): string {
+  const name = image.split("@")[0];
+  const tagAt = name.lastIndexOf(":");
+  const repository = tagAt > name.lastIndexOf("/") ? name.slice(0, tagAt) : name;
+  return `${repository}@${digest}`;
+}
+
+/**
+ * Whether `observed` (as the machine's config names it) runs the image `desired` names: the same reference,
+ * or a tag of the same repository resolved to the digest `desired` pins (`registry/app:v2` running
+ * `sha256:…` is `registry/app@sha256:…`; a rollout's first machine gets the tag, the others the digest).
+ */
+export function sameImage(observed: string | undefined, desired: string | undefined, digest?: string | null) {
+  if (observed === desired) return true;
+  if (!observed || !desired || !digest || !desired.endsWith(`@${digest}`)) return false;
+  return pinnedImage(observed, digest) === desired;
+}
