@@ -11,23 +11,14 @@ import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
 import { ago, shortImage, usd } from "./format.js";
 import { html, useEffect, useState } from "./html.js";
 import { usePoll } from "./poll.js";
+import { APP_STATUSES, HEALTH_VALUES } from "../../supabase/functions/_shared/vocabulary.ts";
 
 /** Rows per page. */
 const PAGE_SIZE = 50;
 
-const STATUSES = [
-  "",
-  "pending",
-  "provisioning",
-  "active",
-  "held",
-  "suspended",
-  "failed",
-  "error",
-  "deprovisioning",
-  "deleted",
-];
-const HEALTH = ["", "healthy", "unhealthy", "unknown", "starting"];
+/** Filter choices: "" (any) and the vocabularies. */
+const STATUSES = ["", ...APP_STATUSES];
+const HEALTH = ["", ...HEALTH_VALUES];
 
 /** Sortable columns: header label → API sort key. */
 const SORTABLE = { Status: "status", Health: "health", Cost: "cost", Updated: "updated_at" };

@@ -11,6 +11,7 @@ import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
 import { ago, shortImage } from "./format.js";
 import { html, useState } from "./html.js";
 import { usePoll } from "./poll.js";
+import { ROLLOUT_TARGET_STATES } from "../../supabase/functions/_shared/vocabulary.ts";
 
 /** Controls offered per rollout state; `confirm` for the ones that change machines back or stop work. */
 const CONTROLS = [
@@ -38,15 +39,10 @@ function targetText(target = {}) {
 }
 
 /** A rollout target's states (`GET /rollouts/:id` counts them per batch) and their column labels. */
-const TARGET_STATES = [
-  ["pending", "Pending"],
-  ["updating", "Updating"],
-  ["healthy", "Healthy"],
-  ["failed", "Failed"],
-  ["rolling_back", "Rolling back"],
-  ["rolled_back", "Rolled back"],
-  ["rollback_failed", "Rollback failed"],
-];
+const TARGET_STATES = ROLLOUT_TARGET_STATES.map((state) => [
+  state,
+  state[0].toUpperCase() + state.slice(1).replaceAll("_", " "),
+]);
 
 /** A progress bar with counts of a rollout (a rollback counts the machines put back). */
 export function RolloutProgress({ rollout }) {

@@ -17,6 +17,9 @@ export const CONSOLE_SOURCE = `${paths.root}/console`;
 /** Where the bundle goes (listed in .gitignore). */
 export const CONSOLE_DIST = `${paths.root}/console/dist`;
 
+/** The shared modules the console imports from the functions' code (their changes rebuild the bundle). */
+const SHARED_SOURCES = [`${paths.root}/supabase/functions/_shared/vocabulary.ts`];
+
 /** The npm packages the browser bundle uses (names as in deno.json's imports). */
 const BROWSER_PACKAGES = ["preact", "htm", "uplot"];
 
@@ -94,7 +97,11 @@ function denoNpmCache(folders: Record<string, string>): esbuild.Plugin {
 export async function buildConsole(options: BuildOptions = {}): Promise<boolean> {
   const outDir = options.outDir ?? CONSOLE_DIST;
   const built = await Deno.stat(`${outDir}/app.js`).then((s) => s.mtime?.getTime() ?? 0, () => 0);
-  if (!options.force && built > 0 && built >= await newestMtime(CONSOLE_SOURCE, outDir)) return false;
+  const shared = await Promise.all(
+    SHARED_SOURCES.map(async (path) => (await Deno.stat(path)).mtime?.getTime() ?? 0),
+  );
+  const newest = Math.max(await newestMtime(CONSOLE_SOURCE, outDir), ...shared);
+  if (!options.force && built > 0 && built >= newest) return false;
   const folders = await packageFolders();
   // Built next to the output and renamed into it file by file, so a server (or another build) never reads
   // a half-written bundle.

@@ -1,6 +1,6 @@
 /** The emulator's org listing order: change log, stale entries, compaction, cursors that survive it. */
 import { OrgMachineIndex } from "../../scripts/local/fly-emulator/org_machine_index.ts";
-import type { AppRecord, MachineRecord } from "../../scripts/local/fly-emulator/state.ts";
+import type { AppRecord, MachineRecord } from "../../scripts/local/fly-emulator/records.ts";
 import { assertEquals } from "../_support/assert.ts";
 
 const app = { name: "idx" } as AppRecord;

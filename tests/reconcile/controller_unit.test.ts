@@ -2,11 +2,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
-import {
-  backoffMs,
-  type OutcomeInput,
-  outcomeRecord,
-} from "../../supabase/functions/_shared/controller/controller.ts";
+import { type OutcomeInput, outcomeRecord } from "../../supabase/functions/_shared/controller/controller.ts";
 
 const config = loadConfig({
   FLY_API_TOKEN: "unit-test-token",
@@ -58,14 +54,6 @@ const failed = {
   outcome: "failed" as const,
   failure: { outcome: "failed" as const, kind: "fly_503", message: "x" },
 };
-
-Deno.test("controller: backoff is full jitter over min(max, base * 2^n), capped", () => {
-  const backoff = { baseMs: 10_000, maxMs: 300_000 };
-  assertEquals(backoffMs(0, backoff, () => 0.999), 9_990);
-  assertEquals(backoffMs(3, backoff, () => 0.5), 40_000);
-  assertEquals(backoffMs(30, backoff, () => 0.999), 299_700, "capped at the maximum");
-  assertEquals(backoffMs(5, backoff, () => 0), 0);
-});
 
 Deno.test("controller: a converged attempt observes the generation and clears the failure state", () => {
   const record = outcomeRecord(input({}));

@@ -10,6 +10,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { OperationError } from "../errors.ts";
 import { details, table } from "../output.ts";
 import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
+import { ROLLOUT_TARGET_STATES } from "../../../supabase/functions/_shared/vocabulary.ts";
 
 /** A row of the API. */
 type Row = Record<string, unknown>;
@@ -121,10 +122,9 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
         }),
         table(status.batches, [
           { header: "batch", value: (b) => b.batch },
-          ...["pending", "updating", "healthy", "failed", "rolling_back", "rolled_back", "rollback_failed"]
-            .map(
-              (state) => ({ header: state, value: (b: Row) => b[state] ?? 0 }),
-            ),
+          ...ROLLOUT_TARGET_STATES.map(
+            (state) => ({ header: state, value: (b: Row) => b[state] ?? 0 }),
+          ),
         ]),
         table(status.events.slice(-10), [
           { header: "at", value: (e) => e.created_at },

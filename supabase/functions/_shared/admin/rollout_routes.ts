@@ -26,6 +26,7 @@ import { readJsonBody, readQuery } from "../http/validate.ts";
 import { advanceRollouts } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
 import { actorOf, engine, ownerOf, readParams } from "./request.ts";
+import { CPU_KINDS } from "../vocabulary.ts";
 
 const int = (min: number, max: number) =>
   z.int({ error: "must be an integer" }).min(min, `must be at least ${min}`).max(
@@ -56,7 +57,7 @@ export const createRolloutBody = z.looseObject({
   plan: z.strictObject({
     region: z.string({ error: "must be a string" }).regex(/^[a-z]{3}$/, "must be a Fly region code")
       .optional(),
-    cpu_kind: z.enum(["shared", "performance"], { error: "must be shared or performance" }).optional(),
+    cpu_kind: z.enum(CPU_KINDS, { error: "must be shared or performance" }).optional(),
     cpus: int(1, 16).optional(),
     memory_mb: int(256, 131_072).optional(),
   }, { error: "must be an object of region, cpu_kind, cpus, memory_mb" }).optional(),

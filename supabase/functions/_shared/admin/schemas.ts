@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { APP_SORT_KEYS, type AppSortKey } from "../db/admin.ts";
+import { APP_STATUSES, RETRYABLE_STATUSES } from "../vocabulary.ts";
 
 /** Message for a missing value, or `otherwise` for a value of the wrong kind. */
 const requiredOr = (otherwise: string) => (issue: { input: unknown }) =>
@@ -50,19 +51,6 @@ export function encodeCursor(row: { id: unknown; sort_value: unknown }): string 
   return btoa(JSON.stringify({ value: String(row.sort_value), id: String(row.id) }))
     .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
-
-/** Statuses of an app row (`held`: ops keep the machine stopped; `suspended`: downgrade grace period). */
-const APP_STATUSES = [
-  "pending",
-  "provisioning",
-  "active",
-  "held",
-  "suspended",
-  "failed",
-  "error",
-  "deprovisioning",
-  "deleted",
-] as const;
 
 /** GET /apps query. */
 export const appListQuery = z.object({
@@ -120,9 +108,6 @@ const reason = z.string({ error: "must be a string" }).max(500, "must be at most
 
 /** Body of the per-user actions (retry, hold, release, restart). */
 export const actionBody = object({ reason });
-
-/** Statuses a bulk retry may select. */
-const RETRYABLE_STATUSES = ["error", "failed", "pending", "provisioning", "deprovisioning"] as const;
 
 /** POST /retry body: every row with one of `statuses` (e.g. `["error"]`), at most `limit`. */
 export const bulkRetryBody = object({

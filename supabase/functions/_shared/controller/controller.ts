@@ -20,6 +20,7 @@ import type { EngineDeps, ReconcileContext } from "../engine/context.ts";
 import { isLeaseLost } from "../engine/failure.ts";
 import { reconcile, type ReconcileOutcome } from "../engine/reconcile.ts";
 import { rememberLeaseOwner, takeoverColdSince } from "./takeover.ts";
+import { BACKOFF, backoffDelayMs, pollUntil, reconcileRetryBackoff } from "../backoff.ts";
 
 /** What one controller call ended with. */
 export type ControllerResult =
@@ -85,15 +86,6 @@ export interface OutcomeInput {
 
 /** Reasons of attempts the sweep makes to repair an app start with this (a success adds a `repaired` event). */
 export const REPAIR_REASON_PREFIX = "repair_";
-
-/** Delay before retry number `retryCount + 1`: full jitter over min(max, base * 2^retryCount). */
-export function backoffMs(
-  retryCount: number,
-  backoff: { baseMs: number; maxMs: number },
-  random: () => number = Math.random,
-): number {
-  return random() * Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(retryCount, 30));
-}
 
 /** Decides what an attempt's outcome writes to the row and the event log. */
 export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
@@ -165,7 +157,9 @@ export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
     if (input.due) {
       const retryCount = row.retry_count + 1;
       patch.retry_count = retryCount;
-      patch.next_attempt_at = at(backoffMs(row.retry_count, config.reconcile.backoff, input.random));
+      patch.next_attempt_at = at(
+        backoffDelayMs(reconcileRetryBackoff(config.reconcile.backoff), row.retry_count, input.random),
+      );
       if (retryCount === config.alert.afterFailures) alert = { reason: "consecutive_failures", retryCount };
     }
   }
@@ -323,9 +317,6 @@ export async function runClaimed(
 /** Attempts one {@link reconcileUser} call makes at most when tier changes keep arriving meanwhile. */
 const MAX_ROUNDS_PER_CALL = 5;
 
-/** First and longest pause between two claims of a row another reconciler holds, in ms. */
-const LEASE_POLL_MS = { first: 250, max: 2_000 };
-
 /**
  * Leases the user's row, waiting (until the deadline) while another reconciler holds it, then reconciles it
  * unless the requested generation was observed meanwhile; carries on while newer tier changes arrive.
@@ -333,16 +324,13 @@ const LEASE_POLL_MS = { first: 250, max: 2_000 };
 export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest): Promise<ControllerResult> {
   const claimRow = () =>
     deps.repo.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
-  let claim = await claimRow();
-  for (
-    let delay = LEASE_POLL_MS.first;
-    claim.status === "leased";
-    delay = Math.min(delay * 2, LEASE_POLL_MS.max)
-  ) {
-    if (Date.now() + delay >= request.deadline) return { outcome: "busy", app: claim.app };
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    claim = await claimRow();
-  }
+  const { value: claim } = await pollUntil({
+    policy: BACKOFF.leaseWait,
+    attempt: claimRow,
+    settled: (result) => result.status !== "leased",
+    deadline: request.deadline,
+  });
+  if (claim.status === "leased") return { outcome: "busy", app: claim.app };
   if (claim.status === "not_found") return { outcome: "no_row" };
   const row = claim.app;
   const wanted = request.generation === "current" ? row.desired_generation : request.generation;

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type postgres from "postgres";
 import type { Sql } from "./client.ts";
+import { CPU_KINDS, IN_FLIGHT_TARGET_STATES, ROLLOUT_DIRECTIONS, ROLLOUT_STATES } from "../vocabulary.ts";
 
 /** What a rollout changes, over each user's plan. */
 export const RolloutSpecSchema = z.looseObject({
@@ -16,7 +17,7 @@ export const RolloutSpecSchema = z.looseObject({
   /** `sha256:…`: the image is applied as `image@digest`. */
   digest: z.string().optional(),
   region: z.string().optional(),
-  cpu_kind: z.enum(["shared", "performance"]).optional(),
+  cpu_kind: z.enum(CPU_KINDS).optional(),
   cpus: z.number().int().optional(),
   memory_mb: z.number().int().optional(),
   env: z.record(z.string(), z.string()).optional(),
@@ -25,17 +26,6 @@ export const RolloutSpecSchema = z.looseObject({
 
 /** A spec to apply to one user's machine (target or previous). */
 export type RolloutSpec = z.infer<typeof RolloutSpecSchema>;
-
-/** States of a rollout. */
-export const ROLLOUT_STATES = [
-  "pending",
-  "running",
-  "paused",
-  "halted",
-  "completed",
-  "aborted",
-  "rolled_back",
-] as const;
 
 /** One `public.fly_rollouts` row (without its lease columns). */
 export const RolloutSchema = z.looseObject({
@@ -48,7 +38,7 @@ export const RolloutSchema = z.looseObject({
   health_timeout_s: z.number().int(),
   max_failures: z.number().int(),
   state: z.enum(ROLLOUT_STATES),
-  direction: z.enum(["forward", "rollback"]),
+  direction: z.enum(ROLLOUT_DIRECTIONS),
   total: z.number().int(),
   updated: z.number().int(),
   healthy: z.number().int(),
@@ -74,7 +64,7 @@ export type Rollout = z.infer<typeof RolloutSchema>;
 export const RolloutTargetSchema = z.object({
   user_id: z.string(),
   batch: z.number().int(),
-  state: z.enum(["updating", "rolling_back"]),
+  state: z.enum(IN_FLIGHT_TARGET_STATES),
   attempts: z.number().int(),
   previous: RolloutSpecSchema,
 });
@@ -113,7 +103,7 @@ export interface TargetOutcomeRecord {
 export const UserRolloutSpecSchema = z.object({
   rollout_id: z.string(),
   state: z.enum(ROLLOUT_STATES),
-  direction: z.enum(["forward", "rollback"]),
+  direction: z.enum(ROLLOUT_DIRECTIONS),
   target_state: z.string(),
   spec: RolloutSpecSchema,
 });

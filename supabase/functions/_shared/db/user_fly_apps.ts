@@ -9,6 +9,7 @@ import { z } from "zod";
 import type postgres from "postgres";
 import type { Sql } from "./client.ts";
 import { UserRolloutSpecSchema } from "./fly_rollouts.ts";
+import { APP_STATUSES, type AppEventType, CPU_KINDS, HEALTH_VALUES } from "../vocabulary.ts";
 
 /** Timestamps arrive as ISO strings inside jsonb. */
 const timestamp = z.string().nullable();
@@ -59,17 +60,7 @@ export type UserFlyApp = z.infer<typeof UserFlyAppSchema>;
  * `private.user_fly_app_patch_columns()` (a test asserts both list the same keys). JSON null clears a column.
  */
 export const UserFlyAppPatchSchema = z.strictObject({
-  status: z.enum([
-    "pending",
-    "provisioning",
-    "active",
-    "held",
-    "suspended",
-    "failed",
-    "error",
-    "deprovisioning",
-    "deleted",
-  ]),
+  status: z.enum(APP_STATUSES),
   fly_app_name: z.string().nullable(),
   fly_org_slug: z.string().nullable(),
   region: z.string().nullable(),
@@ -83,7 +74,7 @@ export const UserFlyAppPatchSchema = z.strictObject({
   secrets_digest: z.string().nullable(),
   deployed_at: timestamp,
   deleted_at: timestamp,
-  health_status: z.enum(["healthy", "unhealthy", "starting", "unknown"]),
+  health_status: z.enum(HEALTH_VALUES),
   last_health_check_at: timestamp,
   monthly_cost_estimate_usd: z.number().nullable(),
   error_message: z.string().nullable(),
@@ -106,7 +97,7 @@ export type UserFlyAppPatch = z.infer<typeof UserFlyAppPatchSchema>;
 export const PlanSchema = z.looseObject({
   tier: z.string(),
   region: z.string(),
-  cpu_kind: z.enum(["shared", "performance"]),
+  cpu_kind: z.enum(CPU_KINDS),
   cpus: z.number().int().positive(),
   memory_mb: z.number().int().positive(),
   image: z.string().nullable(),
@@ -160,7 +151,7 @@ const ClaimResultSchema = z.discriminatedUnion("status", [
 
 /** One audit event to append with an outcome. */
 export interface AppEvent {
-  event_type: string;
+  event_type: AppEventType;
   status?: "info" | "ok" | "warning" | "error";
   metadata?: Record<string, unknown>;
   error_details?: string;

@@ -26,15 +26,15 @@ import {
   updatedConfig,
   type VolumeMount,
 } from "./machine_spec.ts";
-import { BOOTING_STATES, DOWN_STATES, GONE_STATES, preferredMachine } from "./observe.ts";
+import { BOOTING_STATES, DOWN_STATES, GONE_STATES } from "./health.ts";
+import { preferredMachine } from "./observe.ts";
 import type { SecretsState } from "./secrets_step.ts";
+import { BACKOFF, pollUntil, retryWhile } from "../backoff.ts";
 /**
  * Longest single server-side wait (the API allows 60 s). Shorter, so a machine that ends `failed` instead of
  * `started` is noticed within this time rather than after a full minute.
  */
 const WAIT_CHUNK_SECONDS = 15;
-/** First and longest pause between two attempts of a call refused by a race (412), in ms. */
-const RACE_RETRY_MS = { first: 200, max: 2_000 };
 
 /** True for a failure after which the server may have done the work (so a create may exist). */
 function ambiguous(error: unknown): boolean {
@@ -46,16 +46,16 @@ function ambiguous(error: unknown): boolean {
  * Repeats `call` while Fly refuses it with 412 for a transient reason (`machine still active` right after a
  * stop, `getting replaced` right after an update, a secrets version not yet visible), within the budget.
  */
-async function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Promise<T>): Promise<T> {
-  for (let delay = RACE_RETRY_MS.first;; delay = Math.min(delay * 2, RACE_RETRY_MS.max)) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!(error instanceof FlyPreconditionFailedError)) throw error;
+function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Promise<T>): Promise<T> {
+  return retryWhile(call, {
+    policy: BACKOFF.flyRace,
+    retryable: (error) => {
+      if (!(error instanceof FlyPreconditionFailedError)) return false;
       ctx.log.debug("fly refused a call for now; retrying", { what, error: error.message });
-      await pause(ctx, delay, what);
-    }
-  }
+      return true;
+    },
+    wait: (ms) => pause(ctx, ms, what),
+  });
 }
 
 /** Lists the app's live machines that belong to this user. */
@@ -70,12 +70,14 @@ async function findByCreateToken(
   appName: string,
   token: string,
 ): Promise<Machine | undefined> {
-  for (const delay of [0, 500, 1_500]) {
-    if (delay) await pause(ctx, delay, "a silently created machine to show up");
-    const [found] = await ctx.fly.machines.list(appName, { metadata: { create_token: token } });
-    if (found) return found;
-  }
-  return undefined;
+  const { value } = await pollUntil({
+    policy: BACKOFF.createTokenLookup,
+    maxAttempts: 3,
+    attempt: async () => (await ctx.fly.machines.list(appName, { metadata: { create_token: token } }))[0],
+    settled: (found) => found !== undefined,
+    wait: (ms) => pause(ctx, ms, "a silently created machine to show up"),
+  });
+  return value;
 }
 
 /** Creates the machine; after an ambiguous failure, returns the silent success if there is one. */
@@ -224,7 +226,7 @@ export async function ensureStarted(
       });
     } else if (!BOOTING_STATES.has(current.state)) {
       // stopping, suspending, ...: let it settle before deciding.
-      await pause(ctx, RACE_RETRY_MS.first, `machine ${current.id} to leave ${current.state}`);
+      await pause(ctx, BACKOFF.flyRace.baseMs, `machine ${current.id} to leave ${current.state}`);
       current = await ctx.fly.machines.get(appName, current.id);
       continue;
     }
@@ -265,7 +267,7 @@ export async function ensureStopped(
       });
     } else if (BOOTING_STATES.has(current.state)) {
       // Let it finish booting before stopping it.
-      await pause(ctx, RACE_RETRY_MS.first, `machine ${current.id} to leave ${current.state}`);
+      await pause(ctx, BACKOFF.flyRace.baseMs, `machine ${current.id} to leave ${current.state}`);
       current = await ctx.fly.machines.get(appName, current.id);
       continue;
     }

@@ -1,37 +1,16 @@
 /**
  * Health, repair need and spec drift of one user app, from what Fly reports about its machines: the one
- * function the controller, the sweep and the status API share, so they can never disagree.
- *
- * - `healthy`: the machine is started and no reported check is critical (checks not reported count as
- *   passing: the state is then the best signal);
- * - `starting`: the machine is on its way up (created, starting, updating, replacing, restarting);
- * - `unhealthy`: no app, no machine, a machine down or going down, or a critical check;
- * - `unknown`: nothing to judge by (the stopped machine of a held app or of a downgraded app in its grace
- *   period, a state this code does not know).
+ * function the controller, the sweep and the status API share, so they can never disagree. The health
+ * values and the machine judgement are `health.ts`'s; this adds the app-level cases (no app, no machine,
+ * duplicates) and the spec drift.
  *
  * @module
  */
 import type { AppEvent, UserFlyApp } from "../db/user_fly_apps.ts";
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import { configDrift } from "./machine_spec.ts";
-
-/** Health values stored in `user_fly_apps.health_status`. */
-export type Health = "healthy" | "unhealthy" | "starting" | "unknown";
-
-/** States of a machine that is gone or going. */
-export const GONE_STATES: ReadonlySet<string> = new Set(["destroyed", "destroying", "replaced"]);
-/** States from which a machine comes up by itself. */
-export const BOOTING_STATES: ReadonlySet<string> = new Set([
-  "created",
-  "starting",
-  "replacing",
-  "updating",
-  "restarting",
-]);
-/** States of a machine that is down and needs a start. */
-export const DOWN_STATES: ReadonlySet<string> = new Set(["stopped", "suspended", "failed"]);
-/** States of a machine on its way down. */
-const GOING_DOWN_STATES: ReadonlySet<string> = new Set(["stopping", "suspending"]);
+import type { Health } from "../vocabulary.ts";
+import { failingChecks, GONE_STATES, machineHealth, parkedReason } from "./health.ts";
 
 /** What the app should look like, for drift: the full desired machine config and region. */
 export interface DesiredLook {
@@ -142,23 +121,12 @@ export function observe(input: ObserveInput): Observation {
     live,
   });
   // Held by ops, or suspended in a downgrade's grace period: the machine is meant to stay stopped.
-  const parked = row.held_at ? "held" : row.status === "suspended" ? "suspended" : null;
-  if (parked) {
-    details[parked] = true;
-    if (machine.state === "stopped" || machine.state === "suspended") return result("unknown", null);
-    return result(machine.state === "started" ? "healthy" : "unknown", `${parked}_machine_running`);
-  }
-  if (machine.state === "started") {
-    const failing = (machine.checks ?? []).filter((check) => check.status === "critical");
-    if (failing.length === 0) return result("healthy", null);
-    details.failing_checks = failing.map((check) => check.name);
-    return result("unhealthy", null);
-  }
-  if (BOOTING_STATES.has(machine.state)) return result("starting", null);
-  if (DOWN_STATES.has(machine.state) || GOING_DOWN_STATES.has(machine.state)) {
-    return result("unhealthy", `machine_${machine.state}`);
-  }
-  return result("unknown", null);
+  const parked = parkedReason(row);
+  if (parked) details[parked] = true;
+  const judged = machineHealth(machine, parked);
+  const failing = parked ? [] : failingChecks(machine);
+  if (machine.state === "started" && failing.length > 0) details.failing_checks = failing;
+  return result(judged.health, judged.repairReason);
 }
 
 /** The `health_changed` event for an observation, or null when the row already records that health. */

@@ -36,6 +36,7 @@ import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
 import { ensureSecrets } from "./secrets_step.ts";
 import { deleteVolumes, ensureVolume } from "./volume_step.ts";
+import { BACKOFF, retryWhile } from "../backoff.ts";
 
 /**
  * How an attempt ended. A converged attempt may ask to be due again at `requeueAt` (ISO time) even though
@@ -181,20 +182,18 @@ async function suspend(ctx: ReconcileContext, appName: string, deleteAfter: stri
   });
 }
 
-/** First and longest pause while destroyed machines still hold the app's volumes, in ms. */
-const VOLUME_FREE_POLL_MS = { first: 200, max: 2_000 };
-
 /** Deletes the app's volumes, waiting (within the budget) while just-destroyed machines still hold them. */
 async function deleteVolumesOnceFree(ctx: ReconcileContext, appName: string): Promise<void> {
-  for (let delay = VOLUME_FREE_POLL_MS.first;; delay = Math.min(delay * 2, VOLUME_FREE_POLL_MS.max)) {
-    try {
-      await deleteVolumes(ctx, appName);
-      return;
-    } catch (error) {
-      if (!(error instanceof RetryLaterError)) throw error;
-      await pause(ctx, delay, error.message);
-    }
-  }
+  let waitingFor = "the app's volumes to be released";
+  await retryWhile(() => deleteVolumes(ctx, appName), {
+    policy: BACKOFF.volumeRelease,
+    retryable: (error) => {
+      if (!(error instanceof RetryLaterError)) return false;
+      waitingFor = error.message;
+      return true;
+    },
+    wait: (ms) => pause(ctx, ms, waitingFor),
+  });
 }
 
 /**

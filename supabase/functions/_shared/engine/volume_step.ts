@@ -19,12 +19,13 @@ import type { Plan } from "../db/user_fly_apps.ts";
 import { pause, type ReconcileContext } from "./context.ts";
 import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
 import type { VolumeMount } from "./machine_spec.ts";
+import { BACKOFF, pollUntil } from "../backoff.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
 
 /** Volume states on the way out; such a volume is neither used nor deleted again. */
-const GONE_STATES = new Set(["destroyed", "destroying", "pending_destroy", "scheduling_destroy"]);
+const VOLUME_GONE_STATES = new Set(["destroyed", "destroying", "pending_destroy", "scheduling_destroy"]);
 
 /** The volume part of a plan (`fly_plans.volume_size_gb` / `volume_mount_path`, both set or both null). */
 const PlanVolumeSchema = z.object({
@@ -76,7 +77,7 @@ function ambiguous(error: unknown): boolean {
 /** The app's live volumes of ours. */
 async function ourVolumes(ctx: ReconcileContext, appName: string): Promise<Volume[]> {
   const volumes = await ctx.fly.volumes.list(appName);
-  return volumes.filter((volume) => volume.name === VOLUME_NAME && !GONE_STATES.has(volume.state));
+  return volumes.filter((volume) => volume.name === VOLUME_NAME && !VOLUME_GONE_STATES.has(volume.state));
 }
 
 /** The volume to keep: the one a machine uses, else the recorded one, else the oldest. */
@@ -106,25 +107,26 @@ async function createVolume(
     return volume;
   } catch (error) {
     if (!ambiguous(error)) throw error;
-    for (const delay of [0, 500, 1_500]) {
-      if (delay) await pause(ctx, delay, "a silently created volume to show up");
-      const found = (await ourVolumes(ctx, appName)).find((volume) => volume.region === region);
-      if (found) {
-        ctx.events.push({
-          event_type: "volume_created",
-          status: "ok",
-          metadata: {
-            app_name: appName,
-            volume_id: found.id,
-            region,
-            size_gb: found.size_gb,
-            recovered_after: (error as Error).message,
-          },
-        });
-        return found;
-      }
-    }
-    throw error;
+    const { value: found } = await pollUntil({
+      policy: BACKOFF.createTokenLookup,
+      maxAttempts: 3,
+      attempt: async () => (await ourVolumes(ctx, appName)).find((volume) => volume.region === region),
+      settled: (volume) => volume !== undefined,
+      wait: (ms) => pause(ctx, ms, "a silently created volume to show up"),
+    });
+    if (!found) throw error;
+    ctx.events.push({
+      event_type: "volume_created",
+      status: "ok",
+      metadata: {
+        app_name: appName,
+        volume_id: found.id,
+        region,
+        size_gb: found.size_gb,
+        recovered_after: (error as Error).message,
+      },
+    });
+    return found;
   }
 }
 

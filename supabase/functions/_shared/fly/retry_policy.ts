@@ -2,6 +2,7 @@
  * When and how long the transport waits before repeating a request.
  */
 import type { FlyNetworkFailure } from "./errors.ts";
+import { BACKOFF, backoffDelayMs } from "../backoff.ts";
 
 /** Retry settings. */
 export interface RetryOptions {
@@ -15,22 +16,22 @@ export interface RetryOptions {
   readonly maxRetryAfterMs: number;
 }
 
-/** Defaults: 4 retries, 200 ms doubling up to 5 s, Retry-After honoured up to 30 s. */
+/** Defaults: 4 retries, {@link BACKOFF}'s `flyRequest` (200 ms doubling up to 5 s), Retry-After up to 30 s. */
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   maxRetries: 4,
-  baseDelayMs: 200,
-  maxDelayMs: 5_000,
+  baseDelayMs: BACKOFF.flyRequest.baseMs,
+  maxDelayMs: BACKOFF.flyRequest.maxMs,
   maxRetryAfterMs: 30_000,
 };
 
-/** Exponential backoff with "equal jitter": half of the step is fixed, the other half random. */
-export function backoffDelayMs(
+/** The wait before repeating a request: {@link BACKOFF}'s `flyRequest` policy (equal jitter) at `options`' scale. */
+export function requestRetryDelayMs(
   attempt: number,
   options: RetryOptions,
   random: () => number = Math.random,
 ): number {
-  const step = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
-  return Math.round(step / 2 + random() * (step / 2));
+  const policy = { ...BACKOFF.flyRequest, baseMs: options.baseDelayMs, maxMs: options.maxDelayMs };
+  return backoffDelayMs(policy, attempt, random);
 }
 
 /** Milliseconds from a `Retry-After` header (delta seconds or an HTTP date); undefined when absent or bad. */

@@ -16,9 +16,9 @@ import type { FlyRateLimiter } from "./limiter.ts";
 import { rateKeyFor } from "./rate_limits.ts";
 import {
   type AttemptOutcome,
-  backoffDelayMs,
   classifyFetchFailure,
   parseRetryAfterMs,
+  requestRetryDelayMs,
   type RetryOptions,
   shouldRetry,
 } from "./retry_policy.ts";
@@ -177,7 +177,7 @@ export class FlyTransport {
           this.#retryOn(call, attempt, error, response),
         retryDelay: (attempt: number, _error: Error | null, response: Response | null) =>
           parseRetryAfterMs(response?.headers.get("retry-after") ?? null) ??
-            backoffDelayMs(attempt, this.#options.retry),
+            requestRetryDelayMs(attempt, this.#options.retry),
       });
     } catch (error) {
       throw this.#networkError(target, error, call.signal);

@@ -9,6 +9,7 @@
 import fetchBuilder from "fetch-retry";
 import type { Config } from "../config.ts";
 import type { FunctionName } from "./schemas.ts";
+import { BACKOFF, backoffDelayMs } from "../backoff.ts";
 
 /** Timeout of the whole call, retries included. The callee answers 202 at once when it runs in the background. */
 const INVOKE_TIMEOUT_MS = 10_000;
@@ -70,7 +71,7 @@ export async function invokeFunction(
         if (retry) await response?.body?.cancel();
         return retry;
       },
-      retryDelay: (attempt: number) => 500 * 2 ** attempt,
+      retryDelay: (attempt: number) => backoffDelayMs(BACKOFF.selfInvoke, attempt),
     });
     const text = await response.text();
     if (!response.ok) return { ok: false, status: response.status, error: `answered ${response.status}` };

@@ -12,48 +12,43 @@
  *
  * @module
  */
-import type { Machine } from "../fly/mod.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { reconcileUser } from "../controller/controller.ts";
 import type { RolloutsRepository } from "../db/fly_rollouts.ts";
 import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
+import { BACKOFF, pollUntil } from "../backoff.ts";
+import { healthGateVerdict } from "../engine/health.ts";
 
 /** Reason recorded on the reconciles a rollout makes. */
 export const ROLLOUT_RECONCILE_REASON = "rollout";
-/** Pause between two looks at a machine in the health gate, in ms. */
-const GATE_POLL_MS = 500;
-
-/** Whether the machine is started and every one of its checks passes (and it has the checks it asks for). */
-export function passesHealthGate(machine: Machine): boolean {
-  const checks = machine.checks ?? [];
-  const expected = Object.keys(machine.config.checks ?? {}).length;
-  return machine.state === "started" && checks.length >= expected &&
-    checks.every((check) => check.status === "passing");
-}
-
-/** Polls the machine until it passes the gate, fails, or the gate or the deadline ends. */
+/** Looks at the machine until it passes the gate, fails, or the gate or the deadline ends. */
 async function healthGate(
   deps: EngineDeps,
   target: { appName: string; machineId: string },
   gate: { healthTimeoutMs: number; deadline: number },
 ): Promise<TargetOutcome> {
   const gateEnds = Date.now() + gate.healthTimeoutMs;
-  for (;;) {
+  const look = async (): Promise<TargetOutcome> => {
     const machine = await deps.fly.machines.get(target.appName, target.machineId);
     const imageDigest = machine.image_ref?.digest ?? null;
-    if (passesHealthGate(machine)) return { outcome: "healthy", imageDigest };
-    if (machine.state === "failed" || machine.state === "destroyed") {
-      return { outcome: "failed", imageDigest, error: `machine ${machine.id} is ${machine.state}` };
+    switch (healthGateVerdict(machine)) {
+      case "pass":
+        return { outcome: "healthy", imageDigest };
+      case "fail":
+        return { outcome: "failed", imageDigest, error: `machine ${machine.id} is ${machine.state}` };
     }
-    const now = Date.now();
-    if (now >= gateEnds) {
-      const error = `health checks not passing within ${Math.round(gate.healthTimeoutMs / 1000)} s`;
-      return { outcome: "failed", imageDigest, error };
-    }
-    // Out of this run's time before the gate is decided: the next run looks again.
-    if (now + GATE_POLL_MS >= gate.deadline) return { outcome: "progressing", imageDigest };
-    await new Promise((resolve) => setTimeout(resolve, GATE_POLL_MS));
-  }
+    if (Date.now() < gateEnds) return { outcome: "progressing", imageDigest };
+    const error = `health checks not passing within ${Math.round(gate.healthTimeoutMs / 1000)} s`;
+    return { outcome: "failed", imageDigest, error };
+  };
+  // Unsettled when this run's time ends before the gate is decided: the next run looks again.
+  const { value } = await pollUntil({
+    policy: BACKOFF.healthGate,
+    attempt: look,
+    settled: (outcome) => outcome.outcome !== "progressing",
+    deadline: gate.deadline,
+  });
+  return value;
 }
 
 /**

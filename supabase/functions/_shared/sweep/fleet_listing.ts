@@ -15,7 +15,7 @@ import type { FlyClient } from "../fly/mod.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { isManagedAppName } from "../engine/app_name.ts";
 import { MANAGED_BY } from "../engine/machine_spec.ts";
-import { GONE_STATES } from "../engine/observe.ts";
+import { GONE_STATES, parkedAndDown } from "../engine/health.ts";
 
 /** One machine as the org listing reports it (summary mode). */
 export interface ListedMachine {
@@ -121,13 +121,12 @@ export function appStates(
 /** True when the fleet listing's view of a row calls for a detail check. */
 export function needsDetail(row: FleetRow): boolean {
   // Held by ops or suspended in a downgrade's grace period: a stopped machine is what it should be.
-  const parkedAndDown = (row.held_at !== null || row.status === "suspended") &&
-    ["stopped", "suspended"].includes(row.state);
+  const parked = parkedAndDown(row, row.state);
   if (row.live_machines !== 1) return true;
   if (row.observed_machine_id !== row.machine_id) return true;
   if (row.previous_state !== null && row.state !== row.previous_state) return true;
-  if (row.state !== "started" && !parkedAndDown) return true;
-  return row.health_status !== "healthy" && !parkedAndDown;
+  if (row.state !== "started" && !parked) return true;
+  return row.health_status !== "healthy" && !parked;
 }
 
 /** Inputs of {@link observeFleet}. */
