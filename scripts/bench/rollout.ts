@@ -22,7 +22,7 @@
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
+
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
@@ -33,6 +33,7 @@ import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import { REALISTIC_LATENCY, startFlyEmulator } from "../local/fly-emulator/mod.ts";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
 import { countsSince, createPaidUsers, intSetting, table, totalAnswers } from "./_support.ts";
+import { createRepositories } from "../../supabase/functions/_shared/db/repositories.ts";
 
 const USERS = Math.max(2, intSetting("users", "BENCH_ROLLOUT_USERS", 100));
 const BATCH = Math.max(1, intSetting("batch", "BENCH_ROLLOUT_BATCH", 10));
@@ -54,7 +55,7 @@ try {
     SUPABASE_DB_URL: db.url,
   });
   const log = createLogger({ level: "error" });
-  const repo = new UserFlyAppsRepository(db.sql);
+  const repo = createRepositories(db.sql);
   const setupDeps: EngineDeps = {
     config,
     log,

@@ -21,7 +21,7 @@
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { closeSql, getSql } from "../../supabase/functions/_shared/db/client.ts";
-import { UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
+
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
@@ -37,6 +37,7 @@ import {
   table,
   totalAnswers,
 } from "./_support.ts";
+import { createRepositories } from "../../supabase/functions/_shared/db/repositories.ts";
 
 const APPS = Math.max(1, intSetting("apps", "BENCH_SWEEP_APPS", 10_000));
 const SETUP_CONCURRENCY = 64;
@@ -70,7 +71,7 @@ async function provisionAll(stack: BenchStack, users: string[]): Promise<number>
     config,
     // Without the client-side limiter: it would pace app creates to the documented 1/s per org (see above).
     fly: createFlyClient({ token: config.fly.apiToken, baseUrl: config.fly.apiBaseUrl, rateLimit: false }),
-    repo: new UserFlyAppsRepository(getSql(config.db)),
+    repo: createRepositories(getSql(config.db)),
     log: createLogger({ level: "error" }),
   };
   const started = performance.now();

@@ -3,7 +3,7 @@
  * drive the reconcile engine and the sweep directly (no gateway in between).
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
-import { type UserFlyApp, UserFlyAppsRepository } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
+import type { UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { createFlyClient } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";
@@ -19,6 +19,7 @@ import {
 import type { ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
 import { applyTierChanges } from "../_support/tier_outbox.ts";
+import { createRepositories } from "../../supabase/functions/_shared/db/repositories.ts";
 
 /** The value of the secret every user app receives in these tests. */
 export const APP_SECRET_VALUE = "sk-test-engine-secret-value-31337";
@@ -74,7 +75,7 @@ export async function withEngine(
         baseUrl: config.fly.apiBaseUrl,
         retry: { baseDelayMs: 20 },
       }),
-      repo: new UserFlyAppsRepository(db.sql),
+      repo: createRepositories(db.sql),
       log: createLogger({ level: "debug", sink: (line) => logs.push(line) }),
     };
     const fixture: EngineFixture = {

@@ -259,8 +259,8 @@ Deno.test("engine: running out of the caller's time is progressing, not a failur
 Deno.test("engine: whatever throws between claim and record, the lease is released", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
-    const original = f.deps.repo.recordOutcome.bind(f.deps.repo);
-    f.deps.repo.recordOutcome = () => Promise.reject(new Error("database went away"));
+    const original = f.deps.repo.records.recordOutcome.bind(f.deps.repo.records);
+    f.deps.repo.records.recordOutcome = () => Promise.reject(new Error("database went away"));
     let thrown: unknown;
     try {
       await f.reconcile(user);
@@ -268,7 +268,7 @@ Deno.test("engine: whatever throws between claim and record, the lease is releas
       thrown = error;
     }
     assert(thrown instanceof Error && thrown.message === "database went away");
-    f.deps.repo.recordOutcome = original;
+    f.deps.repo.records.recordOutcome = original;
     const row = await f.row(user);
     assertEquals([row.lease_owner, row.lease_expires_at], [null, null]);
     assertEquals((await f.reconcile(user)).outcome, "converged");
@@ -283,7 +283,7 @@ Deno.test("engine: the heartbeat keeps a long reconcile's lease, so nobody else 
     const row = await f.row(user);
     assert(row.lease_owner?.startsWith("test:"), "still leased by the reconcile");
     assert(Date.parse(row.lease_expires_at!) > Date.now() + 3_000, "renewed past its first expiry");
-    assertEquals((await f.deps.repo.claimUser(user, "intruder", 10)).status, "leased");
+    assertEquals((await f.deps.repo.leases.claimUser(user, "intruder", 10)).status, "leased");
     assertEquals((await running).outcome, "converged");
   }, { env: { RECONCILE_LEASE_SECONDS: "10" }, emulator: { latency: { bootMs: 16_000 } } });
 });
@@ -314,7 +314,7 @@ Deno.test("engine: a rejected token is a permanent error with an alert at once",
 Deno.test("engine: a row leased by another reconciler is waited for, then reported busy at the deadline", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
-    const claim = await f.deps.repo.claimUser(user, "someone-else", 60);
+    const claim = await f.deps.repo.leases.claimUser(user, "someone-else", 60);
     assertEquals(claim.status, "claimed");
     const started = Date.now();
     assertEquals((await f.reconcile(user, 1_200)).outcome, "busy");
@@ -326,10 +326,10 @@ Deno.test("engine: a row leased by another reconciler is waited for, then report
 Deno.test("engine: a reconcile waiting for a lease goes on once it is released", async () => {
   await withEngine(async (f) => {
     const [user] = await f.subscribe("pro");
-    const claim = await f.deps.repo.claimUser(user, "someone-else", 60);
+    const claim = await f.deps.repo.leases.claimUser(user, "someone-else", 60);
     assert(claim.status === "claimed");
     const release = new Promise((resolve) => setTimeout(resolve, 600))
-      .then(() => f.deps.repo.release(claim.app.id, "someone-else"));
+      .then(() => f.deps.repo.leases.release(claim.app.id, "someone-else"));
     assertEquals((await f.reconcile(user)).outcome, "converged");
     await release;
     assertEquals(f.emulator.state().apps.length, 1);

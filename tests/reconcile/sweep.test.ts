@@ -109,7 +109,7 @@ Deno.test("sweep: orphan apps are reported, and deleted only when configured, ne
     const [busy] = await f.subscribe("pro");
     const inFlight = await appNameCandidate(busy, 0, naming);
     await f.deps.fly.apps.create({ name: inFlight, org_slug: f.emulator.orgSlug });
-    await f.deps.repo.claimUser(busy, "another-reconciler", 300);
+    await f.deps.repo.leases.claimUser(busy, "another-reconciler", 300);
 
     f.reconfigure({ FLY_DELETE_ORPHAN_APPS: "true" });
     const cleaned = await sweep(f);

@@ -197,7 +197,7 @@ function startHeartbeat(deps: EngineDeps, appId: string, owner: string): Heartbe
   const leaseSeconds = deps.config.reconcile.leaseSeconds;
   const timer = setInterval(async () => {
     try {
-      if (!(await deps.repo.renewLease(appId, owner, leaseSeconds))) lost.abort();
+      if (!(await deps.repo.leases.renewLease(appId, owner, leaseSeconds))) lost.abort();
     } catch (error) {
       // A missed beat is not a lost lease yet: the next one may succeed before the lease runs out.
       deps.log.warn("lease heartbeat failed", { error });
@@ -228,7 +228,7 @@ export async function runClaimed(
   const heartbeat = startHeartbeat(deps, row.id, options.owner);
   let settled = false;
   try {
-    const spec = await deps.repo.desiredSpec(row.user_id);
+    const spec = await deps.repo.desired.desiredSpec(row.user_id);
     const generation = spec.desired_generation ?? row.desired_generation;
     const log = deps.log.child({ user_id: row.user_id, generation, desired_state: spec.desired_state });
     const deadline = Math.min(options.deadline, claimedAt + deps.config.reconcile.budgetMs);
@@ -267,7 +267,7 @@ export async function runClaimed(
       durationMs: Date.now() - claimedAt,
       config: deps.config,
     });
-    const app = await deps.repo.recordOutcome(row.id, options.owner, {
+    const app = await deps.repo.records.recordOutcome(row.id, options.owner, {
       generation,
       patch: record.patch,
       events: record.events,
@@ -307,7 +307,7 @@ export async function runClaimed(
   } finally {
     heartbeat.stop();
     if (!settled) {
-      await deps.repo.release(row.id, options.owner).catch((error) =>
+      await deps.repo.leases.release(row.id, options.owner).catch((error) =>
         deps.log.error("could not release a lease after a failed attempt", { user_id: row.user_id, error })
       );
     }
@@ -323,7 +323,7 @@ const MAX_ROUNDS_PER_CALL = 5;
  */
 export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest): Promise<ControllerResult> {
   const claimRow = () =>
-    deps.repo.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
+    deps.repo.leases.claimUser(request.userId, request.owner, deps.config.reconcile.leaseSeconds);
   const { value: claim } = await pollUntil({
     policy: BACKOFF.leaseWait,
     attempt: claimRow,
@@ -337,7 +337,7 @@ export async function reconcileUser(deps: EngineDeps, request: ReconcileRequest)
   const alreadyObserved = wanted !== undefined && row.observed_generation >= wanted &&
     row.observed_generation >= row.desired_generation && row.next_attempt_at === null;
   if (alreadyObserved) {
-    await deps.repo.release(row.id, request.owner);
+    await deps.repo.leases.release(row.id, request.owner);
     return { outcome: "up_to_date", app: row };
   }
   let result = await runClaimed(deps, row, request);

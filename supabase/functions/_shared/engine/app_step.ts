@@ -30,7 +30,7 @@ export async function appOwnership(ctx: ReconcileContext, name: string): Promise
     throw error;
   }
   if (app.organization && app.organization.slug !== ctx.config.fly.orgSlug) return "foreign";
-  if (await ctx.repo.appNameUsedByAnotherUser(name, ctx.row.user_id)) return "foreign";
+  if (await ctx.repo.names.appNameUsedByAnotherUser(name, ctx.row.user_id)) return "foreign";
   const machines = await ctx.fly.machines.list(name);
   const othersMachine = machines.some((m) => {
     const owner = m.config.metadata?.user_id;

@@ -6,16 +6,17 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import type { AppEvent, UserFlyApp, UserFlyAppPatch, UserFlyAppsRepository } from "../db/user_fly_apps.ts";
+import type { AppEvent, UserFlyApp, UserFlyAppPatch } from "../db/user_fly_apps.ts";
 import type { FlyClient } from "../fly/mod.ts";
 import type { Logger } from "../log.ts";
 import { DeadlineExceededError, LeaseLostError } from "./failure.ts";
+import { type Repositories } from "../db/repositories.ts";
 
 /** Long-lived dependencies shared by every reconcile of a function instance. */
 export interface EngineDeps {
   config: Config;
   fly: FlyClient;
-  repo: UserFlyAppsRepository;
+  repo: Repositories;
   log: Logger;
 }
 

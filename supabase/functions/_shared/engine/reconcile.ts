@@ -161,7 +161,7 @@ async function suspend(ctx: ReconcileContext, appName: string, deleteAfter: stri
   const volumeGb = ctx.row.volume_id
     ? (await ctx.fly.volumes.list(appName)).reduce((sum, volume) => sum + volume.size_gb, 0)
     : 0;
-  const storageCost = volumeGb > 0 ? await ctx.repo.storageMonthlyCostUsd(volumeGb) : 0;
+  const storageCost = volumeGb > 0 ? await ctx.repo.status.storageMonthlyCostUsd(volumeGb) : 0;
   if (!ctx.row.delete_after) {
     ctx.events.push({
       event_type: "deprovision_suspended",

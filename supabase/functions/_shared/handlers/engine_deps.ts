@@ -8,10 +8,11 @@
 import { type Config, configSecrets } from "../config.ts";
 import { getSql } from "../db/client.ts";
 import { PostgresRateBuckets } from "../db/rate_buckets.ts";
-import { UserFlyAppsRepository } from "../db/user_fly_apps.ts";
+
 import { createFlyClient } from "../fly/mod.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { EngineDeps } from "../engine/context.ts";
+import { createRepositories } from "../db/repositories.ts";
 
 const built = new WeakMap<Config, Omit<EngineDeps, "log">>();
 
@@ -35,7 +36,7 @@ export function engineDeps(config: Config, log: Logger): EngineDeps {
           }),
       },
     });
-    shared = { config, fly, repo: new UserFlyAppsRepository(sql) };
+    shared = { config, fly, repo: createRepositories(sql) };
     built.set(config, shared);
   }
   return { ...shared, log };

@@ -50,6 +50,9 @@ export const healthHandlers: FunctionHandlers<"check-fly-apps-health"> = {
   },
   async get(_query, c: Context<AppEnv>) {
     const deps = engineDeps(c.get("config"), c.get("log"));
-    return c.json({ apps: await deps.repo.summary(), recent_runs: await deps.repo.recentSweepRuns(5) }, 200);
+    return c.json({
+      apps: await deps.repo.status.summary(),
+      recent_runs: await deps.repo.sweeps.recentSweepRuns(5),
+    }, 200);
   },
 };

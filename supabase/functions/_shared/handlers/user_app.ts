@@ -105,12 +105,12 @@ export function userAppHandlers<N extends UserAppFunction>(name: N): FunctionHan
         return c.json({ accepted: true, user_id: body.user_id, request_id: c.get("requestId") }, 202);
       }
       const { status, body: result } = describe(await reconcileUser(deps, request));
-      const state = await deps.repo.status(body.user_id);
+      const state = await deps.repo.status.status(body.user_id);
       return c.json({ user_id: body.user_id, ...result, state }, status);
     },
     async get({ user_id }, c: Context<AppEnv>) {
       const deps = engineDeps(c.get("config"), c.get("log"));
-      const state = await deps.repo.status(user_id);
+      const state = await deps.repo.status.status(user_id);
       if (!state) throw new HttpError(404, "not_found", "no subscription or app is known for this user");
       return c.json(state, 200);
     },

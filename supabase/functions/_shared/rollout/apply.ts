@@ -57,7 +57,7 @@ async function healthGate(
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
   return async (userId, _spec, { healthTimeoutMs, deadline }) => {
-    const desired = await deps.repo.desiredSpec(userId);
+    const desired = await deps.repo.desired.desiredSpec(userId);
     if (desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
       userId,

@@ -144,7 +144,7 @@ async function checkChunk(
 ): Promise<void> {
   const { concurrency } = deps.config.sweep;
   const { report, owner } = options;
-  const specs = await deps.repo.desiredSpecs(rows.map((row) => row.user_id));
+  const specs = await deps.repo.desired.desiredSpecs(rows.map((row) => row.user_id));
   const looked = await mapBounded(rows, concurrency, async (row) => {
     try {
       const spec = specs.get(row.user_id);
@@ -154,12 +154,12 @@ async function checkChunk(
     } catch (error) {
       report.errored++;
       deps.log.warn("detail check failed", { user_id: row.user_id, app_name: row.fly_app_name, error });
-      await deps.repo.release(row.id, owner).catch(() => {});
+      await deps.repo.leases.release(row.id, owner).catch(() => {});
       return null;
     }
   });
   const seen = looked.filter((item) => item !== null);
-  const { kept } = await deps.repo.recordObservations(
+  const { kept } = await deps.repo.records.recordObservations(
     owner,
     seen.map(({ row, observation, remint }) =>
       observationRecord(row, observation, { release: observation.repairReason === null, makeDue: remint })
@@ -199,7 +199,7 @@ export async function checkApps(deps: EngineDeps, options: DetailOptions): Promi
   for (let start = 0; start < options.ids.length && Date.now() < options.stopAt; start += chunkSize) {
     let rows: UserFlyApp[] = [];
     try {
-      rows = await deps.repo.claimIds(
+      rows = await deps.repo.leases.claimIds(
         options.ids.slice(start, start + chunkSize),
         options.owner,
         deps.config.reconcile.leaseSeconds,
@@ -209,7 +209,7 @@ export async function checkApps(deps: EngineDeps, options: DetailOptions): Promi
       // A database error on a chunk: count it, free its rows, go on with the next chunk.
       options.report.errored += Math.max(1, rows.length);
       deps.log.warn("detail check of a chunk failed", { rows: rows.length, error });
-      await Promise.all(rows.map((row) => deps.repo.release(row.id, options.owner).catch(() => {})));
+      await Promise.all(rows.map((row) => deps.repo.leases.release(row.id, options.owner).catch(() => {})));
     }
   }
 }

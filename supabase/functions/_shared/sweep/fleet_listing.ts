@@ -143,7 +143,7 @@ export async function observeFleet(
   deps: EngineDeps,
   options: FleetOptions,
 ): Promise<{ report: FleetReport; flagged: Set<string> }> {
-  const cursor = await deps.repo.fleetCursor();
+  const cursor = await deps.repo.sweeps.fleetCursor();
   const lastFull = cursor.lastFullAt ? Date.parse(cursor.lastFullAt) : 0;
   const full = cursor.highWater === null ||
     options.startedAt.getTime() - lastFull >= deps.config.sweep.fullListingEverySeconds * 1000;
@@ -179,7 +179,7 @@ export async function observeFleet(
     }
     const states = appStates(page.machines, isOurs, observedAt);
     report.apps += states.length;
-    const rows = await deps.repo.recordFleetStates(states);
+    const rows = await deps.repo.records.recordFleetStates(states);
     report.rows += rows.length;
     for (const row of rows) if (needsDetail(row)) flagged.add(row.id);
     if (Date.now() >= options.deadline) {
@@ -191,11 +191,11 @@ export async function observeFleet(
   if (!complete) report.high_water = cursor.highWater;
   // After a complete listing every row's last seen state is current: it counts toward runtime hours.
   if (complete && report.error_regions.length === 0) {
-    report.runtime_observations = await deps.repo.recordRuntime(options.startedAt);
+    report.runtime_observations = await deps.repo.records.recordRuntime(options.startedAt);
   }
   // Only a complete full listing that every region answered can tell that a machine is gone.
   if (full && complete && report.error_regions.length === 0) {
-    for (const id of await deps.repo.unseenSince(options.startedAt, 10_000)) flagged.add(id);
+    for (const id of await deps.repo.sweeps.unseenSince(options.startedAt, 10_000)) flagged.add(id);
   } else if (full) {
     report.full = false;
   }

@@ -30,7 +30,7 @@ export async function handleOrphans(
 ): Promise<void> {
   const deadline = options.deadline;
   const apps = await deps.fly.apps.list(deps.config.fly.orgSlug);
-  const expected = await deps.repo.expectedAppNames();
+  const expected = await deps.repo.names.expectedAppNames();
   const orphans = apps.map((a) => a.name).filter((name) =>
     isManagedAppName(name, deps.config.appNaming) && !expected.has(name)
   );
@@ -39,8 +39,8 @@ export async function handleOrphans(
   deps.log.warn("orphan apps found", { count: orphans.length, apps: orphans.slice(0, 20) });
   if (!deps.config.deleteOrphanApps) return;
 
-  const known = await deps.repo.rowsByAppName(orphans);
-  const inFlight = await deps.repo.usersInFlight();
+  const known = await deps.repo.names.rowsByAppName(orphans);
+  const inFlight = await deps.repo.names.usersInFlight();
   const inFlightNames = new Set(
     await Promise.all(
       inFlight.flatMap((userId) =>
@@ -52,7 +52,11 @@ export async function handleOrphans(
     if (Date.now() >= deadline || inFlightNames.has(name)) continue;
     const row = known.get(name);
     if (row) {
-      const claim = await deps.repo.claimUser(row.user_id, options.owner, deps.config.reconcile.leaseSeconds);
+      const claim = await deps.repo.leases.claimUser(
+        row.user_id,
+        options.owner,
+        deps.config.reconcile.leaseSeconds,
+      );
       if (claim.status !== "claimed") continue;
       const result = await runClaimed(deps, claim.app, {
         owner: options.owner,
@@ -71,7 +75,7 @@ async function deleteUnknownOrphan(deps: EngineDeps, name: string): Promise<bool
   const machines = await deps.fly.machines.list(name);
   for (const machine of machines) {
     const userId = machine.config.metadata?.user_id;
-    if (userId && (await deps.repo.desiredSpec(userId)).desired_state === "present") return false;
+    if (userId && (await deps.repo.desired.desiredSpec(userId)).desired_state === "present") return false;
   }
   try {
     await deps.fly.apps.delete(name);

@@ -120,7 +120,7 @@ async function runDueWork(
       report.attempted++;
       let row: UserFlyApp | undefined;
       try {
-        [row] = await deps.repo.claimDue(options.owner, 1, deps.config.reconcile.leaseSeconds);
+        [row] = await deps.repo.leases.claimDue(options.owner, 1, deps.config.reconcile.leaseSeconds);
         if (!row) {
           report.attempted--;
           return;
@@ -164,14 +164,14 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
   const report = emptyReport(budget);
   const errors: string[] = [];
   const note = (error: string | null) => error && errors.push(error);
-  report.run_id = await deps.repo.startSweepRun(budget).catch((error) => {
+  report.run_id = await deps.repo.sweeps.startSweepRun(budget).catch((error) => {
     deps.log.warn("could not open the sweep run record", { error });
     return null;
   });
 
   note(
     await isolated(deps, "outbox", async () => {
-      report.outbox = await deps.repo.drainOutbox(1_000);
+      report.outbox = await deps.repo.desired.drainOutbox(1_000);
       const age = report.outbox.oldest_age_s;
       const threshold = deps.config.alert.outboxAfterSeconds;
       if (age !== null && age > threshold) {
@@ -186,7 +186,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
 
   note(
     await isolated(deps, "drift", async () => {
-      report.drift_rows = (await deps.repo.repairDesiredStateDrift(options.limit)).length;
+      report.drift_rows = (await deps.repo.desired.repairDesiredStateDrift(options.limit)).length;
     }),
   );
 
@@ -206,7 +206,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     await isolated(deps, "detail", async () => {
       const detailLimit = options.detailLimit ?? deps.config.sweep.detailLimit;
       const checkedBefore = new Date(Date.now() - deps.config.sweep.minCheckAgeSeconds * 1000);
-      const rotating = await deps.repo.detailCandidates(detailLimit, checkedBefore);
+      const rotating = await deps.repo.sweeps.detailCandidates(detailLimit, checkedBefore);
       const ids = [...new Set([...flagged, ...rotating])].slice(0, detailLimit);
       await checkApps(deps, {
         owner: options.owner,
@@ -255,7 +255,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
   report.stopped_early = Date.now() >= stopTakingWorkAt;
   report.duration_ms = Date.now() - started;
   if (report.run_id !== null) {
-    await deps.repo.finishSweepRun(report.run_id, {
+    await deps.repo.sweeps.finishSweepRun(report.run_id, {
       durationMs: report.duration_ms,
       stoppedEarly: report.stopped_early,
       report,
