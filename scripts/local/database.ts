@@ -19,6 +19,8 @@ export interface LocalDatabaseOptions extends PostgresOptions {
    * on every pg_cron version (1.4 has no `cron.launch_active_jobs`).
    */
   cronLaunchJobs?: boolean;
+  /** The migrations folder (default `supabase/migrations`). */
+  migrationsDir?: string;
 }
 
 /** A migrated local database. */
@@ -44,7 +46,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     await applySqlFiles(admin, paths.standIns);
     await admin`create extension if not exists pg_cron with schema pg_catalog`;
     if (options.withPgTap) await admin`create extension if not exists pgtap with schema extensions`;
-    const migrations = await applyMigrations(project, paths.migrations);
+    const migrations = await applyMigrations(project, options.migrationsDir ?? paths.migrations);
     if (options.cronLaunchJobs === false) await deactivateCronJobs(admin);
     return { cluster, migrations, stop: () => cluster.stop() };
   } catch (error) {
