@@ -10,6 +10,7 @@
  */
 import { startLocalDatabase } from "./local/database.ts";
 import { paths } from "./local/paths.ts";
+import { databaseChecks } from "./local/supabase_cli.ts";
 
 /** Outcome of one stage. */
 interface StageResult {
@@ -134,6 +135,8 @@ async function main(targets: string[]): Promise<number> {
         { targets: full ? ["tests/"] : denoTargets, typeCheck: !full },
       );
     }
+    // Supabase's advisors and plpgsql_check lint (the real CLI) need the database: just before it stops.
+    if (full) Object.assign(stageResults, await databaseChecks(database.cluster.url));
   } finally {
     await stop();
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -1,8 +1,14 @@
 /**
- * Applies `supabase/migrations/*.sql` in order, each once and each in its own transaction, recording them in
- * `supabase_migrations.schema_migrations` the way the Supabase CLI does (version, name, statements).
- * The local stack runs it as `postgres`, the non-superuser role `supabase db push` uses on hosted projects;
- * the stand-ins ({@link applySqlFiles}) are applied by the superuser, as the platform's own setup is.
+ * The project's own migration runner: applies `<version>_<name>.sql` files in order, each once and each in its
+ * own transaction, recording them in `supabase_migrations.schema_migrations` the way the Supabase CLI does.
+ *
+ * The project's migrations are applied by the real `supabase db push` (scripts/local/supabase_cli.ts: the
+ * local stack, `deno task dev`, `deno task test`, the upgrade test). This runner remains only where the CLI
+ * cannot serve: folders other than supabase/migrations (the CLI only pushes its workdir's: tests' fixture
+ * folders, tests/local/migrate.test.ts, the cron migration tests; old migrations dumped for a comparison)
+ * and the many scratch databases of tests/db, where a push costs ~6 s (npx start-up and the CLI's own
+ * connection round) against ~0.3 s here. Also {@link applySqlFiles}: the stand-ins, applied by the superuser
+ * as the platform's own setup is.
  */
 import type { Sql } from "postgres";
 

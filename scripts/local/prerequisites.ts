@@ -1,6 +1,6 @@
 /**
  * Finds (and, as root, installs through apt) what the local stack needs from the OS:
- * PostgreSQL 15 server binaries, pg_cron, pgTAP and pg_prove; Chromium for the console's browser tests.
+ * PostgreSQL 15 server binaries, pg_cron, pgTAP, plpgsql_check (for `supabase db lint`) and pg_prove; Chromium for the console's browser tests.
  */
 import { commandExists, isRoot, run, runOrThrow } from "./process.ts";
 
@@ -47,6 +47,11 @@ const REQUIREMENTS: Requirement[] = [
     what: "pgTAP",
     aptPackage: `postgresql-${PG_MAJOR}-pgtap`,
     present: () => fileExists(`${PG_EXTENSION_DIR}/pgtap.control`),
+  },
+  {
+    what: "plpgsql_check",
+    aptPackage: `postgresql-${PG_MAJOR}-plpgsql-check`,
+    present: () => fileExists(`${PG_EXTENSION_DIR}/plpgsql_check.control`),
   },
   {
     what: "pg_prove",

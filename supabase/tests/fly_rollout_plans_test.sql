@@ -30,7 +30,8 @@ select from private.lease_fly_rollouts('driver', 60);
 create temp table claimed as select * from private.claim_fly_rollout_targets((select id from r), 'driver', 1);
 select is(private.get_desired_spec((select user_id from claimed)) #>> '{rollout,spec,image}', 'registry.fly.io/app:v2',
   'a target in flight: the rollout''s spec');
-select from private.pin_fly_rollout_digest((select id from r), 'sha256:' || repeat('2', 64));
+select from private.pin_fly_rollout_digest((select id from r), 'sha256:' || repeat('2', 64),
+  'registry.fly.io/app@sha256:' || repeat('2', 64));
 select from private.record_fly_rollout_target((select id from r), 'driver', (select user_id from claimed), 'healthy',
   'sha256:' || repeat('2', 64), null);
 select is(private.get_desired_spec((select user_id from claimed)) #>> '{rollout,spec,digest}',

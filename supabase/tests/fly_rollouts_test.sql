@@ -87,9 +87,11 @@ select results_eq($$select batch, attempts from private.claim_fly_rollout_target
   $$values (0, 2)$$, 'a canary in flight is claimed again (a restart resumes it), attempts counted');
 select is(private.fly_rollout_spec_for_user((select user_id from public.fly_rollout_targets where batch = 0)) -> 'spec',
   '{"image": "registry.fly.io/app:v2"}'::jsonb, 'a target being updated is due the target spec');
-select is(private.pin_fly_rollout_digest((select id from r1), 'sha256:' || repeat('a', 64)), 'sha256:' || repeat('a', 64),
+select is(private.pin_fly_rollout_digest((select id from r1), 'sha256:' || repeat('a', 64),
+            'registry.fly.io/app@sha256:' || repeat('a', 64)), 'sha256:' || repeat('a', 64),
   'the first digest is pinned');
-select is(private.pin_fly_rollout_digest((select id from r1), 'sha256:' || repeat('b', 64)), 'sha256:' || repeat('a', 64),
+select is(private.pin_fly_rollout_digest((select id from r1), 'sha256:' || repeat('b', 64),
+            'registry.fly.io/app@sha256:' || repeat('b', 64)), 'sha256:' || repeat('a', 64),
   'the first writer wins');
 select is(
   (private.record_fly_rollout_target((select id from r1), 'driver-1',

@@ -1,5 +1,5 @@
 /**
- * The ops primitives of migration 20261130000400 on a migrated scratch database: runtime accumulated from
+ * The ops primitives (migration 20261206000400_ops.sql) on a migrated scratch database: runtime accumulated from
  * observed machine states (split over UTC days, gaps and out-of-order observations), cost estimates from
  * the price table (and recomputed when a price changes), retry and hold with their actor events.
  */

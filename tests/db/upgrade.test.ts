@@ -1,10 +1,12 @@
 /**
- * The migrations apply on an empty database and on one shaped like the seed system's (with rows, which are
- * kept); applying them a second time changes nothing.
+ * The migrations apply with the real `supabase db push` on an empty database and on one shaped like the seed
+ * system's (with rows, which are kept); pushing again applies nothing, and running every file a second time
+ * by hand changes nothing.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../_support/database.ts";
-import { applyMigrations, listMigrations } from "../../scripts/local/migrate.ts";
+import { listMigrations } from "../../scripts/local/migrate.ts";
+import { dbPush } from "../../scripts/local/supabase_cli.ts";
 import { paths } from "../../scripts/local/paths.ts";
 import { applyTierChanges } from "../_support/tier_outbox.ts";
 
@@ -97,8 +99,12 @@ Deno.test("migrations apply to a seed-shaped database with rows and keep them", 
   const db = await createScratchDatabase({ standIns: true, withoutPgCron: true });
   try {
     const users = await seed(db);
-    const report = await applyMigrations(db.sql, paths.migrations);
-    assertEquals(report.applied.length, (await listMigrations(paths.migrations)).length);
+    await dbPush(db.url);
+    const recorded = await db.sql`select version from supabase_migrations.schema_migrations order by version`;
+    assertEquals(
+      recorded.map((r) => r.version),
+      (await listMigrations(paths.migrations)).map((m) => m.version),
+    );
 
     const rows = await db.sql`
       select user_id, fly_app_name, status, desired_state, desired_generation::int as dg,
@@ -196,7 +202,8 @@ Deno.test("migrations apply to a seed-shaped database with rows and keep them", 
 Deno.test("migrations apply to an empty database, and running them again changes nothing", async () => {
   const db = await createScratchDatabase({ standIns: true, withoutPgCron: true });
   try {
-    await applyMigrations(db.sql, paths.migrations);
+    await dbPush(db.url);
+    assert((await dbPush(db.url)).includes("up to date"), "a second push applies nothing");
     const [tables] = await db.sql`select count(*)::int as n from pg_tables where schemaname = 'public'
       and tablename in ('user_subscriptions', 'fly_plans', 'user_fly_apps', 'user_fly_app_events')`;
     assertEquals(tables.n, 4);

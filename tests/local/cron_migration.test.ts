@@ -9,7 +9,7 @@ import { connect, createScratchDatabase, localDatabaseUrl } from "../_support/da
 import { applyMigrations, listMigrations, MigrationError } from "../../scripts/local/migrate.ts";
 import { paths } from "../../scripts/local/paths.ts";
 
-const CRON_MIGRATION = "20261122000500_fly_apps_cron.sql";
+const CRON_MIGRATION = "20261206000600_cron.sql";
 
 /** A folder with the project's migrations up to and including the cron migration. */
 async function migrationsThroughCron(): Promise<string> {
@@ -84,6 +84,7 @@ Deno.test("cron migration: with pg_cron, it lives in pg_catalog and the jobs are
       jobs.map((j) => ({ ...j })),
       [
         { jobname: "check-fly-apps-health", active: true, username: "postgres" },
+        { jobname: "drain-tier-outbox", active: true, username: "postgres" },
         { jobname: "purge-cron-job-run-details", active: true, username: "postgres" },
       ],
     );

@@ -66,7 +66,7 @@ export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[]
     cron.available !== true
       ? "pg_cron is not installed in this database"
       : job === null
-      ? "no pg_cron job check-fly-apps-health: apply migration 20261122000500_fly_apps_cron.sql"
+      ? "no pg_cron job check-fly-apps-health: apply migration 20261206000600_cron.sql"
       : "the pg_cron job check-fly-apps-health is inactive",
   ));
   const lastStart = lastRun?.start_time ? Date.parse(String(lastRun.start_time)) : NaN;

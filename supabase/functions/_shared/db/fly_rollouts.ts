@@ -1,5 +1,5 @@
 /**
- * Typed access to fleet rollouts through the private SQL API of migration `20261130000600_fly_rollouts.sql`
+ * Typed access to fleet rollouts through the private SQL API of migration `20261206000500_rollouts.sql`
  * (`private.create_fly_rollout`, `transition_fly_rollout`, `lease_fly_rollouts`, `claim_fly_rollout_targets`,
  * `record_fly_rollout_target`, `pin_fly_rollout_digest`, `fly_rollout_spec_for_user`). Every row that comes
  * back is parsed with zod.
@@ -255,10 +255,13 @@ export class RolloutsRepository {
     return RolloutSchema.parse(rollout);
   }
 
-  /** Pins the image digest unless one is pinned already; returns the pinned one. */
-  async pinDigest(rolloutId: string, digest: string): Promise<string> {
+  /**
+   * Pins the image digest unless one is pinned already, with `pinnedImage` (the target image pinned to it,
+   * what a completed rollout writes into the plans); returns the pinned digest.
+   */
+  async pinDigest(rolloutId: string, digest: string, pinnedImage: string): Promise<string> {
     const [{ pinned }] = await this.#sql<{ pinned: string }[]>`
-      select private.pin_fly_rollout_digest(${rolloutId}::uuid, ${digest}) as pinned`;
+      select private.pin_fly_rollout_digest(${rolloutId}::uuid, ${digest}, ${pinnedImage}) as pinned`;
     return pinned;
   }
 

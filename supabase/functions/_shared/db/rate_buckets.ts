@@ -1,6 +1,6 @@
 /**
  * The Fly client's shared bucket store in Postgres: `private.take_rate_tokens` (migration
- * `20261130000340_fly_rate_buckets.sql`), so every function instance draws the org-wide Fly limits (app
+ * `20261206000200_engine_api.sql`), so every function instance draws the org-wide Fly limits (app
  * create, app delete) from the same token buckets.
  *
  * @module

@@ -28,6 +28,7 @@ import {
 } from "../db/fly_rollouts.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { sendAlert } from "../controller/alerts.ts";
+import { pinnedImage } from "../image_ref.ts";
 
 /** What applying a spec to one user's machine came to. */
 export interface TargetOutcome {
@@ -193,9 +194,10 @@ async function advanceOne(
       progress.applied[outcome.outcome] += 1;
       const pins = outcome.outcome === "healthy" && target.state === "updating" && rollout.target.image;
       if (pins && outcome.imageDigest) {
+        const pinned = pinnedImage(pins, outcome.imageDigest);
         rollout = {
           ...rollout,
-          image_digest: await deps.rollouts.pinDigest(rollout.id, outcome.imageDigest),
+          image_digest: await deps.rollouts.pinDigest(rollout.id, outcome.imageDigest, pinned),
         };
       }
       if (outcome.outcome === "failed") lastError = outcome.error ?? "failed";

@@ -1,3 +1,16 @@
+-- Operations: the storage primitives the fly-apps-admin function uses. Business rules stay in TypeScript;
+-- these only change rows atomically and append the audit events that name the acting operator.
+--
+--   * private.set_user_fly_app_hold / private.retry_user_fly_apps: ops actions on the durable rows;
+--   * private.machine_monthly_cost_usd prices a guest from public.fly_prices; every plan and row carries
+--     monthly_cost_estimate_usd computed from it (triggers keep it current);
+--   * private.record_machine_observations: running time per user and day, accumulated from successive
+--     observed machine states into public.user_fly_app_usage_daily;
+--   * private.ops_doctor_report: the database side of `deno task ops doctor`.
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Hold and release.
+
 -- Operations (issue: admin API, CLI, costs and usage, migrate, doctor): the storage primitives the
 -- fly-apps-admin function uses. Business rules stay in TypeScript; these only change rows atomically and
 -- append the audit events that name the acting operator.
@@ -55,6 +68,10 @@ comment on function private.set_user_fly_app_hold(uuid, boolean, text, text) is
   'event hold_set / hold_released names the actor. Raises P0002 without a row, 55000 when holding a row whose '
   'desired state is absent. Returns the row.';
 
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Retry: make rows due now, clearing a permanent error.
+
 -- ---------------------------------------------------------------------------------------------------------
 -- Retry: make rows due now, clearing a permanent error.
 create or replace function private.retry_user_fly_apps(
@@ -86,10 +103,8 @@ begin
   ),
   retried as (
     update public.user_fly_apps a set
-      status = case when a.status in ('error', 'failed') then 'pending' else a.status end,
+      (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
       error_message = null,
-      retry_count = 0,
-      next_attempt_at = now(),
       updated_at = now()
     from picked p where a.id = p.id
     returning a.id, a.user_id, a.desired_state
@@ -110,42 +125,9 @@ comment on function private.retry_user_fly_apps(text, uuid, text[], text, intege
   'naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. '
   'Returns the user ids.';
 
+
 -- ---------------------------------------------------------------------------------------------------------
--- Prices.
-create table if not exists public.fly_prices (
-  item text primary key check (item in ('cpu_shared', 'cpu_performance', 'memory_gb', 'ipv4_dedicated',
-                                        'volume_gb')),
-  monthly_usd numeric(10, 4) not null check (monthly_usd >= 0),
-  included_memory_mb_per_cpu integer check (included_memory_mb_per_cpu >= 0),
-  description text not null,
-  source text not null,
-  updated_at timestamptz not null default now()
-);
-comment on table public.fly_prices is
-  'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it '
-  'includes, additional memory per GB, a dedicated IPv4 address, a volume GB. Changing a price recomputes '
-  'monthly_cost_estimate_usd of every plan and row.';
-
--- Seeded from Fly's published prices, https://fly.io/docs/about/pricing/ (read 2026-11-30; the base prices
--- Fly lists for Machines: shared-cpu-1x 256 MB $1.94/mo, performance-1x 2 GB $31.00/mo, additional RAM
--- $5.00/GB per 30 days, dedicated IPv4 $2.00/mo, volumes $0.15/GB per month). Some regions cost more (sin
--- among them); ops edit the rows to their region's figures. Existing rows (edited by ops) are kept.
-insert into public.fly_prices (item, monthly_usd, included_memory_mb_per_cpu, description, source)
-values
-  ('cpu_shared', 1.94, 256, 'one shared vCPU with 256 MB, per 30 days running',
-   'https://fly.io/docs/about/pricing/ (2026-11-30)'),
-  ('cpu_performance', 31.00, 2048, 'one performance vCPU with 2 GB, per 30 days running',
-   'https://fly.io/docs/about/pricing/ (2026-11-30)'),
-  ('memory_gb', 5.00, null, 'memory above what the CPUs include, per GB per 30 days running',
-   'https://fly.io/docs/about/pricing/ (2026-11-30)'),
-  ('ipv4_dedicated', 2.00, null, 'one dedicated IPv4 address per month (shared IPv4 and IPv6 are free)',
-   'https://fly.io/docs/about/pricing/ (2026-11-30)'),
-  ('volume_gb', 0.15, null, 'volume storage per GB per month', 'https://fly.io/docs/about/pricing/ (2026-11-30)')
-on conflict (item) do nothing;
-
-alter table public.fly_prices enable row level security;
-revoke all on public.fly_prices from public, anon, authenticated;
-grant all on public.fly_prices to service_role;
+-- Prices and cost estimates.
 
 create or replace function private.machine_monthly_cost_usd(
   p_cpu_kind text,
@@ -188,7 +170,9 @@ $$;
 comment on function private.fly_plans_set_cost_estimate() is
   'Trigger: sets fly_plans.monthly_cost_estimate_usd from the plan''s size and public.fly_prices (0 without '
   'a dedicated app).';
+
 drop trigger if exists fly_plans_cost_estimate on public.fly_plans;
+
 create trigger fly_plans_cost_estimate
   before insert or update of dedicated_app, cpu_kind, cpus, memory_mb, monthly_cost_estimate_usd
   on public.fly_plans
@@ -231,45 +215,18 @@ end
 $$;
 comment on function private.fly_prices_changed() is
   'Trigger: re-estimates plans and rows after any change to public.fly_prices.';
+
 drop trigger if exists fly_prices_refresh_estimates on public.fly_prices;
+
 create trigger fly_prices_refresh_estimates
   after insert or update or delete on public.fly_prices
   for each statement execute function private.fly_prices_changed();
 
 select private.refresh_cost_estimates();
 
+
 -- ---------------------------------------------------------------------------------------------------------
 -- Runtime from observed machine states.
-create table if not exists public.user_fly_app_usage_daily (
-  user_id uuid not null,
-  day date not null,
-  running_seconds integer not null default 0 check (running_seconds between 0 and 86400),
-  observations integer not null default 0 check (observations >= 0),
-  updated_at timestamptz not null default now(),
-  primary key (user_id, day)
-);
-comment on table public.user_fly_app_usage_daily is
-  'Running time of each user''s machine per UTC day, accumulated by private.record_machine_observations '
-  'from successive observed states (the time between two observations counts as running when the earlier '
-  'one saw the machine started, up to a maximum gap).';
-alter table public.user_fly_app_usage_daily enable row level security;
-revoke all on public.user_fly_app_usage_daily from public, anon, authenticated;
-grant select on public.user_fly_app_usage_daily to authenticated;
-grant all on public.user_fly_app_usage_daily to service_role;
-drop policy if exists "users read their own usage" on public.user_fly_app_usage_daily;
-create policy "users read their own usage" on public.user_fly_app_usage_daily
-  for select to authenticated using (user_id = (select auth.uid()));
-
-create table if not exists private.machine_last_observations (
-  machine_id text primary key,
-  user_id uuid not null,
-  state text not null,
-  observed_at timestamptz not null
-);
-comment on table private.machine_last_observations is
-  'Last observed state per machine: where private.record_machine_observations resumes.';
-alter table private.machine_last_observations enable row level security;
-revoke all on private.machine_last_observations from public, anon, authenticated, service_role;
 
 create or replace function private.record_machine_observations(
   p_observations jsonb,
@@ -363,6 +320,10 @@ comment on function private.record_machine_observations(jsonb, integer) is
   'public.user_fly_app_usage_daily. Returns the number of observations taken. Called by the sweep for every '
   'machine it observes.';
 
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Doctor: what the database side of the chain looks like.
+
 -- ---------------------------------------------------------------------------------------------------------
 -- Doctor: what the database side of the chain looks like.
 create or replace function private.ops_doctor_report() returns jsonb
@@ -430,9 +391,5 @@ comment on function private.ops_doctor_report() is
   'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, '
   'the check-fly-apps-health cron job and its last run, pg_net''s queue and its recent responses.';
 
-revoke all on function private.set_user_fly_app_hold(uuid, boolean, text, text),
-  private.retry_user_fly_apps(text, uuid, text[], text, integer),
-  private.machine_monthly_cost_usd(text, integer, integer, integer, integer),
-  private.fly_plans_set_cost_estimate(), private.refresh_cost_estimates(), private.fly_prices_changed(),
-  private.record_machine_observations(jsonb, integer), private.ops_doctor_report()
-  from public, anon, authenticated, service_role;
+
+revoke all on all functions in schema private from public, anon, authenticated, service_role;

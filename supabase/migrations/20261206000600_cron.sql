@@ -1,3 +1,6 @@
+-- pg_cron schedules: the health-check sweep every minute, the tier-outbox drainer every second (every minute
+-- on Debian's pg_cron 1.4, where the local platform runs its own one-second drainer), and housekeeping of
+-- cron.job_run_details. No job command holds a secret: the functions they call read Vault when they run.
 -- pg_cron schedules: the health-check sweep every minute, and housekeeping of cron.job_run_details.
 -- Works on Debian's pg_cron 1.4 (5-field schedules only) and on Supabase's newer pg_cron. The job command
 -- holds no secret: private.invoke_health_check() reads the URL and the secret from Vault when it runs.
@@ -24,7 +27,9 @@ comment on function private.invoke_health_check(jsonb) is
   'provisioner secret from Vault; returns the pg_net request id. Raises when the Vault secrets are missing or '
   'the URL is bad, so the pg_cron run is recorded as failed. Run every minute by the cron job '
   'check-fly-apps-health. Note that a succeeded cron run only means the request was queued.';
-revoke all on function private.invoke_health_check(jsonb) from public, anon, authenticated, service_role;
+
+
+revoke all on all functions in schema private from public, anon, authenticated, service_role;
 
 -- The sweep is what makes provisioning correct when a kick is lost, so a database without pg_cron must not
 -- migrate "successfully": enabling pg_cron fails this migration with a message saying what to do. Supabase's
@@ -51,5 +56,23 @@ begin
   perform cron.schedule('check-fly-apps-health', '* * * * *', 'select private.invoke_health_check()');
   perform cron.schedule('purge-cron-job-run-details', '17 3 * * *',
     $cmd$delete from cron.job_run_details where end_time < now() - interval '7 days'$cmd$);
+end
+$$;
+
+-- Schedule: every second where pg_cron >= 1.5 (hosted Supabase), every minute on pg_cron 1.4 (Debian),
+-- where the local platform runs its own one-second drainer (scripts/local/drainer.ts).
+do $$
+declare
+  v_version integer[];
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    select (regexp_match(extversion, '^(\d+)\.(\d+)'))::integer[] into v_version
+    from pg_extension where extname = 'pg_cron';
+    perform cron.schedule('drain-tier-outbox',
+      case when v_version >= array[1, 5] then '1 seconds' else '* * * * *' end,
+      'select private.drain_tier_outbox()');
+  else
+    raise notice 'pg_cron is not available here: drain-tier-outbox not scheduled';
+  end if;
 end
 $$;

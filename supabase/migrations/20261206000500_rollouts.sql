@@ -17,97 +17,8 @@
 -- rollout for an overlapping scope, 55000 an action the current state does not allow, P0002 no such rollout,
 -- and 55000 lease_not_held (hint says so) when another driver holds the rollout.
 
-create table if not exists public.fly_rollouts (
-  id uuid primary key default gen_random_uuid(),
-  -- Scope: one tier, or every tier with a dedicated app (null).
-  tier text references public.fly_plans (tier),
-  -- What changes: {image?, region?, cpu_kind?, cpus?, memory_mb?, env?, checks?} over the user's plan.
-  target jsonb not null,
-  canary_count integer not null default 1 check (canary_count >= 0),
-  batch_size integer not null check (batch_size > 0),
-  max_unavailable numeric check (max_unavailable > 0 and max_unavailable <= 1),
-  health_timeout_s integer not null default 300 check (health_timeout_s > 0),
-  max_failures integer not null default 0 check (max_failures >= 0),
-  state text not null default 'pending'
-    check (state in ('pending', 'running', 'paused', 'halted', 'completed', 'aborted', 'rolled_back')),
-  -- forward: applying target; rollback: applying each updated target's previous spec.
-  direction text not null default 'forward' check (direction in ('forward', 'rollback')),
-  total integer not null default 0,
-  updated integer not null default 0,
-  healthy integer not null default 0,
-  failed integer not null default 0,
-  rolled_back integer not null default 0,
-  rollback_failed integer not null default 0,
-  -- The canary batch (0): failed targets, and targets not done yet (the gate: canaries done, none failed).
-  canaries_failed integer not null default 0,
-  canaries_open integer not null default 0,
-  image_digest text check (image_digest ~ '^sha256:[0-9a-f]{64}$'),
-  -- The plans of the scope's tiers when the rollout was created: {tier: {region, cpu_kind, ...}}.
-  previous_spec jsonb not null default '{}'::jsonb,
-  created_by text not null,
-  reason text,
-  error text,
-  lease_owner text,
-  lease_expires_at timestamptz,
-  created_at timestamptz not null default now(),
-  started_at timestamptz,
-  finished_at timestamptz,
-  updated_at timestamptz not null default now(),
-  constraint fly_rollouts_target_is_object check (jsonb_typeof(target) = 'object' and target <> '{}'::jsonb)
-);
-comment on table public.fly_rollouts is
-  'One fleet rollout: target (image and/or plan fields), scope (tier, null = all), strategy (canaries, batch '
-  'size, health gate, max failures), state, counters, the pinned image digest, who started it and why.';
-comment on column public.fly_rollouts.state is
-  'pending | running | paused | halted (failures beyond max_failures; resume retries, rollback undoes) | '
-  'completed | aborted | rolled_back';
-comment on column public.fly_rollouts.image_digest is
-  'Digest Fly reported for the first successful update; every later machine gets image@digest.';
-comment on column public.fly_rollouts.updated is 'Targets the target spec was applied to (healthy + failed)';
-
--- At most one active rollout per scope (overlap of "all tiers" with one tier is refused by the create
--- function, under a lock; this index is the backstop for the same scope).
-create unique index if not exists fly_rollouts_one_active_per_scope
-  on public.fly_rollouts ((coalesce(tier, '*')))
-  where state in ('pending', 'running', 'paused', 'halted');
-create index if not exists fly_rollouts_created_at_idx on public.fly_rollouts (created_at desc);
-
-create table if not exists public.fly_rollout_targets (
-  rollout_id uuid not null references public.fly_rollouts (id) on delete cascade,
-  user_id uuid not null,
-  -- 0: the canaries; then 1, 2, ... in order.
-  batch integer not null check (batch >= 0),
-  state text not null default 'pending'
-    check (state in ('pending', 'updating', 'healthy', 'failed', 'rolling_back', 'rolled_back', 'rollback_failed')),
-  attempts integer not null default 0,
-  -- What the user's machine ran before: {image, digest, region, cpu_kind, cpus, memory_mb} (nulls dropped).
-  previous jsonb not null default '{}'::jsonb,
-  image_digest text,
-  error text,
-  updated_at timestamptz not null default now(),
-  primary key (rollout_id, user_id)
-);
-create index if not exists fly_rollout_targets_batch_idx on public.fly_rollout_targets (rollout_id, batch, state);
-create index if not exists fly_rollout_targets_user_idx on public.fly_rollout_targets (user_id);
-comment on table public.fly_rollout_targets is
-  'Per-user progress of a rollout: batch, state (pending | updating | healthy | failed | rolling_back | '
-  'rolled_back | rollback_failed), attempts, the previous spec for rollback, the digest it got, last error.';
-
-create table if not exists public.fly_rollout_events (
-  seq bigint generated always as identity primary key,
-  rollout_id uuid not null references public.fly_rollouts (id) on delete cascade,
-  event_type text not null,
-  actor text not null,
-  from_state text,
-  to_state text,
-  reason text,
-  metadata jsonb not null default '{}'::jsonb,
-  created_at timestamptz not null default clock_timestamp()
-);
-create index if not exists fly_rollout_events_rollout_idx on public.fly_rollout_events (rollout_id, seq);
-comment on table public.fly_rollout_events is
-  'Append-only: every state change of a rollout (created, started, paused, resumed, halted, aborted, '
-  'rollback_started, completed, rolled_back, digest_pinned) with its actor.';
+-- ---------------------------------------------------------------------------------------------------------
+-- Append-only events.
 
 create or replace function private.reject_fly_rollout_event_change() returns trigger
 language plpgsql
@@ -118,22 +29,14 @@ begin
   raise exception 'fly_rollout_events is append-only (% refused)', tg_op using errcode = '42501';
 end
 $$;
-
-drop trigger if exists fly_rollout_events_append_only on public.fly_rollout_events;
-create trigger fly_rollout_events_append_only
-  before update or delete on public.fly_rollout_events
-  for each row execute function private.reject_fly_rollout_event_change();
 comment on function private.reject_fly_rollout_event_change() is
   'Trigger: refuses UPDATE and DELETE on fly_rollout_events (append-only).';
 
--- RLS like the other tables: only the service side reads and writes (ops data, no per-user policy).
-alter table public.fly_rollouts enable row level security;
-alter table public.fly_rollout_targets enable row level security;
-alter table public.fly_rollout_events enable row level security;
-revoke all on public.fly_rollouts, public.fly_rollout_targets, public.fly_rollout_events
-  from public, anon, authenticated;
-grant all on public.fly_rollouts, public.fly_rollout_targets, public.fly_rollout_events to service_role;
-revoke update, delete, truncate on public.fly_rollout_events from service_role;
+drop trigger if exists fly_rollout_events_append_only on public.fly_rollout_events;
+
+create trigger fly_rollout_events_append_only
+  before update or delete on public.fly_rollout_events
+  for each row execute function private.reject_fly_rollout_event_change();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Internal helpers.
@@ -295,8 +198,14 @@ as $$
   returning r.*
 $$;
 
--- ---------------------------------------------------------------------------------------------------------
--- Create.
+-- Rollouts and held users (a rollout used to fail every held user's target at the health gate: a held machine
+-- stays stopped, so one held user halted a rollout with the default max_failures 0).
+--
+--   * Canaries are drawn from the users whose machine runs (status active, not held); held and not yet
+--     provisioned users go into the later batches. private.create_fly_rollout is replaced for that one
+--     ordering; nothing else in it changes.
+--   * The held user's target itself is the controller's business (rollout_apply.ts): the machine gets the
+--     rollout's config and stays stopped, and the target counts as applied without the health gate.
 
 create or replace function private.create_fly_rollout(p_request jsonb, p_actor text)
 returns jsonb
@@ -399,11 +308,17 @@ begin
   end if;
   v_batch := coalesce(v_batch, 1);
   -- Number the targets in a stable order: canaries get batch 0, the rest fill batches of batch_size.
+  -- Canaries come from the users whose machine runs (active, not held): a canary is there to prove the image
+  -- serves, which a held (stopped) or not yet provisioned user cannot.
   update public.fly_rollout_targets t set batch = case
       when o.n <= v_canary then 0
       else (o.n - v_canary - 1) / v_batch + 1 end
-  from (select user_id, row_number() over (order by md5(user_id::text || v_row.id::text)) as n
-        from public.fly_rollout_targets where rollout_id = v_row.id) o
+  from (select rt.user_id,
+               row_number() over (order by (a.status = 'active' and a.held_at is null) desc,
+                                           md5(rt.user_id::text || v_row.id::text)) as n
+        from public.fly_rollout_targets rt
+        join public.user_fly_apps a on a.user_id = rt.user_id
+        where rt.rollout_id = v_row.id) o
   where t.rollout_id = v_row.id and t.user_id = o.user_id;
 
   perform private._append_fly_rollout_event(v_row.id, 'created', p_actor, null, 'pending', v_row.reason,
@@ -665,7 +580,7 @@ comment on function private.record_fly_rollout_target(uuid, text, uuid, text, te
   'forward → healthy/failed, rollback → rolled_back/rollback_failed; appends a rollout_target_<state> event '
   'for the user, recomputes the counters, returns the rollout. A target not in flight is left as it is.';
 
-create or replace function private.pin_fly_rollout_digest(p_rollout_id uuid, p_digest text)
+create or replace function private.pin_fly_rollout_digest(p_rollout_id uuid, p_digest text, p_pinned_image text)
 returns text
 language plpgsql
 security definer
@@ -677,7 +592,10 @@ begin
   if p_digest is null or p_digest !~ '^sha256:[0-9a-f]{64}$' then
     perform private._fail_input('image_digest: must be sha256:<64 hex>');
   end if;
-  update public.fly_rollouts r set image_digest = p_digest, updated_at = now()
+  if p_pinned_image is null or right(p_pinned_image, length(p_digest) + 1) <> '@' || p_digest then
+    perform private._fail_input('pinned_image: must be the image reference pinned to the digest (…@sha256:…)');
+  end if;
+  update public.fly_rollouts r set image_digest = p_digest, pinned_image = p_pinned_image, updated_at = now()
   where r.id = p_rollout_id and r.image_digest is null
   returning * into v_row;
   if found then
@@ -692,32 +610,10 @@ begin
   return v_row.image_digest;
 end
 $$;
-comment on function private.pin_fly_rollout_digest(uuid, text) is
-  'Pins the rollout''s image digest once (the first writer wins) and returns the pinned digest.';
-
-create or replace function private.fly_rollout_spec_for_user(p_user_id uuid)
-returns jsonb
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'rollout_id', r.id, 'state', r.state, 'direction', r.direction, 'target_state', t.state,
-    'spec', case
-      when t.state in ('updating', 'healthy', 'failed')
-        then r.target || jsonb_strip_nulls(jsonb_build_object('digest', r.image_digest))
-      else t.previous end)
-  from public.fly_rollout_targets t
-  join public.fly_rollouts r on r.id = t.rollout_id
-  where t.user_id = p_user_id and r.state in ('running', 'paused', 'halted')
-  order by r.created_at desc
-  limit 1
-$$;
-comment on function private.fly_rollout_spec_for_user(uuid) is
-  'For a user an active rollout covers: {rollout_id, state, direction, target_state, spec} where spec is '
-  'what the controller should converge the user to now (the target + pinned digest once the user''s batch '
-  'got it, else the previous spec). Null when no active rollout covers the user.';
+comment on function private.pin_fly_rollout_digest(uuid, text, text) is
+  'Pins the rollout''s image digest once (the first writer wins), with the target image pinned to it as the '
+  'driver computed it (p_pinned_image, what a completed rollout writes into the plans); returns the pinned '
+  'digest.';
 
 create or replace function private.fly_rollout_status(p_rollout_id uuid default null, p_events integer default 50)
 returns jsonb
@@ -747,22 +643,49 @@ comment on function private.fly_rollout_status(uuid, integer) is
   'What ops see of a rollout (the latest when p_rollout_id is null): {rollout, batches: [{batch, <state>: '
   'count, ...}], events: the last p_events fly_rollout_events, oldest first}. Null when there is none.';
 
-revoke all on function
-  private.fly_rollout_status(uuid, integer),
-  private.reject_fly_rollout_event_change(),
-  private._fly_rollout_json(public.fly_rollouts),
-  private._append_fly_rollout_event(uuid, text, text, text, text, text, jsonb),
-  private._fail_input(text),
-  private._check_fly_rollout_target(jsonb),
-  private._request_int(jsonb, text, integer, integer),
-  private._lock_fly_rollout(uuid, text),
-  private._count_fly_rollout(uuid),
-  private.create_fly_rollout(jsonb, text),
-  private.transition_fly_rollout(uuid, text, text, text, text),
-  private.lease_fly_rollouts(text, integer),
-  private.release_fly_rollout(uuid, text),
-  private.claim_fly_rollout_targets(uuid, text, integer),
-  private.record_fly_rollout_target(uuid, text, uuid, text, text, text),
-  private.pin_fly_rollout_digest(uuid, text),
-  private.fly_rollout_spec_for_user(uuid)
-from public, anon, authenticated;
+
+-- ---------------------------------------------------------------------------------------------------------
+-- A completed rollout records its target in the plans; a rolled back one restores them.
+
+create or replace function private.fly_rollout_record_in_plans() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.state = 'completed' then
+    update public.fly_plans p set
+      image = coalesce(new.pinned_image, new.target ->> 'image', p.image),
+      region = coalesce(new.target ->> 'region', p.region),
+      cpu_kind = coalesce(new.target ->> 'cpu_kind', p.cpu_kind),
+      cpus = coalesce((new.target ->> 'cpus')::integer, p.cpus),
+      memory_mb = coalesce((new.target ->> 'memory_mb')::integer, p.memory_mb)
+    where p.dedicated_app and (new.tier is null or p.tier = new.tier);
+  else
+    -- rolled_back: the plans as they were when the rollout was created (an absent image: the default).
+    update public.fly_plans p set
+      image = prev.spec ->> 'image',
+      region = coalesce(prev.spec ->> 'region', p.region),
+      cpu_kind = coalesce(prev.spec ->> 'cpu_kind', p.cpu_kind),
+      cpus = coalesce((prev.spec ->> 'cpus')::integer, p.cpus),
+      memory_mb = coalesce((prev.spec ->> 'memory_mb')::integer, p.memory_mb)
+    from jsonb_each(new.previous_spec) as prev(tier, spec)
+    where p.tier = prev.tier;
+  end if;
+  return new;
+end
+$$;
+comment on function private.fly_rollout_record_in_plans() is
+  'A rollout that completes writes its target into the scope''s plans (image pinned to the rollout''s '
+  'digest); one that ends rolled_back restores the plans snapshotted at creation (previous_spec).';
+
+drop trigger if exists fly_rollouts_record_in_plans on public.fly_rollouts;
+
+create trigger fly_rollouts_record_in_plans
+  after update of state on public.fly_rollouts
+  for each row
+  when (new.state in ('completed', 'rolled_back') and old.state is distinct from new.state)
+  execute function private.fly_rollout_record_in_plans();
+
+
+revoke all on all functions in schema private from public, anon, authenticated, service_role;

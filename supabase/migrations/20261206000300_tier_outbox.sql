@@ -1,124 +1,123 @@
--- Bulk tier changes through one marker instead of one outbox row per user (issue 12: a 1,000-row UPDATE
--- paid ~4 µs per row for its outbox inserts, 0.44x the speed of the same UPDATE without the trigger).
+-- Tier changes through a durable outbox:
 --
---   * The trigger counts the tier changes of its transaction in a transaction-local setting. The first 64
---     append one outbox row each, as before; the 65th appends ONE bulk marker (user_id null); the rest append
---     nothing. Rolled back (transaction or savepoint), count and rows go together.
---   * user_fly_apps.desired_tier records the tier each row's desired state was last recorded for
---     (private._apply_desired_state writes it), so "which users changed" is a set-based diff:
---     private.users_with_unrecorded_tier().
---   * While a marker is queued, each drain also takes up to the batch's remaining room from that diff (the
---     same desired-state rule, events and ONE kick per batch); the marker is consumed once a drain finds the
---     diff exhausted, so a diff of any size is worked off a batch at a time. The drain's report says `more`
---     when another run should follow at once.
+--   * In the user's transaction the triggers only append one narrow row (user_id, queued_at) to the
+--     index-free, logged table private.tier_outbox: no Vault read, no HTTP, no event, no subtransaction.
+--     A committed change is never lost; a rolled-back one leaves nothing. Past 64 changes in one
+--     transaction, one bulk marker (user_id null) stands for the rest.
+--   * private.drain_tier_outbox() (pg_cron every second, the local platform's drainer, the health sweep)
+--     takes a batch, reads each user's CURRENT tier, records the desired state through
+--     private._apply_desired_state (the one place for the tier -> desired state rule), writes one event per
+--     user, reads Vault once and queues ONE request per batch: POST {user_ids} to provision-user-fly-app,
+--     which reconciles whatever each user's current tier says. While a bulk marker is queued it also works
+--     off private.users_with_unrecorded_tier() (user_fly_apps.desired_tier against the subscription's tier).
+--   * private.tier_outbox_oldest_age_s() tells the sweep how far behind the outbox is (alerting).
 --
--- A marker is locked before the diff reads, so a marker committed after that stays for the next run: no
--- committed change can be lost. Runs as the non-superuser database owner.
+-- Postgres does not allow a WHEN clause that reads OLD on a trigger that also fires on INSERT, so the
+-- UPDATE OF tier trigger (with WHEN) and the INSERT/DELETE trigger are two triggers on one function.
+-- Everything here runs as the non-superuser database owner (no superuser-only statement).
 
 -- ---------------------------------------------------------------------------------------------------------
--- Storage.
+-- Calling the Edge Functions: the endpoint from Vault, one queued POST.
 
-alter table private.tier_outbox alter column user_id drop not null;
-comment on column private.tier_outbox.user_id is
-  'The user whose tier changed; null for a bulk marker: a transaction changed more tiers than the trigger '
-  'queues one by one, and the drainer works off private.users_with_unrecorded_tier() until it is empty.';
-
-alter table public.user_fly_apps add column if not exists desired_tier text;
-comment on column public.user_fly_apps.desired_tier is
-  'The tier desired_state was last recorded for (null: no subscription). Written only by '
-  'private._apply_desired_state; compared with user_subscriptions.tier to find changes a bulk marker stands for.';
-update public.user_fly_apps a set desired_tier = s.tier
-from public.user_subscriptions s
-where s.user_id = a.user_id and a.desired_tier is distinct from s.tier;
-
--- ---------------------------------------------------------------------------------------------------------
--- The tier -> desired state rule (one place) and its recording.
-
-create or replace function private.tier_has_app(p_tier text) returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select coalesce((select p.dedicated_app from public.fly_plans p where p.tier = p_tier), false)
-$$;
-comment on function private.tier_has_app(text) is
-  'Whether a tier''s plan comes with a dedicated app (false for an unknown or null tier): the one rule that '
-  'turns a tier into desired state present or absent.';
-
-create or replace function private._apply_desired_state(p_user_id uuid, p_tier text)
-returns table (changed boolean, app_id uuid, desired_state text, desired_generation bigint)
+-- Where the functions live and the secret they want, read from Vault in ONE query.
+create or replace function private.function_endpoint(out base_url text, out secret text, out problem text)
 language plpgsql
+stable
 security definer
 set search_path = ''
 as $$
 begin
-  if private.tier_has_app(p_tier) then
-    return query
-    insert into public.user_fly_apps as a (user_id, desired_state, desired_tier, desired_generation, status,
-                                           next_attempt_at)
-    values (p_user_id, 'present', p_tier, 1, 'pending', now())
-    on conflict (user_id) do update set
-      desired_state = 'present',
-      desired_tier = p_tier,
-      desired_generation = a.desired_generation + 1,
-      next_attempt_at = now(),
-      retry_count = 0,
-      error_message = null,
-      status = case when a.status in ('deleted', 'error', 'failed') then 'pending' else a.status end,
-      deleted_at = null,
-      updated_at = now()
-    returning true, a.id, a.desired_state, a.desired_generation;
-  else
-    return query
-    update public.user_fly_apps a set
-      desired_state = 'absent',
-      desired_tier = p_tier,
-      desired_generation = a.desired_generation + 1,
-      next_attempt_at = now(),
-      retry_count = 0,
-      error_message = null,
-      status = case when a.status in ('error', 'failed') then 'pending' else a.status end,
-      updated_at = now()
-    where a.user_id = p_user_id and a.desired_state = 'present'
-    returning true, a.id, a.desired_state, a.desired_generation;
-    if not found then
-      -- Nothing to do on Fly, but the tier is recorded (a free -> another free tier change is not a diff).
-      update public.user_fly_apps a set desired_tier = p_tier
-      where a.user_id = p_user_id and a.desired_tier is distinct from p_tier;
-      return query select false, null::uuid, 'absent'::text, null::bigint;
-    end if;
+  select btrim(max(s.decrypted_secret) filter (where s.name = 'project_url')),
+         max(s.decrypted_secret) filter (where s.name = 'fly_provisioner_secret')
+  into base_url, secret
+  from vault.decrypted_secrets s
+  where s.name in ('project_url', 'fly_provisioner_secret');
+  if base_url is null or base_url = '' then
+    problem := 'vault secret project_url is missing';
+  elsif secret is null or secret = '' then
+    problem := 'vault secret fly_provisioner_secret is missing';
+  elsif base_url !~* '^https?://[^/\s?#]+[^\s]*$' then
+    problem := 'vault secret project_url is not an http(s) URL';
   end if;
+  base_url := rtrim(base_url, '/');
 end
 $$;
-comment on function private._apply_desired_state(uuid, text) is
-  'Internal: records the desired state for a tier (private.tier_has_app): upsert + desired_generation bump + '
-  'due now, and desired_tier; changed=false when nothing needed recording (absent and no row wanting an app).';
+comment on function private.function_endpoint() is
+  'Reads Vault once: base_url (project_url without trailing slash), secret (fly_provisioner_secret) and '
+  'problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
 
-create or replace function private.users_with_unrecorded_tier(p_limit integer)
-returns setof uuid
-language sql
-stable
+-- Queues one POST to an endpoint read by private.function_endpoint().
+create or replace function private._queue_function_post(
+  p_base_url text,
+  p_secret text,
+  p_function text,
+  p_body jsonb,
+  p_timeout_milliseconds integer
+) returns jsonb
+language plpgsql
 security definer
 set search_path = ''
 as $$
-  with paid as (select p.tier from public.fly_plans p where private.tier_has_app(p.tier))
-  (select s.user_id
-   from public.user_subscriptions s
-   left join public.user_fly_apps a on a.user_id = s.user_id
-   where case when a.id is null then s.tier in (select tier from paid)
-              else a.desired_tier is distinct from s.tier end
-   union all
-   select a.user_id
-   from public.user_fly_apps a
-   where a.desired_tier is not null
-     and not exists (select 1 from public.user_subscriptions s where s.user_id = a.user_id))
-  limit greatest(p_limit, 0)
+declare
+  v_request_id bigint;
+  v_problem text;
+begin
+  begin
+    v_request_id := net.http_post(
+      url := p_base_url || '/functions/v1/' || p_function,
+      body := coalesce(p_body, '{}'::jsonb),
+      params := '{}'::jsonb,
+      headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || p_secret),
+      timeout_milliseconds := p_timeout_milliseconds
+    );
+  exception when others then
+    -- An error message could echo what it was given: never let it carry the secret.
+    v_problem := replace('pg_net error ' || sqlstate || ': ' || sqlerrm, p_secret, '[redacted]');
+    return jsonb_build_object('function', p_function, 'request_id', null, 'problem', left(v_problem, 500));
+  end;
+  return jsonb_build_object('function', p_function, 'request_id', v_request_id);
+end
 $$;
-comment on function private.users_with_unrecorded_tier(integer) is
-  'Users (at most p_limit) whose current tier is not the one their desired state was recorded for: a row '
-  'whose desired_tier differs from the subscription''s tier, a paid subscription without a row, a row whose '
-  'subscription is gone. One pass over user_subscriptions and user_fly_apps; run only for bulk markers.';
+
+create or replace function private.post_to_function(
+  p_function text,
+  p_body jsonb,
+  p_timeout_milliseconds integer default 5000
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_endpoint record;
+begin
+  select * into v_endpoint from private.function_endpoint();
+  if v_endpoint.problem is not null then
+    return jsonb_build_object('function', p_function, 'request_id', null, 'problem', v_endpoint.problem);
+  end if;
+  return private._queue_function_post(v_endpoint.base_url, v_endpoint.secret, p_function, p_body,
+                                      p_timeout_milliseconds);
+end
+$$;
+comment on function private.post_to_function(text, jsonb, integer) is
+  'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, '
+  'Authorization: Bearer <vault fly_provisioner_secret> and an explicit timeout, through net.http_post '
+  '(sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, '
+  'problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
+
+
+-- ---------------------------------------------------------------------------------------------------------
+-- The triggers: one outbox row per change up to 64 per transaction, then one bulk marker.
+
+-- Cost matters here (issue 12 measures it against the bare UPDATE): the count is read and written as plain
+-- PL/pgSQL assignments (the simple-expression path; a PERFORM would run a query through SPI). Once the
+-- marker is written the count reads 'bulk' and every later call of the transaction returns at once. The
+-- triggers' WHEN clauses do not test the setting: that cannot skip a call within the statement (an AFTER
+-- trigger's calls come at its end, after every row's WHEN), only in the transaction's later statements, and
+-- it would be compiled for every UPDATE that sets tier.
+-- (The statistics' transaction-local insert count, pg_stat_get_xact_tuples_inserted, would save the write,
+-- but on Postgres 15 it also holds the backend's earlier transactions until their stats are flushed, up to
+-- a second later: a busy writer would queue markers for single changes.)
 
 -- ---------------------------------------------------------------------------------------------------------
 -- The trigger: one row per change up to 64 per transaction, then one marker.
@@ -165,6 +164,60 @@ comment on function private.on_user_tier_change() is
   'private.tier_outbox each, the 65th appends one bulk marker (user_id null) and sets the transaction-local '
   'count fly_apps.tier_changes_queued to ''bulk'': later changes append nothing (the marker stands for '
   'them).';
+
+drop trigger if exists on_user_tier_change on public.user_subscriptions;
+
+create trigger on_user_tier_change
+  after update of tier on public.user_subscriptions
+  for each row when (old.tier is distinct from new.tier)
+  execute function private.on_user_tier_change();
+
+drop trigger if exists on_user_subscription_change on public.user_subscriptions;
+
+create trigger on_user_subscription_change
+  after insert or delete on public.user_subscriptions
+  for each row execute function private.on_user_tier_change();
+
+
+-- ---------------------------------------------------------------------------------------------------------
+-- The drainer.
+
+create or replace function private.users_with_unrecorded_tier(p_limit integer)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with paid as (select p.tier from public.fly_plans p where private.tier_has_app(p.tier))
+  (select s.user_id
+   from public.user_subscriptions s
+   left join public.user_fly_apps a on a.user_id = s.user_id
+   where case when a.id is null then s.tier in (select tier from paid)
+              else a.desired_tier is distinct from s.tier end
+   union all
+   select a.user_id
+   from public.user_fly_apps a
+   where a.desired_tier is not null
+     and not exists (select 1 from public.user_subscriptions s where s.user_id = a.user_id))
+  limit greatest(p_limit, 0)
+$$;
+comment on function private.users_with_unrecorded_tier(integer) is
+  'Users (at most p_limit) whose current tier is not the one their desired state was recorded for: a row '
+  'whose desired_tier differs from the subscription''s tier, a paid subscription without a row, a row whose '
+  'subscription is gone. One pass over user_subscriptions and user_fly_apps; run only for bulk markers.';
+
+create or replace function private.tier_outbox_oldest_age_s() returns double precision
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(extract(epoch from now() - min(o.queued_at))::double precision, 0) from private.tier_outbox o
+$$;
+comment on function private.tier_outbox_oldest_age_s() is
+  'Age in seconds of the oldest tier change still in the outbox (0 when empty). The health sweep alerts '
+  'when it exceeds its threshold (the drainer is not running or cannot kick). One scan of a small table.';
 
 -- ---------------------------------------------------------------------------------------------------------
 -- The drainer.
@@ -321,5 +374,6 @@ comment on function private.drain_tier_outbox(integer, boolean) is
   '(users whose desired state was recorded and kicked), kicked, request_id?, problem?, user_ids, bulk_users? '
   '(users taken from the diff), more (run again at once: a full batch, or a marker still pending), '
   'oldest_age_s}.';
+
 
 revoke all on all functions in schema private from public, anon, authenticated, service_role;

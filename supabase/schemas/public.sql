@@ -1,0 +1,1078 @@
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: public; Type: SCHEMA; Schema: -; Owner: pg_database_owner
+--
+
+CREATE SCHEMA public;
+
+ALTER SCHEMA public OWNER TO pg_database_owner;
+
+--
+-- Name: SCHEMA public; Type: COMMENT; Schema: -; Owner: pg_database_owner
+--
+
+COMMENT ON SCHEMA public IS 'standard public schema';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: fly_rollouts; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_rollouts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tier text,
+    target jsonb NOT NULL,
+    canary_count integer DEFAULT 1 NOT NULL,
+    batch_size integer NOT NULL,
+    max_unavailable numeric,
+    health_timeout_s integer DEFAULT 300 NOT NULL,
+    max_failures integer DEFAULT 0 NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    direction text DEFAULT 'forward'::text NOT NULL,
+    total integer DEFAULT 0 NOT NULL,
+    updated integer DEFAULT 0 NOT NULL,
+    healthy integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    rolled_back integer DEFAULT 0 NOT NULL,
+    rollback_failed integer DEFAULT 0 NOT NULL,
+    canaries_failed integer DEFAULT 0 NOT NULL,
+    canaries_open integer DEFAULT 0 NOT NULL,
+    image_digest text,
+    pinned_image text,
+    previous_spec jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_by text NOT NULL,
+    reason text,
+    error text,
+    lease_owner text,
+    lease_expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
+    CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
+    CONSTRAINT fly_rollouts_check CHECK (((pinned_image IS NULL) OR ((image_digest IS NOT NULL) AND (pinned_image ~~ ('%@'::text || image_digest))))),
+    CONSTRAINT fly_rollouts_direction_check CHECK ((direction = ANY (ARRAY['forward'::text, 'rollback'::text]))),
+    CONSTRAINT fly_rollouts_health_timeout_s_check CHECK ((health_timeout_s > 0)),
+    CONSTRAINT fly_rollouts_image_digest_check CHECK ((image_digest ~ '^sha256:[0-9a-f]{64}$'::text)),
+    CONSTRAINT fly_rollouts_max_failures_check CHECK ((max_failures >= 0)),
+    CONSTRAINT fly_rollouts_max_unavailable_check CHECK (((max_unavailable > (0)::numeric) AND (max_unavailable <= (1)::numeric))),
+    CONSTRAINT fly_rollouts_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text, 'halted'::text, 'completed'::text, 'aborted'::text, 'rolled_back'::text]))),
+    CONSTRAINT fly_rollouts_target_is_object CHECK (((jsonb_typeof(target) = 'object'::text) AND (target <> '{}'::jsonb)))
+);
+
+ALTER TABLE public.fly_rollouts OWNER TO postgres;
+
+--
+-- Name: TABLE fly_rollouts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_rollouts IS 'One fleet rollout: target (image and/or plan fields), scope (tier, null = all), strategy (canaries, batch size, health gate, max failures), state, counters, the pinned image digest, who started it and why.';
+
+--
+-- Name: COLUMN fly_rollouts.state; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.state IS 'pending | running | paused | halted (failures beyond max_failures; resume retries, rollback undoes) | completed | aborted | rolled_back';
+
+--
+-- Name: COLUMN fly_rollouts.updated; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.updated IS 'Targets the target spec was applied to (healthy + failed)';
+
+--
+-- Name: COLUMN fly_rollouts.image_digest; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.image_digest IS 'Digest Fly reported for the first successful update; every later machine gets image@digest.';
+
+--
+-- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_apps (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    fly_app_name text,
+    fly_org_slug text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    region text,
+    docker_image text,
+    cpu_count integer,
+    memory_mb integer,
+    machine_id text,
+    health_status text DEFAULT 'unknown'::text NOT NULL,
+    last_health_check_at timestamp with time zone,
+    error_message text,
+    retry_count integer DEFAULT 0 NOT NULL,
+    deployed_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    monthly_cost_estimate_usd numeric(10,2),
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    desired_state text DEFAULT 'present'::text NOT NULL,
+    desired_generation bigint DEFAULT 0 NOT NULL,
+    observed_generation bigint DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    lease_owner text,
+    lease_expires_at timestamp with time zone,
+    secrets_version bigint,
+    secrets_digest text,
+    image_digest text,
+    cpu_kind text,
+    drift jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_machine_state text,
+    last_observed_at timestamp with time zone,
+    held_at timestamp with time zone,
+    held_by text,
+    hold_reason text,
+    in_sync boolean GENERATED ALWAYS AS (((observed_generation >= desired_generation) AND (drift = '{}'::jsonb))) STORED,
+    delete_after timestamp with time zone,
+    volume_id text,
+    credential_expires_at timestamp with time zone,
+    credential_key_id text,
+    desired_tier text,
+    lease_released_at timestamp with time zone,
+    lease_released_by text,
+    CONSTRAINT user_fly_apps_cpu_kind_check CHECK (((cpu_kind IS NULL) OR (cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text])))),
+    CONSTRAINT user_fly_apps_desired_state_check CHECK ((desired_state = ANY (ARRAY['present'::text, 'absent'::text]))),
+    CONSTRAINT user_fly_apps_drift_is_object CHECK ((jsonb_typeof(drift) = 'object'::text)),
+    CONSTRAINT user_fly_apps_generations_check CHECK (((desired_generation >= 0) AND (observed_generation >= 0) AND (retry_count >= 0))),
+    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text]))),
+    CONSTRAINT user_fly_apps_hold_check CHECK (((held_at IS NOT NULL) OR ((held_by IS NULL) AND (hold_reason IS NULL)))),
+    CONSTRAINT user_fly_apps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'held'::text, 'suspended'::text, 'failed'::text, 'error'::text, 'deprovisioning'::text, 'deleted'::text])))
+);
+
+ALTER TABLE public.user_fly_apps OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_apps; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_apps IS 'One row per user, ever: desired state (from the tier, written by the on_user_tier_change trigger) and observed state of the user''s dedicated Fly app. A downgrade marks the row deleted; an upgrade reactivates it. Written only through the private.* API (service side).';
+
+--
+-- Name: COLUMN user_fly_apps.status; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.status IS 'pending | provisioning | active | failed (retryable, see next_attempt_at) | error (permanent) | deprovisioning | deleted';
+
+--
+-- Name: COLUMN user_fly_apps.desired_state; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.desired_state IS 'present | absent, from the current tier''s plan';
+
+--
+-- Name: COLUMN user_fly_apps.desired_generation; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.desired_generation IS 'Bumped by every tier change';
+
+--
+-- Name: COLUMN user_fly_apps.observed_generation; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.observed_generation IS 'Highest desired_generation a reconcile has converged Fly to; < desired_generation means work is pending';
+
+--
+-- Name: COLUMN user_fly_apps.next_attempt_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.next_attempt_at IS 'When the row is due for a reconcile (null: nothing to do). Set to now() by a tier change, to a backoff time by a retryable failure, cleared by success and by a permanent failure';
+
+--
+-- Name: COLUMN user_fly_apps.lease_owner; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.lease_owner IS 'Reconciler currently holding the row (see lease_expires_at)';
+
+--
+-- Name: COLUMN user_fly_apps.secrets_version; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.secrets_version IS 'Fly secrets version to pass as min_secrets_version';
+
+--
+-- Name: COLUMN user_fly_apps.secrets_digest; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.secrets_digest IS 'SHA-256 over the names and values of the secrets last set on the app (drift detection); never a value';
+
+--
+-- Name: COLUMN user_fly_apps.drift; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.drift IS 'Spec drift of the app found by the last observation: {field: {desired, observed}} (empty: none).';
+
+--
+-- Name: COLUMN user_fly_apps.last_machine_state; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.last_machine_state IS 'Machine state seen by the last fleet observation (started, stopped, ..., missing).';
+
+--
+-- Name: COLUMN user_fly_apps.held_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.held_at IS 'Set while ops hold the user''s machine stopped (the sweep reports it and does not repair it).';
+
+--
+-- Name: COLUMN user_fly_apps.in_sync; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.in_sync IS 'Generated: false while the row has unobserved desired generations or recorded drift.';
+
+--
+-- Name: COLUMN user_fly_apps.delete_after; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.delete_after IS 'End of the grace period of a downgraded (suspended) app: the sweep deletes it after this time.';
+
+--
+-- Name: COLUMN user_fly_apps.volume_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.volume_id IS 'Fly volume id (vol_...) of the app''s persistent volume, if its plan has one.';
+
+--
+-- Name: COLUMN user_fly_apps.credential_expires_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.credential_expires_at IS 'Expiry of the scoped user credential held in the app''s secrets (the token itself is never stored).';
+
+--
+-- Name: COLUMN user_fly_apps.credential_key_id; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.credential_key_id IS 'Id of the key that signed the app''s credential (kid, or a fingerprint of the legacy secret).';
+
+--
+-- Name: COLUMN user_fly_apps.desired_tier; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.desired_tier IS 'The tier desired_state was last recorded for (null: no subscription). Written only by private._apply_desired_state; compared with user_subscriptions.tier to find changes a bulk marker stands for.';
+
+--
+-- Name: COLUMN user_fly_apps.lease_released_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.lease_released_at IS 'When the last lease holder let go of the row (released it, or lost it to a takeover after it expired).';
+
+--
+-- Name: COLUMN user_fly_apps.lease_released_by; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.lease_released_by IS 'The lease owner that let go at lease_released_at (a function invocation, the sweep or an ops call).';
+
+--
+-- Name: get_user_fly_app_status(uuid); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.get_user_fly_app_status(p_user_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select case when s.user_id is null and a.id is null then null else jsonb_build_object(
+    'user_id', p_user_id,
+    'tier', s.tier,
+    'desired_state', coalesce(a.desired_state,
+                              case when coalesce(p.dedicated_app, false) then 'present' else 'absent' end),
+    'status', coalesce(a.status, 'none'),
+    'in_sync', coalesce(a.in_sync, not coalesce(p.dedicated_app, false)),
+    'health_status', a.health_status,
+    'fly_app_name', a.fly_app_name,
+    'region', a.region,
+    'machine_id', a.machine_id,
+    'machine_state', a.last_machine_state,
+    'image', a.docker_image,
+    'image_digest', a.image_digest,
+    'drift', coalesce(a.drift, '{}'::jsonb),
+    'cpu_kind', a.cpu_kind,
+    'cpu_count', a.cpu_count,
+    'memory_mb', a.memory_mb,
+    'held', a.held_at is not null,
+    'held_at', a.held_at,
+    'delete_after', a.delete_after,
+    'volume_id', a.volume_id,
+    'credential_expires_at', a.credential_expires_at,
+    'error_message', a.error_message,
+    'retry_count', a.retry_count,
+    'next_attempt_at', a.next_attempt_at,
+    'deployed_at', a.deployed_at,
+    'deleted_at', a.deleted_at,
+    'last_health_check_at', a.last_health_check_at,
+    'last_observed_at', a.last_observed_at,
+    'updated_at', a.updated_at,
+    'recent_events', coalesce((
+      select jsonb_agg(jsonb_build_object('event_type', e.event_type, 'status', e.status,
+                                          'created_at', e.created_at) order by e.seq desc)
+      from (select * from public.user_fly_app_events e2 where e2.user_id = p_user_id
+            order by e2.seq desc limit 10) e), '[]'::jsonb)
+  ) end
+  from (select p_user_id as uid) u
+  left join public.user_subscriptions s on s.user_id = u.uid
+  left join public.fly_plans p on p.tier = s.tier
+  left join public.user_fly_apps a on a.user_id = u.uid
+$$;
+
+ALTER FUNCTION public.get_user_fly_app_status(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS.';
+
+--
+-- Name: fly_plans; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_plans (
+    tier text NOT NULL,
+    dedicated_app boolean DEFAULT false NOT NULL,
+    region text,
+    cpu_kind text,
+    cpus integer,
+    memory_mb integer,
+    image text,
+    public_services boolean DEFAULT true NOT NULL,
+    monthly_cost_estimate_usd numeric(10,2),
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    volume_size_gb integer,
+    volume_mount_path text,
+    deprovision_grace_seconds integer,
+    CONSTRAINT fly_plans_cpu_kind_check CHECK ((cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text]))),
+    CONSTRAINT fly_plans_cpus_check CHECK ((cpus > 0)),
+    CONSTRAINT fly_plans_dedicated_needs_size CHECK (((NOT dedicated_app) OR ((region IS NOT NULL) AND (cpu_kind IS NOT NULL) AND (cpus IS NOT NULL) AND (memory_mb IS NOT NULL)))),
+    CONSTRAINT fly_plans_grace_check CHECK (((deprovision_grace_seconds IS NULL) OR (deprovision_grace_seconds >= 0))),
+    CONSTRAINT fly_plans_memory_mb_check CHECK ((memory_mb >= 256)),
+    CONSTRAINT fly_plans_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text]))),
+    CONSTRAINT fly_plans_volume_complete_check CHECK (((volume_size_gb IS NULL) = (volume_mount_path IS NULL))),
+    CONSTRAINT fly_plans_volume_mount_path_check CHECK (((volume_mount_path IS NULL) OR ((volume_mount_path ~ '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$'::text) AND (volume_mount_path !~ '//|(^|/)\.\.?(/|$)'::text)))),
+    CONSTRAINT fly_plans_volume_size_check CHECK (((volume_size_gb IS NULL) OR ((volume_size_gb >= 1) AND (volume_size_gb <= 500))))
+);
+
+ALTER TABLE public.fly_plans OWNER TO postgres;
+
+--
+-- Name: TABLE fly_plans; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_plans IS 'Tier -> whether the user gets a dedicated Fly app, and its region and guest size. image overrides the configured FLY_APP_IMAGE for that tier when set.';
+
+--
+-- Name: COLUMN fly_plans.volume_size_gb; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_size_gb IS 'Size in GB (1..500) of the persistent volume the tier''s machine mounts; null: no volume. The engine extends the volume when this grows and refuses to shrink it.';
+
+--
+-- Name: COLUMN fly_plans.volume_mount_path; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_mount_path IS 'Absolute path where the volume appears in the machine (e.g. /data); set together with volume_size_gb.';
+
+--
+-- Name: COLUMN fly_plans.deprovision_grace_seconds; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.deprovision_grace_seconds IS 'Seconds an app is kept (machine stopped, volume kept) when a user moves to this tier before it is deleted; null: the DEPROVISION_GRACE_SECONDS default. An upgrade within the grace starts the same machine again.';
+
+--
+-- Name: fly_prices; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_prices (
+    item text NOT NULL,
+    monthly_usd numeric(10,4) NOT NULL,
+    included_memory_mb_per_cpu integer,
+    description text NOT NULL,
+    source text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fly_prices_included_memory_mb_per_cpu_check CHECK ((included_memory_mb_per_cpu >= 0)),
+    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text]))),
+    CONSTRAINT fly_prices_monthly_usd_check CHECK ((monthly_usd >= (0)::numeric))
+);
+
+ALTER TABLE public.fly_prices OWNER TO postgres;
+
+--
+-- Name: TABLE fly_prices; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_prices IS 'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it includes, additional memory per GB, a dedicated IPv4 address, a volume GB. Changing a price recomputes monthly_cost_estimate_usd of every plan and row.';
+
+--
+-- Name: fly_rollout_events; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_rollout_events (
+    seq bigint NOT NULL,
+    rollout_id uuid NOT NULL,
+    event_type text NOT NULL,
+    actor text NOT NULL,
+    from_state text,
+    to_state text,
+    reason text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+ALTER TABLE public.fly_rollout_events OWNER TO postgres;
+
+--
+-- Name: TABLE fly_rollout_events; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_rollout_events IS 'Append-only: every state change of a rollout (created, started, paused, resumed, halted, aborted, rollback_started, completed, rolled_back, digest_pinned) with its actor.';
+
+--
+-- Name: fly_rollout_events_seq_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_rollout_events ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.fly_rollout_events_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: fly_rollout_targets; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_rollout_targets (
+    rollout_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    batch integer NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    previous jsonb DEFAULT '{}'::jsonb NOT NULL,
+    image_digest text,
+    error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fly_rollout_targets_batch_check CHECK ((batch >= 0)),
+    CONSTRAINT fly_rollout_targets_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'updating'::text, 'healthy'::text, 'failed'::text, 'rolling_back'::text, 'rolled_back'::text, 'rollback_failed'::text])))
+);
+
+ALTER TABLE public.fly_rollout_targets OWNER TO postgres;
+
+--
+-- Name: TABLE fly_rollout_targets; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_rollout_targets IS 'Per-user progress of a rollout: batch, state (pending | updating | healthy | failed | rolling_back | rolled_back | rollback_failed), attempts, the previous spec for rollback, the digest it got, last error.';
+
+--
+-- Name: fly_sweep_runs; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_sweep_runs (
+    id bigint NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    duration_ms integer,
+    budget_ms integer NOT NULL,
+    stopped_early boolean DEFAULT false NOT NULL,
+    error text,
+    report jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT fly_sweep_runs_budget_ms_check CHECK ((budget_ms > 0))
+);
+
+ALTER TABLE public.fly_sweep_runs OWNER TO postgres;
+
+--
+-- Name: TABLE fly_sweep_runs; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_sweep_runs IS 'One row per health sweep: when, how long, whether it stopped early, its full report (jsonb), error.';
+
+--
+-- Name: fly_sweep_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_sweep_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.fly_sweep_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: user_fly_app_events; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_app_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    fly_app_id uuid,
+    user_id uuid NOT NULL,
+    event_type text NOT NULL,
+    status text DEFAULT 'info'::text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error_details text,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    seq bigint NOT NULL
+);
+
+ALTER TABLE public.user_fly_app_events OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_app_events; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_app_events IS 'Append-only audit log of everything done to a user''s Fly app; ordered by seq. Never holds secret values.';
+
+--
+-- Name: user_fly_app_events_seq_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_app_events ALTER COLUMN seq ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.user_fly_app_events_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: user_fly_app_usage_daily; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_app_usage_daily (
+    user_id uuid NOT NULL,
+    day date NOT NULL,
+    running_seconds integer DEFAULT 0 NOT NULL,
+    observations integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_fly_app_usage_daily_observations_check CHECK ((observations >= 0)),
+    CONSTRAINT user_fly_app_usage_daily_running_seconds_check CHECK (((running_seconds >= 0) AND (running_seconds <= 86400)))
+);
+
+ALTER TABLE public.user_fly_app_usage_daily OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_app_usage_daily; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_app_usage_daily IS 'Running time of each user''s machine per UTC day, accumulated by private.record_machine_observations from successive observed states (the time between two observations counts as running when the earlier one saw the machine started, up to a maximum gap).';
+
+--
+-- Name: user_subscriptions; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_subscriptions (
+    user_id uuid NOT NULL,
+    tier text DEFAULT 'free'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_subscriptions_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text])))
+);
+
+ALTER TABLE public.user_subscriptions OWNER TO postgres;
+
+--
+-- Name: TABLE user_subscriptions; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_subscriptions IS 'Billing tier per user; a change drives the Fly app.';
+
+--
+-- Name: fly_plans fly_plans_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_plans
+    ADD CONSTRAINT fly_plans_pkey PRIMARY KEY (tier);
+
+--
+-- Name: fly_prices fly_prices_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_prices
+    ADD CONSTRAINT fly_prices_pkey PRIMARY KEY (item);
+
+--
+-- Name: fly_rollout_events fly_rollout_events_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollout_events
+    ADD CONSTRAINT fly_rollout_events_pkey PRIMARY KEY (seq);
+
+--
+-- Name: fly_rollout_targets fly_rollout_targets_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollout_targets
+    ADD CONSTRAINT fly_rollout_targets_pkey PRIMARY KEY (rollout_id, user_id);
+
+--
+-- Name: fly_rollouts fly_rollouts_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollouts
+    ADD CONSTRAINT fly_rollouts_pkey PRIMARY KEY (id);
+
+--
+-- Name: fly_sweep_runs fly_sweep_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_sweep_runs
+    ADD CONSTRAINT fly_sweep_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_fly_app_events user_fly_app_events_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_app_events
+    ADD CONSTRAINT user_fly_app_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_fly_app_usage_daily user_fly_app_usage_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_app_usage_daily
+    ADD CONSTRAINT user_fly_app_usage_daily_pkey PRIMARY KEY (user_id, day);
+
+--
+-- Name: user_fly_apps user_fly_apps_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_apps
+    ADD CONSTRAINT user_fly_apps_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_subscriptions user_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_subscriptions
+    ADD CONSTRAINT user_subscriptions_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: fly_rollout_events_rollout_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX fly_rollout_events_rollout_idx ON public.fly_rollout_events USING btree (rollout_id, seq);
+
+--
+-- Name: fly_rollout_targets_batch_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX fly_rollout_targets_batch_idx ON public.fly_rollout_targets USING btree (rollout_id, batch, state);
+
+--
+-- Name: fly_rollout_targets_user_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX fly_rollout_targets_user_idx ON public.fly_rollout_targets USING btree (user_id);
+
+--
+-- Name: fly_rollouts_created_at_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX fly_rollouts_created_at_idx ON public.fly_rollouts USING btree (created_at DESC);
+
+--
+-- Name: fly_rollouts_one_active_per_scope; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX fly_rollouts_one_active_per_scope ON public.fly_rollouts USING btree (COALESCE(tier, '*'::text)) WHERE (state = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text, 'halted'::text]));
+
+--
+-- Name: fly_sweep_runs_started_at_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX fly_sweep_runs_started_at_idx ON public.fly_sweep_runs USING btree (started_at DESC);
+
+--
+-- Name: user_fly_app_events_app_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_app_events_app_idx ON public.user_fly_app_events USING btree (fly_app_id, seq);
+
+--
+-- Name: user_fly_app_events_user_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_app_events_user_idx ON public.user_fly_app_events USING btree (user_id, seq);
+
+--
+-- Name: user_fly_apps_due_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_apps_due_idx ON public.user_fly_apps USING btree (next_attempt_at) WHERE (next_attempt_at IS NOT NULL);
+
+--
+-- Name: user_fly_apps_fly_app_name_key; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX user_fly_apps_fly_app_name_key ON public.user_fly_apps USING btree (fly_app_name);
+
+--
+-- Name: user_fly_apps_health_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_apps_health_idx ON public.user_fly_apps USING btree (last_health_check_at NULLS FIRST) WHERE ((status = 'active'::text) AND (desired_state = 'present'::text));
+
+--
+-- Name: user_fly_apps_user_id_key; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX user_fly_apps_user_id_key ON public.user_fly_apps USING btree (user_id);
+
+--
+-- Name: fly_plans fly_plans_cost_estimate; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_plans_cost_estimate BEFORE INSERT OR UPDATE OF dedicated_app, cpu_kind, cpus, memory_mb, monthly_cost_estimate_usd ON public.fly_plans FOR EACH ROW EXECUTE FUNCTION private.fly_plans_set_cost_estimate();
+
+--
+-- Name: fly_prices fly_prices_refresh_estimates; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_prices_refresh_estimates AFTER INSERT OR DELETE OR UPDATE ON public.fly_prices FOR EACH STATEMENT EXECUTE FUNCTION private.fly_prices_changed();
+
+--
+-- Name: fly_rollout_events fly_rollout_events_append_only; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_rollout_events_append_only BEFORE DELETE OR UPDATE ON public.fly_rollout_events FOR EACH ROW EXECUTE FUNCTION private.reject_fly_rollout_event_change();
+
+--
+-- Name: fly_rollouts fly_rollouts_record_in_plans; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_rollouts_record_in_plans AFTER UPDATE OF state ON public.fly_rollouts FOR EACH ROW WHEN (((new.state = ANY (ARRAY['completed'::text, 'rolled_back'::text])) AND (old.state IS DISTINCT FROM new.state))) EXECUTE FUNCTION private.fly_rollout_record_in_plans();
+
+--
+-- Name: user_subscriptions on_user_subscription_change; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER on_user_subscription_change AFTER INSERT OR DELETE ON public.user_subscriptions FOR EACH ROW EXECUTE FUNCTION private.on_user_tier_change();
+
+--
+-- Name: user_subscriptions on_user_tier_change; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER on_user_tier_change AFTER UPDATE OF tier ON public.user_subscriptions FOR EACH ROW WHEN ((old.tier IS DISTINCT FROM new.tier)) EXECUTE FUNCTION private.on_user_tier_change();
+
+--
+-- Name: user_fly_app_events user_fly_app_events_append_only; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_app_events_append_only BEFORE DELETE OR UPDATE ON public.user_fly_app_events FOR EACH ROW EXECUTE FUNCTION private.reject_event_change();
+
+--
+-- Name: user_fly_apps user_fly_apps_lease_released; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_apps_lease_released BEFORE UPDATE OF lease_owner ON public.user_fly_apps FOR EACH ROW WHEN (((old.lease_owner IS NOT NULL) AND (old.lease_owner IS DISTINCT FROM new.lease_owner))) EXECUTE FUNCTION private.stamp_lease_release();
+
+--
+-- Name: fly_rollout_events fly_rollout_events_rollout_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollout_events
+    ADD CONSTRAINT fly_rollout_events_rollout_id_fkey FOREIGN KEY (rollout_id) REFERENCES public.fly_rollouts(id) ON DELETE CASCADE;
+
+--
+-- Name: fly_rollout_targets fly_rollout_targets_rollout_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollout_targets
+    ADD CONSTRAINT fly_rollout_targets_rollout_id_fkey FOREIGN KEY (rollout_id) REFERENCES public.fly_rollouts(id) ON DELETE CASCADE;
+
+--
+-- Name: fly_rollouts fly_rollouts_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollouts
+    ADD CONSTRAINT fly_rollouts_tier_fkey FOREIGN KEY (tier) REFERENCES public.fly_plans(tier);
+
+--
+-- Name: user_fly_app_events user_fly_app_events_fly_app_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_app_events
+    ADD CONSTRAINT user_fly_app_events_fly_app_id_fkey FOREIGN KEY (fly_app_id) REFERENCES public.user_fly_apps(id) ON DELETE CASCADE;
+
+--
+-- Name: user_subscriptions user_subscriptions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_subscriptions
+    ADD CONSTRAINT user_subscriptions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: fly_plans; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_plans ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_prices; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_prices ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_rollout_events; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_rollout_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_rollout_targets; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_rollout_targets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_rollouts; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_rollouts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_sweep_runs; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_sweep_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_plans signed-in users read plans; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "signed-in users read plans" ON public.fly_plans FOR SELECT TO authenticated USING (true);
+
+--
+-- Name: user_fly_app_events; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_app_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_fly_app_usage_daily; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_app_usage_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_fly_apps; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_apps ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_subscriptions; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_subscriptions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_fly_apps users read their own fly app; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "users read their own fly app" ON public.user_fly_apps FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_fly_app_events users read their own fly app events; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "users read their own fly app events" ON public.user_fly_app_events FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_subscriptions users read their own subscription; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "users read their own subscription" ON public.user_subscriptions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_fly_app_usage_daily users read their own usage; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY "users read their own usage" ON public.user_fly_app_usage_daily FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
+--
+
+GRANT USAGE ON SCHEMA public TO postgres;
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+--
+-- Name: TABLE fly_rollouts; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_rollouts TO service_role;
+
+--
+-- Name: TABLE user_fly_apps; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_apps TO service_role;
+GRANT SELECT ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO service_role;
+
+--
+-- Name: TABLE fly_plans; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_plans TO service_role;
+GRANT SELECT ON TABLE public.fly_plans TO authenticated;
+
+--
+-- Name: TABLE fly_prices; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_prices TO service_role;
+
+--
+-- Name: TABLE fly_rollout_events; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.fly_rollout_events TO service_role;
+
+--
+-- Name: SEQUENCE fly_rollout_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO anon;
+GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO service_role;
+
+--
+-- Name: TABLE fly_rollout_targets; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_rollout_targets TO service_role;
+
+--
+-- Name: TABLE fly_sweep_runs; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_sweep_runs TO service_role;
+
+--
+-- Name: SEQUENCE fly_sweep_runs_id_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO service_role;
+
+--
+-- Name: TABLE user_fly_app_events; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.user_fly_app_events TO service_role;
+GRANT SELECT ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: SEQUENCE user_fly_app_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO anon;
+GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
+
+--
+-- Name: TABLE user_fly_app_usage_daily; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_app_usage_daily TO service_role;
+GRANT SELECT ON TABLE public.user_fly_app_usage_daily TO authenticated;
+
+--
+-- Name: TABLE user_subscriptions; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_subscriptions TO service_role;
+GRANT SELECT ON TABLE public.user_subscriptions TO authenticated;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: supabase_admin
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: supabase_admin
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: supabase_admin
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO postgres;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+
+--
+-- PostgreSQL database dump complete
+--
