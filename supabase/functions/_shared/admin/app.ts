@@ -58,14 +58,22 @@ import { rolloutRoutes } from "./rollout_routes.ts";
 /** The function's name. */
 export const ADMIN_FUNCTION = "fly-apps-admin";
 
+/**
+ * The API's routes, relative to the function, chained so that their type describes the whole API: each
+ * route's path, its validated parameters, query and JSON body, and its answers.
+ */
+export const adminRoutes = new Hono<AppEnv>({ strict: false })
+  .route("/", appsRoutes)
+  .route("/", actionRoutes)
+  .route("/", orphanRoutes)
+  .route("/", costRoutes)
+  .route("/", fleetRoutes)
+  .route("/", rolloutRoutes);
+
+/** The admin API's type, for hono's typed client: `hc<AdminRoutes>(base)` (the ops CLI, the console). */
+export type AdminRoutes = typeof adminRoutes;
+
 /** Build the admin function's hono app (options as for the other functions: environment and log sink). */
 export function createAdminApp(options: Pick<FunctionAppOptions<FunctionName>, "env" | "logSink"> = {}) {
-  const routes = new Hono<AppEnv>({ strict: false })
-    .route("/", appsRoutes)
-    .route("/", actionRoutes)
-    .route("/", orphanRoutes)
-    .route("/", costRoutes)
-    .route("/", fleetRoutes)
-    .route("/", rolloutRoutes);
-  return createBaseApp({ ...options, name: ADMIN_FUNCTION }, routes);
+  return createBaseApp({ ...options, name: ADMIN_FUNCTION }, adminRoutes);
 }
