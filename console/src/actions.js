@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { api } from "./api.js";
+import { calls } from "./api.ts";
 
 /**
  * The actions offered for a row: `confirm` holds the question for those that stop a machine.
@@ -34,7 +34,7 @@ export function actionsFor(row) {
 
 /** Runs one action on one user; resolves with a one-line summary. */
 export async function runAction(name, userId) {
-  const body = await api(`/apps/${userId}/${name}`, { method: "POST", body: { reason: "console" } });
+  const body = await calls.appAction(name, userId);
   if (name === "retry") return `retry: ${body.reconcile?.outcome ?? "requested"}`;
   if (name === "restart") return `restarted machine ${body.machine_id}`;
   return body.held ? "held: the machine is stopped" : "released: the machine starts again";
@@ -42,9 +42,6 @@ export async function runAction(name, userId) {
 
 /** Bulk retry of every row in error or failed; resolves with a summary. */
 export async function retryFailed() {
-  const body = await api("/retry", {
-    method: "POST",
-    body: { statuses: ["error", "failed"], reason: "console" },
-  });
+  const body = await calls.retryFailed();
   return `${body.retried} failed app(s) queued for a retry`;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { actionsFor, retryFailed, runAction } from "./actions.js";
-import { api } from "./api.js";
+import { calls } from "./api.ts";
 import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
 import { ago, shortImage, usd } from "./format.js";
 import { html, useEffect, useState } from "./html.js";
@@ -130,8 +130,7 @@ export function Apps() {
   useEffect(() => setCursors([null]), [key]);
 
   const { data, error, loading, reload } = usePoll(
-    () =>
-      api("/apps", { query: { ...filters, q, sort: sort.key, order: sort.order, limit: PAGE_SIZE, cursor } }),
+    () => calls.apps({ ...filters, q, sort: sort.key, order: sort.order, limit: PAGE_SIZE, cursor }),
     [key, cursor],
   );
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { actionsFor, runAction } from "./actions.js";
-import { api } from "./api.js";
+import { calls } from "./api.ts";
 import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
 import { ago, stamp, usd } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
@@ -47,7 +47,10 @@ function Machines({ live }) {
 
 /** The event log with "older" paging. */
 function Events({ userId }) {
-  const first = usePoll(() => api(`/apps/${userId}/events`, { query: { limit: EVENTS_PAGE } }), [userId]);
+  const first = usePoll(
+    () => calls.userEvents(userId, { limit: EVENTS_PAGE }),
+    [userId],
+  );
   const [older, setOlder] = useState({ events: [], next: undefined, loading: false, error: null });
   useEffect(() => setOlder({ events: [], next: undefined, loading: false, error: null }), [userId]);
   if (!first.data) return html`<${StateBox} loading=${first.loading} error=${first.error} />`;
@@ -57,7 +60,7 @@ function Events({ userId }) {
   const loadOlder = async () => {
     setOlder({ ...older, loading: true });
     try {
-      const page = await api(`/apps/${userId}/events`, { query: { limit: EVENTS_PAGE, before: next } });
+      const page = await calls.userEvents(userId, { limit: EVENTS_PAGE, before: next });
       setOlder({
         events: [...older.events, ...page.events],
         next: page.next_before,
@@ -94,7 +97,10 @@ function Events({ userId }) {
 
 /** The drawer for `userId`; `onClose` goes back to the table. */
 export function Drawer({ userId, onClose }) {
-  const detail = usePoll(() => api(`/apps/${userId}`, { query: { live: true } }), [userId]);
+  const detail = usePoll(
+    () => calls.app(userId),
+    [userId],
+  );
   const [pending, setPending] = useState(null);
   const [toast, setToast] = useState(null);
   const [busy, setBusy] = useState(false);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { api, ApiError } from "./api.js";
+import { ApiError, calls } from "./api.ts";
 import { Chart } from "./chart.js";
 import { Badge, Card, StateBox } from "./components.js";
 import { ago, count, usd } from "./format.js";
@@ -16,10 +16,10 @@ import { RolloutProgress } from "./rollouts.js";
 /** Days shown in the provisions chart. */
 const DAYS = 14;
 
-/** `null` when the API has no such route (404), the body otherwise. */
-async function optional(path, query) {
+/** `null` when the API has no such route (404), the answer otherwise. */
+async function optional(call) {
   try {
-    return await api(path, { query });
+    return await call();
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return null;
     throw error;
@@ -32,12 +32,12 @@ async function optional(path, query) {
  */
 async function loadOverview(features) {
   const [summary, usage, changes, sweeps, orphans, rollouts] = await Promise.all([
-    api("/summary"),
-    api("/usage"),
-    api("/events", { query: { type: "app_created,app_deleted", limit: 1000 } }),
-    api("/sweep-runs", { query: { limit: 30 } }),
-    api("/orphans"),
-    features.rollouts === false ? null : optional("/rollouts"),
+    calls.summary(),
+    calls.usage(),
+    calls.fleetEvents({ type: "app_created,app_deleted", limit: 1000 }),
+    calls.sweepRuns(30),
+    calls.orphans(),
+    features.rollouts === false ? null : optional(calls.rollouts),
   ]);
   return { summary, usage, changes: changes.events, sweeps: sweeps.runs, orphans, rollouts };
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { api, ApiError } from "./api.js";
+import { ApiError, calls } from "./api.ts";
 import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
 import { ago, shortImage } from "./format.js";
 import { html, useState } from "./html.js";
@@ -126,7 +126,7 @@ function StartForm({ onStart, busy }) {
 
 /** One rollout's batches and events (the API lists events oldest first; the newest are shown first). */
 function RolloutDetail({ id }) {
-  const { data, error, loading } = usePoll(() => api(`/rollouts/${id}`), [id]);
+  const { data, error, loading } = usePoll(() => calls.rollout(id), [id]);
   if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
   return html`<div data-testid="rollout-detail" data-state=${data.rollout?.state}>
     <h3>Batches</h3>
@@ -172,7 +172,7 @@ export function Rollouts({ features }) {
   const list = usePoll(async () => {
     if (features.rollouts === false) return { unavailable: true };
     try {
-      return await api("/rollouts");
+      return await calls.rollouts();
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return { unavailable: true };
       throw error;
@@ -203,15 +203,15 @@ export function Rollouts({ features }) {
       }, after ${body.canary ?? 0} canary machine(s).`,
       label: "Start",
       run: async () => {
-        const created = await api("/rollouts", { method: "POST", body });
+        const created = await calls.startRollout(body);
         setSelected(created.rollout.id);
         return `rollout ${created.rollout.id} started`;
       },
     });
   const control = (rollout, c) => {
     const run = async () => {
-      const answer = await api(`/rollouts/${rollout.id}/${c.name}`, { method: "POST", body: {} });
-      return `${c.name}: ${answer.changed ? "done" : "no change"} (${answer.rollout?.state})`;
+      const result = await calls.rolloutAction(rollout.id, c.name);
+      return `${c.name}: ${result.changed ? "done" : "no change"} (${result.rollout?.state})`;
     };
     if (c.confirm) setPending({ title: `${c.label}?`, body: c.confirm, label: c.label, run });
     else perform(run);

@@ -1,10 +1,12 @@
 /**
  * Bundles the operator console (`console/`) with esbuild into `console/dist/` (not committed): `app.js`
- * (Preact + htm + uPlot and the screens), `app.css` (uPlot's sheet and ours) and `index.html`.
+ * (Preact + htm + uPlot, hono's typed client and the screens), `app.css` (uPlot's sheet and ours) and
+ * `index.html`.
  *
  * The browser packages are the npm packages pinned in deno.json's imports. Deno keeps them in its own
- * cache (no node_modules), so a small esbuild plugin resolves `preact`, `htm` and `uplot` (and their
- * subpaths) to the package folders in that cache, after `deno cache` made sure they are there.
+ * cache (no node_modules), so a small esbuild plugin resolves `preact`, `htm`, `uplot` and `hono` (and their
+ * subpaths, through the package's `exports` when it has no such folder) to the package folders in that cache,
+ * after `deno cache` made sure they are there.
  *
  * @module
  */
@@ -21,7 +23,7 @@ export const CONSOLE_DIST = `${paths.root}/console/dist`;
 const SHARED_SOURCES = [`${paths.root}/supabase/functions/_shared/vocabulary.ts`];
 
 /** The npm packages the browser bundle uses (names as in deno.json's imports). */
-const BROWSER_PACKAGES = ["preact", "htm", "uplot"];
+const BROWSER_PACKAGES = ["preact", "htm", "uplot", "hono"];
 
 /** Options of {@link buildConsole}. */
 export interface BuildOptions {
@@ -71,6 +73,15 @@ async function packageFolders(): Promise<Record<string, string>> {
   );
 }
 
+/** The file the package in `folder` exports as `subpath` for `import` (e.g. `./client` of hono), if any. */
+async function exportedFile(folder: string, subpath: string): Promise<string | undefined> {
+  const { exports } = JSON.parse(await Deno.readTextFile(`${folder}/package.json`)) as {
+    exports?: Record<string, string | { import?: string; default?: string }>;
+  };
+  const target = exports?.[`.${subpath}`];
+  return typeof target === "string" ? target : target?.import ?? target?.default;
+}
+
 /** esbuild plugin: bare imports of the browser packages resolve inside Deno's npm cache. */
 function denoNpmCache(folders: Record<string, string>): esbuild.Plugin {
   const pattern = new RegExp(`^(${BROWSER_PACKAGES.join("|")})(/.*)?$`);
@@ -79,10 +90,12 @@ function denoNpmCache(folders: Record<string, string>): esbuild.Plugin {
     setup(build) {
       build.onResolve({ filter: pattern }, async (args) => {
         const [, name, subpath] = args.path.match(pattern)!;
-        const resolved = await build.resolve(subpath ? `.${subpath}` : "./", {
-          kind: args.kind,
-          resolveDir: folders[name],
-        });
+        const options = { kind: args.kind, resolveDir: folders[name] };
+        let resolved = await build.resolve(subpath ? `.${subpath}` : "./", options);
+        const exported = subpath && resolved.errors.length > 0
+          ? await exportedFile(folders[name], subpath)
+          : undefined;
+        if (exported) resolved = await build.resolve(exported, options);
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         return { path: resolved.path };
       });

@@ -1,11 +1,14 @@
 /**
  * Calls to the functions through `@supabase/supabase-js`'s `functions.invoke`, with the provisioner secret,
  * the operator's `X-Actor`, and every failure turned into a {@link CliError} with a one-line message: a
- * missing variable names it, an unreachable URL names the URL, a refused secret says so.
+ * missing variable names it, an unreachable URL names the URL, a refused secret says so. The admin API is
+ * called through hono's typed client ({@link adminClient}), whose requests go the same way.
  *
  * @module
  */
 import { createClient, FunctionsFetchError, FunctionsHttpError } from "@supabase/supabase-js";
+import { hc } from "hono/client";
+import type { ADMIN_FUNCTION, AdminRoutes } from "../../supabase/functions/_shared/admin/app.ts";
 import { CliError, OperationError, UnreachableError, UsageError } from "./errors.ts";
 
 /** One call to a function. */
@@ -120,4 +123,35 @@ export function createFunctionsCaller(settings: ClientSettings): FunctionsCaller
       throw new CliError(`calling ${url} failed: ${(error as Error).message}`, 3);
     },
   };
+}
+
+/** The admin function's name (typed as the server's, so a rename fails to compile here). */
+export const ADMIN: typeof ADMIN_FUNCTION = "fly-apps-admin";
+
+/** The admin API's typed client: one method per route, its input and answer typed from the routes. */
+export type AdminClient = ReturnType<typeof hc<AdminRoutes>>;
+
+/** The origin the typed client builds its URLs on; only their path and query reach {@link FunctionsCaller}. */
+const CLIENT_ORIGIN = "http://functions.invalid";
+
+/** A `fetch` that hands each request to `caller` and wraps its JSON answer (failures throw from `caller`). */
+function fetchThrough(caller: FunctionsCaller): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const [fn, ...rest] = url.pathname.slice(1).split("/");
+    const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
+    const data = await caller.call({
+      fn,
+      method: (init?.method ?? "GET") as FunctionCall["method"],
+      path: rest.length > 0 ? `/${rest.join("/")}` : undefined,
+      ...(url.searchParams.size > 0 ? { query: Object.fromEntries(url.searchParams) } : {}),
+      ...(body !== undefined ? { body } : {}),
+    });
+    return Response.json(data ?? null);
+  };
+}
+
+/** The admin API's typed client, calling through `caller` (supabase-js's `functions.invoke`, or a fake). */
+export function adminClient(caller: FunctionsCaller): AdminClient {
+  return hc<AdminRoutes>(`${CLIENT_ORIGIN}/${ADMIN}`, { fetch: fetchThrough(caller) });
 }

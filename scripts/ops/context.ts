@@ -5,11 +5,8 @@
  * @module
  */
 import { type Command, InvalidArgumentError } from "commander";
-import type { FunctionCall, FunctionsCaller } from "./client.ts";
+import { type AdminClient, adminClient, type FunctionsCaller } from "./client.ts";
 import { json, type Output } from "./output.ts";
-
-/** The admin function's name. */
-export const ADMIN = "fly-apps-admin";
 
 /** Shared by the commands. */
 export interface CommandContext {
@@ -23,9 +20,10 @@ export interface CommandContext {
   progressStream: NodeJS.WritableStream;
 }
 
-/** Calls the admin API at `path`. */
-export function adminCall(ctx: CommandContext, request: Omit<FunctionCall, "fn">): Promise<unknown> {
-  return ctx.api().call({ fn: ADMIN, ...request });
+/** The admin API's typed client, calling through {@link CommandContext.api} (read the answer with
+ * `parseResponse` from `hono/client`). */
+export function admin(ctx: CommandContext): AdminClient {
+  return adminClient(ctx.api());
 }
 
 /** Adds `--json` to a command. */

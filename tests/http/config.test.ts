@@ -1,6 +1,11 @@
 import nodeAssert from "node:assert/strict";
 import { assert, assertEquals } from "../_support/assert.ts";
-import { ConfigError, configSecrets, loadConfig } from "../../supabase/functions/_shared/config.ts";
+import {
+  CONFIG_VARIABLE_NAMES,
+  ConfigError,
+  configSecrets,
+  loadConfig,
+} from "../../supabase/functions/_shared/config.ts";
 import { ANON_KEY, FLY_TOKEN, OPENAI_KEY, SECRET, TEST_ENV } from "./_support.ts";
 
 /** The ConfigError thrown for `env`. */
@@ -181,4 +186,21 @@ Deno.test("config: configSecrets lists every secret value, including the DB pass
     assert(secrets.includes(value), value);
   }
   assert(secrets.includes("https://hooks.example.com/T0/abc"));
+});
+
+Deno.test("config: each variable is read by one field, and .env.example lists all but the platform's own", async () => {
+  assertEquals(new Set(CONFIG_VARIABLE_NAMES).size, CONFIG_VARIABLE_NAMES.length, "a variable read twice");
+  const example = await Deno.readTextFile(new URL("../../.env.example", import.meta.url));
+  const listed = new Set([...example.matchAll(/^#? *([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]));
+  const platform = ["SUPABASE_URL", "SUPABASE_DB_URL"];
+  assertEquals(CONFIG_VARIABLE_NAMES.filter((name) => !listed.has(name)), platform);
+  assertEquals([...listed].filter((name) => !CONFIG_VARIABLE_NAMES.includes(name)), []);
+});
+
+Deno.test("config: a problem deep in the configuration names its variable", () => {
+  const error = problemsOf({ ...TEST_ENV, RECONCILE_BACKOFF_MAX_MS: "10", FLY_APP_CREATE_BURST: "1000" });
+  assertEquals(error.problems, [
+    { variable: "FLY_APP_CREATE_BURST", message: "must be at most 100" },
+    { variable: "RECONCILE_BACKOFF_MAX_MS", message: "must be at least 1000" },
+  ]);
 });

@@ -50,7 +50,11 @@ Deno.test("vocabulary: the SQL check constraints allow exactly the module's list
 });
 
 Deno.test("vocabulary: the console imports its lists and writes none of them again", async () => {
-  const vocabularies: Record<string, readonly string[]> = { APP_STATUSES, HEALTH_VALUES, ROLLOUT_TARGET_STATES };
+  const vocabularies: Record<string, readonly string[]> = {
+    APP_STATUSES,
+    HEALTH_VALUES,
+    ROLLOUT_TARGET_STATES,
+  };
   const written: string[] = [];
   let importers = 0;
   for await (const entry of Deno.readDir(`${paths.root}/console/src`)) {

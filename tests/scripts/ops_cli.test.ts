@@ -195,17 +195,13 @@ Deno.test("list: filters become the query; a table by default, JSON with --json;
   const { cursor: _, ...query } = api.calls[0].query ?? {};
   assertEquals(query, {
     status: "error",
-    health: undefined,
     tier: "pro",
-    region: undefined,
-    image: undefined,
-    drift: undefined,
     in_sync: "false",
     held: "true",
     q: "ann",
     sort: "cost",
     order: "asc",
-    limit: 5,
+    limit: "5",
   });
   assert(table.out.includes(USER) && table.out.includes("ann@example.com") && table.out.includes("3.88"));
   assert(table.err.includes("more apps follow"), "says there is more");
@@ -230,7 +226,7 @@ Deno.test("actions: the right route, body and readable line", async () => {
     fn: "fly-apps-admin",
     method: "POST",
     path: "/retry",
-    body: { statuses: ["error", "failed"], limit: undefined, reason: "token fixed" },
+    body: { statuses: ["error", "failed"], reason: "token fixed" },
   });
   assert(bulk.out.includes("2 row(s) retried (error, failed): due now"), bulk.out);
 

@@ -81,9 +81,6 @@ Deno.test("rollout start sends the options as the API names them and prints the 
     tier: "pro",
     canary: 0,
     batch: 5,
-    max_failures: undefined,
-    health_timeout_s: undefined,
-    reason: undefined,
   });
 });
 

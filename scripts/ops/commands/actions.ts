@@ -7,10 +7,15 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { details } from "../output.ts";
-import { adminCall, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
+import { type InferRequestType, parseResponse } from "hono/client";
+import type { AdminClient } from "../client.ts";
+import { admin, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
+
+/** The statuses of a bulk retry, as the API takes them. */
+type RetryStatuses = InferRequestType<AdminClient["retry"]["$post"]>["json"]["statuses"];
 
 /** Statuses `--all-failed` retries. */
-const FAILED_STATUSES = ["error", "failed"];
+const FAILED_STATUSES: RetryStatuses = ["error", "failed"];
 
 /** One-line verdict of a reconcile as the API reports it. */
 function outcome(result: Record<string, unknown>): string {
@@ -62,22 +67,26 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
       throw new UsageError("retry needs exactly one of USER, --status or --all-failed");
     }
     if (user) {
-      const result = await adminCall(ctx, {
-        method: "POST",
-        path: `/apps/${user}/retry`,
-        body: { reason: options.reason },
-      });
-      print(ctx, options, result, (r) => `${user}: ${outcome(r as Record<string, unknown>)}`);
+      const result = await parseResponse(
+        admin(ctx).apps[":user_id"].retry.$post({
+          param: { user_id: user },
+          json: { reason: options.reason },
+        }),
+      );
+      print(ctx, options, result, (r) => `${user}: ${outcome(r)}`);
       return;
     }
-    const statuses = options.allFailed
+    // What the operator typed is checked by the API (400 naming the status), not here.
+    const statuses = (options.allFailed
       ? FAILED_STATUSES
-      : String(options.status).split(",").map((s) => s.trim());
-    const result = await adminCall(ctx, {
-      method: "POST",
-      path: "/retry",
-      body: { statuses, limit: options.limit, reason: options.reason },
-    }) as { retried: number; note: string };
+      : String(options.status).split(",").map((s) =>
+        s.trim()
+      )) as RetryStatuses;
+    const result = await parseResponse(
+      admin(ctx).retry.$post({
+        json: { statuses, limit: options.limit, reason: options.reason },
+      }),
+    );
     print(ctx, options, result, (r) => `${r.retried} row(s) retried (${statuses.join(", ")}): ${r.note}`);
   });
 
@@ -92,15 +101,18 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
         .argument("<user>", "user id", userId)
         .option("--reason <text>", "recorded in the events"),
     ).action(async (user, options) => {
-      const result = await adminCall(ctx, {
-        method: "POST",
-        path: `/apps/${user}/${verb}`,
-        body: { reason: options.reason },
-      });
-      print(ctx, options, result, (r) => {
-        const answer = r as Record<string, unknown>;
-        return details({ user, held: answer.held, since: answer.held_at, reconcile: outcome(answer) });
-      });
+      const result = await parseResponse(
+        admin(ctx).apps[":user_id"][verb].$post({
+          param: { user_id: user },
+          json: { reason: options.reason },
+        }),
+      );
+      print(
+        ctx,
+        options,
+        result,
+        (r) => details({ user, held: r.held, since: r.held_at, reconcile: outcome(r) }),
+      );
     });
   }
 
@@ -109,16 +121,12 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
       .argument("<user>", "user id", userId)
       .option("--reason <text>", "recorded in the events"),
   ).action(async (user, options) => {
-    const result = await adminCall(ctx, {
-      method: "POST",
-      path: `/apps/${user}/restart`,
-      body: { reason: options.reason },
-    });
-    print(
-      ctx,
-      options,
-      result,
-      (r) => `restarted machine ${(r as { machine_id: string }).machine_id} of ${user}`,
+    const result = await parseResponse(
+      admin(ctx).apps[":user_id"].restart.$post({
+        param: { user_id: user },
+        json: { reason: options.reason },
+      }),
     );
+    print(ctx, options, result, (r) => `restarted machine ${r.machine_id} of ${user}`);
   });
 }

@@ -6,7 +6,8 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { type Column, details, table } from "../output.ts";
-import { adminCall, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
+import { parseResponse } from "hono/client";
+import { admin, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
 
 /** An app row as the admin API lists it. */
 type App = Record<string, unknown>;
@@ -68,21 +69,18 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       tier: options.tier,
       region: options.region,
       image: options.image,
-      drift: options.drift ? "true" : undefined,
-      in_sync: options.outOfSync ? "false" : undefined,
-      held: options.held ? "true" : undefined,
+      drift: options.drift ? "true" as const : undefined,
+      in_sync: options.outOfSync ? "false" as const : undefined,
+      held: options.held ? "true" as const : undefined,
       q: options.search,
       sort: options.sort,
-      order: options.asc ? "asc" : "desc",
+      order: options.asc ? "asc" as const : "desc" as const,
       limit: options.limit,
     };
     const apps: App[] = [];
     let cursor: string | undefined;
     do {
-      const page = await adminCall(ctx, { path: "/apps", query: { ...query, cursor } }) as {
-        apps: App[];
-        next_cursor: string | null;
-      };
+      const page = await parseResponse(admin(ctx).apps.$get({ query: { ...query, cursor } }));
       apps.push(...page.apps);
       cursor = options.all ? page.next_cursor ?? undefined : undefined;
       if (!options.all && page.next_cursor) {
@@ -97,11 +95,13 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .argument("<user>", "user id", userId)
       .option("--live", "include the machines as Fly reports them now"),
   ).action(async (user, options) => {
-    const detail = await adminCall(ctx, {
-      path: `/apps/${user}`,
-      query: { live: options.live ? "true" : undefined },
-    });
-    print(ctx, options, detail, (d) => renderDetail(d as Record<string, unknown>));
+    const detail = await parseResponse(
+      admin(ctx).apps[":user_id"].$get({
+        param: { user_id: user },
+        query: { live: options.live ? "true" : undefined },
+      }),
+    );
+    print(ctx, options, detail, (d) => renderDetail(d));
   });
 
   withJson(
@@ -112,10 +112,13 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .option("--before <seq>", "page on: events before this sequence number", positiveInt),
   ).action(async (user, options) => {
     if (user && options.type) throw new UsageError("--type filters fleet-wide events; omit USER to use it");
-    const query = { limit: options.limit, before: options.before, type: options.type };
-    const result = await adminCall(ctx, { path: user ? `/apps/${user}/events` : "/events", query });
-    print(ctx, options, result, (r) => {
-      const { events, next_before } = r as { events: Event[]; next_before: number | null };
+    const query = { limit: options.limit, before: options.before };
+    const result = await parseResponse(
+      user
+        ? admin(ctx).apps[":user_id"].events.$get({ param: { user_id: user }, query })
+        : admin(ctx).events.$get({ query: { ...query, type: options.type } }),
+    );
+    print(ctx, options, result, ({ events, next_before }) => {
       const more = next_before ? `\nmore: --before ${next_before}` : "";
       return table(events, EVENT_COLUMNS, "no events") + more;
     });
@@ -131,8 +134,8 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
 
   withJson(program.command("summary").description("fleet figures: total, active, errors, held, cost"))
     .action(async (options) => {
-      const summary = await adminCall(ctx, { path: "/summary" });
-      print(ctx, options, summary, (s) => details(s as Record<string, unknown>));
+      const summary = await parseResponse(admin(ctx).summary.$get());
+      print(ctx, options, summary, (s) => details(s));
     });
 }
 

@@ -8,7 +8,9 @@
 import type { Command } from "commander";
 import { CliError, OperationError, UnreachableError } from "../errors.ts";
 import { table } from "../output.ts";
-import { ADMIN, type CommandContext, print, withJson } from "../context.ts";
+import { parseResponse } from "hono/client";
+import { ADMIN } from "../client.ts";
+import { admin, type CommandContext, print, withJson } from "../context.ts";
 
 /** One check's verdict (null: skipped). */
 interface Check {
@@ -50,7 +52,7 @@ export function registerDoctorCommand(program: Command, ctx: CommandContext): vo
       }
       const adminReachable = checks.at(-1)?.ok === true;
       if (adminReachable) {
-        const report = await api.call({ fn: ADMIN, path: "/doctor" }) as { checks: Check[] };
+        const report = await parseResponse(admin(ctx).doctor.$get());
         checks.push(...report.checks);
       } else {
         checks.push({

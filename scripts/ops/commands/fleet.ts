@@ -6,7 +6,8 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { csv, details, flatten, table } from "../output.ts";
-import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
+import { parseResponse } from "hono/client";
+import { admin, type CommandContext, positiveInt, print, withJson } from "../context.ts";
 
 /** A row of the API. */
 type Row = Record<string, unknown>;
@@ -45,15 +46,13 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
       .option("--delete <name>", "delete this orphan app (refused for a paid user or a reconcile in flight)"),
   ).action(async (options) => {
     if (options.delete) {
-      const result = await adminCall(ctx, { method: "DELETE", path: `/orphans/${options.delete}` });
+      const result = await parseResponse(
+        admin(ctx).orphans[":name"].$delete({ param: { name: options.delete } }),
+      );
       print(ctx, options, result, () => `deleted ${options.delete}`);
       return;
     }
-    const result = await adminCall(ctx, { path: "/orphans" }) as {
-      orphans: Row[];
-      sweep_run: Row | null;
-      note?: string;
-    };
+    const result = await parseResponse(admin(ctx).orphans.$get());
     print(
       ctx,
       options,
@@ -76,12 +75,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
       .option("--month <YYYY-MM>", "the month (default: this month, UTC)", month)
       .option("--csv", "per-user rows as CSV"),
   ).action(async (options) => {
-    const result = await adminCall(ctx, { path: "/usage", query: { month: options.month } }) as {
-      month: string;
-      users: Row[];
-      plans: Row[];
-      totals: Row;
-    };
+    const result = await parseResponse(admin(ctx).usage.$get({ query: { month: options.month } }));
     if (options.csv && !options.json) {
       ctx.output.out(csv(result.users, USAGE_KEYS));
       return;
@@ -114,12 +108,13 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
       ),
   ).action(async (options) => {
     const result = options.set
-      ? await adminCall(ctx, {
-        method: "PUT",
-        path: `/prices/${options.set.item}`,
-        body: { monthly_usd: options.set.usd },
-      })
-      : await adminCall(ctx, { path: "/prices" });
+      ? await parseResponse(
+        admin(ctx).prices[":item"].$put({
+          param: { item: options.set.item },
+          json: { monthly_usd: options.set.usd },
+        }),
+      )
+      : await parseResponse(admin(ctx).prices.$get());
     print(
       ctx,
       options,
@@ -154,9 +149,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
     program.command("sweep-runs").description("recent health sweeps with their reports")
       .option("--limit <n>", "runs", positiveInt, 10),
   ).action(async (options) => {
-    const result = await adminCall(ctx, { path: "/sweep-runs", query: { limit: options.limit } }) as {
-      runs: Row[];
-    };
+    const result = await parseResponse(admin(ctx)["sweep-runs"].$get({ query: { limit: options.limit } }));
     print(ctx, options, result, (r) =>
       table(r.runs, [
         { header: "run", value: (s) => s.id },

@@ -11,7 +11,8 @@ import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { OperationError } from "../errors.ts";
 import { table } from "../output.ts";
-import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
+import { parseResponse } from "hono/client";
+import { admin, type CommandContext, positiveInt, print, withJson } from "../context.ts";
 
 /** Progress of the paid users, as `GET /migrate` reports it. */
 export interface MigrationProgress {
@@ -51,7 +52,7 @@ export function registerMigrateCommand(program: Command, ctx: CommandContext): v
       .option("--timeout-s <s>", "give up (resumable) after this long", positiveInt, 1800),
   ).action(async (options) => {
     const started = Date.now();
-    let progress = await adminCall(ctx, { path: "/migrate" }) as MigrationProgress;
+    let progress: MigrationProgress = await parseResponse(admin(ctx).migrate.$get());
     const initialActive = progress.active;
     const bar = new cliProgress.SingleBar({
       format:
@@ -70,10 +71,7 @@ export function registerMigrateCommand(program: Command, ctx: CommandContext): v
     while (!migrationDone(progress) && Date.now() - started < options.timeoutS * 1000) {
       const batch = nextBatch(progress, options.batch);
       if (batch > 0) {
-        const answer = await adminCall(ctx, { method: "POST", path: "/migrate", body: { batch } }) as {
-          user_ids: string[];
-          progress: MigrationProgress;
-        };
+        const answer = await parseResponse(admin(ctx).migrate.$post({ json: { batch } }));
         progress = answer.progress;
         await Promise.all(answer.user_ids.map((user_id) =>
           ctx.api().call({
@@ -84,7 +82,7 @@ export function registerMigrateCommand(program: Command, ctx: CommandContext): v
         ));
       }
       await ctx.sleep(options.intervalMs);
-      progress = await adminCall(ctx, { path: "/migrate" }) as MigrationProgress;
+      progress = await parseResponse(admin(ctx).migrate.$get());
       if (!options.json) bar.update(progress.active, payload());
     }
     if (!options.json) bar.stop();

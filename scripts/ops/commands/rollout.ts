@@ -9,7 +9,8 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { OperationError } from "../errors.ts";
 import { details, table } from "../output.ts";
-import { adminCall, type CommandContext, positiveInt, print, withJson } from "../context.ts";
+import { parseResponse } from "hono/client";
+import { admin, type CommandContext, positiveInt, print, withJson } from "../context.ts";
 import { ROLLOUT_TARGET_STATES } from "../../../supabase/functions/_shared/vocabulary.ts";
 
 /** A row of the API. */
@@ -79,19 +80,19 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
       )
       .option("--reason <text>", "recorded with the rollout"),
   ).action(async (options) => {
-    const result = await adminCall(ctx, {
-      method: "POST",
-      path: "/rollouts",
-      body: {
-        image: options.image,
-        tier: options.tier,
-        canary: options.canary,
-        batch: options.batch,
-        max_failures: options.maxFailures,
-        health_timeout_s: options.healthTimeout,
-        reason: options.reason,
-      },
-    }) as { rollout: Row };
+    const result = await parseResponse(
+      admin(ctx).rollouts.$post({
+        json: {
+          image: options.image,
+          tier: options.tier,
+          canary: options.canary,
+          batch: options.batch,
+          max_failures: options.maxFailures,
+          health_timeout_s: options.healthTimeout,
+          reason: options.reason,
+        },
+      }),
+    );
     print(ctx, options, result, (r) => String(r.rollout.id));
   });
 
@@ -101,13 +102,11 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
   ).action(async (id, options) => {
     let target = id;
     if (!target) {
-      const { rollouts } = await adminCall(ctx, { path: "/rollouts", query: { limit: "1" } }) as {
-        rollouts: Row[];
-      };
+      const { rollouts } = await parseResponse(admin(ctx).rollouts.$get({ query: { limit: 1 } }));
       if (rollouts.length === 0) throw new OperationError("no rollout yet", 0, null);
       target = String(rollouts[0].id);
     }
-    const status = await adminCall(ctx, { path: `/rollouts/${target}` }) as RolloutStatus;
+    const status = await parseResponse(admin(ctx).rollouts[":id"].$get({ param: { id: target } }));
     print(ctx, options, flatStatus(status), () =>
       [
         summary(status.rollout),
@@ -141,11 +140,12 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
         .argument("<id>", "rollout id", rolloutId)
         .option("--reason <text>", "recorded in the rollout's events"),
     ).action(async (id, options) => {
-      const result = await adminCall(ctx, {
-        method: "POST",
-        path: `/rollouts/${id}/${action}`,
-        body: { reason: options.reason },
-      }) as { changed: boolean; rollout: Row };
+      const result = await parseResponse(
+        admin(ctx).rollouts[":id"][":action"].$post({
+          param: { id, action },
+          json: { reason: options.reason },
+        }),
+      );
       print(ctx, options, result, (r) => `${r.changed ? "" : "(unchanged) "}${summary(r.rollout)}`);
     });
   }

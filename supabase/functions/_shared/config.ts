@@ -1,14 +1,15 @@
 /**
  * Every environment variable the functions read, parsed and validated in one place.
  *
- * `loadConfig(env)` is pure: it reads only the record it is given. Errors name the variable and say what is
- * wrong with it, never what its value was.
+ * One zod schema is the single source: its shape is the {@link Config} type, and each leaf names the
+ * environment variable it is read from, its rule and its default. `loadConfig(env)` is pure: it reads only the
+ * record it is given. Errors name the variable and say what is wrong with it, never what its value was.
  *
  * @module
  */
 import { z } from "zod";
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
-import { type AppNaming, appNamingProblem } from "./engine/app_name.ts";
+import { LOG_LEVELS } from "./log.ts";
+import { appNamingProblem } from "./engine/app_name.ts";
 import { parseSigningKey, SigningKeyError, type SigningKeySource } from "./credentials/signing_key.ts";
 
 /** One secret a user app receives: the Fly secret `name`, the env var it is read from, and its value. */
@@ -21,20 +22,6 @@ export interface AppSecretSource {
   readonly value: string;
 }
 
-/** Postgres connection settings. */
-export interface DbSettings {
-  /** Connection URL (`SUPABASE_DB_URL`); contains the password. */
-  readonly url: string;
-  /** Pool size per function instance. */
-  readonly poolMax: number;
-  /** Seconds before an idle connection is closed. */
-  readonly idleTimeoutS: number;
-  /** Seconds to wait for a connection. */
-  readonly connectTimeoutS: number;
-  /** Server-side statement timeout in milliseconds. */
-  readonly statementTimeoutMs: number;
-}
-
 /** The per-user scoped credential every user app receives (set when `USER_JWT_SIGNING_KEY` is). */
 export interface UserJwtSettings {
   /** The signing key (legacy JWT secret or private JWK). Never log it. */
@@ -43,82 +30,6 @@ export interface UserJwtSettings {
   readonly secretName: string;
   /** Lifetime of a credential in seconds (`USER_JWT_TTL_SECONDS`). */
   readonly ttlSeconds: number;
-}
-
-/** The functions' configuration, parsed from the environment by {@link loadConfig}. */
-export interface Config {
-  /** Fly Machines API access and the defaults of a user app. */
-  readonly fly: {
-    readonly apiToken: string;
-    readonly orgSlug: string;
-    readonly apiBaseUrl: string;
-    readonly defaultRegion: string;
-    readonly appImage: string;
-    /** Timeout of one Machines API request, in milliseconds. */
-    readonly requestTimeoutMs: number;
-    /** App-create rate limit of the org (Fly's docs state none; default 1/s, burst 3), shared by all instances. */
-    readonly appCreateRule: { readonly ratePerSecond: number; readonly burst: number };
-  };
-  /** How user app names are formed. */
-  readonly appNaming: AppNaming;
-  /** Secrets set on every user app, in configuration order. */
-  readonly appSecrets: readonly AppSecretSource[];
-  /** Whether the health sweep deletes apps of ours that have no active row (otherwise only reports them). */
-  readonly deleteOrphanApps: boolean;
-  /** Shared secret callers must present (`Authorization: Bearer` or `apikey`). */
-  readonly provisionerSecret: string;
-  /** Alerting. */
-  readonly alert: {
-    /** Optional webhook receiving alert POSTs. */
-    readonly webhookUrl: string | undefined;
-    /** Consecutive failures of one app before an alert is raised. */
-    readonly afterFailures: number;
-    /** Age in seconds of the oldest queued tier change at which the sweep alerts (the drainer is not running). */
-    readonly outboxAfterSeconds: number;
-  };
-  /** The Supabase project URL. */
-  readonly supabaseUrl: string;
-  /** Postgres connection settings. */
-  readonly db: DbSettings;
-  /** One user's reconcile. */
-  readonly reconcile: {
-    /**
-     * How long a lease (a user's row, or a rollout's driver) lasts without a heartbeat, in seconds. Its
-     * holder renews it every third of this, so a crashed reconciler's user or rollout is free again this long
-     * after the crash.
-     */
-    readonly leaseSeconds: number;
-    /**
-     * Time budget of one reconcile request (one user, or one hop of a batch), in milliseconds; a background
-     * reconcile's too.
-     */
-    readonly budgetMs: number;
-    /** Backoff of retryable failures: full jitter over min(max, base * 2^n), in milliseconds. */
-    readonly backoff: { readonly baseMs: number; readonly maxMs: number };
-    /** Users of one batch request (`{user_ids}`) reconciled at the same time. */
-    readonly batchConcurrency: number;
-  };
-  /** The health sweep's defaults (a request may lower them). */
-  readonly sweep: {
-    /** Time budget of one sweep, in milliseconds. */
-    readonly budgetMs: number;
-    /** At most this many due rows reconciled per sweep. */
-    readonly limit: number;
-    /** At most this many apps given a per-app detail check (health checks, drift) per sweep. */
-    readonly detailLimit: number;
-    /** Rows reconciled or apps checked in parallel. */
-    readonly concurrency: number;
-    /** An app checked more recently than this many seconds ago is not checked in detail again. */
-    readonly minCheckAgeSeconds: number;
-    /** Seconds between full fleet listings (the others list only what changed). */
-    readonly fullListingEverySeconds: number;
-  };
-  /** Minimum level of log entries. */
-  readonly logLevel: LogLevel;
-  /** Scoped user credentials; undefined when `USER_JWT_SIGNING_KEY` is not set (no credential is minted). */
-  readonly userJwt: UserJwtSettings | undefined;
-  /** Seconds a downgraded app is kept stopped before it is deleted (`DEPROVISION_GRACE_SECONDS`; plans may override). */
-  readonly deprovisionGraceSeconds: number;
 }
 
 /** One problem found in the environment: the variable and what is wrong with it (never its value). */
@@ -177,64 +88,209 @@ const httpUrl = () =>
     error: (issue) => issue.input === undefined ? "is required" : "must be an http(s) URL",
   });
 
-const envSchema = z.object({
-  FLY_API_TOKEN: required(),
-  FLY_ORG_SLUG: matching(
-    /^[a-z0-9][a-z0-9-]*$/,
-    "must be a Fly organisation slug (lowercase, digits, dashes)",
+/** The environment variable each leaf of {@link configSchema} is read from. */
+const envVariables = z.registry<{ variable: string }>();
+
+/** `schema`, read from the environment variable `variable`. */
+function env<S extends z.ZodType>(variable: string, schema: S): S {
+  envVariables.add(schema, { variable });
+  return schema;
+}
+
+/**
+ * The configuration: its shape is {@link Config}, each leaf names the environment variable it is read from,
+ * its rule and its default.
+ */
+const configSchema = z.object({
+  /** Fly Machines API access and the defaults of a user app. */
+  fly: z.object({
+    apiToken: env("FLY_API_TOKEN", required()),
+    orgSlug: env(
+      "FLY_ORG_SLUG",
+      matching(/^[a-z0-9][a-z0-9-]*$/, "must be a Fly organisation slug (lowercase, digits, dashes)"),
+    ),
+    /** Without a trailing slash. */
+    apiBaseUrl: env(
+      "FLY_API_BASE_URL",
+      httpUrl().transform((url) => url.replace(/\/+$/, "")).default("https://api.machines.dev"),
+    ),
+    defaultRegion: env(
+      "FLY_DEFAULT_REGION",
+      matching(/^[a-z]{3}$/, "must be a three-letter Fly region code such as sin"),
+    ),
+    appImage: env("FLY_APP_IMAGE", matching(/^\S+$/, "must be an image reference without spaces")),
+    /** Timeout of one Machines API request, in milliseconds. */
+    requestTimeoutMs: env("FLY_REQUEST_TIMEOUT_MS", integer(15_000, 1_000, 120_000)),
+    /** App-create rate limit of the org, shared by all instances. */
+    appCreateRule: z.object({
+      // Fly's docs give no app-create limit: the per-action rule (1/s, burst 3) until Fly says otherwise.
+      ratePerSecond: env("FLY_APP_CREATE_RATE_PER_S", positive(1, 100)),
+      burst: env("FLY_APP_CREATE_BURST", integer(3, 1, 100)),
+    }),
+  }),
+  /** How user app names are formed. */
+  appNaming: z.object({
+    prefix: env("FLY_APP_NAME_PREFIX", z.string().default("vyx-user")),
+    hashLength: env("FLY_APP_NAME_HASH_LENGTH", integer(12, 8, 32)),
+  }),
+  /** Secrets set on every user app (the raw list; {@link Config} holds them parsed). */
+  appSecrets: env("FLY_APP_SECRETS", z.string().default("")),
+  /** Whether the health sweep deletes apps of ours that have no active row (otherwise only reports them). */
+  deleteOrphanApps: env(
+    "FLY_DELETE_ORPHAN_APPS",
+    z.stringbool({ error: "must be true or false" }).default(false),
   ),
-  FLY_API_BASE_URL: httpUrl().default("https://api.machines.dev"),
-  FLY_DEFAULT_REGION: matching(/^[a-z]{3}$/, "must be a three-letter Fly region code such as sin"),
-  FLY_APP_IMAGE: matching(/^\S+$/, "must be an image reference without spaces"),
-  FLY_REQUEST_TIMEOUT_MS: integer(15_000, 1_000, 120_000),
-  // Fly's docs give no app-create limit: the per-action rule (1/s, burst 3) until Fly says otherwise.
-  FLY_APP_CREATE_RATE_PER_S: positive(1, 100),
-  FLY_APP_CREATE_BURST: integer(3, 1, 100),
-  FLY_APP_NAME_PREFIX: z.string().default("vyx-user"),
-  FLY_APP_NAME_HASH_LENGTH: integer(12, 8, 32),
-  FLY_APP_SECRETS: z.string().default(""),
-  FLY_DELETE_ORPHAN_APPS: z.stringbool({ error: "must be true or false" }).default(false),
-  PROVISIONER_SECRET: required().min(16, "must be at least 16 characters"),
-  ALERT_WEBHOOK_URL: httpUrl().optional(),
-  ALERT_AFTER_FAILURES: integer(3, 1, 100),
-  ALERT_OUTBOX_AGE_S: integer(180, 10, 86_400),
-  SUPABASE_URL: httpUrl(),
-  SUPABASE_DB_URL: matching(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL"),
-  DB_POOL_MAX: integer(3, 1, 20),
-  DB_IDLE_TIMEOUT_S: integer(20, 1, 3_600),
-  DB_CONNECT_TIMEOUT_S: integer(10, 1, 120),
-  DB_STATEMENT_TIMEOUT_MS: integer(15_000, 100, 600_000),
-  RECONCILE_LEASE_SECONDS: integer(30, 10, 3_600),
-  // 60 s: a request is only sure of the first half of a hosted worker's 150 s wall clock (the runtime retires
-  // the worker then, sends beforeunload at 90 % and ends it at 100 %), so a request that starts late on a worker
-  // must still fit. Longer batches go on hop by hop (user_batch.ts).
-  RECONCILE_BUDGET_MS: integer(60_000, 1_000, 390_000),
-  RECONCILE_BACKOFF_BASE_MS: integer(10_000, 100, 600_000),
-  RECONCILE_BACKOFF_MAX_MS: integer(300_000, 1_000, 3_600_000),
-  // 4, measured: on the bulk bench (fast emulator, sweep every minute) 4 lanes reached 1.056-1.061 of the
-  // app-create floor and 6 lanes 1.079-1.092. A worker's lanes queue FIFO for the shared bucket, and at a hop's
-  // end the next hop and the sweep queue too, so more lanes mostly mean users that outwait the hop's last
-  // sixth. On Fly-like latency (a provision ~4.8 s, no sweep) 6 lanes were faster (66.4 s vs 69.8 s, 60 users).
-  RECONCILE_BATCH_CONCURRENCY: integer(4, 1, 32),
-  SWEEP_BUDGET_MS: integer(45_000, 1_000, 390_000),
-  SWEEP_LIMIT: integer(100, 1, 1_000),
-  // About 1 ms of CPU per app checked in detail: 1,000 keeps a sweep inside the 2 s CPU limit per request.
-  SWEEP_DETAIL_LIMIT: integer(500, 0, 1_000),
-  SWEEP_CONCURRENCY: integer(4, 1, 32),
-  SWEEP_MIN_CHECK_AGE_S: integer(30, 0, 86_400),
-  SWEEP_FULL_LISTING_EVERY_S: integer(1_800, 60, 86_400),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
-  USER_JWT_SIGNING_KEY: z.string().optional(),
-  USER_JWT_SECRET_NAME: matching(ENV_NAME, "must be a secret name (letters, digits, underscores)")
-    .default("SUPABASE_USER_JWT"),
-  // 1 hour .. 1 year; default 90 days.
-  USER_JWT_TTL_SECONDS: integer(7_776_000, 3_600, 31_536_000),
-  // 0 (delete at once) .. 90 days.
-  DEPROVISION_GRACE_SECONDS: integer(0, 0, 7_776_000),
+  /** Shared secret callers must present (`Authorization: Bearer` or `apikey`). */
+  provisionerSecret: env("PROVISIONER_SECRET", required().min(16, "must be at least 16 characters")),
+  /** Alerting. */
+  alert: z.object({
+    /** Optional webhook receiving alert POSTs. */
+    webhookUrl: env("ALERT_WEBHOOK_URL", httpUrl().optional()),
+    /** Consecutive failures of one app before an alert is raised. */
+    afterFailures: env("ALERT_AFTER_FAILURES", integer(3, 1, 100)),
+    /** Age in seconds of the oldest queued tier change at which the sweep alerts (the drainer is not running). */
+    outboxAfterSeconds: env("ALERT_OUTBOX_AGE_S", integer(180, 10, 86_400)),
+  }),
+  /** The Supabase project URL. */
+  supabaseUrl: env("SUPABASE_URL", httpUrl()),
+  /** Postgres connection settings. */
+  db: z.object({
+    /** Connection URL; contains the password. */
+    url: env(
+      "SUPABASE_DB_URL",
+      matching(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL"),
+    ),
+    /** Pool size per function instance. */
+    poolMax: env("DB_POOL_MAX", integer(3, 1, 20)),
+    /** Seconds before an idle connection is closed. */
+    idleTimeoutS: env("DB_IDLE_TIMEOUT_S", integer(20, 1, 3_600)),
+    /** Seconds to wait for a connection. */
+    connectTimeoutS: env("DB_CONNECT_TIMEOUT_S", integer(10, 1, 120)),
+    /** Server-side statement timeout in milliseconds. */
+    statementTimeoutMs: env("DB_STATEMENT_TIMEOUT_MS", integer(15_000, 100, 600_000)),
+  }),
+  /** One user's reconcile. */
+  reconcile: z.object({
+    /**
+     * How long a lease (a user's row, or a rollout's driver) lasts without a heartbeat, in seconds. Its
+     * holder renews it every third of this, so a crashed reconciler's user or rollout is free again this long
+     * after the crash.
+     */
+    leaseSeconds: env("RECONCILE_LEASE_SECONDS", integer(30, 10, 3_600)),
+    // 60 s: a request is only sure of the first half of a hosted worker's 150 s wall clock (the runtime retires
+    // the worker then, sends beforeunload at 90 % and ends it at 100 %), so a request that starts late on a
+    // worker must still fit. Longer batches go on hop by hop (user_batch.ts).
+    /**
+     * Time budget of one reconcile request (one user, or one hop of a batch), in milliseconds; a background
+     * reconcile's too.
+     */
+    budgetMs: env("RECONCILE_BUDGET_MS", integer(60_000, 1_000, 390_000)),
+    /** Backoff of retryable failures: full jitter over min(max, base * 2^n), in milliseconds. */
+    backoff: z.object({
+      baseMs: env("RECONCILE_BACKOFF_BASE_MS", integer(10_000, 100, 600_000)),
+      maxMs: env("RECONCILE_BACKOFF_MAX_MS", integer(300_000, 1_000, 3_600_000)),
+    }),
+    // 4, measured: on the bulk bench (fast emulator, sweep every minute) 4 lanes reached 1.056-1.061 of the
+    // app-create floor and 6 lanes 1.079-1.092. A worker's lanes queue FIFO for the shared bucket, and at a
+    // hop's end the next hop and the sweep queue too, so more lanes mostly mean users that outwait the hop's
+    // last sixth. On Fly-like latency (a provision ~4.8 s, no sweep) 6 lanes were faster (66.4 s vs 69.8 s,
+    // 60 users).
+    /** Users of one batch request (`{user_ids}`) reconciled at the same time. */
+    batchConcurrency: env("RECONCILE_BATCH_CONCURRENCY", integer(4, 1, 32)),
+  }),
+  /** The health sweep's defaults (a request may lower them). */
+  sweep: z.object({
+    /** Time budget of one sweep, in milliseconds. */
+    budgetMs: env("SWEEP_BUDGET_MS", integer(45_000, 1_000, 390_000)),
+    /** At most this many due rows reconciled per sweep. */
+    limit: env("SWEEP_LIMIT", integer(100, 1, 1_000)),
+    // About 1 ms of CPU per app checked in detail: 1,000 keeps a sweep inside the 2 s CPU limit per request.
+    /** At most this many apps given a per-app detail check (health checks, drift) per sweep. */
+    detailLimit: env("SWEEP_DETAIL_LIMIT", integer(500, 0, 1_000)),
+    /** Rows reconciled or apps checked in parallel. */
+    concurrency: env("SWEEP_CONCURRENCY", integer(4, 1, 32)),
+    /** An app checked more recently than this many seconds ago is not checked in detail again. */
+    minCheckAgeSeconds: env("SWEEP_MIN_CHECK_AGE_S", integer(30, 0, 86_400)),
+    /** Seconds between full fleet listings (the others list only what changed). */
+    fullListingEverySeconds: env("SWEEP_FULL_LISTING_EVERY_S", integer(1_800, 60, 86_400)),
+  }),
+  /** Minimum level of log entries. */
+  logLevel: env(
+    "LOG_LEVEL",
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  ),
+  /** Scoped user credentials (the raw settings; {@link Config} holds them parsed, or undefined). */
+  userJwt: z.object({
+    signingKey: env("USER_JWT_SIGNING_KEY", z.string().optional()),
+    secretName: env(
+      "USER_JWT_SECRET_NAME",
+      matching(ENV_NAME, "must be a secret name (letters, digits, underscores)").default("SUPABASE_USER_JWT"),
+    ),
+    // 1 hour .. 1 year; default 90 days.
+    ttlSeconds: env("USER_JWT_TTL_SECONDS", integer(7_776_000, 3_600, 31_536_000)),
+  }),
+  /** Seconds a downgraded app is kept stopped before it is deleted (plans may override); 0 .. 90 days. */
+  deprovisionGraceSeconds: env("DEPROVISION_GRACE_SECONDS", integer(0, 0, 7_776_000)),
 });
 
-/** The validated variables, before they are shaped into {@link Config}. */
-type EnvVars = z.output<typeof envSchema>;
+/** The schema's output, before the secrets and the signing key are parsed. */
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** `T` with every property readonly, all the way down. */
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The functions' configuration, parsed from the environment by {@link loadConfig}. */
+export type Config = DeepReadonly<Omit<ParsedConfig, "appSecrets" | "userJwt">> & {
+  /** Secrets set on every user app, in configuration order. */
+  readonly appSecrets: readonly AppSecretSource[];
+  /** Scoped user credentials; undefined when `USER_JWT_SIGNING_KEY` is not set (no credential is minted). */
+  readonly userJwt: UserJwtSettings | undefined;
+};
+
+/** Postgres connection settings. */
+export type DbSettings = Config["db"];
+
+/** A leaf of {@link configSchema}: where it sits in the configuration and its environment variable. */
+interface ConfigVariable {
+  /** Property path in the configuration, e.g. `["fly", "apiToken"]`. */
+  readonly path: readonly string[];
+  /** The environment variable. */
+  readonly variable: string;
+}
+
+/** The leaves of `schema` (depth first, in declaration order). */
+function leavesOf(schema: z.ZodObject, prefix: readonly string[] = []): ConfigVariable[] {
+  return Object.entries(schema.shape).flatMap(([key, field]): ConfigVariable[] => {
+    const path = [...prefix, key];
+    const variable = envVariables.get(field)?.variable;
+    if (variable) return [{ path, variable }];
+    if (field instanceof z.ZodObject) return leavesOf(field, path);
+    throw new Error(`config: ${path.join(".")} names no environment variable`);
+  });
+}
+
+/** Every variable of the configuration, in declaration order. */
+const CONFIG_VARIABLES = leavesOf(configSchema);
+
+/** The environment variables the configuration reads (not counting those FLY_APP_SECRETS names). */
+export const CONFIG_VARIABLE_NAMES: readonly string[] = CONFIG_VARIABLES.map((leaf) => leaf.variable);
+
+/** The schema's input: each leaf's variable from `env`, at its place in the configuration. */
+function schemaInput(env: Record<string, string>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const { path, variable } of CONFIG_VARIABLES) {
+    let node = input;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = env[variable];
+  }
+  return input;
+}
+
+/** The variable an issue at `path` is about. */
+function variableAt(path: readonly PropertyKey[]): string {
+  const leaf = CONFIG_VARIABLES.find((candidate) => candidate.path.every((key, i) => path[i] === key));
+  return leaf?.variable ?? "environment";
+}
 
 /** Values of the public Supabase keys present in `env` (the anon key and publishable keys). */
 function publicKeys(env: Record<string, string>): string[] {
@@ -286,11 +342,17 @@ function parseAppSecrets(
 }
 
 /** The parsed `USER_JWT_SIGNING_KEY`, or undefined with a problem recorded (never quoting the key). */
-function userJwtSettings(vars: EnvVars, problems: ConfigProblem[]): UserJwtSettings | undefined {
-  if (vars.USER_JWT_SIGNING_KEY === undefined) return undefined;
+function userJwtSettings(
+  raw: ParsedConfig["userJwt"],
+  problems: ConfigProblem[],
+): UserJwtSettings | undefined {
+  if (raw.signingKey === undefined) return undefined;
   try {
-    const signingKey = parseSigningKey(vars.USER_JWT_SIGNING_KEY);
-    return { signingKey, secretName: vars.USER_JWT_SECRET_NAME, ttlSeconds: vars.USER_JWT_TTL_SECONDS };
+    return {
+      signingKey: parseSigningKey(raw.signingKey),
+      secretName: raw.secretName,
+      ttlSeconds: raw.ttlSeconds,
+    };
   } catch (error) {
     if (!(error instanceof SigningKeyError)) throw error;
     problems.push({ variable: "USER_JWT_SIGNING_KEY", message: error.message });
@@ -299,16 +361,15 @@ function userJwtSettings(vars: EnvVars, problems: ConfigProblem[]): UserJwtSetti
 }
 
 /** Checks that involve more than one variable. */
-function crossCheck(vars: EnvVars, env: Record<string, string>, problems: ConfigProblem[]): void {
-  const naming = { prefix: vars.FLY_APP_NAME_PREFIX, hashLength: vars.FLY_APP_NAME_HASH_LENGTH };
-  const namingProblem = appNamingProblem(naming);
+function crossCheck(parsed: ParsedConfig, env: Record<string, string>, problems: ConfigProblem[]): void {
+  const namingProblem = appNamingProblem(parsed.appNaming);
   if (namingProblem) {
     problems.push({
       variable: "FLY_APP_NAME_PREFIX",
       message: `with FLY_APP_NAME_HASH_LENGTH gives invalid app names: ${namingProblem}`,
     });
   }
-  if (publicKeys(env).includes(vars.PROVISIONER_SECRET)) {
+  if (publicKeys(env).includes(parsed.provisionerSecret)) {
     problems.push({
       variable: "PROVISIONER_SECRET",
       message: "must not equal a public (anon/publishable) key",
@@ -324,14 +385,13 @@ function crossCheck(vars: EnvVars, env: Record<string, string>, problems: Config
  */
 export function loadConfig(env: Record<string, string> = Deno.env.toObject()): Config {
   const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value.trim() !== ""));
-  const parsed = envSchema.safeParse(set);
-  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({
-    variable: String(issue.path[0] ?? "environment"),
-    message: issue.message,
-  }));
+  const parsed = configSchema.safeParse(schemaInput(set));
+  const problems: ConfigProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ variable: variableAt(issue.path), message: issue.message }));
   const appSecrets = parseAppSecrets(set.FLY_APP_SECRETS ?? "", set, problems);
   if (parsed.success) crossCheck(parsed.data, set, problems);
-  const userJwt = parsed.success ? userJwtSettings(parsed.data, problems) : undefined;
+  const userJwt = parsed.success ? userJwtSettings(parsed.data.userJwt, problems) : undefined;
   if (userJwt && appSecrets.some((secret) => secret.name === userJwt.secretName)) {
     problems.push({
       variable: "USER_JWT_SECRET_NAME",
@@ -339,53 +399,7 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
     });
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-
-  const v = parsed.data;
-  return {
-    fly: {
-      apiToken: v.FLY_API_TOKEN,
-      orgSlug: v.FLY_ORG_SLUG,
-      apiBaseUrl: v.FLY_API_BASE_URL.replace(/\/+$/, ""),
-      defaultRegion: v.FLY_DEFAULT_REGION,
-      appImage: v.FLY_APP_IMAGE,
-      requestTimeoutMs: v.FLY_REQUEST_TIMEOUT_MS,
-      appCreateRule: { ratePerSecond: v.FLY_APP_CREATE_RATE_PER_S, burst: v.FLY_APP_CREATE_BURST },
-    },
-    appNaming: { prefix: v.FLY_APP_NAME_PREFIX, hashLength: v.FLY_APP_NAME_HASH_LENGTH },
-    appSecrets,
-    deleteOrphanApps: v.FLY_DELETE_ORPHAN_APPS,
-    provisionerSecret: v.PROVISIONER_SECRET,
-    alert: {
-      webhookUrl: v.ALERT_WEBHOOK_URL,
-      afterFailures: v.ALERT_AFTER_FAILURES,
-      outboxAfterSeconds: v.ALERT_OUTBOX_AGE_S,
-    },
-    supabaseUrl: v.SUPABASE_URL,
-    db: {
-      url: v.SUPABASE_DB_URL,
-      poolMax: v.DB_POOL_MAX,
-      idleTimeoutS: v.DB_IDLE_TIMEOUT_S,
-      connectTimeoutS: v.DB_CONNECT_TIMEOUT_S,
-      statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
-    },
-    reconcile: {
-      leaseSeconds: v.RECONCILE_LEASE_SECONDS,
-      budgetMs: v.RECONCILE_BUDGET_MS,
-      backoff: { baseMs: v.RECONCILE_BACKOFF_BASE_MS, maxMs: v.RECONCILE_BACKOFF_MAX_MS },
-      batchConcurrency: v.RECONCILE_BATCH_CONCURRENCY,
-    },
-    sweep: {
-      budgetMs: v.SWEEP_BUDGET_MS,
-      limit: v.SWEEP_LIMIT,
-      detailLimit: v.SWEEP_DETAIL_LIMIT,
-      concurrency: v.SWEEP_CONCURRENCY,
-      minCheckAgeSeconds: v.SWEEP_MIN_CHECK_AGE_S,
-      fullListingEverySeconds: v.SWEEP_FULL_LISTING_EVERY_S,
-    },
-    logLevel: v.LOG_LEVEL,
-    userJwt,
-    deprovisionGraceSeconds: v.DEPROVISION_GRACE_SECONDS,
-  };
+  return { ...parsed.data, appSecrets, userJwt };
 }
 
 /** Every secret value in `config`, for log redaction: tokens, the provisioner secret, the DB URL and its

@@ -13,16 +13,24 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
-import { readJsonBody } from "../http/validate.ts";
+import { jsonBody, paramsOf } from "../http/validate.ts";
 import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
-import { actorOf, adminRepo, engine, readParams, sqlAction } from "./request.ts";
+import { actorOf, adminRepo, engine, sqlAction } from "./request.ts";
 import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
 
-/** Hold (`held`) or release one user, then reconcile now. */
-async function setHold(c: Context<AppEnv>, held: boolean): Promise<Response> {
-  const { user_id } = readParams(c, userIdParam);
+/** What a hold or release asks for: the user, whether to hold, and why. */
+interface HoldRequest {
+  /** The user. */
+  userId: string;
+  /** Hold (true) or release (false). */
+  held: boolean;
+  /** Recorded with the event. */
+  reason: string | undefined;
+}
+
+/** Hold or release one user, then reconcile now. */
+async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason }: HoldRequest) {
   const actor = actorOf(c);
-  const { reason } = await readJsonBody(c, actionBody);
   const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason }));
   const reconcile = await reconcileNow(c, user_id, actor);
   return c.json({
@@ -37,18 +45,18 @@ async function setHold(c: Context<AppEnv>, held: boolean): Promise<Response> {
 
 /** The action routes. */
 export const actionRoutes = new Hono<AppEnv>({ strict: false })
-  .post("/apps/:user_id/retry", async (c) => {
-    const { user_id } = readParams(c, userIdParam);
+  .post("/apps/:user_id/retry", paramsOf(userIdParam), jsonBody(actionBody), async (c) => {
+    const { user_id } = c.req.valid("param");
     const actor = actorOf(c);
-    const { reason } = await readJsonBody(c, actionBody);
+    const { reason } = c.req.valid("json");
     const retried = await adminRepo(c).retry({ actor, userId: user_id, reason, limit: 1 });
     if (retried.length === 0) throw new HttpError(404, "not_found", "no app row for this user");
     const reconcile = await reconcileNow(c, user_id, actor);
     return c.json({ user_id, actor, reconcile }, reconcileFailed(reconcile) ? 502 : 200);
   })
-  .post("/retry", async (c) => {
+  .post("/retry", jsonBody(bulkRetryBody), async (c) => {
     const actor = actorOf(c);
-    const { statuses, limit, reason } = await readJsonBody(c, bulkRetryBody);
+    const { statuses, limit, reason } = c.req.valid("json");
     const userIds = await adminRepo(c).retry({ actor, statuses, reason, limit });
     return c.json({
       actor,
@@ -58,12 +66,24 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
       note: "the rows are due now; the controller reconciles them at Fly's rate limits (next kick or sweep)",
     }, 202);
   })
-  .post("/apps/:user_id/hold", (c) => setHold(c, true))
-  .post("/apps/:user_id/release", (c) => setHold(c, false))
-  .post("/apps/:user_id/restart", async (c) => {
-    const { user_id } = readParams(c, userIdParam);
+  .post(
+    "/apps/:user_id/hold",
+    paramsOf(userIdParam),
+    jsonBody(actionBody),
+    (c) =>
+      setHold(c, { userId: c.req.valid("param").user_id, held: true, reason: c.req.valid("json").reason }),
+  )
+  .post(
+    "/apps/:user_id/release",
+    paramsOf(userIdParam),
+    jsonBody(actionBody),
+    (c) =>
+      setHold(c, { userId: c.req.valid("param").user_id, held: false, reason: c.req.valid("json").reason }),
+  )
+  .post("/apps/:user_id/restart", paramsOf(userIdParam), jsonBody(actionBody), async (c) => {
+    const { user_id } = c.req.valid("param");
     const actor = actorOf(c);
-    const { reason } = await readJsonBody(c, actionBody);
+    const { reason } = c.req.valid("json");
     const repo = adminRepo(c);
     const { app } = await repo.appDetail(user_id);
     if (!app) throw new HttpError(404, "not_found", "no app row for this user");

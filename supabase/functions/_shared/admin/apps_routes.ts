@@ -9,11 +9,11 @@ import { Hono } from "hono";
 import type { JsonRow } from "../db/admin.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
-import { readQuery } from "../http/validate.ts";
+import { paramsOf, queryOf } from "../http/validate.ts";
 import type { Machine } from "../fly/mod.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
-import { adminRepo, engine, readParams } from "./request.ts";
+import { adminRepo, engine } from "./request.ts";
 import {
   appDetailQuery,
   appListQuery,
@@ -72,8 +72,8 @@ async function liveMachines(deps: EngineDeps, appName: string | null): Promise<J
 
 /** The read routes over apps and events. */
 export const appsRoutes = new Hono<AppEnv>({ strict: false })
-  .get("/apps", async (c) => {
-    const { cursor, ...query } = readQuery(c, appListQuery);
+  .get("/apps", queryOf(appListQuery), async (c) => {
+    const { cursor, ...query } = c.req.valid("query");
     const { apps, more } = await adminRepo(c).listApps({ ...query, after: cursor });
     const last = apps.at(-1);
     return c.json({
@@ -81,9 +81,9 @@ export const appsRoutes = new Hono<AppEnv>({ strict: false })
       next_cursor: more && last ? encodeCursor(last as { id: unknown; sort_value: unknown }) : null,
     });
   })
-  .get("/apps/:user_id", async (c) => {
-    const { user_id } = readParams(c, userIdParam);
-    const { live } = readQuery(c, appDetailQuery);
+  .get("/apps/:user_id", paramsOf(userIdParam), queryOf(appDetailQuery), async (c) => {
+    const { user_id } = c.req.valid("param");
+    const { live } = c.req.valid("query");
     const repo = adminRepo(c);
     const { app, tier, plan } = await repo.appDetail(user_id);
     if (!app && !tier) throw new HttpError(404, "not_found", "no subscription or app is known for this user");
@@ -106,14 +106,14 @@ export const appsRoutes = new Hono<AppEnv>({ strict: false })
       live: live ? await liveMachines(engine(c), (app?.fly_app_name as string | null) ?? null) : undefined,
     });
   })
-  .get("/apps/:user_id/events", async (c) => {
-    const { user_id } = readParams(c, userIdParam);
-    const { limit, before } = readQuery(c, userEventsQuery);
+  .get("/apps/:user_id/events", paramsOf(userIdParam), queryOf(userEventsQuery), async (c) => {
+    const { user_id } = c.req.valid("param");
+    const { limit, before } = c.req.valid("query");
     const events = await adminRepo(c).userEvents(user_id, limit, before);
     return c.json({ events, next_before: events.length === limit ? events.at(-1)?.seq : null });
   })
-  .get("/events", async (c) => {
-    const { limit, before, type, status } = readQuery(c, fleetEventsQuery);
+  .get("/events", queryOf(fleetEventsQuery), async (c) => {
+    const { limit, before, type, status } = c.req.valid("query");
     const events = await adminRepo(c).fleetEvents({ types: type, status, limit, before });
     return c.json({ events, next_before: events.length === limit ? events.at(-1)?.seq : null });
   })

@@ -7,8 +7,8 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
-import { readJsonBody, readQuery } from "../http/validate.ts";
-import { actorOf, adminRepo, readParams } from "./request.ts";
+import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
+import { actorOf, adminRepo } from "./request.ts";
 import { priceBody, priceItemParam, usageQuery } from "./schemas.ts";
 
 /** The current UTC month as `YYYY-MM`. */
@@ -19,17 +19,17 @@ function currentMonth(): string {
 /** The cost routes. */
 export const costRoutes = new Hono<AppEnv>({ strict: false })
   .get("/prices", async (c) => c.json({ prices: await adminRepo(c).prices() }))
-  .put("/prices/:item", async (c) => {
-    const { item } = readParams(c, priceItemParam);
+  .put("/prices/:item", paramsOf(priceItemParam), jsonBody(priceBody), async (c) => {
+    const { item } = c.req.valid("param");
     const actor = actorOf(c);
-    const { monthly_usd, source } = await readJsonBody(c, priceBody);
+    const { monthly_usd, source } = c.req.valid("json");
     const updated = await adminRepo(c).setPrice(item, monthly_usd, source ?? `set by ${actor}`);
     if (!updated) throw new HttpError(404, "not_found", `no price ${item}`);
     c.get("log").info("price changed", { item, monthly_usd, actor });
     return c.json({ prices: await adminRepo(c).prices(), actor });
   })
-  .get("/usage", async (c) => {
-    const month = readQuery(c, usageQuery).month ?? currentMonth();
+  .get("/usage", queryOf(usageQuery), async (c) => {
+    const month = c.req.valid("query").month ?? currentMonth();
     const { users, plans } = await adminRepo(c).usage(`${month}-01`);
     const total = (key: string) => Math.round(users.reduce((sum, u) => sum + Number(u[key]), 0) * 100) / 100;
     return c.json({

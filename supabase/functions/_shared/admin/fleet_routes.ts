@@ -6,21 +6,21 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
-import { readJsonBody, readQuery } from "../http/validate.ts";
+import { jsonBody, queryOf } from "../http/validate.ts";
 import { databaseChecks, flyChecks } from "./doctor.ts";
 import { actorOf, adminRepo, engine } from "./request.ts";
 import { migrateBody, sweepRunsQuery } from "./schemas.ts";
 
 /** The fleet routes. */
 export const fleetRoutes = new Hono<AppEnv>({ strict: false })
-  .get("/sweep-runs", async (c) => {
-    const { limit } = readQuery(c, sweepRunsQuery);
+  .get("/sweep-runs", queryOf(sweepRunsQuery), async (c) => {
+    const { limit } = c.req.valid("query");
     return c.json({ runs: await adminRepo(c).sweepRuns(limit) });
   })
   .get("/migrate", async (c) => c.json(await adminRepo(c).migrationProgress()))
-  .post("/migrate", async (c) => {
+  .post("/migrate", jsonBody(migrateBody), async (c) => {
     const actor = actorOf(c);
-    const { batch } = await readJsonBody(c, migrateBody);
+    const { batch } = c.req.valid("json");
     const repo = adminRepo(c);
     const enqueued = batch > 0 ? await repo.enqueueMigration(batch, actor) : [];
     if (enqueued.length > 0) c.get("log").info("migration batch enqueued", { count: enqueued.length, actor });

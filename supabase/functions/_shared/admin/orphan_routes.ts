@@ -11,9 +11,10 @@ import type { AdminRepository, JsonRow } from "../db/admin.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
+import { paramsOf } from "../http/validate.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { appNameCandidate, isManagedAppName } from "../engine/app_name.ts";
-import { actorOf, adminRepo, engine, readParams } from "./request.ts";
+import { actorOf, adminRepo, engine } from "./request.ts";
 import { appNameParam } from "./schemas.ts";
 
 /** Name candidates per user the engine may try (see `reconcile/app_name.ts`). */
@@ -88,8 +89,8 @@ export const orphanRoutes = new Hono<AppEnv>({ strict: false })
       }),
     });
   })
-  .delete("/orphans/:name", async (c) => {
-    const { name } = readParams(c, appNameParam);
+  .delete("/orphans/:name", paramsOf(appNameParam), async (c) => {
+    const { name } = c.req.valid("param");
     const actor = actorOf(c);
     const deps = engine(c);
     try {

@@ -1,17 +1,15 @@
 /**
- * What every admin route needs from a request: the acting operator (`X-Actor`), validated path parameters,
- * the repositories and the engine on the instance's shared connections, and SQL errors mapped to HTTP.
+ * What every admin route needs from a request: the acting operator (`X-Actor`), the repositories and the
+ * engine on the instance's shared connections, and SQL errors mapped to HTTP.
  *
  * @module
  */
 import type { Context } from "hono";
-import type { z } from "zod";
 import { getSql } from "../db/client.ts";
 import { AdminRepository } from "../db/admin.ts";
 import { engineDeps } from "../handlers/engine_deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
-import { invalidRequest } from "../http/validate.ts";
 import type { EngineDeps } from "../engine/context.ts";
 
 /** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
@@ -27,13 +25,6 @@ export function actorOf(c: Context<AppEnv>): string {
     });
   }
   return `ops:${name}`;
-}
-
-/** The route's path parameters validated by `schema` (400 naming the parameter). */
-export function readParams<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.output<S> {
-  const result = schema.safeParse(c.req.param());
-  if (!result.success) throw invalidRequest(result.error, "path");
-  return result.data;
 }
 
 /** The admin repository on the instance's shared pool. */

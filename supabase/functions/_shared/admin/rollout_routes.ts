@@ -22,10 +22,10 @@ import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
-import { readJsonBody, readQuery } from "../http/validate.ts";
+import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
 import { advanceRollouts } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
-import { actorOf, engine, ownerOf, readParams } from "./request.ts";
+import { actorOf, engine, ownerOf } from "./request.ts";
 import { CPU_KINDS } from "../vocabulary.ts";
 
 const int = (min: number, max: number) =>
@@ -93,12 +93,15 @@ const listQuery = z.object({
 /** `:id` of the rollout routes. */
 const rolloutIdParam = z.object({ id: z.guid({ error: "must be a UUID" }) });
 
-/** `:action` of the rollout routes. */
-const actionParam = z.object({
+/** `:id/:action` of the rollout routes. */
+const actionParam = rolloutIdParam.extend({
   action: z.enum(["pause", "resume", "abort", "rollback"], {
     error: "must be one of pause, resume, abort, rollback",
   }),
 });
+
+/** POST /rollouts/:id/:action body. */
+const transitionBody = z.strictObject({ reason }, { error: "must be a JSON object" });
 
 /** Actions after which the driver has work to do at once. */
 const KICKING = new Set(["start", "resume", "rollback"]);
@@ -144,31 +147,27 @@ function createRequest(body: z.output<typeof createRolloutBody>): CreateRolloutR
 
 /** The rollout routes. */
 export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
-  .post("/rollouts", async (c) => {
+  .post("/rollouts", jsonBody(createRolloutBody), async (c) => {
     const actor = actorOf(c);
-    const body = await readJsonBody(c, createRolloutBody);
+    const body = c.req.valid("json");
     const rollout = await rolloutCall(() => rollouts(c).create(createRequest(body), actor));
     if (rollout.state === "running") kickDriver(c);
     return c.json({ rollout }, 201);
   })
-  .get("/rollouts", async (c) => {
-    const { limit } = readQuery(c, listQuery);
+  .get("/rollouts", queryOf(listQuery), async (c) => {
+    const { limit } = c.req.valid("query");
     return c.json({ rollouts: await rollouts(c).recent(limit) });
   })
-  .get("/rollouts/:id", async (c) => {
-    const { id } = readParams(c, rolloutIdParam);
+  .get("/rollouts/:id", paramsOf(rolloutIdParam), async (c) => {
+    const { id } = c.req.valid("param");
     const status = await rollouts(c).status(id);
     if (!status) throw new HttpError(404, "not_found", `rollout ${id} does not exist`);
     return c.json(status);
   })
-  .post("/rollouts/:id/:action", async (c) => {
-    const { id } = readParams(c, rolloutIdParam);
-    const { action } = readParams(c, actionParam);
+  .post("/rollouts/:id/:action", paramsOf(actionParam), jsonBody(transitionBody), async (c) => {
+    const { id, action } = c.req.valid("param");
     const actor = actorOf(c);
-    const { reason: why } = await readJsonBody(
-      c,
-      z.strictObject({ reason }, { error: "must be a JSON object" }),
-    );
+    const { reason: why } = c.req.valid("json");
     const result = await rolloutCall(() => rollouts(c).transition(id, action, actor, { reason: why }));
     if (result.changed && KICKING.has(action)) kickDriver(c);
     return c.json(result);

@@ -1,9 +1,11 @@
 /**
- * Request validation with zod: a failure becomes 400 `invalid_request` naming the field at fault.
+ * Request validation with zod: a failure becomes 400 `invalid_request` naming the field at fault. The
+ * middleware forms ({@link paramsOf}, {@link jsonBody}, {@link queryOf}) also declare the input to hono's route types, so the
+ * typed client (`hono/client`'s `hc`) knows each route's body and query.
  *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "./env.ts";
 import { HttpError } from "./errors.ts";
@@ -39,4 +41,45 @@ export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z
   const result = schema.safeParse(c.req.query());
   if (!result.success) throw invalidRequest(result.error, "query");
   return result.data;
+}
+
+/** A query value as the typed client sends it (numbers and booleans are written as text). */
+type QueryValue<T> = NonNullable<T> extends string ? NonNullable<T> : string | number;
+
+/** Route input declared by {@link jsonBody}. */
+export type JsonInput<S extends z.ZodType> = { in: { json: z.input<S> }; out: { json: z.output<S> } };
+
+/** Route input declared by {@link queryOf}. */
+export type QueryInput<S extends z.ZodType> = {
+  in: { query: { [K in keyof z.input<S>]?: QueryValue<z.input<S>[K]> } };
+  out: { query: z.output<S> };
+};
+
+/** Middleware: the body as {@link readJsonBody} reads it; the handler takes it with `c.req.valid("json")`. */
+export function jsonBody<S extends z.ZodType>(schema: S): MiddlewareHandler<AppEnv, string, JsonInput<S>> {
+  return async (c, next) => {
+    c.req.addValidatedData("json", await readJsonBody(c, schema) as object);
+    await next();
+  };
+}
+
+/** Middleware: the query as {@link readQuery} reads it; the handler takes it with `c.req.valid("query")`. */
+export function queryOf<S extends z.ZodType>(schema: S): MiddlewareHandler<AppEnv, string, QueryInput<S>> {
+  return async (c, next) => {
+    c.req.addValidatedData("query", readQuery(c, schema) as object);
+    await next();
+  };
+}
+
+/** Route input declared by {@link paramsOf}. */
+export type ParamsInput<S extends z.ZodType> = { in: { param: z.input<S> }; out: { param: z.output<S> } };
+
+/** Middleware: the path parameters validated by `schema` (400 naming the parameter); `c.req.valid("param")`. */
+export function paramsOf<S extends z.ZodType>(schema: S): MiddlewareHandler<AppEnv, string, ParamsInput<S>> {
+  return async (c, next) => {
+    const result = schema.safeParse(c.req.param());
+    if (!result.success) throw invalidRequest(result.error, "path");
+    c.req.addValidatedData("param", result.data as object);
+    await next();
+  };
 }

@@ -1,0 +1,123 @@
+/**
+ * The browser's client of the admin API: hono's typed client, typed by the `fly-apps-admin` routes. Every
+ * call goes to `/api/*` on the console's own origin: the console server proxies it to the function and adds
+ * the provisioner secret there, so the page never holds it. Errors come back as {@link ApiError} with the
+ * API's `{error: {code, message, field?}}`.
+ *
+ * @module
+ */
+import { hc, type InferRequestType, parseResponse } from "hono/client";
+import type { AdminRoutes } from "../../supabase/functions/_shared/admin/app.ts";
+
+/** An answer other than 2xx, or a network failure (status 0). */
+export class ApiError extends Error {
+  /** HTTP status (0: no answer). */
+  readonly status: number;
+  /** The API's error code. */
+  readonly code: string;
+
+  /** An error from the status, the API's code and its message. */
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The failure for a non-2xx answer: the API's message (and field), or the status. */
+async function failureOf(response: Response): Promise<ApiError> {
+  const text = await response.text();
+  let body: { error?: { code?: string; message?: string; field?: string } } | null = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  const detail = body?.error;
+  return new ApiError(
+    response.status,
+    detail?.code ?? "http_error",
+    detail?.message
+      ? `${detail.message}${detail.field ? ` (${detail.field})` : ""}`
+      : `HTTP ${response.status}`,
+  );
+}
+
+/** `fetch` that turns a network failure or a non-2xx answer into an {@link ApiError}. */
+async function checkedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(input, init);
+  } catch (error) {
+    throw new ApiError(0, "network", `the console server did not answer (${(error as Error).message})`);
+  }
+  if (!response.ok) throw await failureOf(response);
+  return response;
+}
+
+/** Query parameters without the empty ones (an unset filter is `""` or null in the screens' state). */
+function searchParams(query: Record<string, string | string[]>): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    const text = value as unknown;
+    if (text !== undefined && text !== null && text !== "") params.set(key, String(text));
+  }
+  return params;
+}
+
+/** The admin API, one method per route (`admin.apps[":user_id"].$get({param, query})`). */
+const admin = hc<AdminRoutes>("/api", { fetch: checkedFetch, buildSearchParams: searchParams });
+
+/** The JSON answer of a call on {@link admin}, typed by its route. */
+const answer = parseResponse;
+
+/** The query of `GET /apps` (filters, sort, paging). */
+export type AppListQuery = InferRequestType<typeof admin.apps.$get>["query"];
+
+/** The body of `POST /rollouts`. */
+export type RolloutRequest = InferRequestType<typeof admin.rollouts.$post>["json"];
+
+/** The per-user actions the console offers. */
+export type AppAction = "retry" | "hold" | "release" | "restart";
+
+/** Every call the screens make, each typed by its route: a wrong path or body fails `deno check` here. */
+export const calls = {
+  /** A page of app rows. */
+  apps: (query: AppListQuery) => answer(admin.apps.$get({ query })),
+  /** One user's detail, with the machines as Fly reports them now. */
+  app: (userId: string) =>
+    answer(admin.apps[":user_id"].$get({ param: { user_id: userId }, query: { live: "true" } })),
+  /** A page of one user's events, newest first (`before`: page on). */
+  userEvents: (userId: string, page: { limit: number; before?: number }) =>
+    answer(admin.apps[":user_id"].events.$get({ param: { user_id: userId }, query: page })),
+  /** A per-user action, recorded as the console's. */
+  appAction: (action: AppAction, userId: string) => {
+    const route = admin.apps[":user_id"];
+    const args = { param: { user_id: userId }, json: { reason: "console" } };
+    if (action === "retry") return answer(route.retry.$post(args));
+    if (action === "restart") return answer(route.restart.$post(args));
+    return answer(route[action].$post(args));
+  },
+  /** Every row in error or failed becomes due now. */
+  retryFailed: () =>
+    answer(admin.retry.$post({ json: { statuses: ["error", "failed"], reason: "console" } })),
+  /** The fleet's figures. */
+  summary: () => answer(admin.summary.$get()),
+  /** This month's usage and costs. */
+  usage: () => answer(admin.usage.$get({ query: {} })),
+  /** Fleet-wide events of some types (comma-separated). */
+  fleetEvents: (query: { type: string; limit: number }) => answer(admin.events.$get({ query })),
+  /** The latest sweep runs. */
+  sweepRuns: (limit: number) => answer(admin["sweep-runs"].$get({ query: { limit } })),
+  /** The last sweep's orphan apps. */
+  orphans: () => answer(admin.orphans.$get()),
+  /** The rollouts, newest first. */
+  rollouts: () => answer(admin.rollouts.$get({ query: {} })),
+  /** One rollout's batches and events. */
+  rollout: (id: string) => answer(admin.rollouts[":id"].$get({ param: { id } })),
+  /** Starts a rollout. */
+  startRollout: (body: RolloutRequest) => answer(admin.rollouts.$post({ json: body })),
+  /** Pauses, resumes, aborts or rolls back a rollout. */
+  rolloutAction: (id: string, action: "pause" | "resume" | "abort" | "rollback") =>
+    answer(admin.rollouts[":id"][":action"].$post({ param: { id, action }, json: {} })),
+};
