@@ -11,9 +11,11 @@
  * 3. the detail check: a per-app check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
  *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
  *    so a backlog of due rows never starves observation);
- * 4. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
+ * 4. rollouts: each running rollout is driven forward (see {@link advanceRollouts}) until three quarters of
+ *    the budget, when the sweep is given a rollouts repository;
+ * 5. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
  *    expired), reconciled through the controller in parallel lanes with the rest of the budget;
- * 5. orphan apps (see {@link handleOrphans}).
+ * 6. orphan apps (see {@link handleOrphans}).
  *
  * Every run is stored in `fly_sweep_runs` with its report; a failing phase records its error in the report
  * and the others go on.
