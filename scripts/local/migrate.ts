@@ -6,9 +6,9 @@
  * local stack, `deno task dev`, `deno task test`, the upgrade test). This runner remains only where the CLI
  * cannot serve: folders other than supabase/migrations (the CLI only pushes its workdir's: tests' fixture
  * folders, tests/local/migrate.test.ts, the cron migration tests; old migrations dumped for a comparison)
- * and the many scratch databases of tests/db, where a push costs ~6 s (npx start-up and the CLI's own
- * connection round) against ~0.3 s here. Also {@link applySqlFiles}: the stand-ins, applied by the superuser
- * as the platform's own setup is.
+ * and tests that migrate a database step by step to check the runner itself. The tests' scratch databases
+ * are clones of one template that `supabase db push` migrated (tests/_support/migrated_database.ts). Also
+ * {@link applySqlFiles}: the stand-ins, applied by the superuser as the platform's own setup is.
  */
 import type { Sql } from "postgres";
 

@@ -3,7 +3,8 @@
  * hosted project role `postgres` (not a superuser, like SUPABASE_DB_URL on hosted Supabase), and
  * LOCAL_ADMIN_DB_URL to the same database as the superuser `supabase_admin`. Tests act as `postgres`; only
  * what needs a superuser (creating and dropping scratch databases, applying the stand-ins) uses the admin URL.
- * Scratch databases give a test an isolated copy of the stand-ins without the shared state.
+ * Scratch databases give a test an isolated copy of the stand-ins without the shared state; files that run in
+ * parallel (scripts/test.ts) may use only those.
  */
 import postgres from "postgres";
 import { applySqlFiles } from "../../scripts/local/migrate.ts";
@@ -15,8 +16,17 @@ function requiredEnv(name: string): string {
   return url;
 }
 
-/** URL of the migrated local database as `postgres` (the hosted project role); fails outside `deno task test`. */
+/**
+ * URL of the migrated local database as `postgres` (the hosted project role); fails outside `deno task test`,
+ * and in its parallel track (TESTS_SHARED_DATABASE=off), where files share the cluster but not this database.
+ */
 export function localDatabaseUrl(): string {
+  if (Deno.env.get("TESTS_SHARED_DATABASE") === "off") {
+    throw new Error(
+      "this file uses the shared test database: list it in SERIAL_FILES of scripts/test.ts, " +
+        "or give it a database of its own (createMigratedDatabase)",
+    );
+  }
   return requiredEnv("LOCAL_DB_URL");
 }
 
@@ -39,6 +49,8 @@ function withDatabase(url: string, database: string): string {
 
 /** An empty database of its own, dropped by `drop()`. */
 export interface ScratchDatabase {
+  /** Database name. */
+  name: string;
   /** URL as the project role `postgres` (what the functions and the tests use). */
   url: string;
   /** URL as the superuser `supabase_admin`. */
@@ -57,40 +69,66 @@ export interface ScratchDatabaseOptions {
    * its schedules instead of failing: pg_cron serves only the cluster's `postgres` database.
    */
   withoutPgCron?: boolean;
+  /**
+   * Clone this database of the cluster (`create database … template …`, with its per-database settings,
+   * which `create database` does not copy) instead of starting empty; nobody may be connected to it.
+   */
+  template?: string;
 }
 
 /**
  * Creates a fresh database in the local cluster, owned by `postgres` as a hosted project's database is,
- * optionally with the Supabase stand-ins applied.
+ * optionally with the Supabase stand-ins applied or as a clone of a template.
  */
 export async function createScratchDatabase(options: ScratchDatabaseOptions = {}): Promise<ScratchDatabase> {
-  const admin = connect(localAdminDatabaseUrl(), 1);
   const name = `scratch_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  await admin.unsafe(`create database ${name} owner postgres`);
-  if (options.withoutPgCron) await admin.unsafe(`alter database ${name} set fly_apps.without_pg_cron = on`);
-  const url = withDatabase(localDatabaseUrl(), name);
+  const url = withDatabase(requiredEnv("LOCAL_DB_URL"), name);
   const adminUrl = withDatabase(localAdminDatabaseUrl(), name);
+  const drop = async () => {
+    const admin = connect(localAdminDatabaseUrl(), 1);
+    try {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+    } finally {
+      await admin.end({ timeout: 2 });
+    }
+  };
+  const admin = connect(localAdminDatabaseUrl(), 1);
+  try {
+    if (options.template) {
+      await admin.unsafe(`create database ${name} template ${options.template} owner postgres`);
+      // Settings such as the stand-ins' search_path live in a shared catalog, keyed by database.
+      await admin`insert into pg_db_role_setting (setdatabase, setrole, setconfig)
+        select (select oid from pg_database where datname = ${name}), setrole, setconfig from pg_db_role_setting
+        where setdatabase = (select oid from pg_database where datname = ${options.template})`;
+    } else {
+      await admin.unsafe(`create database ${name} owner postgres`);
+    }
+    if (options.withoutPgCron) {
+      await admin.unsafe(`alter database ${name} set fly_apps.without_pg_cron = on`);
+    }
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
   if (options.standIns) {
     const setup = connect(adminUrl, 1);
     try {
       await applySqlFiles(setup, paths.standIns);
     } catch (error) {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end({ timeout: 2 });
-      throw error;
-    } finally {
       await setup.end({ timeout: 2 });
+      await drop();
+      throw error;
     }
+    await setup.end({ timeout: 2 });
   }
   const sql = connect(url);
   return {
+    name,
     url,
     adminUrl,
     sql,
     async drop() {
       await sql.end({ timeout: 2 });
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end({ timeout: 2 });
+      await drop();
     },
   };
 }

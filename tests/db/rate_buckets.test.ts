@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { connect } from "../_support/database.ts";
+import { createMigratedDatabase } from "../_support/migrated_database.ts";
 import { PostgresRateBuckets } from "../../supabase/functions/_shared/db/rate_buckets.ts";
 import { createFlyClient, FlyRateLimitedError } from "../../supabase/functions/_shared/fly/mod.ts";
 import { startFlyEmulator } from "../../scripts/local/fly-emulator/mod.ts";
@@ -44,7 +45,8 @@ Deno.test("take_rate_tokens: 6 connections taking concurrently never exceed rate
   const burst = 4;
   const perConnection = 30;
   const bucket = `test:concurrent:${crypto.randomUUID()}`;
-  const connections = Array.from({ length: 6 }, () => connect(undefined, 1));
+  const db = await createMigratedDatabase();
+  const connections = Array.from({ length: 6 }, () => connect(db.url, 1));
   try {
     await Promise.all(connections.map((sql) => sql`select 1`));
     const readyAt = (await Promise.all(connections.map(async (sql) => {
@@ -64,12 +66,14 @@ Deno.test("take_rate_tokens: 6 connections taking concurrently never exceed rate
     );
   } finally {
     await Promise.all(connections.map((sql) => sql.end({ timeout: 2 })));
+    await db.drop();
   }
 });
 
 Deno.test("shared buckets: two instances' Fly clients create apps within the org's limit together, alone they meet 429s", async () => {
   const emulator = await startFlyEmulator({ latency: "fast" });
-  const sql = connect(undefined, 2);
+  const db = await createMigratedDatabase();
+  const sql = connect(db.url, 2);
   try {
     // The emulator's app-create limit is 1/s with bursts of 3 per org, like the client's default rule.
     const instance = (shared: boolean) =>
@@ -106,6 +110,7 @@ Deno.test("shared buckets: two instances' Fly clients create apps within the org
     );
   } finally {
     await sql.end({ timeout: 2 });
+    await db.drop();
     await emulator.close();
   }
 });

@@ -86,6 +86,11 @@ export interface Stack {
   ): Promise<FunctionAnswer>;
   /** Runs one synchronous sweep and returns its report. */
   sweep(body?: Record<string, unknown>): Promise<SweepReport>;
+  /**
+   * Boots a worker of the health function with a request it refuses (no side effect), so that a caller with
+   * a short timeout of its own (pg_net: 5 s) does not meet a cold start on a loaded machine.
+   */
+  warmHealthFunction(): Promise<void>;
   /** Fresh auth users. */
   newUsers(count: number): Promise<string[]>;
   /** Inserts or updates the user's subscription tier (one committed statement). */
@@ -347,6 +352,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const answer = await call("check-fly-apps-health", { body, wait: true });
       assert(answer.status === 200, `sweep answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       return answer.body as SweepReport;
+    },
+    async warmHealthFunction() {
+      const answer = await call("check-fly-apps-health", { body: { limit: 0 } });
+      assert(answer.status === 400, `the refused warm-up answered ${answer.status}`);
     },
     async newUsers(count) {
       const ids = Array.from({ length: count }, () => crypto.randomUUID());

@@ -38,6 +38,7 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
         await platform`update cron.job set active = true where jobid = ${job.jobid}`;
         reactivated = job.jobid;
       }
+      await stack.warmHealthFunction();
       const [result] = await admin.unsafe(job.command);
       const requestId = Number(Object.values(result)[0]);
       [{ runid: runId }] = await platform<{ runid: number }[]>`

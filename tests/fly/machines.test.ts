@@ -74,6 +74,8 @@ Deno.test("machines: wait answers 'not yet' on 408, rejects timeouts outside 1..
 });
 
 Deno.test("machines: stop then immediate start answers 412 'machine still active'; later the start succeeds", async () => {
+  // A window long enough that "immediate" holds on a loaded machine too.
+  const stillActiveMs = 1_000;
   await withFly(async (fixture) => {
     const { client } = fixture;
     const machine = await appWithMachine(fixture);
@@ -92,10 +94,10 @@ Deno.test("machines: stop then immediate start answers 412 'machine still active
       race.message.includes("machine still active, refusing to start") &&
         (race as FlyPreconditionFailedError).retryable,
     );
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, stillActiveMs));
     assertEquals((await client.machines.start("mach", machine.id)).previous_state, "stopped");
     await client.machines.wait("mach", machine.id, { timeoutSeconds: 5 });
-  });
+  }, { latency: { stillActiveMs } });
 });
 
 Deno.test("machines: update replaces the config with a new version; a stale current_version answers 409", async () => {
