@@ -48,7 +48,8 @@ export interface ConsoleServerOptions {
   hostname?: string;
   /**
    * The URL operators open when a proxy serves the console under another name (e.g.
-   * `https://console.example.com`): its host and origin are accepted too.
+   * `https://console.example.com`): its host and origin are accepted too, and on requests to that host the
+   * proxy's `X-Actor` (the signed-in operator) replaces {@link actor}.
    */
   publicUrl?: string;
 }
@@ -62,7 +63,10 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** Request headers the proxy passes on; everything else (cookies, auth, apikey) stays in the browser. */
+/**
+ * Request headers the proxy passes on; everything else (cookies, auth, apikey, and `X-Actor` except from the
+ * proxy in front, see {@link ConsoleServerOptions.publicUrl}) stays in the browser.
+ */
 const FORWARDED_HEADERS = ["content-type", "accept"];
 
 /** Content types of the bundle's files. */
@@ -156,6 +160,7 @@ function consoleApp(options: ConsoleServerOptions & { distDir: string; site: Sit
     "x-actor": options.actor ?? "console",
   };
   const token = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)).buffer);
+  const publicHost = options.publicUrl ? new URL(options.publicUrl).host.toLowerCase() : undefined;
   let features: { value: Record<string, boolean>; at: number } | undefined;
 
   return new Hono()
@@ -169,6 +174,10 @@ function consoleApp(options: ConsoleServerOptions & { distDir: string; site: Sit
         const value = c.req.header(name);
         if (value) headers.set(name, value);
       }
+      // Through the proxy (the public name), the proxy's X-Actor names the signed-in operator.
+      const proxied = publicHost !== undefined && c.req.header("host")?.toLowerCase() === publicHost;
+      const operator = c.req.header("x-actor");
+      if (proxied && operator) headers.set("x-actor", operator);
       const method = c.req.method;
       try {
         const upstream = await fetch(target, {
@@ -309,7 +318,8 @@ Environment:
   OPS_ACTOR            recorded as the actor of every action (default console)
   CONSOLE_PORT         port (default ${DEFAULT_CONSOLE_PORT})
   CONSOLE_PUBLIC_URL   the URL operators open when a proxy serves the console under another name
-                       (e.g. https://console.example.com); other host names are refused`;
+                       (e.g. https://console.example.com): other host names are refused, and the
+                       proxy's X-Actor on requests to that name replaces OPS_ACTOR`;
 
 if (import.meta.main) {
   try {

@@ -196,7 +196,7 @@ Deno.test("another site's requests are 403 and reach nothing; the page's own pas
   }
 });
 
-Deno.test("behind a proxy: the public URL's host and origin are accepted, still with the token", async () => {
+Deno.test("behind a proxy: the public URL's host, origin and X-Actor are accepted, still with the token", async () => {
   const upstream = fakeFunctions();
   const server = await startConsoleServer({
     functionsUrl: upstream.url,
@@ -215,8 +215,17 @@ Deno.test("behind a proxy: the public URL's host and origin are accepted, still 
         body,
       });
     assertEquals((await hold({})).status, 403);
-    assertEquals((await hold({ [TOKEN_HEADER]: token })).status, 200);
-    assertEquals(upstream.seen.length, 1);
+    assertEquals((await hold({ [TOKEN_HEADER]: token, "x-actor": "ann@example.com" })).status, 200);
+    assertEquals(upstream.seen.map((call) => call.headers.get("x-actor")), ["ann@example.com"]);
+    // At its own address (not through the proxy) a browser's X-Actor is dropped.
+    const direct = await fetch(`${server.url}/api/apps/${USER}/hold`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [TOKEN_HEADER]: token, "x-actor": "mallory" },
+      body,
+    });
+    assertEquals(direct.status, 200);
+    await direct.body?.cancel();
+    assertEquals(upstream.seen.map((call) => call.headers.get("x-actor")), ["ann@example.com", "console"]);
   } finally {
     await server.close();
     await upstream.close();
