@@ -1,13 +1,16 @@
 /**
  * The browser's client of the admin API: hono's typed client, typed by the `fly-apps-admin` routes. Every
  * call goes to `/api/*` on the console's own origin: the console server proxies it to the function and adds
- * the provisioner secret there, so the page never holds it. Errors come back as {@link ApiError} with the
- * API's `{error: {code, message, field?}}`.
+ * the provisioner secret there, so the page never holds it. A call that changes something carries the
+ * console server's token (`X-Console-Token`, read once from `/console-token.json`; read again once when the
+ * server refuses it, e.g. after a restart) and `Content-Type: application/json`, which the server requires of
+ * its own page. Errors come back as {@link ApiError} with the API's `{error: {code, message, field?}}`.
  *
  * @module
  */
 import { hc, type InferRequestType, parseResponse } from "hono/client";
 import type { AdminRoutes } from "../../supabase/functions/_shared/admin/app.ts";
+import { TOKEN_HEADER, TOKEN_PATH, TOKEN_REFUSED } from "./session.ts";
 
 /** An answer other than 2xx, or a network failure (status 0). */
 export class ApiError extends Error {
@@ -43,11 +46,40 @@ async function failureOf(response: Response): Promise<ApiError> {
   );
 }
 
+/** The console server's token, once read; none when the page is served without the console server. */
+let token: Promise<string | undefined> | undefined;
+
+/** Reads the token (again, with `fresh`). */
+function consoleToken(fresh = false): Promise<string | undefined> {
+  if (fresh || token === undefined) {
+    token = fetch(TOKEN_PATH, { cache: "no-store" })
+      .then(async (response) => response.ok ? (await response.json()).token as string : undefined)
+      .catch(() => undefined);
+  }
+  return token;
+}
+
+/** `fetch` with the token on a call that changes something (read again once if the server refused it). */
+async function fetchWithToken(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  const method = (init.method ?? "GET").toUpperCase();
+  if (method === "GET" || method === "HEAD") return await fetch(input, init);
+  const send = async (fresh: boolean) => {
+    const headers = new Headers(init.headers);
+    const value = await consoleToken(fresh);
+    if (value) headers.set(TOKEN_HEADER, value);
+    return await fetch(input, { ...init, headers });
+  };
+  const response = await send(false);
+  if (response.status !== 403) return response;
+  const refusal = await response.clone().json().catch(() => null);
+  return refusal?.error?.code === TOKEN_REFUSED ? await send(true) : response;
+}
+
 /** `fetch` that turns a network failure or a non-2xx answer into an {@link ApiError}. */
 async function checkedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(input, init);
+    response = await fetchWithToken(input, init);
   } catch (error) {
     throw new ApiError(0, "network", `the console server did not answer (${(error as Error).message})`);
   }

@@ -23,8 +23,15 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** Options of {@link launchBrowser}. */
+export interface BrowserOptions {
+  /** Host names the browser resolves to these addresses instead of asking DNS (`{"evil.example": "127.0.0.1"}`). */
+  resolve?: Record<string, string>;
+}
+
 /** Launches headless Chromium with a new empty profile. */
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(options: BrowserOptions = {}): Promise<TestBrowser> {
+  const rules = Object.entries(options.resolve ?? {}).map(([name, address]) => `MAP ${name} ${address}`);
   const executablePath = await ensureChromium();
   const profile = await Deno.makeTempDir({ prefix: "console-chromium-" });
   const browser = await puppeteer.launch({
@@ -40,6 +47,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
       "--disable-component-update",
       "--disable-sync",
       `--user-data-dir=${profile}`,
+      ...(rules.length > 0 ? [`--host-resolver-rules=${rules.join(",")}`] : []),
     ],
   });
   return {

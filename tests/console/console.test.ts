@@ -5,14 +5,20 @@
  * makes it converge; hold (confirmed) stops the machine and the row shows held; the rollouts screen shows
  * its state (the "not available" state while the API has no rollout routes); a rollout started from its form
  * (confirmed) shows completed and leaves every paid user's machine on the pinned digest; the page works in a narrow
- * window. No request the browser makes carries the provisioner secret, and any console or page error fails
- * the test. A screenshot of each screen goes to a temp folder the test prints.
+ * window. A page of another site in the same browser cannot act through the console (a no-cors text/plain
+ * hold, a form posting a rollout) nor read it by DNS rebinding: each is 403 and the database and the emulator
+ * are unchanged. No request the browser makes carries the provisioner secret, and any console or page error
+ * fails the test. A screenshot of each screen goes to a temp folder the test prints.
  */
 import type { Page } from "puppeteer-core";
 import { type ConsoleServer, startConsoleServer } from "../../scripts/console/server.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { liveMachines, type Stack, startStack } from "../e2e/_support.ts";
 import { launchBrowser, type PageRecord, type TestBrowser } from "./_browser.ts";
+import { rawRequest } from "./_raw_http.ts";
+
+/** The attacker's host name; the browser resolves it to 127.0.0.1, as a DNS-rebinding site makes it. */
+const EVIL = "evil.example";
 
 /** The image the rollout step moves the paid users to: the emulator's image under another tag. */
 const ROLLOUT_IMAGE = "registry.fly.io/vyx-user-backend:console-b";
@@ -41,6 +47,39 @@ async function databaseFigures(stack: Stack) {
            count(*) filter (where drift <> '{}'::jsonb)::int as drifted
     from public.user_fly_apps`;
   return row;
+}
+
+/**
+ * Another site's page: on load it posts a hold of `user` to the console as `fetch(…, {mode: "no-cors"})`
+ * with a text/plain body, then submits a form that posts a rollout of its own image.
+ */
+function attackerSite(consoleUrl: string, user: string) {
+  const page = `<!doctype html><title>cute cats</title>
+    <form id="f" method="POST" enctype="text/plain" action="${consoleUrl}/api/rollouts">
+      <input name='{"image":"registry.fly.io/evil:latest","canary":1,"x":"' value='"}'>
+    </form>
+    <script>
+      fetch("${consoleUrl}/api/apps/${user}/hold", {
+        method: "POST", mode: "no-cors", headers: {"content-type": "text/plain"}, body: '{"reason":"csrf"}',
+      }).catch(() => {}).finally(() => document.getElementById("f").submit());
+    </script>`;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(page, { headers: { "content-type": "text/html" } }),
+  );
+  return { url: `http://${EVIL}:${server.addr.port}/`, close: () => server.shutdown() };
+}
+
+/** What an attack through the console would change: the user's row and events, the rollouts, Fly's machines. */
+async function attackSurface(stack: Stack, user: string) {
+  const [row] = await stack.sql`select held_at, hold_reason, status from public.user_fly_apps
+    where user_id = ${user}`;
+  const [{ rollouts }] = await stack.sql`select count(*)::int as rollouts from public.fly_rollouts`;
+  const snapshot = await stack.flyControl.state();
+  const machines = snapshot.apps.flatMap((app) =>
+    app.machines.map((m) => `${app.name} ${m.id} ${m.state} ${m.config?.image}`)
+  ).sort();
+  return { row, rollouts, events: (await stack.events(user)).length, machines };
 }
 
 /** Users in every state; returns who is who. */
@@ -97,7 +136,7 @@ Deno.test({
         provisionerSecret: stack.services.provisionerSecret,
         port: 0,
       });
-      browser = await launchBrowser();
+      browser = await launchBrowser({ resolve: { [EVIL]: "127.0.0.1" } });
       const page = await browser.newPage(record);
       const open = async (hash: string) => {
         await page.goto(`${server!.url}/#/${hash}`, { waitUntil: "domcontentloaded" });
@@ -180,6 +219,42 @@ Deno.test({
         await page.waitForSelector(`[data-user="${users.toHold}"][data-status=held]`, { timeout: 30_000 });
         const machines = liveMachines((await stack.appsOf(users.toHold))[0]);
         assertEquals(machines.map((m) => m.state), ["stopped"]);
+      });
+
+      await t.step("another site's page can neither act through the console nor read it", async () => {
+        const before = await attackSurface(stack, users.active);
+        const attacker = attackerSite(server!.url, users.active);
+        // Its own record: the attacker's page errors (the refused requests) are not the console's.
+        const evil = await browser!.newPage({ errors: [], requests: [] });
+        try {
+          const holdPath = `/api/apps/${users.active}/hold`;
+          // The no-cors answer never reaches the other site's page: Cross-Origin-Resource-Policy withholds it.
+          const hold = new Promise<string | undefined>((resolve) => {
+            evil.on("requestfailed", (r) => r.url().endsWith(holdPath) && resolve(r.failure()?.errorText));
+            evil.on("response", (r) => r.url().endsWith(holdPath) && resolve(`answered ${r.status()}`));
+          });
+          const form = evil.waitForResponse((r) =>
+            r.url().endsWith("/api/rollouts") && r.request().method() === "POST"
+          );
+          await evil.goto(attacker.url);
+          assertEquals(await hold, "net::ERR_BLOCKED_BY_RESPONSE.NotSameOrigin");
+          // The form navigates to the console's answer: the refusal, and the hold was answered before it.
+          assertEquals((await form).status(), 403);
+          // DNS rebinding: the attacker's name now resolves to the console's address.
+          const rebound = await evil.goto(`http://${EVIL}:${server!.port}/`);
+          assertEquals(rebound?.status(), 403);
+          await evil.setBypassCSP(true);
+          assertEquals(await evil.evaluate(`fetch("/api/apps?limit=1").then((r) => r.status)`), 403);
+          const read = await rawRequest(`${server!.url}/api/apps?limit=1`, {
+            headers: { host: `${EVIL}:1234` },
+          });
+          assertEquals(read.status, 403);
+          assert(!read.body.includes("@example.com"), "no user's data in the refusal");
+        } finally {
+          await evil.close();
+          await attacker.close();
+        }
+        assertEquals(await attackSurface(stack, users.active), before);
       });
 
       await t.step("the rollouts screen shows its state", async () => {
@@ -282,13 +357,23 @@ Deno.test({
         await page.screenshot({ path: `${shots}/overview-narrow.png`, fullPage: true });
       });
 
-      await t.step("no request from the browser carries the provisioner secret", () => {
-        const secret = stack.services.provisionerSecret;
-        assert(record.requests.length > 10, `requests recorded: ${record.requests.length}`);
-        const leaks = record.requests.filter((r) => JSON.stringify(r).includes(secret));
-        assertEquals(leaks.map((r) => r.url), []);
-        assert(record.requests.every((r) => !("authorization" in r.headers)), "no Authorization header");
-      });
+      await t.step(
+        "no request from the browser carries the secret; its changes carry the token, as JSON",
+        () => {
+          const secret = stack.services.provisionerSecret;
+          assert(record.requests.length > 10, `requests recorded: ${record.requests.length}`);
+          const leaks = record.requests.filter((r) => JSON.stringify(r).includes(secret));
+          assertEquals(leaks.map((r) => r.url), []);
+          assert(record.requests.every((r) => !("authorization" in r.headers)), "no Authorization header");
+          const changes = record.requests.filter((r) =>
+            r.method !== "GET" && new URL(r.url).pathname.startsWith("/api/")
+          );
+          assert(changes.length >= 3, `the page's own changes: ${changes.length}`);
+          for (const r of changes) {
+            assert(r.headers["x-console-token"] && r.headers["content-type"] === "application/json", r.url);
+          }
+        },
+      );
 
       await t.step("no console error and no page error", () => {
         assertEquals(record.errors, []);

@@ -263,6 +263,35 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
           ["/prices/cpu_shared", { method: "PUT", body: { monthly_usd: -1 } }, 400, "monthly_usd"],
           ["/prices/cpu_shared", { method: "PUT", body: {} }, 400, "monthly_usd"],
           ["/migrate", { method: "POST", body: { batch: "ten" } }, 400, "batch"],
+          ["/migrate", { method: "POST", body: { batch: 0 } }, 400, "batch"],
+          ["/sweep-runs", { query: { limit: "-5" } }, 400, "limit"],
+          // A field a route does not know is refused by name, never ignored.
+          ["/migrate", { method: "POST", body: { batch: 5, a: 1 } }, 400, "a"],
+          [`/apps/${alice}/retry`, { method: "POST", body: { reason: "r", force: true } }, 400, "force"],
+          ["/retry", { method: "POST", body: { statuses: ["error"], limits: 5 } }, 400, "limits"],
+          [`/apps/${alice}/hold`, { method: "POST", body: { held: false } }, 400, "held"],
+          [`/apps/${alice}/release`, { method: "POST", body: { why: "x" } }, 400, "why"],
+          [`/apps/${alice}/restart`, { method: "POST", body: { now: true } }, 400, "now"],
+          [
+            "/prices/cpu_shared",
+            { method: "PUT", body: { monthly_usd: 1, currency: "eur" } },
+            400,
+            "currency",
+          ],
+          [
+            "/rollouts",
+            { method: "POST", body: { image: "registry.fly.io/a:b", canaries: 1 } },
+            400,
+            "canaries",
+          ],
+          [`/rollouts/${UNKNOWN_USER}/pause`, { method: "POST", body: { reason: "r", x: 1 } }, 400, "x"],
+          ["/apps", { query: { stauts: "active" } }, 400, "stauts"],
+          [`/apps/${alice}`, { query: { live: "true", deep: "1" } }, 400, "deep"],
+          [`/apps/${alice}/events`, { query: { after: "1" } }, 400, "after"],
+          ["/events", { query: { kind: "x" } }, 400, "kind"],
+          ["/sweep-runs", { query: { offset: "1" } }, 400, "offset"],
+          ["/usage", { query: { year: "2026" } }, 400, "year"],
+          ["/rollouts", { query: { state: "running" } }, 400, "state"],
           ["/nowhere", {}, 404],
           ["/apps", { method: "DELETE" }, 405],
         ];
@@ -296,6 +325,25 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
           ["/migrate", "POST"],
           ["/doctor", "GET"],
         ];
+        // A body that is not declared JSON is refused on every route that takes one, even a valid one.
+        const bodies: [string, "POST" | "PUT", unknown][] = [
+          ...routes.filter(([, method]) => method === "POST" || method === "PUT")
+            .map(([path, method]) => [path, method, {}] as [string, "POST" | "PUT", unknown]),
+          ["/migrate", "POST", { batch: 1 }],
+          ["/rollouts", "POST", { image: "registry.fly.io/evil:latest", canary: 1 }],
+          [`/rollouts/${UNKNOWN_USER}/abort`, "POST", {}],
+        ];
+        for (const [path, method, body] of bodies) {
+          for (const type of ["text/plain", "application/x-www-form-urlencoded"]) {
+            const answer = await admin(stack, path, {
+              method,
+              headers: { ...stack.auth, "content-type": type },
+              body,
+            });
+            const detail = `${method} ${path} as ${type}: ${answer.status} ${JSON.stringify(answer.body)}`;
+            assertEquals([answer.status, answer.body.error?.code], [415, "unsupported_media_type"], detail);
+          }
+        }
         for (const [path, method] of routes) {
           const answer = await admin(stack, path, {
             method,

@@ -43,19 +43,28 @@ export async function admin(stack: Stack, path: string, options: AdminCall = {})
   return { status: response.status, body: body as any };
 }
 
-/** Everything a call could change: rows, events, prices, usage, sweep runs, and what Fly was asked. */
+/** Everything a call could change: rows, events, prices, plans, rollouts, and what Fly was asked. */
 export async function snapshot(stack: Stack): Promise<string> {
   const rows = await stack.sql`select to_jsonb(a) as row from public.user_fly_apps a order by a.id`;
   const [events] = await stack.sql`
     select count(*)::int as count, max(seq)::int as last from public.user_fly_app_events`;
   const prices = await stack.sql`select to_jsonb(p) as row from public.fly_prices p order by item`;
   const plans = await stack.sql`select to_jsonb(p) as row from public.fly_plans p order by tier`;
+  const rollouts = await stack.sql`select to_jsonb(r) as row from public.fly_rollouts r order by id`;
   const fly = stack.emulator.requestCounts();
   // Reads (GET) are not changes.
   const writes = Object.fromEntries(
     Object.entries(fly).filter(([operation]) => !/(_show|_list|_get|_wait)/i.test(operation)),
   );
-  return JSON.stringify({ rows, events, prices, plans, writes, apps: stack.emulator.state().apps.length });
+  return JSON.stringify({
+    rows,
+    events,
+    prices,
+    plans,
+    rollouts,
+    writes,
+    apps: stack.emulator.state().apps.length,
+  });
 }
 
 /** Records a sweep run the way the health sweep does (one row per run, its report with the orphan scan). */

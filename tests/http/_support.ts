@@ -66,7 +66,7 @@ export function testApp(
   return { app, calls, logs };
 }
 
-/** A request to `path` with the secret as bearer token (override with `headers`). */
+/** A request to `path` with the secret as bearer token and a body as JSON (override with `headers`). */
 export function request(
   path: string,
   init: { method?: string; body?: string; headers?: Record<string, string> } = {},
@@ -74,7 +74,11 @@ export function request(
   return new Request(`http://functions.local${path}`, {
     method: init.method ?? "POST",
     body: init.body,
-    headers: { authorization: `Bearer ${SECRET}`, ...init.headers },
+    headers: {
+      authorization: `Bearer ${SECRET}`,
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...init.headers,
+    },
   });
 }
 

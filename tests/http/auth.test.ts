@@ -4,10 +4,14 @@ import { ANON_KEY, errorOf, request, SECRET, testApp, USER_ID } from "./_support
 const body = JSON.stringify({ user_id: USER_ID });
 const path = "/provision-user-fly-app";
 
-/** POSTs a valid body with exactly `headers` (no default bearer). */
+/** POSTs a valid JSON body with exactly `headers` for credentials (no default bearer). */
 async function postWith(headers: Record<string, string>) {
   const { app, calls } = testApp();
-  const req = new Request(`http://functions.local${path}`, { method: "POST", body, headers });
+  const req = new Request(`http://functions.local${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
   const res = await app.fetch(req);
   return { res, calls };
 }

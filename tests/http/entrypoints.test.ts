@@ -27,7 +27,7 @@ Deno.test("entry points: each function serves its routes from the process enviro
           new Request(`http://functions.local${path}`, {
             method: "POST",
             body,
-            headers: { authorization: auth },
+            headers: { authorization: auth, "content-type": "application/json" },
           }),
           {} as Deno.ServeHandlerInfo<Deno.NetAddr>,
         );

@@ -1,5 +1,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
+import { z } from "zod";
 import { type FunctionName, isStorableText } from "../../supabase/functions/_shared/http/schemas.ts";
+import { invalidRequest } from "../../supabase/functions/_shared/http/validate.ts";
 import { errorOf, request, testApp, USER_ID } from "./_support.ts";
 
 /** POSTs `body` to function `name` and expects 400 naming `field`, with no handler reached. */
@@ -126,4 +128,50 @@ Deno.test("validation: bodies over 64 KiB → 413 payload_too_large", async () =
   assertEquals(res.status, 413);
   assertEquals((await errorOf(res)).code, "payload_too_large");
   assertEquals(calls.post.length, 0);
+});
+
+Deno.test("validation: a body must say it is JSON: another Content-Type, or a body without one, is 415", async () => {
+  const { app, calls } = testApp();
+  const body = JSON.stringify({ user_id: USER_ID });
+  const withType = (type: string, payload: BodyInit = body) =>
+    app.fetch(
+      request("/provision-user-fly-app", { body: payload as string, headers: { "content-type": type } }),
+    );
+  for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+    const res = await withType(type);
+    assertEquals(res.status, 415, type);
+    assertEquals((await errorOf(res)).code, "unsupported_media_type");
+  }
+  const emptyText = await withType("text/plain", "");
+  assertEquals(emptyText.status, 415, "a non-JSON type is refused even without a body");
+  await emptyText.body?.cancel();
+  // Bytes set no Content-Type of their own: a body that does not say what it is.
+  const untyped = await app.fetch(
+    new Request("http://functions.local/provision-user-fly-app", {
+      method: "POST",
+      body: new TextEncoder().encode(body),
+      headers: { authorization: request("/").headers.get("authorization")! },
+    }),
+  );
+  assertEquals(untyped.status, 415);
+  await untyped.body?.cancel();
+  assertEquals(calls.post.length, 0);
+  const charset = await withType("Application/JSON; charset=utf-8");
+  assertEquals(charset.status, 200, "parameters and case do not matter");
+  await charset.body?.cancel();
+  assertEquals(calls.post.length, 1);
+});
+
+Deno.test("validation: a strict schema's unknown fields are named", () => {
+  const schema = z.strictObject({ known: z.number().optional(), plan: z.strictObject({}).optional() });
+  const one = invalidRequest(schema.safeParse({ known: 1, canaries: 2 }).error!, "body");
+  assertEquals([one.status, one.field, one.message], [
+    400,
+    "canaries",
+    "canaries is not a field of this request",
+  ]);
+  const nested = invalidRequest(schema.safeParse({ plan: { gpu: 1 } }).error!, "body");
+  assertEquals([nested.field, nested.message], ["plan.gpu", "plan.gpu is not a field of this request"]);
+  const two = invalidRequest(schema.safeParse({ a: 1, b: 2 }).error!, "body");
+  assertEquals([two.field, two.message], ["a", "a, b are not fields of this request"]);
 });

@@ -368,8 +368,14 @@ Deno.test("doctor: exit 0 only when every check passes; failures named", async (
 });
 
 Deno.test("the real client sends the secret, the actor and the body through functions.invoke", async () => {
-  const seen: { path: string; method: string; auth: string | null; actor: string | null; body: string }[] =
-    [];
+  const seen: {
+    path: string;
+    method: string;
+    auth: string | null;
+    actor: string | null;
+    type: string | null;
+    body: string;
+  }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const url = new URL(request.url);
     seen.push({
@@ -377,6 +383,7 @@ Deno.test("the real client sends the secret, the actor and the body through func
       method: request.method,
       auth: request.headers.get("authorization"),
       actor: request.headers.get("x-actor"),
+      type: request.headers.get("content-type"),
       body: await request.text(),
     });
     return Response.json({
@@ -406,6 +413,8 @@ Deno.test("the real client sends the secret, the actor and the body through func
       ],
     ]);
     assertEquals(JSON.parse(seen[0].body), { reason: "abuse" });
+    // The admin API takes JSON only: supabase-js declares a JSON body, and a read has no body and no type.
+    assertEquals(seen.map((s) => s.type), ["application/json", null]);
   } finally {
     await server.shutdown();
   }

@@ -4,7 +4,10 @@
  * ({@link AdminRoutes}, read by hono's typed client); what the types cannot say is here.
  *
  * - Same pipeline as the other functions: provisioner secret, JSON errors `{error: {code, message, field?}}`,
- *   invalid input 400 naming the field with nothing written, an unknown row 404.
+ *   invalid input 400 naming the field with nothing written, an unknown row 404, a body not declared
+ *   `Content-Type: application/json` 415.
+ * - Only what a route knows: a body field or query parameter it does not take is a 400 naming it, and a
+ *   number out of range is a 400 (a default applies only to a value left out).
  * - Every action writes an event naming the actor: `ops:<X-Actor header>`, or `ops` without the header.
  * - Paging: `GET /apps` returns `next_cursor` (pass it back as `cursor`); the event lists return `next_before`
  *   (pass it back as `before`), newest first.

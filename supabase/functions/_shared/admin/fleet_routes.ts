@@ -22,7 +22,7 @@ export const fleetRoutes = new Hono<AppEnv>({ strict: false })
     const actor = actorOf(c);
     const { batch } = c.req.valid("json");
     const repo = adminRepo(c);
-    const enqueued = batch > 0 ? await repo.enqueueMigration(batch, actor) : [];
+    const enqueued = await repo.enqueueMigration(batch, actor);
     if (enqueued.length > 0) c.get("log").info("migration batch enqueued", { count: enqueued.length, actor });
     return c.json({
       actor,

@@ -26,6 +26,7 @@ import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
 import { advanceRollouts } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
 import { actorOf, engine, ownerOf } from "./request.ts";
+import { object, reason } from "./schemas.ts";
 import { CPU_KINDS } from "../vocabulary.ts";
 
 const int = (min: number, max: number) =>
@@ -33,23 +34,9 @@ const int = (min: number, max: number) =>
     max,
     `must be at most ${max}`,
   );
-const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
 
-/** Fields of a POST /rollouts body. */
-const CREATE_FIELDS = new Set([
-  "image",
-  "plan",
-  "tier",
-  "canary",
-  "batch",
-  "max_unavailable",
-  "max_failures",
-  "health_timeout_s",
-  "reason",
-]);
-
-/** POST /rollouts body. */
-export const createRolloutBody = z.looseObject({
+/** POST /rollouts body: its fields only (a misspelt option such as `canaries` is refused by name). */
+export const createRolloutBody = object({
   image: z.string({ error: "must be a string" }).regex(
     IMAGE_REFERENCE_PATTERN,
     "must be an image reference (registry/name:tag or name@sha256:...)",
@@ -72,20 +59,13 @@ export const createRolloutBody = z.looseObject({
   max_failures: int(0, 10_000).optional(),
   health_timeout_s: int(1, 3_600).optional(),
   reason,
-}, { error: "must be a JSON object" }).superRefine((body, ctx) => {
-  // A misspelt option (`canaries`) is refused by name rather than ignored.
-  for (const key of Object.keys(body)) {
-    if (!CREATE_FIELDS.has(key)) {
-      ctx.addIssue({ code: "custom", path: [key], message: "is not a field of this request" });
-    }
-  }
 }).refine(
   (body) => body.image !== undefined || (body.plan !== undefined && Object.keys(body.plan).length > 0),
   { message: "is required (or a non-empty plan)", path: ["image"] },
 );
 
 /** GET /rollouts query. */
-const listQuery = z.object({
+const listQuery = z.strictObject({
   limit: z.coerce.number({ error: "must be a number" }).int("must be an integer").min(1, "must be at least 1")
     .max(200, "must be at most 200").default(20),
 });
@@ -101,7 +81,7 @@ const actionParam = rolloutIdParam.extend({
 });
 
 /** POST /rollouts/:id/:action body. */
-const transitionBody = z.strictObject({ reason }, { error: "must be a JSON object" });
+const transitionBody = object({ reason });
 
 /** Actions after which the driver has work to do at once. */
 const KICKING = new Set(["start", "resume", "rollback"]);

@@ -1,6 +1,8 @@
 /**
- * Request shapes (zod) of the `fly-apps-admin` routes: path parameters, queries and bodies. A failure becomes
- * 400 `invalid_request` naming the field (see `../http/validate.ts`).
+ * Request shapes (zod) of the `fly-apps-admin` routes: path parameters, queries and bodies. Queries and bodies
+ * are strict: a field they do not know is refused by name rather than ignored, and a number out of range is
+ * refused rather than replaced by a default. A failure becomes 400 `invalid_request` naming the field (see
+ * `../http/validate.ts`).
  *
  * @module
  */
@@ -53,7 +55,7 @@ export function encodeCursor(row: { id: unknown; sort_value: unknown }): string 
 }
 
 /** GET /apps query. */
-export const appListQuery = z.object({
+export const appListQuery = z.strictObject({
   status: z.enum(APP_STATUSES, { error: `must be one of ${APP_STATUSES.join(", ")}` }).optional(),
   health: text(40).optional(),
   tier: text(40).optional(),
@@ -72,10 +74,10 @@ export const appListQuery = z.object({
 });
 
 /** GET /apps/:user_id query: `live=true` adds the machine as Fly reports it now. */
-export const appDetailQuery = z.object({ live: queryBool() });
+export const appDetailQuery = z.strictObject({ live: queryBool() });
 
 /** GET /apps/:user_id/events query. */
-export const userEventsQuery = z.object({
+export const userEventsQuery = z.strictObject({
   limit: queryInt(50, 1, 1000),
   before: z.coerce.number({ error: "must be a number" }).int("must be an integer").positive(
     "must be positive",
@@ -92,19 +94,20 @@ export const fleetEventsQuery = userEventsQuery.extend({
 });
 
 /** GET /sweep-runs query. */
-export const sweepRunsQuery = z.object({ limit: queryInt(10, 1, 200) });
+export const sweepRunsQuery = z.strictObject({ limit: queryInt(10, 1, 200) });
 
 /** GET /usage query: the month, `YYYY-MM` (default: the current UTC month). */
-export const usageQuery = z.object({
+export const usageQuery = z.strictObject({
   month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM").optional(),
 });
 
-/** A JSON object body. */
-const object = <S extends z.core.$ZodLooseShape>(shape: S) =>
-  z.object(shape, { error: "must be a JSON object" });
+/** A JSON object body of exactly these fields. */
+export const object = <S extends z.core.$ZodLooseShape>(shape: S) =>
+  z.strictObject(shape, { error: "must be a JSON object" });
 
 /** Optional free-text reason recorded with the event. */
-const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
+export const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters")
+  .optional();
 
 /** Body of the per-user actions (retry, hold, release, restart). */
 export const actionBody = object({ reason });
@@ -141,7 +144,7 @@ export const priceItemParam = z.object({
 
 /** POST /migrate body: how many paid users without an app get a due row now. */
 export const migrateBody = object({
-  batch: z.int({ error: "must be an integer" }).min(0, "must be at least 0").max(
+  batch: z.int({ error: "must be an integer" }).min(1, "must be at least 1").max(
     1_000,
     "must be at most 1000",
   )

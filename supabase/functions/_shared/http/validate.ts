@@ -1,5 +1,7 @@
 /**
- * Request validation with zod: a failure becomes 400 `invalid_request` naming the field at fault. The
+ * Request validation with zod: a failure becomes 400 `invalid_request` naming the field at fault (a field
+ * the schema does not know is named too). A request body must be JSON and say so (`Content-Type:
+ * application/json`, else 415), so a browser cannot send one cross-site without a preflight. The
  * middleware forms ({@link paramsOf}, {@link jsonBody}, {@link queryOf}) also declare the input to hono's route types, so the
  * typed client (`hono/client`'s `hc`) knows each route's body and query.
  *
@@ -10,19 +12,44 @@ import type { z } from "zod";
 import type { AppEnv } from "./env.ts";
 import { HttpError } from "./errors.ts";
 
-/** The 400 error for the first issue of a failed parse; `root` names the field when the issue has no path. */
+/**
+ * The 400 error for the first issue of a failed parse; `root` names the field when the issue has no path.
+ * Unknown fields (a strict object's `unrecognized_keys`) are named: the first is the field, all are in the
+ * message.
+ */
 export function invalidRequest(error: z.ZodError, root: string): HttpError {
   const issue = error.issues[0];
-  const field = issue?.path.length ? issue.path.map(String).join(".") : root;
-  return new HttpError(400, "invalid_request", `${field} ${issue?.message ?? "is invalid"}`, { field });
+  const unknown = issue?.code === "unrecognized_keys" ? issue.keys : [];
+  const path = [...(issue?.path ?? []), ...unknown.slice(0, 1)];
+  const field = path.length ? path.map(String).join(".") : root;
+  const message = unknown.length > 1
+    ? `${unknown.join(", ")} are not fields of this request`
+    : unknown.length === 1
+    ? `${field} is not a field of this request`
+    : `${field} ${issue?.message ?? "is invalid"}`;
+  return new HttpError(400, "invalid_request", message, { field });
+}
+
+/** Whether a `Content-Type` value is JSON (`application/json`, with or without parameters). */
+export function isJsonMediaType(contentType: string | null | undefined): boolean {
+  return contentType?.split(";")[0].trim().toLowerCase() === "application/json";
 }
 
 /**
- * The request body parsed as JSON and validated by `schema`. An empty body counts as `{}`; the Content-Type
- * is not consulted (curl's `-d` sends a form type). Invalid JSON → 400 with field `body`.
+ * The request body parsed as JSON and validated by `schema`. An empty body without a Content-Type counts as
+ * `{}`; a body, or any Content-Type, other than `application/json` is 415 `unsupported_media_type`.
+ * Invalid JSON → 400 with field `body`.
  */
 export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
+  const contentType = c.req.header("content-type");
   const text = await c.req.text();
+  if ((contentType !== undefined || text !== "") && !isJsonMediaType(contentType)) {
+    throw new HttpError(
+      415,
+      "unsupported_media_type",
+      "the request body must be JSON (Content-Type: application/json)",
+    );
+  }
   let value: unknown = {};
   if (text.trim() !== "") {
     try {
