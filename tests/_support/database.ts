@@ -110,15 +110,19 @@ export async function createScratchDatabase(options: ScratchDatabaseOptions = {}
     await admin.end({ timeout: 2 });
   }
   if (options.standIns) {
+    // The stand-ins alter cluster-wide roles: files running in parallel apply them one at a time (an
+    // advisory lock in the cluster's own database, where every test process takes it).
+    const lock = connect(localAdminDatabaseUrl(), 1);
     const setup = connect(adminUrl, 1);
     try {
+      await lock`select pg_advisory_lock(hashtext('tests: stand-ins'))`;
       await applySqlFiles(setup, paths.standIns);
     } catch (error) {
-      await setup.end({ timeout: 2 });
       await drop();
       throw error;
+    } finally {
+      await Promise.all([setup.end({ timeout: 2 }), lock.end({ timeout: 2 })]);
     }
-    await setup.end({ timeout: 2 });
   }
   const sql = connect(url);
   return {

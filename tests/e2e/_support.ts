@@ -59,6 +59,12 @@ export interface FunctionAnswer {
   body: any;
 }
 
+/** A body each function refuses with a 400 before doing anything (for warm-ups). */
+const REFUSED_BODIES = {
+  "check-fly-apps-health": { limit: 0 },
+  "provision-user-fly-app": { user_id: "not-a-uuid" },
+};
+
 /** A running stack with helpers. */
 export interface Stack {
   /** Client on the stack's database. */
@@ -87,10 +93,10 @@ export interface Stack {
   /** Runs one synchronous sweep and returns its report. */
   sweep(body?: Record<string, unknown>): Promise<SweepReport>;
   /**
-   * Boots a worker of the health function with a request it refuses (no side effect), so that a caller with
-   * a short timeout of its own (pg_net: 5 s) does not meet a cold start on a loaded machine.
+   * Boots a worker of `fn` with a request it refuses (no side effect), so that a caller with a short timeout
+   * of its own (pg_net: 5 s) does not meet a cold start on a loaded machine.
    */
-  warmHealthFunction(): Promise<void>;
+  warmFunction(fn: keyof typeof REFUSED_BODIES): Promise<void>;
   /** Fresh auth users. */
   newUsers(count: number): Promise<string[]>;
   /** Inserts or updates the user's subscription tier (one committed statement). */
@@ -353,9 +359,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       assert(answer.status === 200, `sweep answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       return answer.body as SweepReport;
     },
-    async warmHealthFunction() {
-      const answer = await call("check-fly-apps-health", { body: { limit: 0 } });
-      assert(answer.status === 400, `the refused warm-up answered ${answer.status}`);
+    async warmFunction(fn) {
+      const answer = await call(fn, { body: REFUSED_BODIES[fn] });
+      assert(answer.status === 400, `the refused warm-up of ${fn} answered ${answer.status}`);
     },
     async newUsers(count) {
       const ids = Array.from({ length: count }, () => crypto.randomUUID());

@@ -38,7 +38,7 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
         await platform`update cron.job set active = true where jobid = ${job.jobid}`;
         reactivated = job.jobid;
       }
-      await stack.warmHealthFunction();
+      await stack.warmFunction("check-fly-apps-health");
       const [result] = await admin.unsafe(job.command);
       const requestId = Number(Object.values(result)[0]);
       [{ runid: runId }] = await platform<{ runid: number }[]>`

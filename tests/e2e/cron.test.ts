@@ -32,7 +32,7 @@ Deno.test("the check-fly-apps-health cron command, run as pg_cron would, reaches
       assert(!job.command.includes(stack.services.provisionerSecret), "no secret in the job's command");
       assert(!job.command.includes(stack.services.gatewayUrl), "no URL in the job's command");
 
-      await stack.warmHealthFunction();
+      await stack.warmFunction("check-fly-apps-health");
       const [result] = await admin.unsafe(job.command);
       const requestId = Number(Object.values(result)[0]);
       assert(

@@ -53,6 +53,7 @@ Deno.test("provisioning lifecycle through trigger, pg_net worker, gateway, funct
         const [user] = await stack.newUsers(1);
         await stack.setTier(user, "free");
         assertEquals(await stack.row(user), undefined, "a free subscription has no app row");
+        await stack.warmFunction("provision-user-fly-app");
         await stack.sql`update public.user_subscriptions set tier = 'pro' where user_id = ${user}`;
 
         const row = await stack.waitSettled(user);

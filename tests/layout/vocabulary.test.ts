@@ -3,7 +3,8 @@
  * lists, and the console takes its lists from the module instead of writing its own.
  */
 import { assertEquals } from "../_support/assert.ts";
-import { connect } from "../_support/database.ts";
+import type postgres from "postgres";
+import { createMigratedDatabase } from "../_support/migrated_database.ts";
 import { paths } from "../../scripts/local/paths.ts";
 import {
   APP_STATUSES,
@@ -16,22 +17,17 @@ import {
 } from "../../supabase/functions/_shared/vocabulary.ts";
 
 /** The values a `column in (...)` / `= any (array[...])` check constraint on `table.column` allows. */
-async function allowedValues(table: string, column: string): Promise<string[]> {
-  const sql = connect();
-  try {
-    const rows = await sql<{ def: string }[]>`
+async function allowedValues(sql: postgres.Sql, table: string, column: string): Promise<string[]> {
+  const rows = await sql<{ def: string }[]>`
       select pg_get_constraintdef(c.oid) as def
       from pg_constraint c
       join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)
       where c.conrelid = ${`public.${table}`}::regclass and c.contype = 'c' and a.attname = ${column}
         and cardinality(c.conkey) = 1`;
-    const lists = rows.map((r) => [...r.def.matchAll(/'([a-z_]+)'::text/g)].map((m) => m[1]))
-      .filter((list) => list.length > 0);
-    assertEquals(lists.length, 1, `one list constraint on ${table}.${column}: ${rows.map((r) => r.def)}`);
-    return lists[0];
-  } finally {
-    await sql.end();
-  }
+  const lists = rows.map((r) => [...r.def.matchAll(/'([a-z_]+)'::text/g)].map((m) => m[1]))
+    .filter((list) => list.length > 0);
+  assertEquals(lists.length, 1, `one list constraint on ${table}.${column}: ${rows.map((r) => r.def)}`);
+  return lists[0];
 }
 
 Deno.test("vocabulary: the SQL check constraints allow exactly the module's lists", async () => {
@@ -44,8 +40,14 @@ Deno.test("vocabulary: the SQL check constraints allow exactly the module's list
     ["fly_rollouts", "direction", ROLLOUT_DIRECTIONS],
     ["fly_rollout_targets", "state", ROLLOUT_TARGET_STATES],
   ];
-  for (const [table, column, expected] of cases) {
-    assertEquals((await allowedValues(table, column)).sort(), [...expected].sort(), `${table}.${column}`);
+  const db = await createMigratedDatabase();
+  try {
+    for (const [table, column, expected] of cases) {
+      const allowed = await allowedValues(db.sql, table, column);
+      assertEquals(allowed.sort(), [...expected].sort(), `${table}.${column}`);
+    }
+  } finally {
+    await db.drop();
   }
 });
 
