@@ -1910,15 +1910,16 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
--- Name: set_user_fly_app_hold(uuid, boolean, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text DEFAULT NULL::text, p_replace boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   v_row public.user_fly_apps;
+  v_replaced jsonb;
 begin
   if p_actor is null or p_actor = '' then
     raise exception 'set_user_fly_app_hold: actor is required' using errcode = '22004';
@@ -1931,8 +1932,18 @@ begin
     raise exception 'user % has no app to hold (desired state %)', p_user_id, v_row.desired_state
       using errcode = '55000';
   end if;
+  if p_held and v_row.held_at is not null then
+    if not p_replace then
+      raise exception 'user % is already held by % since % (%); release it first or replace the hold',
+        p_user_id, v_row.held_by, to_char(v_row.held_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        coalesce('reason: ' || v_row.hold_reason, 'no reason given')
+        using errcode = '55000';
+    end if;
+    v_replaced := jsonb_build_object('held_by', v_row.held_by, 'held_at', v_row.held_at,
+                                     'reason', v_row.hold_reason);
+  end if;
   update public.user_fly_apps a set
-    held_at = case when p_held then coalesce(a.held_at, now()) end,
+    held_at = case when p_held then now() end,
     held_by = case when p_held then p_actor end,
     hold_reason = case when p_held then left(p_reason, 500) end,
     next_attempt_at = now(),
@@ -1941,18 +1952,20 @@ begin
   returning * into v_row;
   perform private.append_user_fly_app_event(p_user_id,
     case when p_held then 'hold_set' else 'hold_released' end, 'info',
-    jsonb_build_object('actor', p_actor, 'reason', p_reason), null, v_row.id);
+    jsonb_build_object('actor', p_actor, 'reason', p_reason)
+      || case when v_replaced is null then '{}'::jsonb else jsonb_build_object('replaced', v_replaced) end,
+    null, v_row.id);
   return to_jsonb(v_row);
 end
 $$;
 
-ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) OWNER TO postgres;
+ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) OWNER TO postgres;
 
 --
--- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) IS 'Ops hold (p_held true: held_at, held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
+COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
 
 --
 -- Name: stamp_lease_release(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2662,10 +2675,10 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION stamp_lease_release(); Type: ACL; Schema: private; Owner: postgres

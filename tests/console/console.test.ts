@@ -2,7 +2,7 @@
  * The operator console in a real headless Chromium, against the local stack with users in every state
  * (active, unhealthy, drifted, held, pending, failed, deleted) and a sweep run: the overview's figures equal
  * the database's; search finds a user by email; the drawer shows that user's events; retry on a failed row
- * makes it converge; hold (confirmed) stops the machine and the row shows held; the rollouts screen shows
+ * makes it converge; hold asks for a reason (recorded in the event), stops the machine and the row shows held; the rollouts screen shows
  * its state (the "not available" state while the API has no rollout routes); a rollout started from its form
  * (confirmed) shows completed and leaves every paid user's machine on the pinned digest; the page works in a narrow
  * window. No request the browser makes carries the provisioner secret, and any console or page error fails
@@ -173,6 +173,14 @@ Deno.test({
         await page.waitForSelector("[data-testid=confirm]");
         await page.screenshot({ path: `${shots}/confirm.png` });
         assertEquals((await stack.row(users.toHold))?.status, "active", "nothing happens before confirming");
+        assert(
+          await page.$eval(
+            "[data-testid=confirm-ok]",
+            (el) => (el as unknown as { disabled: boolean }).disabled,
+          ),
+          "Hold waits for a reason",
+        );
+        await page.type("[data-testid=confirm-reason]", "chargeback under review");
         await page.click("[data-testid=confirm-ok]");
         await page.waitForSelector(`[data-user="${users.toHold}"] button[data-action=release]`, {
           timeout: 30_000,
@@ -180,6 +188,12 @@ Deno.test({
         await page.waitForSelector(`[data-user="${users.toHold}"][data-status=held]`, { timeout: 30_000 });
         const machines = liveMachines((await stack.appsOf(users.toHold))[0]);
         assertEquals(machines.map((m) => m.state), ["stopped"]);
+        const [event] = await stack.sql`select metadata from public.user_fly_app_events
+          where user_id = ${users.toHold} and event_type = 'hold_set' order by seq desc limit 1`;
+        assertEquals(event.metadata.reason, "chargeback under review");
+        const [held] = await stack
+          .sql`select hold_reason from public.user_fly_apps where user_id = ${users.toHold}`;
+        assertEquals(held.hold_reason, "chargeback under review");
       });
 
       await t.step("the rollouts screen shows its state", async () => {

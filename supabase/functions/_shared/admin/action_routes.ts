@@ -4,7 +4,9 @@
  * - retry one user: clear the error, make the row due, reconcile now (synchronously);
  * - bulk retry by status: the rows become due and the controller (kick, sweep) reconciles them at the rate
  *   limits; nothing here loops over Fly;
- * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped);
+ * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped); holding a
+ *   held user is a 409 naming who holds it, since when and why, unless the body says `replace: true` (the
+ *   event then records the hold it replaced);
  * - restart: restart the user's machine on Fly (refused while held).
  *
  * @module
@@ -16,7 +18,7 @@ import { HttpError } from "../http/errors.ts";
 import { jsonBody, paramsOf } from "../http/validate.ts";
 import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
 import { actorOf, adminRepo, engine, sqlAction } from "./request.ts";
-import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
+import { actionBody, bulkRetryBody, holdBody, userIdParam } from "./schemas.ts";
 
 /** What a hold or release asks for: the user, whether to hold, and why. */
 interface HoldRequest {
@@ -25,19 +27,22 @@ interface HoldRequest {
   /** Hold (true) or release (false). */
   held: boolean;
   /** Recorded with the event. */
-  reason: string | undefined;
+  reason?: string;
+  /** Replace a hold already set (hold only). */
+  replace?: boolean;
 }
 
 /** Hold or release one user, then reconcile now. */
-async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason }: HoldRequest) {
+async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason, replace }: HoldRequest) {
   const actor = actorOf(c);
-  const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason }));
+  const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason, replace }));
   const reconcile = await reconcileNow(c, user_id, actor);
   return c.json({
     user_id,
     actor,
     held: row.held_at !== null,
     held_at: row.held_at,
+    held_by: row.held_by,
     hold_reason: row.hold_reason,
     reconcile,
   });
@@ -69,9 +74,8 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
   .post(
     "/apps/:user_id/hold",
     paramsOf(userIdParam),
-    jsonBody(actionBody),
-    (c) =>
-      setHold(c, { userId: c.req.valid("param").user_id, held: true, reason: c.req.valid("json").reason }),
+    jsonBody(holdBody),
+    (c) => setHold(c, { userId: c.req.valid("param").user_id, held: true, ...c.req.valid("json") }),
   )
   .post(
     "/apps/:user_id/release",

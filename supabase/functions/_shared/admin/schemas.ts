@@ -106,8 +106,14 @@ const object = <S extends z.core.$ZodLooseShape>(shape: S) =>
 /** Optional free-text reason recorded with the event. */
 const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").optional();
 
-/** Body of the per-user actions (retry, hold, release, restart). */
+/** Body of the per-user actions (retry, release, restart). */
 export const actionBody = object({ reason });
+
+/** POST /apps/:user_id/hold body: `replace` takes over a hold another operator set (recorded in the event). */
+export const holdBody = object({
+  reason,
+  replace: z.boolean({ error: "must be true or false" }).default(false),
+});
 
 /** POST /retry body: every row with one of `statuses` (e.g. `["error"]`), at most `limit`. */
 export const bulkRetryBody = object({

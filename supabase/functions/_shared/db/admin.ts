@@ -254,13 +254,17 @@ export class AdminRepository {
     return rows.map((row) => row.user_id);
   }
 
-  /** Sets (held) or clears the hold of a user's machine; returns the row. */
+  /**
+   * Sets (held) or clears the hold of a user's machine; returns the row. Holding a held row is refused (55000
+   * naming who holds it, since when and why) unless `replace`, which records the replaced hold in the event.
+   */
   async setHold(
-    options: { userId: string; held: boolean; actor: string; reason?: string },
+    options: { userId: string; held: boolean; actor: string; reason?: string; replace?: boolean },
   ): Promise<JsonRow> {
-    const { userId, held, actor, reason } = options;
+    const { userId, held, actor, reason, replace = false } = options;
     const [{ row }] = await this.#sql<{ row: JsonRow }[]>`
-      select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null}) as row`;
+      select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null},
+                                           ${replace}) as row`;
     return row;
   }
 
