@@ -7,16 +7,18 @@
 import { calls } from "./api.ts";
 
 /**
- * The actions offered for a row: `confirm` holds the question for those that stop a machine, `reason` the
+ * The actions a row's state allows (none for a deleted or suspended row): `confirm` holds the question for those that stop a machine, `reason` the
  * label of the reason they ask for (recorded in the event).
  * @param {any} row an app row (or the detail's `app`)
  */
 export function actionsFor(row) {
+  // A deleted row has nothing to act on; a suspended one (a downgrade's grace) waits for the tier.
+  if (row.status === "deleted" || row.status === "suspended") return [];
   const held = Boolean(row.held_at) || row.status === "held";
   const hasMachine = Boolean(row.machine_id);
   const actions = [{ name: "retry", label: "Retry" }];
   if (held) actions.push({ name: "release", label: "Release" });
-  else if (row.fly_app_name) {
+  else if (row.fly_app_name && row.desired_state !== "absent") {
     actions.push({
       name: "hold",
       label: "Hold",

@@ -1991,6 +1991,27 @@ ALTER FUNCTION private.stamp_lease_release() OWNER TO postgres;
 COMMENT ON FUNCTION private.stamp_lease_release() IS 'Trigger: records when and by whom a lease on a user_fly_apps row ended.';
 
 --
+-- Name: storage_monthly_cost_usd(integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer DEFAULT 0) RETURNS numeric
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select round(rootfs.monthly_usd + coalesce(p_volume_gb, 0) * vol.monthly_usd, 2)
+  from public.fly_prices rootfs, public.fly_prices vol
+  where rootfs.item = 'rootfs_gb' and vol.item = 'volume_gb'
+$$;
+
+ALTER FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION storage_monthly_cost_usd(p_volume_gb integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) IS 'Cost of 30 days of a machine that does not run: its root file system (rootfs_gb, 1 GB) and p_volume_gb of volume (volume_gb), from public.fly_prices.';
+
+--
 -- Name: take_rate_tokens(text, double precision, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2223,6 +2244,43 @@ ALTER FUNCTION private.user_fly_app_patch_columns() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.user_fly_app_patch_columns() IS 'The columns of user_fly_apps an outcome or an observation may set (everything else is desired state, lease or identity, written only by their own primitives).';
+
+--
+-- Name: user_fly_apps_set_cost_estimate(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_apps_set_cost_estimate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_volume_gb integer := 0;
+begin
+  if new.desired_state <> 'present' or new.cpu_count is null or new.memory_mb is null then
+    return new;
+  end if;
+  if new.held_at is not null or new.last_machine_state in ('stopped', 'suspended') then
+    if new.volume_id is not null then
+      select coalesce(p.volume_size_gb, 0) into v_volume_gb
+      from public.user_subscriptions s join public.fly_plans p on p.tier = s.tier
+      where s.user_id = new.user_id;
+    end if;
+    new.monthly_cost_estimate_usd := private.storage_monthly_cost_usd(coalesce(v_volume_gb, 0));
+  else
+    new.monthly_cost_estimate_usd :=
+      private.machine_monthly_cost_usd(coalesce(new.cpu_kind, 'shared'), new.cpu_count, new.memory_mb);
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.user_fly_apps_set_cost_estimate() OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_apps_set_cost_estimate(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_apps_set_cost_estimate() IS 'Trigger: the estimate of a row whose app is wanted and whose size is recorded: storage only (private.storage_monthly_cost_usd, the plan''s volume when the row has one) while held or while the machine is stopped or suspended; the running price of its size (private.machine_monthly_cost_usd) otherwise. Rows whose app is not wanted keep the estimate the engine records (storage in a grace period, 0 once deleted).';
 
 --
 -- Name: users_with_unrecorded_tier(integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2687,6 +2745,12 @@ REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held bool
 REVOKE ALL ON FUNCTION private.stamp_lease_release() FROM PUBLIC;
 
 --
+-- Name: FUNCTION storage_monthly_cost_usd(p_volume_gb integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -2721,6 +2785,12 @@ REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_
 --
 
 REVOKE ALL ON FUNCTION private.user_fly_app_patch_columns() FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_apps_set_cost_estimate(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_apps_set_cost_estimate() FROM PUBLIC;
 
 --
 -- Name: FUNCTION users_with_unrecorded_tier(p_limit integer); Type: ACL; Schema: private; Owner: postgres

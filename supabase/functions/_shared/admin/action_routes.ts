@@ -13,6 +13,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { JsonRow } from "../db/admin.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { jsonBody, paramsOf } from "../http/validate.ts";
@@ -32,10 +33,40 @@ interface HoldRequest {
   replace?: boolean;
 }
 
+/** A timestamp as `YYYY-MM-DD HH:MM:SS UTC`. */
+function utc(value: unknown): string {
+  return `${new Date(String(value)).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** One sentence saying what state a row is in, for refusing an action that state cannot take. */
+export function stateSentence(app: JsonRow): string {
+  if (app.status === "deleted") {
+    return `the user's app was deprovisioned on ${app.deleted_at ? utc(app.deleted_at) : "an unknown date"}`;
+  }
+  if (app.status === "suspended") {
+    return `the user's app is suspended after a downgrade (machine stopped; deleted on ${
+      app.delete_after ? utc(app.delete_after) : "the grace period's end"
+    } unless the user upgrades again)`;
+  }
+  if (app.held_at) {
+    return `the user's machine is held by ${app.held_by} since ${utc(app.held_at)} (${
+      app.hold_reason ? `reason: ${app.hold_reason}` : "no reason given"
+    }); release it first`;
+  }
+  return `the user's app is ${app.status} and has no machine recorded yet`;
+}
+
 /** Hold or release one user, then reconcile now. */
 async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason, replace }: HoldRequest) {
   const actor = actorOf(c);
-  const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason, replace }));
+  const repo = adminRepo(c);
+  if (held) {
+    const { app } = await repo.appDetail(user_id);
+    if (app && (app.status === "deleted" || app.status === "suspended")) {
+      throw new HttpError(409, "conflict", `cannot hold: ${stateSentence(app)}`);
+    }
+  }
+  const row = await sqlAction(() => repo.setHold({ userId: user_id, held, actor, reason, replace }));
   const reconcile = await reconcileNow(c, user_id, actor);
   return c.json({
     user_id,
@@ -91,9 +122,8 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
     const repo = adminRepo(c);
     const { app } = await repo.appDetail(user_id);
     if (!app) throw new HttpError(404, "not_found", "no app row for this user");
-    if (app.held_at) throw new HttpError(409, "conflict", "the user's machine is held; release it first");
-    if (!app.fly_app_name || !app.machine_id) {
-      throw new HttpError(409, "conflict", "the user has no machine recorded yet");
+    if (app.held_at || app.status === "deleted" || app.status === "suspended" || !app.machine_id) {
+      throw new HttpError(409, "conflict", `cannot restart: ${stateSentence(app)}`);
     }
     const appName = String(app.fly_app_name);
     const machineId = String(app.machine_id);

@@ -138,11 +138,19 @@ export const priceBody = object({
   source: z.string({ error: "must be a string" }).min(1, "must not be empty").max(300).optional(),
 });
 
+/** The items of `public.fly_prices` (its check constraint names the same). */
+const PRICE_ITEMS = [
+  "cpu_shared",
+  "cpu_performance",
+  "memory_gb",
+  "ipv4_dedicated",
+  "volume_gb",
+  "rootfs_gb",
+] as const;
+
 /** The price items (path parameter of PUT /prices/:item). */
 export const priceItemParam = z.object({
-  item: z.enum(["cpu_shared", "cpu_performance", "memory_gb", "ipv4_dedicated", "volume_gb"], {
-    error: "must be one of cpu_shared, cpu_performance, memory_gb, ipv4_dedicated, volume_gb",
-  }),
+  item: z.enum(PRICE_ITEMS, { error: `must be one of ${PRICE_ITEMS.join(", ")}` }),
 });
 
 /** POST /migrate body: how many paid users without an app get a due row now. */
