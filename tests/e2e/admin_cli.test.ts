@@ -98,6 +98,27 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       assertEquals(missing.code, 1);
       assert(missing.err.startsWith("ops: HTTP 404:"), missing.err);
     });
+
+    await t.step("with COLUMNS=120 no line of status, events, sweep-runs, list, show is wider", async () => {
+      await stack.sweep();
+      const commands = [
+        ["status", user],
+        ["events", user],
+        ["events"],
+        ["sweep-runs"],
+        ["list"],
+        ["show", user, "--live"],
+      ];
+      for (const args of commands) {
+        const run = await ops(stack, args, { COLUMNS: "120" });
+        assertEquals(run.code, 0, `${args.join(" ")}: ${run.err}`);
+        const wide = run.out.split("\n").filter((line) => [...line].length > 120);
+        assertEquals(wide, [], `ops ${args.join(" ")}`);
+        assert(!/^[─├┼]+/m.test(run.out), `no separator lines: ops ${args.join(" ")}`);
+      }
+      const whole = await ops(stack, ["--wide", "sweep-runs"], { COLUMNS: "120" });
+      assert(!whole.out.includes("…"), "--wide shows whole values");
+    });
   } finally {
     await stack.stop();
   }

@@ -102,7 +102,7 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
       by: r.held_by,
       reason: r.hold_reason,
       reconcile: outcome(r),
-    });
+    }, ctx.layout());
 
   withJson(
     program.command("hold").description(
