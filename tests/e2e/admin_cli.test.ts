@@ -78,7 +78,7 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       assertEquals(holds.map((e) => e.metadata.actor), ["ops:bo", "ops"]);
     });
 
-    await t.step("usage as CSV, orphans, sweep runs, a missing user", async () => {
+    await t.step("usage as CSV, orphans, sweep runs, a missing user, an unknown tier", async () => {
       const usage = await ops(stack, ["usage", "--csv"]);
       assertEquals(usage.code, 0, usage.err);
       const lines = usage.out.split("\n");
@@ -97,6 +97,9 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       const missing = await ops(stack, ["show", "00000000-0000-4000-8000-00000000dead"]);
       assertEquals(missing.code, 1);
       assert(missing.err.startsWith("ops: HTTP 404:"), missing.err);
+      const unknownTier = await ops(stack, ["list", "--tier", "platinum"]);
+      assertEquals(unknownTier.code, 2, "an unknown tier is a usage error, as for a rollout");
+      assert(/^ops: .*tier must be one of elite, free, pro/.test(unknownTier.err), unknownTier.err);
     });
 
     await t.step("with COLUMNS=120 no line of status, events, sweep-runs, list, show is wider", async () => {

@@ -150,6 +150,12 @@ export class AdminRepository {
     return { apps: rows.slice(0, query.limit), more: rows.length > query.limit };
   }
 
+  /** The tiers `public.fly_plans` knows, sorted. */
+  async tiers(): Promise<string[]> {
+    const rows = await this.#sql<{ tier: string }[]>`select tier from public.fly_plans order by tier`;
+    return rows.map((row) => row.tier);
+  }
+
   /** One user's row with email, tier and plan, or null when neither a row nor a subscription exists. */
   async appDetail(
     userId: string,
