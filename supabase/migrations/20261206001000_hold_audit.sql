@@ -3,9 +3,9 @@
 -- records the hold it replaced. Replaces private.set_user_fly_app_hold(uuid, boolean, text, text) of
 -- 20261206000400_ops.sql with a version that takes p_replace.
 
-drop function private.set_user_fly_app_hold(uuid, boolean, text, text);
+drop function if exists private.set_user_fly_app_hold(uuid, boolean, text, text);
 
-create function private.set_user_fly_app_hold(
+create or replace function private.set_user_fly_app_hold(
   p_user_id uuid,
   p_held boolean,
   p_actor text,

@@ -8,7 +8,7 @@
 --     price of its size while the machine runs, its storage only while it is held or stopped. It is the one
 --     place that rule lives: the engine, the sweep's observations and a price change all go through it.
 
-alter table public.fly_prices drop constraint fly_prices_item_check;
+alter table public.fly_prices drop constraint if exists fly_prices_item_check;
 alter table public.fly_prices add constraint fly_prices_item_check
   check (item in ('cpu_shared', 'cpu_performance', 'memory_gb', 'ipv4_dedicated', 'volume_gb', 'rootfs_gb'));
 insert into public.fly_prices (item, monthly_usd, included_memory_mb_per_cpu, description, source)
@@ -17,7 +17,7 @@ values ('rootfs_gb', 0.15, null,
         'https://fly.io/docs/about/pricing/ (2026-11-30)')
 on conflict (item) do nothing;
 
-create function private.storage_monthly_cost_usd(p_volume_gb integer default 0)
+create or replace function private.storage_monthly_cost_usd(p_volume_gb integer default 0)
 returns numeric
 language sql
 stable
@@ -33,7 +33,7 @@ comment on function private.storage_monthly_cost_usd(integer) is
   'Cost of 30 days of a machine that does not run: its root file system (rootfs_gb, 1 GB) and p_volume_gb '
   'of volume (volume_gb), from public.fly_prices.';
 
-create function private.user_fly_apps_set_cost_estimate() returns trigger
+create or replace function private.user_fly_apps_set_cost_estimate() returns trigger
 language plpgsql
 security definer
 set search_path = ''
@@ -65,6 +65,8 @@ comment on function private.user_fly_apps_set_cost_estimate() is
   'machine is stopped or suspended; the running price of its size (private.machine_monthly_cost_usd) '
   'otherwise. Rows whose app is not wanted keep the estimate the engine records (storage in a grace period, '
   '0 once deleted).';
+
+drop trigger if exists user_fly_apps_cost_estimate on public.user_fly_apps;
 
 create trigger user_fly_apps_cost_estimate
   before insert or update of monthly_cost_estimate_usd, held_at, last_machine_state, desired_state, cpu_kind,
