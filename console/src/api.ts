@@ -122,10 +122,10 @@ export const calls = {
   /** A page of one user's events, newest first (`before`: page on). */
   userEvents: (userId: string, page: { limit: number; before?: number }) =>
     answer(admin.apps[":user_id"].events.$get({ param: { user_id: userId }, query: page })),
-  /** A per-user action, recorded as the console's. */
-  appAction: (action: AppAction, userId: string) => {
+  /** A per-user action, recorded as the console's, with the operator's reason when one was asked for. */
+  appAction: (action: AppAction, userId: string, reason = "console") => {
     const route = admin.apps[":user_id"];
-    const args = { param: { user_id: userId }, json: { reason: "console" } };
+    const args = { param: { user_id: userId }, json: { reason } };
     if (action === "retry") return answer(route.retry.$post(args));
     if (action === "restart") return answer(route.restart.$post(args));
     return answer(route[action].$post(args));

@@ -147,10 +147,16 @@ export function Apps() {
     }
   };
   const onAction = (action, row) => {
-    const run = () =>
-      runAction(action.name, row.user_id).then((text) => `${row.email ?? row.user_id}: ${text}`);
+    const run = (reason) =>
+      runAction(action.name, row.user_id, reason).then((text) => `${row.email ?? row.user_id}: ${text}`);
     if (action.confirm) {
-      setPending({ title: `${action.label}?`, body: action.confirm, label: action.label, run });
+      setPending({
+        title: `${action.label}?`,
+        body: action.confirm,
+        label: action.label,
+        reasonLabel: action.reason,
+        run,
+      });
     } else perform(run);
   };
 
@@ -196,7 +202,8 @@ export function Apps() {
     pending
       ? html`
         <${ConfirmDialog} title=${pending.title} body=${pending.body} confirmLabel=${pending.label}
-          onCancel=${() => setPending(null)} onConfirm=${() => perform(pending.run)} />
+          reasonLabel=${pending.reasonLabel} onCancel=${() => setPending(null)}
+          onConfirm=${(reason) => perform(() => pending.run(reason))} />
       `
       : null
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { html, useEffect, useRef } from "./html.js";
+import { html, useEffect, useRef, useState } from "./html.js";
 
 /** Badge colour class of a status or health value. */
 function tone(value) {
@@ -43,10 +43,12 @@ export function StateBox({ loading, error, empty, emptyText = "Nothing here yet.
 
 /**
  * A modal confirmation for actions that stop a machine or change the fleet. Escape or Cancel closes it;
- * focus starts on Cancel so Enter never confirms by accident.
+ * focus starts on Cancel so Enter never confirms by accident. With `reasonLabel` it asks for a reason first
+ * (confirm stays disabled until one is typed) and calls `onConfirm(reason)`.
  */
-export function ConfirmDialog({ title, body, confirmLabel, onConfirm, onCancel }) {
+export function ConfirmDialog({ title, body, confirmLabel, reasonLabel, onConfirm, onCancel }) {
   const cancel = useRef(null);
+  const [reason, setReason] = useState("");
   useEffect(() => {
     cancel.current?.focus();
     const onKey = (event) => {
@@ -55,14 +57,21 @@ export function ConfirmDialog({ title, body, confirmLabel, onConfirm, onCancel }
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
   }, []);
+  const missingReason = Boolean(reasonLabel) && reason.trim() === "";
   return html`
     <div class="modal-backdrop">
       <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title" data-testid="confirm">
         <h2 id="confirm-title">${title}</h2>
         <p>${body}</p>
+        ${reasonLabel
+          ? html`<label class="reason">${reasonLabel}
+              <input data-testid="confirm-reason" maxlength="500" required value=${reason}
+                onInput=${(event) => setReason(event.currentTarget.value)} /></label>`
+          : null}
         <div class="modal-actions">
           <button ref=${cancel} onClick=${onCancel}>Cancel</button>
-          <button class="danger" data-testid="confirm-ok" onClick=${onConfirm}>${confirmLabel}</button>
+          <button class="danger" data-testid="confirm-ok" disabled=${missingReason}
+            onClick=${() => onConfirm(reason.trim() || undefined)}>${confirmLabel}</button>
         </div>
       </div>
     </div>

@@ -114,11 +114,11 @@ export function Drawer({ userId, onClose }) {
     return () => document.removeEventListener("keydown", onKey);
   }, [userId]);
 
-  const perform = async (name) => {
+  const perform = async (name, reason) => {
     setPending(null);
     setBusy(true);
     try {
-      setToast({ text: await runAction(name, userId) });
+      setToast({ text: await runAction(name, userId, reason) });
     } catch (failure) {
       setToast({ text: failure.message, error: true });
     } finally {
@@ -193,8 +193,8 @@ export function Drawer({ userId, onClose }) {
           ${pending
             ? html`
               <${ConfirmDialog} title=${`${pending.label}?`} body=${pending.confirm} confirmLabel=${pending
-                .label}
-                onCancel=${() => setPending(null)} onConfirm=${() => perform(pending.name)} />
+                .label} reasonLabel=${pending.reason}
+                onCancel=${() => setPending(null)} onConfirm=${(reason) => perform(pending.name, reason)} />
             `
             : null}
         </aside>

@@ -79,7 +79,8 @@ function Cards({ summary, usage }) {
   const totals = usage?.totals ?? {};
   return html`
     <section class="cards" aria-label="Fleet figures">
-      <${Card} testid="card-total" label="Total" value=${count(summary.total)} />
+      <${Card} testid="card-total" label="Total" value=${count(summary.total)}
+        hint=${`${count(summary.deleted)} deleted, not counted`} />
       <${Card} testid="card-active" label="Active" value=${count(summary.active)} tone="good" />
       <${Card} testid="card-provisioning" label="Provisioning" value=${count(summary.pending)}
         hint="pending, provisioning, deprovisioning" />

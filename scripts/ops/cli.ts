@@ -30,7 +30,12 @@ export interface CliDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Where progress bars draw. Default: standard error. */
   progressStream?: NodeJS.WritableStream;
+  /** The terminal's width when standard output is one (`COLUMNS` wins; default 100). */
+  terminalColumns?: number;
 }
+
+/** Width when neither `COLUMNS` nor the terminal says. */
+const DEFAULT_COLUMNS = 100;
 
 const DESCRIPTION = `Operate the per-user Fly apps through the functions.
 Environment: FUNCTIONS_URL (https://<ref>.supabase.co/functions/v1), PROVISIONER_SECRET, OPS_ACTOR (optional).
@@ -41,10 +46,15 @@ export function buildProgram(ctx: CommandContext, output: Output): Command {
   const program = new Command("ops")
     .description(DESCRIPTION)
     .option("--actor <name>", "operator name recorded in events as ops:<name> (default: $OPS_ACTOR)")
-    .showHelpAfterError("(add --help for usage)")
+    .option("--wide", "show whole values: tables are not fitted to COLUMNS (default 100)")
     .configureOutput({
       writeOut: (text) => output.out(text.replace(/\n$/, "")),
       writeErr: (text) => output.err(text.replace(/\n$/, "")),
+      // Commander's usage errors in the CLI's one format: `ops: …`, one line.
+      outputError: (text, write) =>
+        write(
+          `ops: ${text.trim().replace(/^error: /, "").replace(/\s*\n\s*/g, " ")} (add --help for usage)\n`,
+        ),
     })
     .exitOverride();
   registerAppCommands(program, ctx);
@@ -54,9 +64,7 @@ export function buildProgram(ctx: CommandContext, output: Output): Command {
   registerDoctorCommand(program, ctx);
   registerRolloutCommands(program, ctx);
   for (const command of program.commands) {
-    command.configureOutput(program.configureOutput()).exitOverride().showHelpAfterError(
-      "(add --help for usage)",
-    );
+    command.configureOutput(program.configureOutput()).exitOverride();
   }
   return program;
 }
@@ -73,6 +81,11 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
     },
     output,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    layout: () => ({
+      width: program.opts().wide
+        ? Infinity
+        : Number(deps.env.COLUMNS) || deps.terminalColumns || DEFAULT_COLUMNS,
+    }),
     progressStream: deps.progressStream ??
       (globalThis as unknown as { process: { stderr: NodeJS.WritableStream } })
         .process.stderr,

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { type AdminClient, adminClient, type FunctionsCaller } from "./client.ts";
-import { json, type Output } from "./output.ts";
+import { json, type Layout, type Output } from "./output.ts";
 
 /** Shared by the commands. */
 export interface CommandContext {
@@ -18,6 +18,8 @@ export interface CommandContext {
   sleep(ms: number): Promise<void>;
   /** The stream progress bars draw on (standard error). */
   progressStream: NodeJS.WritableStream;
+  /** How wide tables may be (`--wide`: unlimited). */
+  layout(): Layout;
 }
 
 /** The admin API's typed client, calling through {@link CommandContext.api} (read the answer with

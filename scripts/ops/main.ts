@@ -9,6 +9,7 @@ if (import.meta.main) {
   const code = await runCli(Deno.args, {
     env: Deno.env.toObject(),
     output: { out: (text) => console.log(text), err: (text) => console.error(text) },
+    terminalColumns: Deno.stdout.isTerminal() ? Deno.consoleSize().columns : undefined,
   });
   Deno.exit(code);
 }

@@ -1,6 +1,7 @@
 /**
- * What the CLI prints: tables (cli-table3, no colours so output can be piped and recorded), key/value
- * blocks, CSV and JSON (`--json`, machine output). All of it goes through an {@link Output}, so tests capture it.
+ * What the CLI prints: tables and key/value blocks made for a terminal (cli-table3: no colours, no borders or
+ * lines between rows, fitted to the terminal's width with long values ending in `…`; whole with `--wide`),
+ * one-line event summaries, CSV and JSON (`--json`, machine output). All of it goes through an {@link Output}, so tests capture it.
  *
  * @module
  */
@@ -18,6 +19,8 @@ export interface Output {
 export interface Column<R> {
   header: string;
   value: (row: R) => unknown;
+  /** Never shortened (ids an operator copies); the other columns shrink instead. */
+  whole?: boolean;
 }
 
 /** A value as a table cell: empty for null, ISO timestamps shortened, objects as JSON. */
@@ -31,21 +34,118 @@ export function cell(value: unknown): string {
   return String(value);
 }
 
-/** Rows as a table with `columns`; `empty` when there are none. */
-export function table<R>(rows: readonly R[], columns: readonly Column<R>[], empty = "(none)"): string {
-  if (rows.length === 0) return empty;
-  const rendered = new Table({ head: columns.map((c) => c.header), style: { head: [], border: [] } });
-  for (const row of rows) rendered.push(columns.map((c) => cell(c.value(row))));
-  return rendered.toString();
+/** How wide text may be: the terminal's columns, or `Infinity` for whole values (`--wide`). */
+export interface Layout {
+  width: number;
 }
 
-/** Key/value pairs as a two-column table (null values left out). */
-export function details(pairs: Record<string, unknown>): string {
-  const rendered = new Table({ style: { head: [], border: [] } });
-  for (const [key, value] of Object.entries(pairs)) {
-    if (value !== null && value !== undefined) rendered.push({ [key]: cell(value) });
+/** No borders and no lines between rows: columns separated by two spaces. */
+const PLAIN = {
+  top: "",
+  "top-mid": "",
+  "top-left": "",
+  "top-right": "",
+  bottom: "",
+  "bottom-mid": "",
+  "bottom-left": "",
+  "bottom-right": "",
+  left: "",
+  "left-mid": "",
+  mid: "",
+  "mid-mid": "",
+  right: "",
+  "right-mid": "",
+  middle: "  ",
+};
+
+/** The smallest width a column is shrunk to. */
+const MIN_COLUMN = 4;
+
+/**
+ * Column widths that fit `width`: the widest columns not marked `whole` shrink first (their cells end in
+ * `…`), never below their floor (a header is never cut).
+ */
+export function fitWidths(
+  natural: readonly number[],
+  width: number,
+  options: { whole?: readonly boolean[]; floors?: readonly number[] } = {},
+): number[] {
+  const { whole = [], floors = [] } = options;
+  const widths = [...natural];
+  const total = () => widths.reduce((sum, w) => sum + w, 0) + PLAIN.middle.length * (widths.length - 1);
+  while (total() > width) {
+    const shrinkable = widths.map((w, i) => whole[i] || w <= (floors[i] ?? 0) ? 0 : w);
+    const widest = shrinkable.indexOf(Math.max(...shrinkable));
+    if (shrinkable[widest] <= MIN_COLUMN) break;
+    widths[widest] -= 1;
   }
-  return rendered.toString();
+  return widths;
+}
+
+/** Lines of cells under a header (or none), fitted to `layout`. */
+function render(head: string[], rows: string[][], layout: Layout, whole: boolean[] = []): string {
+  const all = head.length ? [head, ...rows] : rows;
+  const natural = all[0].map((_, i) => Math.max(...all.map((row) => [...row[i]].length)));
+  const rendered = new Table({
+    head,
+    chars: PLAIN,
+    colWidths: fitWidths(natural, layout.width, {
+      whole,
+      floors: head.map((h) => Math.max([...h].length, MIN_COLUMN)),
+    }),
+    wordWrap: false,
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
+  });
+  rendered.push(...rows);
+  return rendered.toString().split("\n").map((line) => line.trimEnd()).join("\n");
+}
+
+/** Rows as a table with `columns`, fitted to `layout`; `empty` when there are none. */
+export function table<R>(
+  rows: readonly R[],
+  columns: readonly Column<R>[],
+  options: { layout: Layout; empty?: string },
+): string {
+  if (rows.length === 0) return options.empty ?? "(none)";
+  return render(
+    columns.map((c) => c.header),
+    rows.map((row) => columns.map((c) => cell(c.value(row)).replace(/\s+/g, " "))),
+    options.layout,
+    columns.map((c) => Boolean(c.whole)),
+  );
+}
+
+/** Key/value pairs as two columns fitted to `layout` (null values left out). */
+export function details(pairs: Record<string, unknown>, layout: Layout): string {
+  const rows = Object.entries(pairs).filter(([, value]) => value !== null && value !== undefined)
+    .map(([key, value]) => [key, cell(value).replace(/\s+/g, " ")]);
+  return rows.length ? render([], rows, layout) : "(none)";
+}
+
+/** The metadata keys that say most about an event, in the order shown. */
+const EVENT_KEYS = [
+  "actor",
+  "reason",
+  "from",
+  "to",
+  "app_name",
+  "machine_id",
+  "generation",
+  "state",
+  "outcome",
+  "duration_ms",
+];
+
+/** An event in one line: its error's first line, then up to three of its telling fields as `key=value`. */
+export function eventSummary(event: { metadata?: unknown; error_details?: unknown }): string {
+  const metadata = (event.metadata ?? {}) as Record<string, unknown>;
+  const scalars = Object.entries(metadata).filter(([, v]) => v !== null && typeof v !== "object");
+  const ranked = [
+    ...EVENT_KEYS.flatMap((key) => scalars.filter(([k]) => k === key)),
+    ...scalars.filter(([k]) => !EVENT_KEYS.includes(k)),
+  ].slice(0, 3);
+  const error = event.error_details ? String(event.error_details).split("\n")[0] : "";
+  return [error, ...ranked.map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(" ");
 }
 
 /** Nested objects flattened to dotted keys (`reconciled.attempted`), arrays kept as values. */

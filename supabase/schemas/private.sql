@@ -1910,15 +1910,16 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
--- Name: set_user_fly_app_hold(uuid, boolean, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text DEFAULT NULL::text, p_replace boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   v_row public.user_fly_apps;
+  v_replaced jsonb;
 begin
   if p_actor is null or p_actor = '' then
     raise exception 'set_user_fly_app_hold: actor is required' using errcode = '22004';
@@ -1931,8 +1932,18 @@ begin
     raise exception 'user % has no app to hold (desired state %)', p_user_id, v_row.desired_state
       using errcode = '55000';
   end if;
+  if p_held and v_row.held_at is not null then
+    if not p_replace then
+      raise exception 'user % is already held by % since % (%); release it first or replace the hold',
+        p_user_id, v_row.held_by, to_char(v_row.held_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        coalesce('reason: ' || v_row.hold_reason, 'no reason given')
+        using errcode = '55000';
+    end if;
+    v_replaced := jsonb_build_object('held_by', v_row.held_by, 'held_at', v_row.held_at,
+                                     'reason', v_row.hold_reason);
+  end if;
   update public.user_fly_apps a set
-    held_at = case when p_held then coalesce(a.held_at, now()) end,
+    held_at = case when p_held then now() end,
     held_by = case when p_held then p_actor end,
     hold_reason = case when p_held then left(p_reason, 500) end,
     next_attempt_at = now(),
@@ -1941,18 +1952,20 @@ begin
   returning * into v_row;
   perform private.append_user_fly_app_event(p_user_id,
     case when p_held then 'hold_set' else 'hold_released' end, 'info',
-    jsonb_build_object('actor', p_actor, 'reason', p_reason), null, v_row.id);
+    jsonb_build_object('actor', p_actor, 'reason', p_reason)
+      || case when v_replaced is null then '{}'::jsonb else jsonb_build_object('replaced', v_replaced) end,
+    null, v_row.id);
   return to_jsonb(v_row);
 end
 $$;
 
-ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) OWNER TO postgres;
+ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) OWNER TO postgres;
 
 --
--- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) IS 'Ops hold (p_held true: held_at, held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
+COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
 
 --
 -- Name: stamp_lease_release(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1976,6 +1989,27 @@ ALTER FUNCTION private.stamp_lease_release() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.stamp_lease_release() IS 'Trigger: records when and by whom a lease on a user_fly_apps row ended.';
+
+--
+-- Name: storage_monthly_cost_usd(integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer DEFAULT 0) RETURNS numeric
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select round(rootfs.monthly_usd + coalesce(p_volume_gb, 0) * vol.monthly_usd, 2)
+  from public.fly_prices rootfs, public.fly_prices vol
+  where rootfs.item = 'rootfs_gb' and vol.item = 'volume_gb'
+$$;
+
+ALTER FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION storage_monthly_cost_usd(p_volume_gb integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) IS 'Cost of 30 days of a machine that does not run: its root file system (rootfs_gb, 1 GB) and p_volume_gb of volume (volume_gb), from public.fly_prices.';
 
 --
 -- Name: take_rate_tokens(text, double precision, integer, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2210,6 +2244,43 @@ ALTER FUNCTION private.user_fly_app_patch_columns() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.user_fly_app_patch_columns() IS 'The columns of user_fly_apps an outcome or an observation may set (everything else is desired state, lease or identity, written only by their own primitives).';
+
+--
+-- Name: user_fly_apps_set_cost_estimate(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_apps_set_cost_estimate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_volume_gb integer := 0;
+begin
+  if new.desired_state <> 'present' or new.cpu_count is null or new.memory_mb is null then
+    return new;
+  end if;
+  if new.held_at is not null or new.last_machine_state in ('stopped', 'suspended') then
+    if new.volume_id is not null then
+      select coalesce(p.volume_size_gb, 0) into v_volume_gb
+      from public.user_subscriptions s join public.fly_plans p on p.tier = s.tier
+      where s.user_id = new.user_id;
+    end if;
+    new.monthly_cost_estimate_usd := private.storage_monthly_cost_usd(coalesce(v_volume_gb, 0));
+  else
+    new.monthly_cost_estimate_usd :=
+      private.machine_monthly_cost_usd(coalesce(new.cpu_kind, 'shared'), new.cpu_count, new.memory_mb);
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.user_fly_apps_set_cost_estimate() OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_apps_set_cost_estimate(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_apps_set_cost_estimate() IS 'Trigger: the estimate of a row whose app is wanted and whose size is recorded: storage only (private.storage_monthly_cost_usd, the plan''s volume when the row has one) while held or while the machine is stopped or suspended; the running price of its size (private.machine_monthly_cost_usd) otherwise. Rows whose app is not wanted keep the estimate the engine records (storage in a grace period, 0 once deleted).';
 
 --
 -- Name: users_with_unrecorded_tier(integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2662,16 +2733,22 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION stamp_lease_release(); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.stamp_lease_release() FROM PUBLIC;
+
+--
+-- Name: FUNCTION storage_monthly_cost_usd(p_volume_gb integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer); Type: ACL; Schema: private; Owner: postgres
@@ -2708,6 +2785,12 @@ REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_
 --
 
 REVOKE ALL ON FUNCTION private.user_fly_app_patch_columns() FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_apps_set_cost_estimate(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_apps_set_cost_estimate() FROM PUBLIC;
 
 --
 -- Name: FUNCTION users_with_unrecorded_tier(p_limit integer); Type: ACL; Schema: private; Owner: postgres

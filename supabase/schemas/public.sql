@@ -410,7 +410,7 @@ CREATE TABLE public.fly_prices (
     source text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT fly_prices_included_memory_mb_per_cpu_check CHECK ((included_memory_mb_per_cpu >= 0)),
-    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text]))),
+    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text, 'rootfs_gb'::text]))),
     CONSTRAINT fly_prices_monthly_usd_check CHECK ((monthly_usd >= (0)::numeric))
 );
 
@@ -784,6 +784,12 @@ CREATE TRIGGER on_user_tier_change AFTER UPDATE OF tier ON public.user_subscript
 --
 
 CREATE TRIGGER user_fly_app_events_append_only BEFORE DELETE OR UPDATE ON public.user_fly_app_events FOR EACH ROW EXECUTE FUNCTION private.reject_event_change();
+
+--
+-- Name: user_fly_apps user_fly_apps_cost_estimate; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_apps_cost_estimate BEFORE INSERT OR UPDATE OF monthly_cost_estimate_usd, held_at, last_machine_state, desired_state, cpu_kind, cpu_count, memory_mb, volume_id ON public.user_fly_apps FOR EACH ROW EXECUTE FUNCTION private.user_fly_apps_set_cost_estimate();
 
 --
 -- Name: user_fly_apps user_fly_apps_lease_released; Type: TRIGGER; Schema: public; Owner: postgres

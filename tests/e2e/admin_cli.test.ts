@@ -78,7 +78,7 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       assertEquals(holds.map((e) => e.metadata.actor), ["ops:bo", "ops"]);
     });
 
-    await t.step("usage as CSV, orphans, sweep runs, a missing user", async () => {
+    await t.step("usage as CSV, orphans, sweep runs, a missing user, an unknown tier", async () => {
       const usage = await ops(stack, ["usage", "--csv"]);
       assertEquals(usage.code, 0, usage.err);
       const lines = usage.out.split("\n");
@@ -97,6 +97,30 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       const missing = await ops(stack, ["show", "00000000-0000-4000-8000-00000000dead"]);
       assertEquals(missing.code, 1);
       assert(missing.err.startsWith("ops: HTTP 404:"), missing.err);
+      const unknownTier = await ops(stack, ["list", "--tier", "platinum"]);
+      assertEquals(unknownTier.code, 2, "an unknown tier is a usage error, as for a rollout");
+      assert(/^ops: .*tier must be one of elite, free, pro/.test(unknownTier.err), unknownTier.err);
+    });
+
+    await t.step("with COLUMNS=120 no line of status, events, sweep-runs, list, show is wider", async () => {
+      await stack.sweep();
+      const commands = [
+        ["status", user],
+        ["events", user],
+        ["events"],
+        ["sweep-runs"],
+        ["list"],
+        ["show", user, "--live"],
+      ];
+      for (const args of commands) {
+        const run = await ops(stack, args, { COLUMNS: "120" });
+        assertEquals(run.code, 0, `${args.join(" ")}: ${run.err}`);
+        const wide = run.out.split("\n").filter((line) => [...line].length > 120);
+        assertEquals(wide, [], `ops ${args.join(" ")}`);
+        assert(!/^[─├┼]+/m.test(run.out), `no separator lines: ops ${args.join(" ")}`);
+      }
+      const whole = await ops(stack, ["--wide", "sweep-runs"], { COLUMNS: "120" });
+      assert(!whole.out.includes("…"), "--wide shows whole values");
     });
   } finally {
     await stack.stop();

@@ -177,7 +177,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
 
     await t.step("costs: prices, a price change re-estimates, usage per user and plan", async () => {
       const prices = await admin(stack, "/prices");
-      assertEquals(prices.body.prices.length, 5);
+      assertEquals(prices.body.prices.length, 6, "five running prices and rootfs_gb");
       const changed = await admin(stack, "/prices/cpu_shared", {
         method: "PUT",
         actor: "ann",
@@ -235,6 +235,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
         const before = await snapshot(stack);
         const bad: [string, Parameters<typeof admin>[2], number, string?][] = [
           ["/apps", { query: { status: "bogus" } }, 400, "status"],
+          ["/apps", { query: { tier: "platinum" } }, 400, "tier"],
           ["/apps", { query: { limit: "0" } }, 400, "limit"],
           ["/apps", { query: { sort: "email" } }, 400, "sort"],
           ["/apps", { query: { cursor: "not-a-cursor" } }, 400, "cursor"],

@@ -94,7 +94,7 @@ Deno.test("every command has --help with --json; help exits 0 without any enviro
   for (const command of commands) assert(top.out.includes(command), command);
 });
 
-Deno.test("usage errors exit 2 with one line, before any call", async () => {
+Deno.test("usage errors exit 2 with one `ops: …` line, before any call", async () => {
   const api = fakeApi(() => ({}));
   const cases: [string[], string][] = [
     [[], "Usage: ops"],
@@ -114,6 +114,12 @@ Deno.test("usage errors exit 2 with one line, before any call", async () => {
     assertEquals(code, 2, `${args.join(" ")}: ${err}`);
     assert(err.includes(message), `${args.join(" ")}: ${err}`);
     assert(!err.includes("    at "), `no stack trace: ${err}`);
+    if (args.length > 0) {
+      assert(
+        /^ops: [^\n]+$/.test(err),
+        `one line in the ops: format, commander's too: ${JSON.stringify(err)}`,
+      );
+    }
   }
   assertEquals(api.calls.length, 0, "nothing was called");
 });
@@ -188,6 +194,7 @@ Deno.test("list: filters become the query; a table by default, JSON with --json;
     "--asc",
     "--limit",
     "5",
+    "--wide",
   ], { api });
   assertEquals(table.code, 0, table.err);
   assertEquals(api.calls[0].fn, "fly-apps-admin");

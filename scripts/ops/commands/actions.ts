@@ -90,31 +90,50 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
     print(ctx, options, result, (r) => `${r.retried} row(s) retried (${statuses.join(", ")}): ${r.note}`);
   });
 
-  for (
-    const [verb, description] of [
-      ["hold", "stop a user's machine and keep it stopped (the sweep reports, never repairs it)"],
-      ["release", "release a hold: the machine is started again"],
-    ] as const
-  ) {
-    withJson(
-      program.command(verb).description(description)
-        .argument("<user>", "user id", userId)
-        .option("--reason <text>", "recorded in the events"),
-    ).action(async (user, options) => {
-      const result = await parseResponse(
-        admin(ctx).apps[":user_id"][verb].$post({
-          param: { user_id: user },
-          json: { reason: options.reason },
-        }),
-      );
-      print(
-        ctx,
-        options,
-        result,
-        (r) => details({ user, held: r.held, since: r.held_at, reconcile: outcome(r) }),
-      );
-    });
-  }
+  /** A hold's answer as key/value lines. */
+  const holdDetails = (
+    user: string,
+    r: { held: boolean; held_at: unknown; held_by: unknown; hold_reason: unknown },
+  ) =>
+    details({
+      user,
+      held: r.held,
+      since: r.held_at,
+      by: r.held_by,
+      reason: r.hold_reason,
+      reconcile: outcome(r),
+    }, ctx.layout());
+
+  withJson(
+    program.command("hold").description(
+      "stop a user's machine and keep it stopped (the sweep reports, never repairs it)",
+    )
+      .argument("<user>", "user id", userId)
+      .option("--reason <text>", "recorded in the events")
+      .option("--replace", "take over a hold already set (the event records the hold it replaces)"),
+  ).action(async (user, options) => {
+    const result = await parseResponse(
+      admin(ctx).apps[":user_id"].hold.$post({
+        param: { user_id: user },
+        json: { reason: options.reason, replace: options.replace ? true : undefined },
+      }),
+    );
+    print(ctx, options, result, (r) => holdDetails(user, r));
+  });
+
+  withJson(
+    program.command("release").description("release a hold: the machine is started again")
+      .argument("<user>", "user id", userId)
+      .option("--reason <text>", "recorded in the events"),
+  ).action(async (user, options) => {
+    const result = await parseResponse(
+      admin(ctx).apps[":user_id"].release.$post({
+        param: { user_id: user },
+        json: { reason: options.reason },
+      }),
+    );
+    print(ctx, options, result, (r) => holdDetails(user, r));
+  });
 
   withJson(
     program.command("restart").description("restart a user's machine on Fly (refused while held)")

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import { type Column, details, table } from "../output.ts";
+import { type Column, details, eventSummary, type Layout, table } from "../output.ts";
 import { parseResponse } from "hono/client";
 import { admin, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
 
@@ -14,16 +14,16 @@ type App = Record<string, unknown>;
 
 /** The columns of `list`. */
 const APP_COLUMNS: Column<App>[] = [
-  { header: "user", value: (a) => a.user_id },
+  { header: "user", value: (a) => a.user_id, whole: true },
   { header: "email", value: (a) => a.email },
   { header: "tier", value: (a) => a.tier },
   { header: "app", value: (a) => a.fly_app_name },
   { header: "status", value: (a) => a.status },
   { header: "health", value: (a) => a.health_status },
   { header: "region", value: (a) => a.region },
-  { header: "in sync", value: (a) => a.in_sync },
+  { header: "sync", value: (a) => a.in_sync },
   { header: "held", value: (a) => a.held_at ? `by ${a.held_by}` : "" },
-  { header: "$/month", value: (a) => a.monthly_cost_estimate_usd },
+  { header: "$/mo", value: (a) => a.monthly_cost_estimate_usd },
 ];
 
 /** An event row. */
@@ -31,15 +31,20 @@ type Event = Record<string, unknown>;
 
 /** The columns of `events`. */
 const EVENT_COLUMNS: Column<Event>[] = [
-  { header: "seq", value: (e) => e.seq },
+  { header: "seq", value: (e) => e.seq, whole: true },
   { header: "at", value: (e) => e.created_at },
-  { header: "user", value: (e) => e.user_id },
+  { header: "user", value: (e) => e.user_id, whole: true },
   { header: "event", value: (e) => e.event_type },
   { header: "status", value: (e) => e.status },
-  {
-    header: "details",
-    value: (e) => [e.error_details, JSON.stringify(e.metadata)].filter(Boolean).join(" "),
-  },
+  { header: "details", value: eventSummary },
+];
+
+/** The columns of the recent events in `status`. */
+const STATUS_EVENT_COLUMNS: Column<Event>[] = [
+  { header: "at", value: (e) => e.created_at },
+  { header: "event", value: (e) => e.event_type },
+  { header: "status", value: (e) => e.status },
+  { header: "details", value: eventSummary },
 ];
 
 /** Registers the read commands. */
@@ -87,7 +92,12 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
         ctx.output.err(`more apps follow: use --all, or --limit to see more`);
       }
     } while (cursor);
-    print(ctx, options, { apps }, (r) => table(r.apps, APP_COLUMNS, "no apps match"));
+    print(
+      ctx,
+      options,
+      { apps },
+      (r) => table(r.apps, APP_COLUMNS, { layout: ctx.layout(), empty: "no apps match" }),
+    );
   });
 
   withJson(
@@ -101,7 +111,7 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
         query: { live: options.live ? "true" : undefined },
       }),
     );
-    print(ctx, options, detail, (d) => renderDetail(d));
+    print(ctx, options, detail, (d) => renderDetail(d, ctx.layout()));
   });
 
   withJson(
@@ -120,7 +130,7 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
     );
     print(ctx, options, result, ({ events, next_before }) => {
       const more = next_before ? `\nmore: --before ${next_before}` : "";
-      return table(events, EVENT_COLUMNS, "no events") + more;
+      return table(events, EVENT_COLUMNS, { layout: ctx.layout(), empty: "no events" }) + more;
     });
   });
 
@@ -129,18 +139,25 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .argument("<user>", "user id", userId),
   ).action(async (user, options) => {
     const state = await ctx.api().call({ fn: "provision-user-fly-app", query: { user_id: user } });
-    print(ctx, options, state, (s) => details(s as Record<string, unknown>));
+    print(ctx, options, state, (s) => {
+      const { recent_events: events, ...rest } = s as Record<string, unknown>;
+      return [
+        details(rest, ctx.layout()),
+        "recent events:",
+        table((events ?? []) as Event[], STATUS_EVENT_COLUMNS, { layout: ctx.layout(), empty: "none" }),
+      ].join("\n");
+    });
   });
 
   withJson(program.command("summary").description("fleet figures: total, active, errors, held, cost"))
     .action(async (options) => {
       const summary = await parseResponse(admin(ctx).summary.$get());
-      print(ctx, options, summary, (s) => details(s));
+      print(ctx, options, summary, (s) => details(s, ctx.layout()));
     });
 }
 
-/** The readable form of `show`. */
-function renderDetail(detail: Record<string, unknown>): string {
+/** The readable form of `show`, fitted to `layout`. */
+function renderDetail(detail: Record<string, unknown>, layout: Layout): string {
   const app = (detail.app ?? {}) as Record<string, unknown>;
   const costs = detail.costs as {
     estimated_monthly_usd: unknown;
@@ -180,7 +197,7 @@ function renderDetail(detail: Record<string, unknown>): string {
       "$/month (plan)": costs.plan_monthly_usd,
       "running days (31 d)": costs.running_days.length,
       deprovision: `not offered: ${deprovision.reason}`,
-    }),
+    }, layout),
   ];
   const live = detail.live as
     | { machines: Record<string, unknown>[] | null; note?: string; error?: string }
@@ -198,7 +215,7 @@ function renderDetail(detail: Record<string, unknown>): string {
             value: (m) =>
               (m.checks as { name: string; status: string }[]).map((c) => `${c.name}:${c.status}`).join(" "),
           },
-        ], live.note ?? "no machines")
+        ], { layout, empty: live.note ?? "no machines" })
         : `Fly: ${live.error}`,
     );
   }

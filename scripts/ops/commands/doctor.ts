@@ -67,7 +67,8 @@ export function registerDoctorCommand(program: Command, ctx: CommandContext): vo
           { header: "check", value: (c) => c.name },
           { header: "", value: (c) => c.ok === null ? "skip" : c.ok ? "ok" : "FAIL" },
           { header: "detail", value: (c) => c.detail },
-        ]) + `\n${failed.length === 0 ? "all checks passed" : `${failed.length} check(s) failed`}`);
+        ], { layout: ctx.layout() }) +
+        `\n${failed.length === 0 ? "all checks passed" : `${failed.length} check(s) failed`}`);
       if (unreachable) throw unreachable;
       if (failed.length > 0) {
         throw new OperationError(`doctor: ${failed.map((c) => c.name).join(", ")} failed`, 0, checks);

@@ -39,6 +39,19 @@ function month(value: string): string {
   return value;
 }
 
+/** The share of its time budget a sweep run used, e.g. `73%`. */
+function budgetShare(run: Row): string {
+  const used = Number(run.duration_ms) / Number(run.budget_ms);
+  return Number.isFinite(used) ? `${Math.round(used * 100)}%` : "";
+}
+
+/** A sweep report in one line: its non-zero counts as `key=value` (dotted for nested ones). */
+function reportSummary(report: unknown): string {
+  return Object.entries(flatten((report ?? {}) as Row))
+    .filter(([, value]) => typeof value === "number" && value !== 0)
+    .map(([key, value]) => `${key}=${value}`).join(" ");
+}
+
 /** Registers the fleet commands. */
 export function registerFleetCommands(program: Command, ctx: CommandContext): void {
   withJson(
@@ -66,7 +79,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
           { header: "paid user", value: (o) => o.paid_user },
           { header: "in flight", value: (o) => o.in_flight },
           { header: "deleted by sweep", value: (o) => o.deleted_by_sweep },
-        ], "no orphans"),
+        ], { layout: ctx.layout(), empty: "no orphans" }),
     );
   });
 
@@ -86,7 +99,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         table(
           r.users,
           USAGE_KEYS.filter((k) => k !== "email").map((k) => ({ header: k, value: (u: Row) => u[k] })),
-          "no usage",
+          { layout: ctx.layout(), empty: "no usage" },
         ),
         table(
           r.plans,
@@ -94,8 +107,9 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
             header: k,
             value: (p: Row) => p[k],
           })),
+          { layout: ctx.layout() },
         ),
-        details(r.totals),
+        details(r.totals, ctx.layout()),
       ].join("\n"));
   });
 
@@ -126,6 +140,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
             header: k,
             value: (p: Row) => p[k],
           })),
+          { layout: ctx.layout() },
         ),
     );
   });
@@ -142,7 +157,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
       query: options.async ? undefined : { wait: "true" },
       body: { limit: options.limit, budget_ms: options.budgetMs },
     });
-    print(ctx, options, report, (r) => details(flatten(r as Record<string, unknown>)));
+    print(ctx, options, report, (r) => details(flatten(r as Record<string, unknown>), ctx.layout()));
   });
 
   withJson(
@@ -155,9 +170,10 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         { header: "run", value: (s) => s.id },
         { header: "started", value: (s) => s.started_at },
         { header: "ms", value: (s) => s.duration_ms },
+        { header: "budget", value: (s) => budgetShare(s) },
         { header: "stopped early", value: (s) => s.stopped_early },
         { header: "error", value: (s) => s.error },
-        { header: "report", value: (s) => s.report },
-      ], "no sweep runs recorded"));
+        { header: "report", value: (s) => reportSummary(s.report) },
+      ], { layout: ctx.layout(), empty: "no sweep runs recorded" }));
   });
 }

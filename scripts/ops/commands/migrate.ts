@@ -96,7 +96,7 @@ export function registerMigrateCommand(program: Command, ctx: CommandContext): v
             { header: "status", value: (e) => e.status },
             { header: "retries", value: (e) => e.retry_count },
             { header: "error", value: (e) => e.error_message },
-          ])
+          ], { layout: ctx.layout() })
           : "no failures",
         finished ? "" : "not finished: run `deno task ops migrate` again to continue",
       ].filter(Boolean).join("\n"));

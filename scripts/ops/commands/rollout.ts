@@ -118,19 +118,19 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
           updated: status.rollout.updated,
           rolled_back: status.rollout.rolled_back,
           created_by: status.rollout.created_by,
-        }),
+        }, ctx.layout()),
         table(status.batches, [
           { header: "batch", value: (b) => b.batch },
           ...ROLLOUT_TARGET_STATES.map(
             (state) => ({ header: state, value: (b: Row) => b[state] ?? 0 }),
           ),
-        ]),
+        ], { layout: ctx.layout() }),
         table(status.events.slice(-10), [
           { header: "at", value: (e) => e.created_at },
           { header: "event", value: (e) => e.event_type },
           { header: "actor", value: (e) => e.actor },
           { header: "reason", value: (e) => e.reason },
-        ], "no events"),
+        ], { layout: ctx.layout(), empty: "no events" }),
       ].join("\n"));
   });
 

@@ -4,19 +4,22 @@
  * - retry one user: clear the error, make the row due, reconcile now (synchronously);
  * - bulk retry by status: the rows become due and the controller (kick, sweep) reconciles them at the rate
  *   limits; nothing here loops over Fly;
- * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped);
+ * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped); holding a
+ *   held user is a 409 naming who holds it, since when and why, unless the body says `replace: true` (the
+ *   event then records the hold it replaced);
  * - restart: restart the user's machine on Fly (refused while held).
  *
  * @module
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { JsonRow } from "../db/admin.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { jsonBody, paramsOf } from "../http/validate.ts";
 import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
 import { actorOf, adminRepo, engine, sqlAction } from "./request.ts";
-import { actionBody, bulkRetryBody, userIdParam } from "./schemas.ts";
+import { actionBody, bulkRetryBody, holdBody, userIdParam } from "./schemas.ts";
 
 /** What a hold or release asks for: the user, whether to hold, and why. */
 interface HoldRequest {
@@ -25,19 +28,52 @@ interface HoldRequest {
   /** Hold (true) or release (false). */
   held: boolean;
   /** Recorded with the event. */
-  reason: string | undefined;
+  reason?: string;
+  /** Replace a hold already set (hold only). */
+  replace?: boolean;
+}
+
+/** A timestamp as `YYYY-MM-DD HH:MM:SS UTC`. */
+function utc(value: unknown): string {
+  return `${new Date(String(value)).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** One sentence saying what state a row is in, for refusing an action that state cannot take. */
+export function stateSentence(app: JsonRow): string {
+  if (app.status === "deleted") {
+    return `the user's app was deprovisioned on ${app.deleted_at ? utc(app.deleted_at) : "an unknown date"}`;
+  }
+  if (app.status === "suspended") {
+    return `the user's app is suspended after a downgrade (machine stopped; deleted on ${
+      app.delete_after ? utc(app.delete_after) : "the grace period's end"
+    } unless the user upgrades again)`;
+  }
+  if (app.held_at) {
+    return `the user's machine is held by ${app.held_by} since ${utc(app.held_at)} (${
+      app.hold_reason ? `reason: ${app.hold_reason}` : "no reason given"
+    }); release it first`;
+  }
+  return `the user's app is ${app.status} and has no machine recorded yet`;
 }
 
 /** Hold or release one user, then reconcile now. */
-async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason }: HoldRequest) {
+async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason, replace }: HoldRequest) {
   const actor = actorOf(c);
-  const row = await sqlAction(() => adminRepo(c).setHold({ userId: user_id, held, actor, reason }));
+  const repo = adminRepo(c);
+  if (held) {
+    const { app } = await repo.appDetail(user_id);
+    if (app && (app.status === "deleted" || app.status === "suspended")) {
+      throw new HttpError(409, "conflict", `cannot hold: ${stateSentence(app)}`);
+    }
+  }
+  const row = await sqlAction(() => repo.setHold({ userId: user_id, held, actor, reason, replace }));
   const reconcile = await reconcileNow(c, user_id, actor);
   return c.json({
     user_id,
     actor,
     held: row.held_at !== null,
     held_at: row.held_at,
+    held_by: row.held_by,
     hold_reason: row.hold_reason,
     reconcile,
   });
@@ -69,9 +105,8 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
   .post(
     "/apps/:user_id/hold",
     paramsOf(userIdParam),
-    jsonBody(actionBody),
-    (c) =>
-      setHold(c, { userId: c.req.valid("param").user_id, held: true, reason: c.req.valid("json").reason }),
+    jsonBody(holdBody),
+    (c) => setHold(c, { userId: c.req.valid("param").user_id, held: true, ...c.req.valid("json") }),
   )
   .post(
     "/apps/:user_id/release",
@@ -87,9 +122,8 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
     const repo = adminRepo(c);
     const { app } = await repo.appDetail(user_id);
     if (!app) throw new HttpError(404, "not_found", "no app row for this user");
-    if (app.held_at) throw new HttpError(409, "conflict", "the user's machine is held; release it first");
-    if (!app.fly_app_name || !app.machine_id) {
-      throw new HttpError(409, "conflict", "the user has no machine recorded yet");
+    if (app.held_at || app.status === "deleted" || app.status === "suspended" || !app.machine_id) {
+      throw new HttpError(409, "conflict", `cannot restart: ${stateSentence(app)}`);
     }
     const appName = String(app.fly_app_name);
     const machineId = String(app.machine_id);

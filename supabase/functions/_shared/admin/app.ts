@@ -13,7 +13,8 @@
  *   (pass it back as `before`), newest first.
  * - `POST /apps/:user_id/retry` reconciles at once (502 when that reconcile failed); `POST /retry` answers 202:
  *   the rows are due now and the controller reconciles them at Fly's rate limits.
- * - Refusals are 409: holding a user without an app, restarting a held machine or one not recorded yet,
+ * - Refusals are 409: holding a user without an app or one already held (the answer names who holds it, since
+ *   when and why; `replace: true` takes the hold over), restarting a held machine or one not recorded yet,
  *   deleting an orphan that may belong to a reconcile in flight or a paid user, a rollout its state refuses.
  *
  * @module

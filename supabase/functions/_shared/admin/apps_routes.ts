@@ -74,7 +74,17 @@ async function liveMachines(deps: EngineDeps, appName: string | null): Promise<J
 export const appsRoutes = new Hono<AppEnv>({ strict: false })
   .get("/apps", queryOf(appListQuery), async (c) => {
     const { cursor, ...query } = c.req.valid("query");
-    const { apps, more } = await adminRepo(c).listApps({ ...query, after: cursor });
+    const repo = adminRepo(c);
+    if (query.tier !== undefined) {
+      // An unknown tier is bad input (as for a rollout), not an empty list.
+      const tiers = await repo.tiers();
+      if (!tiers.includes(query.tier)) {
+        throw new HttpError(400, "invalid_request", `tier must be one of ${tiers.join(", ")}`, {
+          field: "tier",
+        });
+      }
+    }
+    const { apps, more } = await repo.listApps({ ...query, after: cursor });
     const last = apps.at(-1);
     return c.json({
       apps: apps.map(({ sort_value: _, ...app }) => app),

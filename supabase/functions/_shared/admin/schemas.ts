@@ -109,8 +109,14 @@ export const object = <S extends z.core.$ZodLooseShape>(shape: S) =>
 export const reason = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters")
   .optional();
 
-/** Body of the per-user actions (retry, hold, release, restart). */
+/** Body of the per-user actions (retry, release, restart). */
 export const actionBody = object({ reason });
+
+/** POST /apps/:user_id/hold body: `replace` takes over a hold another operator set (recorded in the event). */
+export const holdBody = object({
+  reason,
+  replace: z.boolean({ error: "must be true or false" }).default(false),
+});
 
 /** POST /retry body: every row with one of `statuses` (e.g. `["error"]`), at most `limit`. */
 export const bulkRetryBody = object({
@@ -135,11 +141,19 @@ export const priceBody = object({
   source: z.string({ error: "must be a string" }).min(1, "must not be empty").max(300).optional(),
 });
 
+/** The items of `public.fly_prices` (its check constraint names the same). */
+const PRICE_ITEMS = [
+  "cpu_shared",
+  "cpu_performance",
+  "memory_gb",
+  "ipv4_dedicated",
+  "volume_gb",
+  "rootfs_gb",
+] as const;
+
 /** The price items (path parameter of PUT /prices/:item). */
 export const priceItemParam = z.object({
-  item: z.enum(["cpu_shared", "cpu_performance", "memory_gb", "ipv4_dedicated", "volume_gb"], {
-    error: "must be one of cpu_shared, cpu_performance, memory_gb, ipv4_dedicated, volume_gb",
-  }),
+  item: z.enum(PRICE_ITEMS, { error: `must be one of ${PRICE_ITEMS.join(", ")}` }),
 });
 
 /** POST /migrate body: how many paid users without an app get a due row now. */

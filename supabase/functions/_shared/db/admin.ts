@@ -9,6 +9,10 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "./client.ts";
+import { IN_FLIGHT_STATUSES } from "../vocabulary.ts";
+
+/** The statuses the summary counts under their own names; the rest (held, suspended) are `other`. */
+const COUNTED_STATUSES = ["active", "error", "failed", ...IN_FLIGHT_STATUSES];
 
 /** A JSON-ready row. */
 export type JsonRow = Record<string, unknown>;
@@ -63,8 +67,12 @@ const APP_FROM = `
   left join auth.users u on u.id = a.user_id
   left join public.user_subscriptions s on s.user_id = a.user_id`;
 
-/** Summary figures of the fleet (the seed admin panel's stats grid). */
+/**
+ * Summary figures of the fleet (the seed admin panel's stats grid). Every count but `deleted` is over the
+ * rows that are not deleted, so `total` is the sum of the statuses it shows.
+ */
 export interface FleetSummary {
+  /** Rows that are not deleted. */
   total: number;
   active: number;
   errors: number;
@@ -75,6 +83,10 @@ export interface FleetSummary {
   /** Rows whose last observation found drift (image, size, checks, ...). */
   drifted: number;
   unhealthy: number;
+  /** Other statuses (suspended in a grace period, held). */
+  other: number;
+  /** Deleted rows (their apps are gone), shown apart from the total. */
+  deleted: number;
   estimated_monthly_cost_usd: number;
 }
 
@@ -138,6 +150,12 @@ export class AdminRepository {
     return { apps: rows.slice(0, query.limit), more: rows.length > query.limit };
   }
 
+  /** The tiers `public.fly_plans` knows, sorted. */
+  async tiers(): Promise<string[]> {
+    const rows = await this.#sql<{ tier: string }[]>`select tier from public.fly_plans order by tier`;
+    return rows.map((row) => row.tier);
+  }
+
   /** One user's row with email, tier and plan, or null when neither a row nor a subscription exists. */
   async appDetail(
     userId: string,
@@ -184,18 +202,21 @@ export class AdminRepository {
   /** Figures of the whole fleet. */
   async summary(): Promise<FleetSummary> {
     const [row] = await this.#sql<FleetSummary[]>`
-      select count(*)::int as total,
-             count(*) filter (where status = 'active')::int as active,
-             count(*) filter (where status = 'error')::int as errors,
-             count(*) filter (where status = 'failed')::int as failed,
-             count(*) filter (where status in ('pending', 'provisioning', 'deprovisioning'))::int as pending,
-             count(*) filter (where held_at is not null)::int as held,
-             count(*) filter (where not in_sync)::int as out_of_sync,
-             count(*) filter (where drift <> '{}'::jsonb)::int as drifted,
-             count(*) filter (where status = 'active' and health_status <> 'healthy')::int as unhealthy,
-             coalesce(sum(monthly_cost_estimate_usd) filter (where desired_state = 'present'), 0)::float8
+      select count(*) filter (where live)::int as total,
+             count(*) filter (where live and status = 'active')::int as active,
+             count(*) filter (where live and status = 'error')::int as errors,
+             count(*) filter (where live and status = 'failed')::int as failed,
+             count(*) filter (where live and status = any(${IN_FLIGHT_STATUSES}))::int as pending,
+             count(*) filter (where live and status <> all(${COUNTED_STATUSES}))::int as other,
+             count(*) filter (where live and held_at is not null)::int as held,
+             count(*) filter (where live and not in_sync)::int as out_of_sync,
+             count(*) filter (where live and drift <> '{}'::jsonb)::int as drifted,
+             count(*) filter (where live and status = 'active' and health_status <> 'healthy')::int
+               as unhealthy,
+             count(*) filter (where not live)::int as deleted,
+             coalesce(sum(monthly_cost_estimate_usd) filter (where live), 0)::float8
                as estimated_monthly_cost_usd
-      from public.user_fly_apps`;
+      from (select *, status <> 'deleted' as live from public.user_fly_apps) a`;
     return row;
   }
 
@@ -254,13 +275,17 @@ export class AdminRepository {
     return rows.map((row) => row.user_id);
   }
 
-  /** Sets (held) or clears the hold of a user's machine; returns the row. */
+  /**
+   * Sets (held) or clears the hold of a user's machine; returns the row. Holding a held row is refused (55000
+   * naming who holds it, since when and why) unless `replace`, which records the replaced hold in the event.
+   */
   async setHold(
-    options: { userId: string; held: boolean; actor: string; reason?: string },
+    options: { userId: string; held: boolean; actor: string; reason?: string; replace?: boolean },
   ): Promise<JsonRow> {
-    const { userId, held, actor, reason } = options;
+    const { userId, held, actor, reason, replace = false } = options;
     const [{ row }] = await this.#sql<{ row: JsonRow }[]>`
-      select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null}) as row`;
+      select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null},
+                                           ${replace}) as row`;
     return row;
   }
 
