@@ -639,7 +639,7 @@ revoke all on private.fly_rate_buckets from public, anon, authenticated, service
 -- Prices.
 create table if not exists public.fly_prices (
   item text primary key check (item in ('cpu_shared', 'cpu_performance', 'memory_gb', 'ipv4_dedicated',
-                                        'volume_gb')),
+                                        'volume_gb', 'rootfs_gb')),
   monthly_usd numeric(10, 4) not null check (monthly_usd >= 0),
   included_memory_mb_per_cpu integer check (included_memory_mb_per_cpu >= 0),
   description text not null,
@@ -648,8 +648,8 @@ create table if not exists public.fly_prices (
 );
 comment on table public.fly_prices is
   'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it '
-  'includes, additional memory per GB, a dedicated IPv4 address, a volume GB. Changing a price recomputes '
-  'monthly_cost_estimate_usd of every plan and row.';
+  'includes, additional memory per GB, a dedicated IPv4 address, a volume GB, a stopped machine''s root '
+  'file system GB. Changing a price recomputes monthly_cost_estimate_usd of every plan and row.';
 -- Seeded from Fly's published prices, https://fly.io/docs/about/pricing/ (read 2026-11-30; the base prices
 -- Fly lists for Machines: shared-cpu-1x 256 MB $1.94/mo, performance-1x 2 GB $31.00/mo, additional RAM
 -- $5.00/GB per 30 days, dedicated IPv4 $2.00/mo, volumes $0.15/GB per month). Some regions cost more (sin
@@ -664,7 +664,10 @@ values
    'https://fly.io/docs/about/pricing/ (2026-11-30)'),
   ('ipv4_dedicated', 2.00, null, 'one dedicated IPv4 address per month (shared IPv4 and IPv6 are free)',
    'https://fly.io/docs/about/pricing/ (2026-11-30)'),
-  ('volume_gb', 0.15, null, 'volume storage per GB per month', 'https://fly.io/docs/about/pricing/ (2026-11-30)')
+  ('volume_gb', 0.15, null, 'volume storage per GB per month', 'https://fly.io/docs/about/pricing/ (2026-11-30)'),
+  ('rootfs_gb', 0.15, null,
+   'root file system of a stopped machine per GB per 30 days (estimates count 1 GB a machine)',
+   'https://fly.io/docs/about/pricing/ (2026-11-30)')
 on conflict (item) do nothing;
 alter table public.fly_prices enable row level security;
 revoke all on public.fly_prices from public, anon, authenticated;

@@ -28,7 +28,8 @@ create or replace function private.set_user_fly_app_hold(
   p_user_id uuid,
   p_held boolean,
   p_actor text,
-  p_reason text default null
+  p_reason text default null,
+  p_replace boolean default false
 ) returns jsonb
 language plpgsql
 security definer
@@ -36,6 +37,7 @@ set search_path = ''
 as $$
 declare
   v_row public.user_fly_apps;
+  v_replaced jsonb;
 begin
   if p_actor is null or p_actor = '' then
     raise exception 'set_user_fly_app_hold: actor is required' using errcode = '22004';
@@ -48,8 +50,18 @@ begin
     raise exception 'user % has no app to hold (desired state %)', p_user_id, v_row.desired_state
       using errcode = '55000';
   end if;
+  if p_held and v_row.held_at is not null then
+    if not p_replace then
+      raise exception 'user % is already held by % since % (%); release it first or replace the hold',
+        p_user_id, v_row.held_by, to_char(v_row.held_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        coalesce('reason: ' || v_row.hold_reason, 'no reason given')
+        using errcode = '55000';
+    end if;
+    v_replaced := jsonb_build_object('held_by', v_row.held_by, 'held_at', v_row.held_at,
+                                     'reason', v_row.hold_reason);
+  end if;
   update public.user_fly_apps a set
-    held_at = case when p_held then coalesce(a.held_at, now()) end,
+    held_at = case when p_held then now() end,
     held_by = case when p_held then p_actor end,
     hold_reason = case when p_held then left(p_reason, 500) end,
     next_attempt_at = now(),
@@ -58,15 +70,19 @@ begin
   returning * into v_row;
   perform private.append_user_fly_app_event(p_user_id,
     case when p_held then 'hold_set' else 'hold_released' end, 'info',
-    jsonb_build_object('actor', p_actor, 'reason', p_reason), null, v_row.id);
+    jsonb_build_object('actor', p_actor, 'reason', p_reason)
+      || case when v_replaced is null then '{}'::jsonb else jsonb_build_object('replaced', v_replaced) end,
+    null, v_row.id);
   return to_jsonb(v_row);
 end
 $$;
-comment on function private.set_user_fly_app_hold(uuid, boolean, text, text) is
-  'Ops hold (p_held true: held_at, held_by = p_actor, hold_reason) or release (clears them) of a user''s '
-  'machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an '
-  'event hold_set / hold_released names the actor. Raises P0002 without a row, 55000 when holding a row whose '
-  'desired state is absent. Returns the row.';
+revoke all on function private.set_user_fly_app_hold(uuid, boolean, text, text, boolean) from public;
+comment on function private.set_user_fly_app_hold(uuid, boolean, text, text, boolean) is
+  'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a '
+  'user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, '
+  'and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, '
+  'since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". '
+  'Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
 
 
 -- ---------------------------------------------------------------------------------------------------------
@@ -177,6 +193,65 @@ create trigger fly_plans_cost_estimate
   before insert or update of dedicated_app, cpu_kind, cpus, memory_mb, monthly_cost_estimate_usd
   on public.fly_plans
   for each row execute function private.fly_plans_set_cost_estimate();
+
+-- A row's estimate: the running price of its size while its machine runs, its storage only while it is
+-- held or stopped (Fly bills a stopped machine's root file system and its volume).
+create or replace function private.storage_monthly_cost_usd(p_volume_gb integer default 0)
+returns numeric
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select round(rootfs.monthly_usd + coalesce(p_volume_gb, 0) * vol.monthly_usd, 2)
+  from public.fly_prices rootfs, public.fly_prices vol
+  where rootfs.item = 'rootfs_gb' and vol.item = 'volume_gb'
+$$;
+revoke all on function private.storage_monthly_cost_usd(integer) from public;
+comment on function private.storage_monthly_cost_usd(integer) is
+  'Cost of 30 days of a machine that does not run: its root file system (rootfs_gb, 1 GB) and p_volume_gb '
+  'of volume (volume_gb), from public.fly_prices.';
+
+create or replace function private.user_fly_apps_set_cost_estimate() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_volume_gb integer := 0;
+begin
+  if new.desired_state <> 'present' or new.cpu_count is null or new.memory_mb is null then
+    return new;
+  end if;
+  if new.held_at is not null or new.last_machine_state in ('stopped', 'suspended') then
+    if new.volume_id is not null then
+      select coalesce(p.volume_size_gb, 0) into v_volume_gb
+      from public.user_subscriptions s join public.fly_plans p on p.tier = s.tier
+      where s.user_id = new.user_id;
+    end if;
+    new.monthly_cost_estimate_usd := private.storage_monthly_cost_usd(coalesce(v_volume_gb, 0));
+  else
+    new.monthly_cost_estimate_usd :=
+      private.machine_monthly_cost_usd(coalesce(new.cpu_kind, 'shared'), new.cpu_count, new.memory_mb);
+  end if;
+  return new;
+end
+$$;
+revoke all on function private.user_fly_apps_set_cost_estimate() from public;
+comment on function private.user_fly_apps_set_cost_estimate() is
+  'Trigger: the estimate of a row whose app is wanted and whose size is recorded: storage only '
+  '(private.storage_monthly_cost_usd, the plan''s volume when the row has one) while held or while the '
+  'machine is stopped or suspended; the running price of its size (private.machine_monthly_cost_usd) '
+  'otherwise. Rows whose app is not wanted keep the estimate the engine records (storage in a grace period, '
+  '0 once deleted).';
+
+drop trigger if exists user_fly_apps_cost_estimate on public.user_fly_apps;
+
+create trigger user_fly_apps_cost_estimate
+  before insert or update of monthly_cost_estimate_usd, held_at, last_machine_state, desired_state, cpu_kind,
+    cpu_count, memory_mb, volume_id
+  on public.user_fly_apps
+  for each row execute function private.user_fly_apps_set_cost_estimate();
 
 create or replace function private.refresh_cost_estimates() returns integer
 language plpgsql

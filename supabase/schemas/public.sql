@@ -420,7 +420,7 @@ ALTER TABLE public.fly_prices OWNER TO postgres;
 -- Name: TABLE fly_prices; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON TABLE public.fly_prices IS 'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it includes, additional memory per GB, a dedicated IPv4 address, a volume GB. Changing a price recomputes monthly_cost_estimate_usd of every plan and row.';
+COMMENT ON TABLE public.fly_prices IS 'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it includes, additional memory per GB, a dedicated IPv4 address, a volume GB, a stopped machine''s root file system GB. Changing a price recomputes monthly_cost_estimate_usd of every plan and row.';
 
 --
 -- Name: fly_rollout_events; Type: TABLE; Schema: public; Owner: postgres

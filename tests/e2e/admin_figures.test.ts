@@ -33,7 +33,12 @@ Deno.test("admin figures: summary without deleted rows, storage-only estimates, 
     assert(storage > 0 && storage < plan, `storage ${storage} < plan ${plan}`);
 
     await t.step("summary: deleted rows apart; the counts add up to the total", async () => {
-      const { body } = await admin(stack, "/summary");
+      const { status, body } = await admin(stack, "/summary");
+      assertEquals(
+        status,
+        200,
+        `${JSON.stringify(body)}\n${stack.logs.filter((l) => l.includes("error")).slice(-3).join("\n")}`,
+      );
       assertEquals([body.total, body.active, body.deleted], [2, 2, 1]);
       assertEquals(body.active + body.errors + body.failed + body.pending + body.other, body.total);
       assertEquals(body.estimated_monthly_cost_usd, Math.round(2 * plan * 100) / 100);

@@ -5,7 +5,7 @@
  * its database (the `advisors` and `dblint` stages: only the cluster's `postgres` database has pg_cron, which
  * the doctor's functions read).
  */
-import { assert, assertEquals } from "../_support/assert.ts";
+import { assert } from "../_support/assert.ts";
 import { connect, createScratchDatabase } from "../_support/database.ts";
 import { dbLint } from "../../scripts/local/supabase_cli.ts";
 

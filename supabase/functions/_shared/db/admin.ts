@@ -201,13 +201,16 @@ export class AdminRepository {
 
   /** Figures of the whole fleet. */
   async summary(): Promise<FleetSummary> {
+    // A list goes as one text parameter split in SQL: a JS array parameter is serialised as an array only
+    // once postgres.js has fetched the array types, which a fresh pool's first query may precede.
+    const textArray = (values: readonly string[]) => this.#sql`string_to_array(${values.join(",")}, ',')`;
     const [row] = await this.#sql<FleetSummary[]>`
       select count(*) filter (where live)::int as total,
              count(*) filter (where live and status = 'active')::int as active,
              count(*) filter (where live and status = 'error')::int as errors,
              count(*) filter (where live and status = 'failed')::int as failed,
-             count(*) filter (where live and status = any(${IN_FLIGHT_STATUSES}))::int as pending,
-             count(*) filter (where live and status <> all(${COUNTED_STATUSES}))::int as other,
+             count(*) filter (where live and status = any(${textArray(IN_FLIGHT_STATUSES)}))::int as pending,
+             count(*) filter (where live and status <> all(${textArray(COUNTED_STATUSES)}))::int as other,
              count(*) filter (where live and held_at is not null)::int as held,
              count(*) filter (where live and not in_sync)::int as out_of_sync,
              count(*) filter (where live and drift <> '{}'::jsonb)::int as drifted,
