@@ -71,8 +71,12 @@ Deno.test("under ~30% injected faults on every endpoint, upgrades converge in bo
       );
       sweeps++;
     }
+    // About 30% of the requests meet a fault; a tenth is far below any seed's share (a fixed count was not:
+    // ~50 requests in all, 8 hits in one run).
     const hits = stack.emulator.faults.list().reduce((sum, rule) => sum + rule.hits, 0);
-    assert(hits >= 10, `the faults did hit (${hits} times; ${context})`);
+    const requests = Object.values(stack.emulator.requestCounts())
+      .reduce((n, byOutcome) => n + Object.values(byOutcome).reduce((a, b) => a + b, 0), 0);
+    assert(hits >= 5 && hits >= requests / 10, `the faults did hit (${hits} of ${requests}; ${context})`);
     const dropped = Object.values(stack.emulator.requestCounts()).reduce((n, c) => n + (c.dropped ?? 0), 0);
     assert(dropped > 0, `some responses were dropped after processing (${context})`);
     stack.emulator.faults.clear();
