@@ -30,7 +30,7 @@ const SERIAL_FILES: Record<string, string> = {
   "tests/e2e/admin_doctor.test.ts": "shared database: Vault secrets, pg_cron's jobs and run details",
   "tests/e2e/cron.test.ts": "shared database: Vault secrets, pg_cron's job, pg_net's queue",
   "tests/local/cron_migration.test.ts": "shared database: pg_cron's jobs",
-  "tests/reconcile/patch_columns.test.ts": "shared database (read only)",
+  "tests/db/patch_columns.test.ts": "shared database (read only)",
   "tests/http/entrypoints.test.ts": "sets process environment variables, which child processes inherit",
 };
 

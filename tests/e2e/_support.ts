@@ -172,7 +172,7 @@ export interface EventRow {
   error_details: string | null;
 }
 
-/** The health function's report (see `_shared/reconcile/sweep.ts`). */
+/** The health function's report (see `_shared/sweep/sweep.ts`). */
 export interface SweepReport {
   run_id: number | null;
   drift_rows: number;

@@ -1,10 +1,10 @@
 /** The controller (claim -> reconcile -> record) against a real database and the Machines API emulator. */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
-import { APP_SECRET_VALUE, withEngine } from "./_engine_fixture.ts";
+import { APP_SECRET_VALUE, withEngine } from "../_support/engine_fixture.ts";
 import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { type Machine, MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
-import type { EngineFixture } from "./_engine_fixture.ts";
+import type { EngineFixture } from "../_support/engine_fixture.ts";
 import { type RolloutSpec, RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 
 /** The machines of the emulator's only app that are not destroyed, typed like the client sees them. */

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig } from "../../supabase/functions/_shared/config
 import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { outcomeRecord } from "../../supabase/functions/_shared/controller/controller.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
-import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
+import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/sweep/fleet_listing.ts";
 import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/sweep/sweep.ts";
 

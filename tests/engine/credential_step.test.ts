@@ -4,7 +4,7 @@ import { ensureCredential } from "../../supabase/functions/_shared/engine/creden
 import type { ReconcileContext } from "../../supabase/functions/_shared/engine/context.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
-import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
+import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 
 const APP = "cred-step-app";
 const DAY_MS = 86_400_000;

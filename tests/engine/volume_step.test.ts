@@ -9,7 +9,7 @@ import {
   VOLUME_NAME,
 } from "../../supabase/functions/_shared/engine/volume_step.ts";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
-import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
+import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 
 const APP = "vol-step-app";
 

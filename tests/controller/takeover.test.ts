@@ -4,7 +4,7 @@
  * enforces Fly's documented limits); the instance that let go itself keeps its warm buckets.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { withEngine } from "./_engine_fixture.ts";
+import { withEngine } from "../_support/engine_fixture.ts";
 import { createFlyClient, PER_IDENTIFIER_REFILL_MS } from "../../supabase/functions/_shared/fly/mod.ts";
 import type { UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";

@@ -4,12 +4,12 @@
  * health gate, and the rollout completes with the default max_failures of 0.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { withEngine } from "./_engine_fixture.ts";
+import { withEngine } from "../_support/engine_fixture.ts";
 import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
 import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
-import type { EngineFixture } from "./_engine_fixture.ts";
+import type { EngineFixture } from "../_support/engine_fixture.ts";
 
 const IMAGE_B = "registry.fly.io/vyx-user-backend:b";
 

@@ -16,9 +16,9 @@ import {
   type FlyEmulatorOptions,
   startFlyEmulator,
 } from "../../scripts/local/fly-emulator/mod.ts";
-import type { ScratchDatabase } from "../_support/database.ts";
-import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
-import { applyTierChanges } from "../_support/tier_outbox.ts";
+import type { ScratchDatabase } from "./database.ts";
+import { createMigratedDatabase, createUsers } from "./migrated_database.ts";
+import { applyTierChanges } from "./tier_outbox.ts";
 import { createRepositories } from "../../supabase/functions/_shared/db/repositories.ts";
 
 /** The value of the secret every user app receives in these tests. */

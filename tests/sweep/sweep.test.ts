@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { createUsers } from "../_support/migrated_database.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
-import { type EngineFixture, withEngine } from "./_engine_fixture.ts";
+import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/sweep/fleet_listing.ts";
 import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/sweep/sweep.ts";
