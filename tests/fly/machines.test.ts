@@ -101,6 +101,8 @@ Deno.test("machines: stop then immediate start answers 412 'machine still active
 });
 
 Deno.test("machines: update replaces the config with a new version; a stale current_version answers 409", async () => {
+  // A replacement long enough that the start right after the update meets it on a loaded machine too.
+  const replaceMs = 1_000;
   await withFly(async (fixture) => {
     const { client } = fixture;
     const machine = await appWithMachine(fixture);
@@ -127,7 +129,7 @@ Deno.test("machines: update replaces the config with a new version; a stale curr
       FlyBadRequestError,
       "region cannot be changed",
     );
-  });
+  }, { latency: { replaceMs } });
 });
 
 Deno.test("machines: min_secrets_version above the app's secrets answers 412 until the version exists", async () => {
