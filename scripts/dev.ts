@@ -110,7 +110,9 @@ Local stack is up.
   Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
 
 Ops CLI (paste both lines in another terminal; only Node/npm needed):
-  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret} DATABASE_URL=${databaseUrl}
+  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret} DATABASE_URL=${databaseUrl}${
+    services.emulator ? ` FLY_EMULATOR_URL=${services.flyApiUrl}` : ""
+  }
   ${DENO_COMMAND} task ops --help
 
 Try this (in that terminal):

@@ -4,7 +4,8 @@
  * the ops CLI, psql, curl) runs in bash and exits 0; then so does every line of the README's ```sh blocks and
  * of docs/operations.md's "The ops CLI" and "Console" sections, against that stack, except lines with
  * placeholders (`<ref>`, `…`) and `task dev` / `task test` themselves (this test runs dev; CI runs test).
- * `task console` is started, answers its page, and is stopped. Dev's own output carries no runtime warning.
+ * `task console` is started, answers its page, and is stopped. The "Try failures" block runs as one script and
+ * the machine it stops behind the engine's back is started again. Dev's output carries no runtime warning.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { DENO_COMMAND, paths } from "../../scripts/local/paths.ts";
@@ -145,6 +146,13 @@ Deno.test("every command line dev and the README / operations docs print runs as
         await run(line, setup);
       }
     }
+    // The "Try failures" block is one script (its lines share variables): the stopped machine is started again.
+    const tryFailures = shellLines(section(operations, "Try failures"));
+    const script = await bash([exportLine!, "set -eo pipefail", ...tryFailures].join("\n"), "", env);
+    assertEquals(script.code, 0, script.out);
+    assert(script.out.includes('"state":"started"'), `the sweep started the machine again:\n${script.out}`);
+    assert(!script.out.includes('"state":"stopped"'), `no machine left stopped:\n${script.out}`);
+    ran.push(...tryFailures);
     for (const expected of ["task ops list", "task ops doctor", "task console"]) {
       assert(ran.some((line) => line.includes(`${DENO_COMMAND} ${expected}`)), `${expected} was run: ${ran}`);
     }
