@@ -10,8 +10,8 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { ConfigError } from "../supabase/functions/_shared/config.ts";
 import { startLocalDatabase } from "./local/database.ts";
-import { paths } from "./local/paths.ts";
-import { readFunctionsEnvFile, type Services, startServices } from "./local/stack.ts";
+import { DENO_COMMAND, paths } from "./local/paths.ts";
+import { readFunctionsEnvFile, type Services, startServices, validateFunctionEnv } from "./local/stack.ts";
 import { type ConsoleServer, DEFAULT_CONSOLE_PORT, startConsoleServer } from "./console/server.ts";
 
 /** Default gateway port: clear of `supabase start` (54321 API ... 54329 pooler). */
@@ -24,11 +24,11 @@ const DEMO_USERS = {
   free: "00000000-0000-4000-8000-000000000003",
 };
 
-const USAGE = `Usage: deno task dev [-- --env-file PATH] [--help]
+const USAGE = `Usage: ${DENO_COMMAND} task dev [-- --env-file PATH] [--help]
 
 Runs the whole system locally until Ctrl-C, then removes everything:
 a throwaway PostgreSQL 15 set up like hosted Supabase (pg_cron, Vault, pg_net and auth stand-ins, the
-migrations, the demo seed), the Fly Machines API emulator, the three functions behind a gateway at
+migrations, the demo seed), the Fly Machines API emulator, the four functions behind a gateway at
 http://127.0.0.1:<GATEWAY_PORT>/functions/v1/<name>, and the pg_net worker.
 
 Environment:
@@ -45,39 +45,39 @@ Function configuration comes from supabase/functions/.env (copy .env.example the
 defaults). It is validated with the functions' own schema before start. With FLY_API_TOKEN set there, the
 real Machines API is used instead of the emulator.`;
 
-function gatewayPort(): number {
-  const raw = Deno.env.get("GATEWAY_PORT")?.trim();
-  if (!raw) return DEFAULT_GATEWAY_PORT;
+/** The port a variable names, or its default. */
+function portFrom(variable: string, fallback: number): number {
+  const raw = Deno.env.get(variable)?.trim();
+  if (!raw) return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new Error("GATEWAY_PORT must be a TCP port number (1-65535)");
+    throw new Error(`${variable} must be a TCP port number (1-65535)`);
   }
   return port;
 }
 
-/** The console's port: CONSOLE_PORT or the default. */
-function consolePort(): number {
-  const raw = Deno.env.get("CONSOLE_PORT")?.trim();
-  if (!raw) return DEFAULT_CONSOLE_PORT;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new Error("CONSOLE_PORT must be a TCP port number (1-65535)");
-  }
-  return port;
-}
-
-/** Fails with one line naming GATEWAY_PORT when the port is taken. */
-function assertPortFree(port: number): void {
+/** Fails with one line naming the variable when its port is taken. */
+function assertPortFree(port: number, variable: string): void {
   try {
     Deno.listen({ hostname: "127.0.0.1", port }).close();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new Error(
-        `port ${port} (GATEWAY_PORT) is already in use: stop what listens there or set GATEWAY_PORT to a free port`,
+        `port ${port} (${variable}) is already in use: stop what listens there or set ${variable} to a free port`,
       );
     }
     throw error;
   }
+}
+
+/** Both ports, validated and free: GATEWAY_PORT and CONSOLE_PORT. */
+function ports(): { gateway: number; console: number } {
+  const gateway = portFrom("GATEWAY_PORT", DEFAULT_GATEWAY_PORT);
+  const operatorConsole = portFrom("CONSOLE_PORT", DEFAULT_CONSOLE_PORT);
+  if (gateway === operatorConsole) throw new Error(`GATEWAY_PORT and CONSOLE_PORT are both ${gateway}`);
+  assertPortFree(gateway, "GATEWAY_PORT");
+  assertPortFree(operatorConsole, "CONSOLE_PORT");
+  return { gateway, console: operatorConsole };
 }
 
 async function seed(databaseUrl: string): Promise<void> {
@@ -109,32 +109,39 @@ Local stack is up.
   Provisioner key   ${secret}
   Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
 
-Ops CLI (paste in another terminal, then: deno task ops --help):
-  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret}
+Ops CLI (paste both lines in another terminal; only Node/npm needed):
+  export FUNCTIONS_URL=${fn} PROVISIONER_SECRET=${secret} DATABASE_URL=${databaseUrl}${
+    services.emulator ? ` FLY_EMULATOR_URL=${services.flyApiUrl}` : ""
+  }
+  ${DENO_COMMAND} task ops --help
 
-Try this (in another terminal):
+Try this (in that terminal):
   # upgrade the free demo user: the trigger queues the change, the drainer (every second) kicks provisioning
-  psql ${databaseUrl} -c "update user_subscriptions set tier = 'pro' where user_id = '${DEMO_USERS.free}'"
+  psql "$DATABASE_URL" -c "update user_subscriptions set tier = 'pro' where user_id = '${DEMO_USERS.free}'"
   # read its state as ops would
-  curl -s -H "Authorization: Bearer ${secret}" "${fn}/provision-user-fly-app?user_id=${DEMO_USERS.free}"
+  curl -s -H "Authorization: Bearer $PROVISIONER_SECRET" "$FUNCTIONS_URL/provision-user-fly-app?user_id=${DEMO_USERS.free}"
   # or as the app/admin UI would
-  psql ${databaseUrl} -c "select * from get_user_fly_app_status('${DEMO_USERS.free}')"
+  psql "$DATABASE_URL" -c "select * from get_user_fly_app_status('${DEMO_USERS.free}')"
   # run a health sweep now (pg_cron also runs it every minute)
-  curl -s -X POST -H "Authorization: Bearer ${secret}" -H "Content-Type: application/json" -d '{}' "${fn}/check-fly-apps-health?wait=true"
+  curl -s -X POST -H "Authorization: Bearer $PROVISIONER_SECRET" -H "Content-Type: application/json" -d '{}' "$FUNCTIONS_URL/check-fly-apps-health?wait=true"
+  # see it as ops do, then check the whole chain
+  ${DENO_COMMAND} task ops show ${DEMO_USERS.free}
+  ${DENO_COMMAND} task ops doctor
   # downgrade again: the app is taken away
-  psql ${databaseUrl} -c "update user_subscriptions set tier = 'free' where user_id = '${DEMO_USERS.free}'"
+  psql "$DATABASE_URL" -c "update user_subscriptions set tier = 'free' where user_id = '${DEMO_USERS.free}'"
 
 Press Ctrl-C to stop; everything is removed.
 `;
 }
 
 async function main(envFile: string | undefined): Promise<void> {
-  const port = gatewayPort();
-  assertPortFree(port);
+  // Everything that can be wrong with the settings is said before anything starts.
+  const port = ports();
   if (envFile !== undefined && !(await Deno.stat(envFile).then((s) => s.isFile, () => false))) {
     throw new Error(`--env-file ${envFile} is not a readable file`);
   }
   const functionEnv = await readFunctionsEnvFile(envFile);
+  validateFunctionEnv(functionEnv, port.gateway);
   console.log("Starting the local database...");
   const database = await startLocalDatabase({ log: console.log });
   let services: Services | undefined;
@@ -145,11 +152,11 @@ async function main(envFile: string | undefined): Promise<void> {
   Deno.addSignalListener("SIGTERM", shutdown);
   try {
     console.log(`Migrations applied (as postgres): ${database.migrations.applied.join(", ") || "none"}`);
-    assertPortFree(port);
+    assertPortFree(port.gateway, "GATEWAY_PORT");
     services = await startServices({
       databaseUrl: database.cluster.url,
       functionEnv,
-      gatewayPort: port,
+      gatewayPort: port.gateway,
       onFunctionOutput: (line) => console.log(`[functions] ${line}`),
     });
     // Seeded once the functions run, so the paid demo users' kicks are answered at once.
@@ -158,7 +165,7 @@ async function main(envFile: string | undefined): Promise<void> {
       functionsUrl: `${services.gatewayUrl}/functions/v1`,
       provisionerSecret: services.provisionerSecret,
       actor: Deno.env.get("OPS_ACTOR") || "console",
-      port: consolePort(),
+      port: port.console,
     });
     console.log(instructions(database.cluster.url, database.cluster.adminUrl, services, consoleServer));
     if (Deno.env.get("DEV_EXIT_AFTER_START") === "1") shutdown();

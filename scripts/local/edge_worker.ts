@@ -28,11 +28,12 @@ export const CONTROL_PREFIX = "/_edge_worker/";
 const REASONS: readonly BeforeUnloadReason[] = ["cpu", "memory", "wall_clock", "early_drop", "termination"];
 
 /**
- * A copy of `request` without its signal: like the edge runtime, background work that outlives the response
- * (EdgeRuntime.waitUntil) must not see the caller's request as aborted.
+ * A copy of `request` (at `url`, default its own) without its signal: like the edge runtime, background work
+ * that outlives the response (EdgeRuntime.waitUntil) must not see the caller's request as aborted. Never
+ * touching `request.signal` also keeps Deno.serve from warning about its legacy abort-on-success signal.
  */
-function detached(request: Request): Request {
-  return new Request(request.url, {
+export function detached(request: Request, url: string | URL = request.url): Request {
+  return new Request(url, {
     method: request.method,
     headers: request.headers,
     body: request.body,

@@ -9,7 +9,7 @@
  *     [--workers 4] [--wall-clock-ms 150000]
  */
 import { DEFAULT_WALL_CLOCK_MS, DEFAULT_WORKERS, MAX_WALL_CLOCK_MS } from "./edge_runtime.ts";
-import type { EdgeFunction } from "./edge_worker.ts";
+import { detached, type EdgeFunction } from "./edge_worker.ts";
 import { FunctionWorkerPool } from "./worker_pool.ts";
 
 export type { EdgeFunction } from "./edge_worker.ts";
@@ -47,7 +47,7 @@ export function createGatewayHandler(
     if (!match || !fn) return notFound();
     url.pathname = `/${match[1]}${match[2] ?? ""}`;
     try {
-      return await fn.fetch(new Request(url, request));
+      return await fn.fetch(detached(request, url));
     } catch (error) {
       console.error(`function ${match[1]} failed:`, (error as Error).message);
       return Response.json({ code: "INTERNAL_ERROR", message: "Function failed" }, { status: 500 });

@@ -11,3 +11,9 @@ export const paths = {
   gateway: `${root}/scripts/local/functions_gateway.ts`,
   denoConfig: `${root}/deno.json`,
 };
+
+/**
+ * The pinned Deno as a machine with only Node/npm runs it (as the README and `.ci/run` do): every command
+ * line the local tools print starts with it, so that it runs as printed.
+ */
+export const DENO_COMMAND = "npx --yes deno@2.9.6";

@@ -79,6 +79,53 @@ export async function readFunctionsEnvFile(
   return withoutEmptyValues(Object.fromEntries(entries) as Record<string, string>);
 }
 
+/** What {@link functionEnvironment} combines. */
+interface FunctionEnvironmentParts {
+  /** The env file's values, empty ones dropped. */
+  given: Record<string, string>;
+  gatewayUrl: string;
+  databaseUrl: string;
+  provisionerSecret: string;
+  /** The emulator's API, when it stands in for Fly. */
+  fly?: { url: string; token: string };
+}
+
+/** The functions' environment: the local defaults, then the env file's values, then the emulator's API. */
+function functionEnvironment(
+  { given, gatewayUrl, databaseUrl, provisionerSecret, fly }: FunctionEnvironmentParts,
+) {
+  return {
+    SUPABASE_URL: gatewayUrl,
+    SUPABASE_DB_URL: databaseUrl,
+    SUPABASE_ANON_KEY: LOCAL_KEYS.anon,
+    SUPABASE_SERVICE_ROLE_KEY: LOCAL_KEYS.serviceRole,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_KEYS.anon }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_KEYS.serviceRole }),
+    FLY_ORG_SLUG: "personal",
+    FLY_DEFAULT_REGION: "sin",
+    FLY_APP_IMAGE: "registry.fly.io/vyx-user-backend:latest",
+    PROVISIONER_SECRET: provisionerSecret,
+    ...given,
+    ...(fly ? { FLY_API_BASE_URL: fly.url, FLY_API_TOKEN: fly.token } : {}),
+  };
+}
+
+/**
+ * Validates the env file's values as {@link startServices} will run the functions with them, before anything
+ * starts (the database and the emulator's address are not known yet and stand in as placeholders): throws
+ * the functions' `ConfigError`, which names the variables and never their values.
+ */
+export function validateFunctionEnv(functionEnv: Record<string, string>, gatewayPort: number): void {
+  const given = withoutEmptyValues(functionEnv);
+  loadConfig(functionEnvironment({
+    given,
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    databaseUrl: "postgresql://postgres@127.0.0.1:5432/postgres",
+    provisionerSecret: given.PROVISIONER_SECRET ?? `local-provisioner-${crypto.randomUUID()}`,
+    fly: given.FLY_API_TOKEN ? undefined : { url: "http://127.0.0.1:4280", token: "emulator-placeholder" },
+  }));
+}
+
 /**
  * Starts emulator, gateway, Vault settings and worker; stops what started if a later step fails.
  * The function environment is validated with the functions' own schema (`loadConfig`) before the gateway
@@ -98,20 +145,13 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     const provisionerSecret = given.PROVISIONER_SECRET ?? `local-provisioner-${crypto.randomUUID()}`;
     const port = options.gatewayPort ?? freePort();
     const gatewayUrl = `http://127.0.0.1:${port}`;
-    const functionEnv: Record<string, string> = {
-      SUPABASE_URL: gatewayUrl,
-      SUPABASE_DB_URL: options.databaseUrl,
-      SUPABASE_ANON_KEY: LOCAL_KEYS.anon,
-      SUPABASE_SERVICE_ROLE_KEY: LOCAL_KEYS.serviceRole,
-      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_KEYS.anon }),
-      SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_KEYS.serviceRole }),
-      FLY_ORG_SLUG: "personal",
-      FLY_DEFAULT_REGION: "sin",
-      FLY_APP_IMAGE: "registry.fly.io/vyx-user-backend:latest",
-      PROVISIONER_SECRET: provisionerSecret,
-      ...given,
-      ...(emulator ? { FLY_API_BASE_URL: emulator.url, FLY_API_TOKEN: emulator.token } : {}),
-    };
+    const functionEnv = functionEnvironment({
+      given,
+      gatewayUrl,
+      databaseUrl: options.databaseUrl,
+      provisionerSecret,
+      fly: emulator,
+    });
     // The emulator enforces the app-create limit the functions are configured for (Fly documents none).
     emulator?.setAppCreateLimit(loadConfig(functionEnv).fly.appCreateRule);
     const gateway = await startFunctionsGateway({

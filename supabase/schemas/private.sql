@@ -1269,7 +1269,6 @@ CREATE FUNCTION private.ops_doctor_report() RETURNS jsonb
     SET search_path TO ''
     AS $_$
 declare
-  v_report jsonb := '{}'::jsonb;
   v_vault jsonb;
   v_cron jsonb;
   v_net jsonb;
@@ -1295,6 +1294,9 @@ begin
       select jsonb_build_object('available', true,
         'job', (select jsonb_build_object('schedule', j.schedule, 'active', j.active, 'command', j.command)
                 from cron.job j where j.jobname = 'check-fly-apps-health' limit 1),
+        'scheduled_since', greatest(pg_postmaster_start_time(),
+                                    (select s.scheduled_at from private.cron_job_schedules s
+                                     where s.jobname = 'check-fly-apps-health')),
         'last_run', (select jsonb_build_object('status', d.status, 'start_time', d.start_time,
                                                'end_time', d.end_time, 'message', left(d.return_message, 300))
                      from cron.job_run_details d join cron.job j on j.jobid = d.jobid
@@ -1320,8 +1322,7 @@ begin
     $q$ into v_net;
   end if;
 
-  v_report := jsonb_build_object('vault', v_vault, 'cron', v_cron, 'net', v_net, 'checked_at', now());
-  return v_report;
+  return jsonb_build_object('vault', v_vault, 'cron', v_cron, 'net', v_net, 'checked_at', now());
 end
 $_$;
 
@@ -1331,7 +1332,7 @@ ALTER FUNCTION private.ops_doctor_report() OWNER TO postgres;
 -- Name: FUNCTION ops_doctor_report(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.ops_doctor_report() IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, the check-fly-apps-health cron job and its last run, pg_net''s queue and its recent responses.';
+COMMENT ON FUNCTION private.ops_doctor_report() IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
 
 --
 -- Name: pin_fly_rollout_digest(uuid, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2317,6 +2318,23 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: cron_job_schedules; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.cron_job_schedules (
+    jobname text NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE private.cron_job_schedules OWNER TO postgres;
+
+--
+-- Name: TABLE cron_job_schedules; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.cron_job_schedules IS 'When each pg_cron job of ours was first scheduled in this database (pg_cron does not record it): the doctor''s "scheduled, not run yet" window starts at the later of this and the server start.';
+
+--
 -- Name: fly_rate_buckets; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -2398,6 +2416,13 @@ ALTER TABLE private.user_fly_apps_archive OWNER TO postgres;
 --
 
 COMMENT ON TABLE private.user_fly_apps_archive IS 'Duplicate per-user rows of the seed system, archived when the one-row-per-user rule was introduced. Their fly_app_name may still exist in Fly: the health sweep reports such apps as orphans.';
+
+--
+-- Name: cron_job_schedules cron_job_schedules_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.cron_job_schedules
+    ADD CONSTRAINT cron_job_schedules_pkey PRIMARY KEY (jobname);
 
 --
 -- Name: fly_rate_buckets fly_rate_buckets_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres

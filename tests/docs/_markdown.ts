@@ -115,3 +115,36 @@ export function codeBlockUnder(text: string, title: string): string[] {
   if (open < 0 || close < 0) throw new Error(`no code block under "${title}"`);
   return lines.slice(open + 1, close);
 }
+
+/** The part of a doc from the heading `title` (any level) to the next heading of the same or a higher level. */
+export function section(text: string, title: string): string {
+  const lines = text.split("\n");
+  const level = (line: string) => /^(#{1,6})\s/.exec(line)?.[1].length;
+  const start = lines.findIndex((line) =>
+    level(line) !== undefined && line.replace(/^#+/, "").trim() === title
+  );
+  if (start < 0) throw new Error(`no heading "${title}"`);
+  let inFence = false;
+  const end = lines.findIndex((line, index) => {
+    if (fence.test(line)) inFence = !inFence;
+    const depth = level(line);
+    return index > start && !inFence && depth !== undefined && depth <= level(lines[start])!;
+  });
+  return lines.slice(start, end < 0 ? undefined : end).join("\n");
+}
+
+/** The lines of every ```sh block of `text`, as printed (blank lines and whole-line comments left out). */
+export function shellLines(text: string): string[] {
+  const found: string[] = [];
+  let inShell = false;
+  let inFence = false;
+  for (const line of text.split("\n")) {
+    if (fence.test(line)) {
+      inShell = !inFence && line.trim() === "```sh";
+      inFence = !inFence;
+      continue;
+    }
+    if (inShell && line.trim() !== "" && !line.trim().startsWith("#")) found.push(line);
+  }
+  return found;
+}

@@ -5,7 +5,8 @@
  * {@link continuationIndent} spaces or more continue the previous entry's description.
  *
  * The test fails when the block names a path that does not exist, or when a folder at the top level of the
- * repository, or directly under supabase/functions/_shared/, scripts/ or tests/, exists but is not named
+ * repository, or directly under supabase/functions/ (every function), supabase/functions/_shared/, scripts/ or
+ * tests/, exists but is not named
  * (itself or something inside it). Folders git ignores (.gitignore's folder patterns) and .git do not count.
  */
 import { join } from "node:path";
@@ -16,7 +17,7 @@ import { codeBlockUnder, repoRoot } from "./_markdown.ts";
 const continuationIndent = 16;
 
 /** The folders whose every sub-folder must be named ("" is the repository's top level). */
-const coveredFolders = ["", "supabase/functions/_shared", "scripts", "tests"];
+const coveredFolders = ["", "supabase/functions", "supabase/functions/_shared", "scripts", "tests"];
 
 /** One named path: repository-relative, without a trailing slash, and whether it is a folder. */
 interface NamedPath {

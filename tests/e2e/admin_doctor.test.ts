@@ -52,6 +52,9 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
         return row?.status_code === 202;
       });
 
+      const [{ since }] = await admin<{ since: string | null }[]>`
+        select private.ops_doctor_report() -> 'cron' ->> 'scheduled_since' as since`;
+      assert(since !== null && !Number.isNaN(Date.parse(since)), `scheduled_since reported: ${since}`);
       const healthy = await ops(stack, ["doctor"]);
       assertEquals(healthy.code, 0, `${healthy.out}\n${healthy.err}`);
       assert(healthy.out.includes("all checks passed"), healthy.out);

@@ -1,7 +1,8 @@
 /**
  * The two local commands as a new user meets them: `--help` prints usage; `dev` fails with one line (no stack
- * trace) naming GATEWAY_PORT when the port is taken, and naming the variable (never its value) when the
- * functions' configuration is invalid; empty values in the env file keep the defaults.
+ * trace), before it starts anything, naming GATEWAY_PORT or CONSOLE_PORT when the port is taken, and naming
+ * the variable (never its value) when the functions' configuration is invalid; empty values in the env file
+ * keep the defaults.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { paths } from "../../scripts/local/paths.ts";
@@ -27,7 +28,7 @@ function assertNoStackTrace(text: string): void {
 Deno.test("dev --help and emulator --help print usage and exit 0", async () => {
   const dev = await run("scripts/dev.ts", ["--help"]);
   assertEquals(dev.code, 0, dev.stderr);
-  assert(dev.stdout.startsWith("Usage: deno task dev"), dev.stdout);
+  assert(dev.stdout.startsWith("Usage: npx --yes deno@2.9.6 task dev"), dev.stdout);
   assert(dev.stdout.includes("GATEWAY_PORT"), dev.stdout);
   const emulator = await run("scripts/local/fly-emulator/main.ts", ["--", "--help"]);
   assertEquals(emulator.code, 0, emulator.stderr);
@@ -37,40 +38,55 @@ Deno.test("dev --help and emulator --help print usage and exit 0", async () => {
   assert(unknown.stderr.includes("Usage:"), unknown.stderr);
 });
 
-Deno.test("dev: a taken gateway port is one line naming GATEWAY_PORT, exit 1", async () => {
-  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const port = String((taken.addr as Deno.NetAddr).port);
-    const dev = await run("scripts/dev.ts", [], { GATEWAY_PORT: port });
-    assertEquals(dev.code, 1);
-    const lines = dev.stderr.trim().split("\n");
-    assertEquals(lines.length, 1, dev.stderr);
-    assert(lines[0].startsWith(`dev: port ${port} (GATEWAY_PORT) is already in use`), lines[0]);
-    assertNoStackTrace(dev.stdout + dev.stderr);
-  } finally {
-    taken.close();
-  }
-});
+/** A free port on 127.0.0.1. */
+function freePort(): string {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  probe.close();
+  return String((probe.addr as Deno.NetAddr).port);
+}
 
-Deno.test("dev: an invalid function configuration names the variable, never its value, before 'up'", async () => {
+for (const variable of ["GATEWAY_PORT", "CONSOLE_PORT"]) {
+  Deno.test(`dev: a taken ${variable} is one line naming it, exit 1, before anything starts`, async () => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const dev = await run("scripts/dev.ts", [], {
+        GATEWAY_PORT: freePort(),
+        CONSOLE_PORT: freePort(),
+        [variable]: port,
+      });
+      assertEquals(dev.code, 1);
+      const lines = dev.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, dev.stderr);
+      assert(lines[0].startsWith(`dev: port ${port} (${variable}) is already in use`), lines[0]);
+      assertEquals(dev.stdout, "", "nothing started");
+      assertNoStackTrace(dev.stdout + dev.stderr);
+    } finally {
+      taken.close();
+    }
+  });
+}
+
+Deno.test("dev: an invalid function configuration names the variable, never its value, before anything starts", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dev-env-" });
   const envFile = `${dir}/.env`;
   const shortSecret = "tooShort-7c1e";
   await Deno.writeTextFile(
     envFile,
-    `PROVISIONER_SECRET=${shortSecret}\nSWEEP_LIMIT=5000\nFLY_API_BASE_URL=\n`,
+    `PROVISIONER_SECRET=${shortSecret}\nSWEEP_LIMIT=5000\nFLY_APP_NAME_HASH_LENGTH=99\nFLY_API_BASE_URL=\n`,
   );
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = String((probe.addr as Deno.NetAddr).port);
-  probe.close();
   try {
-    const dev = await run("scripts/dev.ts", ["--env-file", envFile], { GATEWAY_PORT: port });
+    const dev = await run("scripts/dev.ts", ["--env-file", envFile], {
+      GATEWAY_PORT: freePort(),
+      CONSOLE_PORT: freePort(),
+    });
     assertEquals(dev.code, 1, dev.stdout + dev.stderr);
-    assert(!dev.stdout.includes("Local stack is up"), dev.stdout);
+    assertEquals(dev.stdout, "", "nothing started: no database, no migrations");
     const line = dev.stderr.trim().split("\n").at(-1) ?? "";
     assert(line.startsWith("dev: the functions' configuration is invalid:"), dev.stderr);
     assert(line.includes("PROVISIONER_SECRET must be at least 16 characters"), line);
     assert(line.includes("SWEEP_LIMIT must be at most 1000"), line);
+    assert(line.includes("FLY_APP_NAME_HASH_LENGTH"), line);
     assert(!(dev.stdout + dev.stderr).includes(shortSecret), "the value is not printed");
     assertNoStackTrace(dev.stderr);
   } finally {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Cron } from "croner";
 import type { JsonRow } from "../db/admin.ts";
 import type { EngineDeps } from "../engine/context.ts";
 
@@ -20,6 +21,9 @@ export interface DoctorCheck {
 
 /** A cron run counts as recent within this many milliseconds. */
 const RECENT_MS = 2 * 60_000;
+
+/** A job's first run counts as late this long after it was due (pg_cron starts jobs within seconds). */
+const FIRST_RUN_GRACE_MS = 30_000;
 
 /** pg_net requests waiting beyond this count mean its worker is not keeping up. */
 const MAX_QUEUED = 100;
@@ -69,17 +73,7 @@ export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[]
       ? "no pg_cron job check-fly-apps-health: apply migration 20261206000600_cron.sql"
       : "the pg_cron job check-fly-apps-health is inactive",
   ));
-  const lastStart = lastRun?.start_time ? Date.parse(String(lastRun.start_time)) : NaN;
-  checks.push(verdict(
-    "cron.last_run",
-    lastRun?.status === "succeeded" && now - lastStart <= RECENT_MS,
-    `ran ${Math.round((now - lastStart) / 1000)} s ago and succeeded`,
-    !lastRun
-      ? "the cron job has never run (is pg_cron's scheduler running in this database?)"
-      : lastRun.status !== "succeeded"
-      ? `the last run ${lastRun.status}: ${lastRun.message ?? "no message"}`
-      : `the last run was ${Math.round((now - lastStart) / 1000)} s ago (more than 2 minutes)`,
-  ));
+  checks.push(cronLastRun({ job, lastRun, scheduledSince: cron.scheduled_since, now }));
   const latest = net.latest as JsonRow | null;
   const status = Number(latest?.status_code);
   checks.push(verdict(
@@ -106,6 +100,59 @@ export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[]
     `${net.queued} pg_net requests waiting: its background worker is not sending (restart it or check pg_net)`,
   ));
   return checks;
+}
+
+/** What {@link cronLastRun} judges: the report's cron job, its last run and since when it is scheduled. */
+export interface CronRunFacts {
+  job: JsonRow | null;
+  lastRun: JsonRow | null;
+  /** The later of the server start and the job's scheduling (ISO time), or null when unknown. */
+  scheduledSince: unknown;
+  now: number;
+}
+
+/** `2026-12-06T10:01:00Z`: a time as the doctor shows it. */
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * `cron.last_run`: ran recently and succeeded (ok); scheduled and not due yet, "scheduled, not run yet (next
+ * run at …)" (neither pass nor fail); or not running: never ran although it was due, failed, or stopped.
+ */
+export function cronLastRun({ job, lastRun, scheduledSince, now }: CronRunFacts): DoctorCheck {
+  const name = "cron.last_run";
+  const schedule = typeof job?.schedule === "string"
+    ? new Cron(job.schedule, { timezone: "UTC", paused: true })
+    : null;
+  const nextRun = (from: number) => schedule?.nextRun(new Date(from))?.getTime();
+  const next = nextRun(now);
+  const nextText = next === undefined ? "" : ` (next run at ${isoSeconds(next)})`;
+  if (!lastRun) {
+    const since = typeof scheduledSince === "string" ? Date.parse(scheduledSince) : NaN;
+    const due = Number.isNaN(since) ? undefined : nextRun(since);
+    if (due !== undefined && now <= due + FIRST_RUN_GRACE_MS) {
+      return { name, ok: null, detail: `scheduled, not run yet${nextText}` };
+    }
+    const dueText = due === undefined ? "" : ` (it was due at ${isoSeconds(due)})`;
+    return {
+      name,
+      ok: false,
+      detail:
+        `not running: the cron job has never run${dueText}; is pg_cron's scheduler running in this database?`,
+    };
+  }
+  const lastStart = Date.parse(String(lastRun.start_time));
+  const ago = Math.round((now - lastStart) / 1000);
+  if (lastRun.status !== "succeeded") {
+    return { name, ok: false, detail: `the last run ${lastRun.status}: ${lastRun.message ?? "no message"}` };
+  }
+  if (now - lastStart > RECENT_MS) {
+    return {
+      name,
+      ok: false,
+      detail: `not running: the last run was ${ago} s ago (more than 2 minutes)${nextText}`,
+    };
+  }
+  return { name, ok: true, detail: `ran ${ago} s ago and succeeded` };
 }
 
 /** Checks against Fly: the token is valid for the org; the image reference (not checkable through the API). */
