@@ -407,7 +407,6 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_report jsonb := '{}'::jsonb;
   v_vault jsonb;
   v_cron jsonb;
   v_net jsonb;
@@ -433,6 +432,9 @@ begin
       select jsonb_build_object('available', true,
         'job', (select jsonb_build_object('schedule', j.schedule, 'active', j.active, 'command', j.command)
                 from cron.job j where j.jobname = 'check-fly-apps-health' limit 1),
+        'scheduled_since', greatest(pg_postmaster_start_time(),
+                                    (select s.scheduled_at from private.cron_job_schedules s
+                                     where s.jobname = 'check-fly-apps-health')),
         'last_run', (select jsonb_build_object('status', d.status, 'start_time', d.start_time,
                                                'end_time', d.end_time, 'message', left(d.return_message, 300))
                      from cron.job_run_details d join cron.job j on j.jobid = d.jobid
@@ -458,13 +460,14 @@ begin
     $q$ into v_net;
   end if;
 
-  v_report := jsonb_build_object('vault', v_vault, 'cron', v_cron, 'net', v_net, 'checked_at', now());
-  return v_report;
+  return jsonb_build_object('vault', v_vault, 'cron', v_cron, 'net', v_net, 'checked_at', now());
 end
 $$;
 comment on function private.ops_doctor_report() is
   'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, '
-  'the check-fly-apps-health cron job and its last run, pg_net''s queue and its recent responses.';
+  'the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server '
+  'start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
+revoke all on function private.ops_doctor_report() from public, anon, authenticated, service_role;
 
 
 revoke all on all functions in schema private from public, anon, authenticated, service_role;

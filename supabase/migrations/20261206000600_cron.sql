@@ -1,9 +1,20 @@
 -- pg_cron schedules: the health-check sweep every minute, the tier-outbox drainer every second (every minute
 -- on Debian's pg_cron 1.4, where the local platform runs its own one-second drainer), and housekeeping of
--- cron.job_run_details. No job command holds a secret: the functions they call read Vault when they run.
--- pg_cron schedules: the health-check sweep every minute, and housekeeping of cron.job_run_details.
--- Works on Debian's pg_cron 1.4 (5-field schedules only) and on Supabase's newer pg_cron. The job command
--- holds no secret: private.invoke_health_check() reads the URL and the secret from Vault when it runs.
+-- cron.job_run_details. Works on Debian's pg_cron 1.4 (5-field schedules only) and on Supabase's newer
+-- pg_cron. No job command holds a secret: private.invoke_health_check() reads the URL and the secret from
+-- Vault when it runs.
+
+-- pg_cron keeps no time of when a job was scheduled; `ops doctor` needs it to tell a job that is not due yet
+-- from one that should have run and did not (private.ops_doctor_report's scheduled_since).
+create table if not exists private.cron_job_schedules (
+  jobname text primary key,
+  scheduled_at timestamptz not null default now()
+);
+comment on table private.cron_job_schedules is
+  'When each pg_cron job of ours was first scheduled in this database (pg_cron does not record it): the '
+  'doctor''s "scheduled, not run yet" window starts at the later of this and the server start.';
+revoke all on table private.cron_job_schedules from public, anon, authenticated, service_role;
+
 
 create or replace function private.invoke_health_check(p_body jsonb default '{}'::jsonb)
 returns bigint
@@ -54,6 +65,8 @@ begin
   end;
   -- cron.schedule(job_name, ...) replaces a job of the same name: re-running this is safe.
   perform cron.schedule('check-fly-apps-health', '* * * * *', 'select private.invoke_health_check()');
+  insert into private.cron_job_schedules (jobname) values ('check-fly-apps-health')
+  on conflict (jobname) do nothing;
   perform cron.schedule('purge-cron-job-run-details', '17 3 * * *',
     $cmd$delete from cron.job_run_details where end_time < now() - interval '7 days'$cmd$);
 end
