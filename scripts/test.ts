@@ -290,7 +290,11 @@ async function main(targets: string[]): Promise<number> {
         // Supabase's advisors and plpgsql_check lint (the real CLI) read the migrated shared database.
         Object.assign(
           stageResults,
-          await timed(phases, "database checks", () => databaseChecks(database.cluster.url)),
+          await timed(
+            phases,
+            "database checks",
+            () => databaseChecks(database.cluster.url, (text) => out.write(text)),
+          ),
         );
         for (const [name, args] of Object.entries(STATIC_CHECKS)) {
           stageResults[name] = await timed(phases, "static checks", () => runCheck(name, args));

@@ -96,14 +96,20 @@ export interface CheckResult {
 
 /**
  * `deno task test`'s database checks: `supabase db advisors --fail-on warn` and `supabase db lint --fail-on
- * error` against the test database, each printed and counted as one check.
+ * error` against the test database, each counted as one check; `print` gets each one's output in one piece
+ * (default: the console), so it stays whole next to other output.
  */
-export async function databaseChecks(url: string): Promise<Record<string, CheckResult>> {
+export async function databaseChecks(
+  url: string,
+  print: (text: string) => unknown = (text) => console.log(text),
+): Promise<Record<string, CheckResult>> {
   const results: Record<string, CheckResult> = {};
   for (const [name, check] of [["advisors", dbAdvisors], ["dblint", dbLint]] as const) {
-    console.log(`\n== supabase db ${name === "dblint" ? "lint" : name} ==`);
     const { code, stdout, stderr } = await check(url);
-    console.log((stdout + stderr).trim());
+    const verdict = code === 0 ? "passed" : `failed (exit ${code})`;
+    await print(
+      `\n== supabase db ${name === "dblint" ? "lint" : name}: ${verdict} ==\n${(stdout + stderr).trim()}\n`,
+    );
     results[name] = { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
   }
   return results;
