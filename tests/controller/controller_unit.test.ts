@@ -1,18 +1,10 @@
 /** The controller's decisions (no database): what an outcome writes, backoff with full jitter and a cap. */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { type OutcomeInput, outcomeRecord } from "../../supabase/functions/_shared/controller/controller.ts";
+import { unitTestConfig } from "../_support/unit_config.ts";
 
-const config = loadConfig({
-  FLY_API_TOKEN: "unit-test-token",
-  FLY_ORG_SLUG: "personal",
-  FLY_DEFAULT_REGION: "sin",
-  FLY_APP_IMAGE: "registry.example.com/app:1",
-  PROVISIONER_SECRET: "unit-test-provisioner-secret",
-  SUPABASE_URL: "http://127.0.0.1:9",
-  SUPABASE_DB_URL: "postgres://u:p@127.0.0.1:9/db",
-});
+const config = unitTestConfig();
 
 const row = {
   id: "a",

@@ -13,6 +13,7 @@ import { LEGACY_SECRET } from "../credentials/_keys.ts";
 import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 import { flyFleetLister } from "../../supabase/functions/_shared/sweep/fleet_listing.ts";
 import { runHealthSweep, type SweepReport } from "../../supabase/functions/_shared/sweep/sweep.ts";
+import { unitTestConfig } from "../_support/unit_config.ts";
 
 function sweep(f: EngineFixture): Promise<SweepReport> {
   return runHealthSweep(f.deps, {
@@ -279,15 +280,7 @@ Deno.test("bad input: a negative grace, a size-0 volume, a relative mount path a
 });
 
 Deno.test("controller: a converged attempt that asks to be due again is scheduled then, not cleared", () => {
-  const config = loadConfig({
-    FLY_API_TOKEN: "unit-test-token",
-    FLY_ORG_SLUG: "personal",
-    FLY_DEFAULT_REGION: "sin",
-    FLY_APP_IMAGE: "registry.example.com/app:1",
-    PROVISIONER_SECRET: "unit-test-provisioner-secret",
-    SUPABASE_URL: "http://127.0.0.1:9",
-    SUPABASE_DB_URL: "postgres://u:p@127.0.0.1:9/db",
-  });
+  const config = unitTestConfig();
   const requeueAt = "2026-12-01T00:00:00.000Z";
   const base = {
     row: { fly_app_name: "vyx-user-x", retry_count: 0, status: "active" } as unknown as UserFlyApp,
