@@ -6,7 +6,7 @@
  */
 import { jwtVerify } from "jose";
 import { assert, assertEquals, assertRejects } from "../_support/assert.ts";
-import { ConfigError, loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { ConfigError } from "../../supabase/functions/_shared/config.ts";
 import type { DesiredSpec, UserFlyApp } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { outcomeRecord } from "../../supabase/functions/_shared/controller/controller.ts";
 import { LEGACY_SECRET } from "../credentials/_keys.ts";
