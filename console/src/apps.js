@@ -8,7 +8,7 @@
 import { actionsFor, retryFailed, runAction } from "./actions.js";
 import { calls } from "./api.ts";
 import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
-import { ago, shortImage, usd } from "./format.js";
+import { ago, fullImage, shortImage, usd } from "./format.js";
 import { html, useEffect, useState } from "./html.js";
 import { usePoll } from "./poll.js";
 import { APP_STATUSES, HEALTH_VALUES } from "../../supabase/functions/_shared/vocabulary.ts";
@@ -20,8 +20,14 @@ const PAGE_SIZE = 50;
 const STATUSES = ["", ...APP_STATUSES];
 const HEALTH = ["", ...HEALTH_VALUES];
 
-/** Sortable columns: header label → API sort key. */
-const SORTABLE = { Status: "status", Health: "health", Cost: "cost", Updated: "updated_at" };
+/** Sortable columns: header label → API sort key (User: email, then user id). */
+const SORTABLE = { User: "email", Status: "status", Health: "health", Cost: "cost", Updated: "updated_at" };
+
+/**
+ * The default order: by email, then user id. A stable key, so a refresh (every few seconds) keeps the rows
+ * where they are; "Updated" would move a row on every change.
+ */
+const DEFAULT_SORT = { key: "email", order: "asc" };
 
 /** The value of a text input, debounced. */
 function useDebounced(value, ms) {
@@ -96,7 +102,10 @@ function Row({ row, onAction, busy }) {
       </td>
       <td>${row.tier ?? "—"}</td>
       <td>${row.region ?? "—"}</td>
-      <td class="mono" title=${row.docker_image ?? ""}>${shortImage(row.docker_image)}
+      <td class="mono" data-testid="image" title=${fullImage(
+        row.docker_image,
+        row.image_digest,
+      )}>${shortImage(row.docker_image, row.image_digest)}
           ${drifted
             ? html`
               <span class="badge warn" title=${JSON.stringify(row.drift)}>drift</span>
@@ -120,7 +129,7 @@ export function Apps() {
   const [filters, setFilters] = useState({ status: "", health: "", tier: "", region: "", drift: "" });
   const [search, setSearch] = useState("");
   const q = useDebounced(search.trim(), 250);
-  const [sort, setSort] = useState({ key: "updated_at", order: "desc" });
+  const [sort, setSort] = useState(DEFAULT_SORT);
   const [cursors, setCursors] = useState([null]);
   const [pending, setPending] = useState(null);
   const [busy, setBusy] = useState(false);

@@ -30,7 +30,27 @@ export function stamp(iso) {
   return iso ? new Date(iso).toISOString().replace("T", " ").slice(0, 19) : "—";
 }
 
-/** The last path part of an image reference (`registry.fly.io/app:tag` → `app:tag`). */
-export function shortImage(image) {
-  return image ? String(image).split("/").at(-1) : "—";
+/** Hex digits of a digest shown in tables. */
+const SHORT_DIGEST = 8;
+
+/**
+ * An image as `tag @ short-digest` (`registry.fly.io/app:v3` + `sha256:1a2b3c4d…` → `v3 @ 1a2b3c4d`): the tag
+ * (`@` alone for a reference pinned by digest only), the first hex digits of the digest (`digest`, or the
+ * one the reference pins). Without a digest, the tag alone; without an image, `—`.
+ * @param {string | null | undefined} image
+ * @param {string | null} [digest]
+ */
+export function shortImage(image, digest) {
+  if (!image) return "—";
+  const [name, pinned] = String(image).split("@");
+  const last = name.split("/").at(-1);
+  const tag = last.includes(":") ? last.slice(last.lastIndexOf(":") + 1) : pinned ? "" : "latest";
+  const hex = (digest ?? pinned ?? "").replace(/^sha256:/, "").slice(0, SHORT_DIGEST);
+  return [tag, hex].filter(Boolean).join(" @ ") || "—";
+}
+
+/** The full reference of an image and its digest (for a title): `registry/app:v3 @ sha256:…`. */
+export function fullImage(image, digest) {
+  if (!image) return "";
+  return digest && !String(image).endsWith(digest) ? `${image} @ ${digest}` : String(image);
 }

@@ -164,6 +164,57 @@ Deno.test({
         await page.screenshot({ path: `${shots}/overview.png` });
       });
 
+      await t.step(
+        "the apps table: by email, then user id; two refreshes keep row order and scroll",
+        async () => {
+          // A short window, so the table scrolls.
+          await page.setViewport({ width: 1280, height: 420 });
+          await open("apps");
+          await page.waitForSelector("[data-testid=app-row]");
+          const rows = await stack.sql<{ user_id: string; email: string | null }[]>`
+          select a.user_id::text, u.email from public.user_fly_apps a left join auth.users u on u.id = a.user_id`;
+          const byte = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+          const expected = rows.map((r) => ({ key: (r.email ?? "").toLowerCase(), user: r.user_id }))
+            .sort((a, b) => byte(a.key, b.key) || byte(a.user, b.user)).map((r) => r.user);
+          const order = () =>
+            page.$$eval("[data-testid=app-row]", (els) => els.map((el) => el.getAttribute("data-user")));
+          assertEquals(await order(), expected);
+          const scrolled = await page.evaluate(`scrollTo(0, 120), scrollY`) as number;
+          assert(scrolled > 0, "the table scrolls in a 420 px window");
+          for (let refresh = 1; refresh <= 2; refresh++) {
+            await page.waitForResponse((r) => new URL(r.url()).pathname === "/api/apps", { timeout: 10_000 });
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assertEquals(await order(), expected, `row order after refresh ${refresh}`);
+            assertEquals(await page.evaluate(`scrollY`), scrolled, `scroll after refresh ${refresh}`);
+          }
+          await page.setViewport({ width: 1280, height: 800 });
+        },
+      );
+
+      await t.step("the image column shows tag @ short digest, the full reference on hover", async () => {
+        const [{ docker_image: image, image_digest: digest }] = await stack.sql<
+          { docker_image: string; image_digest: string }[]
+        >`select docker_image, image_digest from public.user_fly_apps where user_id = ${users.active}`;
+        assert(digest?.startsWith("sha256:") && image?.includes(":"), `${image} ${digest}`);
+        const cell = await page.$eval(
+          `[data-user="${users.active}"] [data-testid=image]`,
+          (el) => [el.textContent?.trim(), el.getAttribute("title")],
+        );
+        const tag = image.split("@")[0].split(":").at(-1);
+        assertEquals(cell, [`${tag} @ ${digest.slice(7, 15)}`, `${image} @ ${digest}`]);
+      });
+
+      await t.step("a deleted row offers no Retry or Hold", async () => {
+        const row = `[data-user="${users.deleted}"][data-status=deleted]`;
+        await page.waitForSelector(row);
+        assertEquals(await page.$$eval(`${row} button[data-action]`, (els) => els.length), 0);
+        const active = await page.$$eval(
+          `[data-user="${users.active}"] button[data-action]`,
+          (els) => els.map((el) => el.getAttribute("data-action")),
+        );
+        assertEquals(active, ["retry", "hold", "restart"], "an active row offers them");
+      });
+
       await t.step("search finds a user by email", async () => {
         await open("apps");
         await page.waitForSelector("[data-testid=app-row]");

@@ -39,5 +39,5 @@ export function wrongCalls(admin: ReturnType<typeof adminClient>) {
   // @ts-expect-error: the rollout transitions take a body (`{}` at least)
   admin.rollouts[":id"][":action"].$post({ param: { id: USER, action: "pause" } });
   // @ts-expect-error: the list's sort keys are an enumeration
-  admin.apps.$get({ query: { sort: "email" } });
+  admin.apps.$get({ query: { sort: "tier" } });
 }

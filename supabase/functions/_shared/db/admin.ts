@@ -22,6 +22,8 @@ export const APP_SORT_KEYS = {
   updated_at: { expr: "a.updated_at", cast: "timestamptz" },
   created_at: { expr: "a.created_at", cast: "timestamptz" },
   user_id: { expr: "a.user_id::text", cast: "text" },
+  // Email, then user id (a row without an email sorts first): byte order, so the cursor compares as the sort.
+  email: { expr: `(lower(coalesce(u.email, '')) || ' ' || a.user_id::text) collate "C"`, cast: "text" },
   status: { expr: "a.status", cast: "text" },
   health: { expr: "a.health_status", cast: "text" },
   retry_count: { expr: "a.retry_count", cast: "integer" },
