@@ -81,12 +81,13 @@ export function RolloutProgress({ rollout }) {
 
 /** The start form. */
 function StartForm({ onStart, busy }) {
+  // Empty numbers are left out of the request: the API's defaults apply (shown as the placeholders).
   const [form, setForm] = useState({
     image: "",
     tier: "",
-    canary: "1",
-    batch: "10",
-    max_failures: "1",
+    canary: "",
+    batch: "",
+    max_failures: "",
     reason: "",
   });
   const set = (key) => (event) => setForm({ ...form, [key]: event.currentTarget.value });
@@ -107,17 +108,19 @@ function StartForm({ onStart, busy }) {
       <label>Image <input required data-testid="rollout-image" value=${form.image} onInput=${set("image")}
           placeholder="registry.fly.io/app:tag" /></label>
       <label>Tier <input size="6" value=${form.tier} onInput=${set("tier")} placeholder="all" /></label>
-      <label>Canary <input data-testid="rollout-canary" type="number" min="0" size="3" value=${form
+      <label>Canary <input data-testid="rollout-canary" type="number" min="0" size="3" placeholder="1" value=${form
         .canary} onInput=${set(
           "canary",
         )} /></label>
-      <label>Batch <input data-testid="rollout-batch" type="number" min="1" size="3" value=${form
-        .batch} onInput=${set(
-          "batch",
-        )} /></label>
-      <label>Max failures <input type="number" min="0" size="3" value=${form.max_failures} onInput=${set(
-        "max_failures",
-      )} /></label>
+      <label>Batch <input data-testid="rollout-batch" type="number" min="1" size="3"
+          placeholder="⅓ fleet" title="empty: a third of the machines at a time" value=${form
+            .batch} onInput=${set(
+              "batch",
+            )} /></label>
+      <label>Max failures <input data-testid="rollout-max-failures" type="number" min="0" size="3"
+          placeholder="0" value=${form.max_failures} onInput=${set(
+            "max_failures",
+          )} /></label>
       <label>Reason <input value=${form.reason} onInput=${set("reason")} /></label>
       <button type="submit" data-testid="rollout-start" disabled=${busy}>Start rollout</button>
     </form>

@@ -355,6 +355,23 @@ Deno.test({
           assertEquals(provisioned.status, 200, JSON.stringify(provisioned.body));
           await open("rollouts");
           await page.waitForSelector("[data-testid=rollout-form]");
+          // The form's numbers start empty: the API's defaults apply, shown as placeholders.
+          const fields = await page.$$eval(
+            "[data-testid=rollout-form] input[type=number]",
+            (els) =>
+              els.map((
+                el,
+              ) => [
+                el.getAttribute("data-testid"),
+                (el as unknown as { value: string }).value,
+                el.getAttribute("placeholder"),
+              ]),
+          );
+          assertEquals(fields, [
+            ["rollout-canary", "", "1"],
+            ["rollout-batch", "", "⅓ fleet"],
+            ["rollout-max-failures", "", "0"],
+          ]);
           await page.type("[data-testid=rollout-image]", ROLLOUT_IMAGE);
           for (const [field, value] of [["canary", "1"], ["batch", "2"]]) {
             const input = await page.$(`[data-testid=rollout-${field}]`);
@@ -365,9 +382,12 @@ Deno.test({
           await page.waitForSelector("[data-testid=confirm]");
           await page.click("[data-testid=confirm-ok]");
           await page.waitForSelector("[data-testid=rollout-detail]");
-          const [rollout] = await stack.sql<{ id: string; canary_count: number; batch_size: number }[]>`
-          select id, canary_count, batch_size from public.fly_rollouts order by created_at desc limit 1`;
-          assertEquals([rollout.canary_count, rollout.batch_size], [1, 2]);
+          const [rollout] = await stack.sql<
+            { id: string; canary_count: number; batch_size: number; max_failures: number }[]
+          >`select id, canary_count, batch_size, max_failures from public.fly_rollouts
+            order by created_at desc limit 1`;
+          // Max failures left empty: the API's default (0).
+          assertEquals([rollout.canary_count, rollout.batch_size, rollout.max_failures], [1, 2, 0]);
           // The admin API drives the rollout in the background; sweeps carry it on if that stops early.
           const completed = page.waitForSelector(
             `[data-testid=rollout-progress][data-id="${rollout.id}"][data-state=completed]`,
