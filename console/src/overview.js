@@ -1,7 +1,8 @@
 /**
  * The overview screen: the fleet at a glance. Figure cards (from `GET /summary` and `GET /usage`), charts
  * (apps created and deleted per day from the event log, cost by plan, health over the last sweep runs), the
- * running rollout when the API has rollouts, the last sweep runs and the orphan apps.
+ * last rollout in whatever state it is (running, rolled back, completed…) when the API has rollouts, the last
+ * sweep runs and the orphan apps.
  *
  * @module
  */
@@ -158,7 +159,8 @@ export function Overview({ features }) {
   const changes = perDay(data.changes);
   const health = healthSeries(data.sweeps);
   const plans = data.usage?.plans ?? [];
-  const running = (data.rollouts?.rollouts ?? []).find((r) => ["running", "paused"].includes(r.state));
+  // Newest first: the last rollout, whatever its state (one that just rolled back must not look like none).
+  const last = data.rollouts?.rollouts?.[0];
   return html`<div class="overview" data-testid="overview">
     ${error ? html`<${StateBox} error=${error} />` : null}
     <${Cards} summary=${data.summary} usage=${data.usage} />
@@ -176,13 +178,25 @@ export function Overview({ features }) {
     </section>
     <section class="panels">
       <div class="panel">
-        <h2>Rollout</h2>
+        <h2>Last rollout</h2>
         ${
     data.rollouts === null
       ? html`<p class="state empty">Rollouts are not available on this API.</p>`
-      : running
-      ? html`<${RolloutProgress} rollout=${running} />`
-      : html`<p class="state empty">No rollout is running.</p>`
+      : last
+      ? html`
+        <div data-testid="last-rollout">
+          <${RolloutProgress} rollout=${last} />
+          <p
+            class="muted">created <span title=${last.created_at}>${ago(
+              last.created_at,
+            )}</span>${last.finished_at
+              ? html`
+                , finished <span title=${last.finished_at}>${ago(last.finished_at)}</span>
+              `
+              : null} · <a href="#/rollouts">all rollouts</a></p>
+        </div>
+      `
+      : html`<p class="state empty">No rollout yet.</p>`
   }
       </div>
       <div class="panel">

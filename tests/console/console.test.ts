@@ -436,6 +436,18 @@ Deno.test({
         },
       );
 
+      await t.step("the overview shows the last rollout with its state", async () => {
+        const [last] = await stack.sql<{ id: string; state: string }[]>`
+          select id, state from public.fly_rollouts order by created_at desc limit 1`;
+        assertEquals(last.state, "completed");
+        await open("overview");
+        await page.waitForSelector(
+          `[data-testid=last-rollout] [data-testid=rollout-progress][data-id="${last.id}"][data-state=completed]`,
+        );
+        const badge = await page.$eval("[data-testid=last-rollout] .badge", (el) => el.textContent?.trim());
+        assertEquals(badge, "completed");
+      });
+
       await t.step("a narrow window: no horizontal scrolling on the overview", async () => {
         await page.setViewport({ width: 390, height: 800 });
         await open("overview");
