@@ -104,6 +104,20 @@ function Cards({ summary, usage }) {
   `;
 }
 
+/** A sweep run that used more than this share of its time budget is shown amber: it is near running out. */
+const BUDGET_WARN = 0.6;
+
+/** The share of its time budget a sweep run used, amber above {@link BUDGET_WARN}. */
+function BudgetShare({ run }) {
+  if (run.duration_ms === null || run.duration_ms === undefined || !run.budget_ms) return "—";
+  const share = run.duration_ms / run.budget_ms;
+  return html`
+    <span class=${share > BUDGET_WARN ? "badge warn" : ""} data-testid="budget-share"
+      data-share=${share.toFixed(2)} title=${`${run.duration_ms} ms of a ${run.budget_ms} ms budget`}>${Math
+        .round(share * 100)} %</span>
+  `;
+}
+
 /** The last sweep runs. */
 function SweepRuns({ runs }) {
   if (runs.length === 0) return html`<p class="state empty">No sweep has run yet.</p>`;
@@ -114,6 +128,7 @@ function SweepRuns({ runs }) {
           <th>Run</th>
           <th>Started</th>
           <th>Duration</th>
+          <th>Budget used</th>
           <th>Reconciled</th>
           <th>Checked</th>
           <th>Result</th>
@@ -121,10 +136,13 @@ function SweepRuns({ runs }) {
       </thead>
       <tbody>${runs.slice(0, 8).map((run) =>
         html`
-          <tr key=${run.id}>
+          <tr key=${run.id} data-run=${run.id}>
             <td>#${run.id}</td>
             <td title=${run.started_at}>${ago(run.started_at)}</td>
             <td>${run.duration_ms ?? "—"} ms</td>
+            <td>
+              <${BudgetShare} run=${run} />
+            </td>
             <td>${run.report?.reconciled?.attempted ?? 0}</td>
             <td>${run.report?.observed?.checked ?? 0}</td>
             <td>${run.error

@@ -448,6 +448,28 @@ Deno.test({
         assertEquals(badge, "completed");
       });
 
+      await t.step("a sweep run shows its share of the budget, amber above 60 %", async () => {
+        const [slow] = await stack.sql<{ id: string }[]>`
+          insert into public.fly_sweep_runs (finished_at, duration_ms, budget_ms)
+          values (now(), 33000, 45000) returning id::text`;
+        await open("overview");
+        const share = (run: string) =>
+          page.$eval(
+            `[data-testid=sweep-runs] [data-run="${run}"] [data-testid=budget-share]`,
+            (el) => [el.textContent?.trim(), el.classList.contains("warn")],
+          );
+        await page.waitForSelector(`[data-testid=sweep-runs] [data-run="${slow.id}"]`);
+        assertEquals(await share(slow.id), ["73 %", true]);
+        const [quick] = await stack.sql<{ id: string; duration_ms: number; budget_ms: number }[]>`
+          select id::text, duration_ms, budget_ms from public.fly_sweep_runs
+          where duration_ms is not null and id <> ${slow.id} order by id desc limit 1`;
+        assert(quick.duration_ms / quick.budget_ms <= 0.6, JSON.stringify(quick));
+        assertEquals(await share(quick.id), [
+          `${Math.round((quick.duration_ms / quick.budget_ms) * 100)} %`,
+          false,
+        ]);
+      });
+
       await t.step("a narrow window: no horizontal scrolling on the overview", async () => {
         await page.setViewport({ width: 390, height: 800 });
         await open("overview");
