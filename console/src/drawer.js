@@ -1,13 +1,14 @@
 /**
- * The user drawer: one user's row, the machine as Fly reports it now (`?live=true`), drift, costs, the
- * actions, and the full event log, paged newest first with metadata and error details readable.
+ * The user drawer: one user's row, its health as recorded next to the machine as Fly reports it now
+ * (`?live=true`), each with its time and which is newer, drift, costs, the actions, and the full event log,
+ * paged newest first with metadata and error details readable.
  *
  * @module
  */
 import { actionsFor, runAction } from "./actions.js";
 import { calls } from "./api.ts";
 import { Badge, ConfirmDialog, StateBox, Toast } from "./components.js";
-import { ago, stamp, usd } from "./format.js";
+import { ago, fullImage, shortImage, stamp, usd } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
 import { usePoll } from "./poll.js";
 
@@ -26,14 +27,58 @@ function Fields({ fields }) {
   }</dl>`;
 }
 
+/** The newest `updated_at` of the live machines (ISO), or null. */
+function liveChangedAt(live) {
+  const times = (live?.machines ?? []).map((m) => m.updated_at).filter(Boolean).sort();
+  return times.at(-1) ?? null;
+}
+
+/**
+ * The health as recorded (by the last check or observation) next to the machine as Fly reports it now,
+ * each with its time, and which is newer: a machine that changed after the record makes the record stale.
+ */
+function Health({ app, live }) {
+  const recordedAt = app.last_health_check_at ?? app.last_observed_at ?? null;
+  const changedAt = liveChangedAt(live);
+  const newer = !changedAt || !recordedAt
+    ? (changedAt ? "live" : "recorded")
+    : new Date(changedAt) > new Date(recordedAt)
+    ? "live"
+    : "recorded";
+  const when = (iso) => iso ? html`<span title=${iso}>${stamp(iso)} (${ago(iso)})</span>` : "never";
+  return html`
+    <dl class="fields" data-testid="health">
+      <dt>recorded</dt>
+      <dd data-testid="health-recorded" data-at=${recordedAt ?? ""}><${Badge} value=${app.health_status} />
+          machine ${app.last_machine_state ?? "—"} · checked ${when(recordedAt)}</dd>
+      <dt>Fly now</dt>
+      <dd data-testid="health-live" data-at=${changedAt ?? ""}>${live?.machines?.length
+        ? html`${
+          live.machines.map((m) =>
+            html`
+              <${Badge} value=${m.state} />
+            `
+          )
+        } · machine changed ${when(changedAt)}`
+        : "no machine"}</dd>
+      <dt>newer</dt>
+      <dd data-testid="health-newer" data-newer=${newer}>${newer === "live"
+        ? "Fly's view: the machine changed after the recorded check (the next sweep records it)"
+        : "the recorded check: it saw the machine after its last change"}</dd>
+    </dl>
+  `;
+}
+
 /** The live machines. */
 function Machines({ live }) {
   if (!live) return html`<p class="state">Loading…</p>`;
   if (live.error) return html`<p class="state error">Fly did not answer: ${live.error}</p>`;
   if (!live.machines?.length) return html`<p class="state empty">${live.note ?? "No machine."}</p>`;
-  return html`<ul class="plain" data-testid="machines">${
+  return html`<ul class="plain machines" data-testid="machines">${
     live.machines.map((m) =>
-      html`<li key=${m.id}><code>${m.id}</code> <${Badge} value=${m.state} /> ${m.region} · ${m.image}
+      html`<li key=${m.id}><code>${m.id}</code> <${Badge} value=${m.state} /> ${m.region} ·
+        <code title=${fullImage(m.image, m.image_digest)}>${shortImage(m.image, m.image_digest)}</code>
+        <span class="muted" title=${m.updated_at ?? ""}>· changed ${ago(m.updated_at)}</span>
         ${
         m.checks?.length
           ? html`
@@ -153,15 +198,11 @@ export function Drawer({ userId, onClose }) {
                 user: userId,
                 tier: data.tier,
                 status: app ? html`<${Badge} value=${app.status} />` : "no app",
-                health: app ? html`<${Badge} value=${app.health_status} />` : "—",
                 app: app?.fly_app_name,
                 region: app?.region,
                 image: app?.docker_image,
                 digest: app?.image_digest,
                 machine: app?.machine_id,
-                "last check": app?.last_health_check_at
-                  ? `${stamp(app.last_health_check_at)} (${ago(app.last_health_check_at)})`
-                  : null,
                 hold: data.hold
                   ? `${data.hold.held_by} ${ago(data.hold.held_at)}${
                     data.hold.reason ? `: ${data.hold.reason}` : ""
@@ -170,6 +211,14 @@ export function Drawer({ userId, onClose }) {
                 error: app?.error_message,
               }} />
             </section>
+            ${app
+              ? html`
+                <section>
+                  <h3>Health</h3>
+                  <${Health} app=${app} live=${data.live} />
+                </section>
+              `
+              : null}
             <section>
               <h3>Machine now</h3>
               <${Machines} live=${data.live} />

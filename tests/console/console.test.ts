@@ -244,6 +244,35 @@ Deno.test({
         await page.waitForFunction(`!document.querySelector("[data-testid=drawer]")`);
       });
 
+      await t.step(
+        "at 1280×800 the drawer has no horizontal overflow and says which health is newer",
+        async () => {
+          await open(`apps/${users.unhealthy}`);
+          await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
+          await page.waitForSelector("[data-testid=drawer] [data-testid=events]");
+          assertEquals(await page.evaluate(`[innerWidth, innerHeight]`), [1280, 800]);
+          const overflow = await page.$eval("[data-testid=drawer]", (el) => el.scrollWidth - el.clientWidth);
+          assertEquals(overflow, 0, "the drawer scrolls sideways");
+          const [row] = await stack.sql<{ recorded: Date | null; health: string }[]>`
+          select coalesce(last_health_check_at, last_observed_at) as recorded, health_status as health
+          from public.user_fly_apps where user_id = ${users.unhealthy}`;
+          const [recordedAt, liveAt, newer, badge] = await page.evaluate(`[
+          document.querySelector("[data-testid=health-recorded]").getAttribute("data-at"),
+          document.querySelector("[data-testid=health-live]").getAttribute("data-at"),
+          document.querySelector("[data-testid=health-newer]").getAttribute("data-newer"),
+          document.querySelector("[data-testid=health-recorded] .badge").textContent.trim(),
+        ]`) as string[];
+          assertEquals(badge, row.health);
+          assertEquals(new Date(recordedAt).getTime(), row.recorded?.getTime());
+          const machine = liveMachines((await stack.appsOf(users.unhealthy))[0])[0];
+          assertEquals(new Date(liveAt).getTime(), new Date(String(machine.updated_at)).getTime());
+          assertEquals(newer, new Date(liveAt) > new Date(recordedAt) ? "live" : "recorded");
+          await page.screenshot({ path: `${shots}/drawer-health.png` });
+          await page.keyboard.press("Escape");
+          await page.waitForFunction(`!document.querySelector("[data-testid=drawer]")`);
+        },
+      );
+
       const showOnly = async (user: string) => {
         const search = await page.$("[data-testid=search]");
         await search!.click({ count: 3 });
