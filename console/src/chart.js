@@ -14,6 +14,7 @@ const COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2
  * A line or bar chart.
  * @param {{title: string, x: number[], series: {label: string, values: number[]}[], bars?: boolean,
  *   xLabels?: string[], testid?: string}} props `x` are Unix seconds unless `xLabels` names the points.
+ *   The figure's `data-last` holds each series' last value (`{"label": value}`), for a reader or a test.
  */
 export function Chart({ title, x, series, bars, xLabels, testid }) {
   const box = useRef(null);
@@ -64,7 +65,8 @@ export function Chart({ title, x, series, bars, xLabels, testid }) {
     plot.current?.setData([x, ...series.map((s) => s.values)]);
   });
 
-  return html`<figure class="chart" data-testid=${testid}>
+  const last = JSON.stringify(Object.fromEntries(series.map((s) => [s.label, s.values.at(-1) ?? null])));
+  return html`<figure class="chart" data-testid=${testid} data-last=${last}>
     <figcaption>${title}</figcaption>
     <div ref=${box} class="chart-box" role="img" aria-label=${title}></div>
     ${x.length === 0 ? html`<p class="state empty">No data yet.</p>` : null}

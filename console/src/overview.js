@@ -62,15 +62,28 @@ function perDay(events) {
   return { x, series: [{ label: "created", values: created }, { label: "deleted", values: deleted }] };
 }
 
-/** Healthy / unhealthy machines observed by each sweep run, oldest first, labelled with the run's UTC time. */
-function healthSeries(runs) {
+/**
+ * Healthy / unhealthy machines checked by each sweep run, oldest first, labelled with the run's UTC time, and
+ * a last point "now" from the summary: the same numbers as the Active and Unhealthy tiles, so the chart ends
+ * where the tiles are (a run checks a slice of the fleet; the tiles count every active app).
+ */
+function healthSeries(runs, summary) {
   const observed = runs.filter((run) => run.report?.observed).reverse();
   return {
-    x: observed.map((_, i) => i),
-    labels: observed.map((run) => new Date(run.started_at).toISOString().slice(11, 16)),
+    x: [...observed, summary].map((_, i) => i),
+    labels: [...observed.map((run) => new Date(run.started_at).toISOString().slice(11, 16)), "now"],
     series: [
-      { label: "healthy", values: observed.map((run) => run.report.observed.healthy ?? 0) },
-      { label: "unhealthy", values: observed.map((run) => run.report.observed.unhealthy ?? 0) },
+      {
+        label: "healthy",
+        values: [
+          ...observed.map((run) => run.report.observed.healthy ?? 0),
+          summary.active - summary.unhealthy,
+        ],
+      },
+      {
+        label: "unhealthy",
+        values: [...observed.map((run) => run.report.observed.unhealthy ?? 0), summary.unhealthy],
+      },
     ],
   };
 }
@@ -90,6 +103,7 @@ function Cards({ summary, usage }) {
           ? "bad"
           : ""} />
       <${Card} testid="card-unhealthy" label="Unhealthy" value=${count(summary.unhealthy)}
+        hint="active, recorded health not healthy"
         tone=${summary.unhealthy ? "bad" : ""} />
       <${Card} testid="card-held" label="Held" value=${count(summary.held)} tone=${summary.held
         ? "warn"
@@ -175,7 +189,7 @@ export function Overview({ features }) {
   const { data, error, loading } = usePoll(() => loadOverview(features), [features.rollouts]);
   if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
   const changes = perDay(data.changes);
-  const health = healthSeries(data.sweeps);
+  const health = healthSeries(data.sweeps, data.summary);
   const plans = data.usage?.plans ?? [];
   // Newest first: the last rollout, whatever its state (one that just rolled back must not look like none).
   const last = data.rollouts?.rollouts?.[0];
@@ -191,7 +205,7 @@ export function Overview({ features }) {
     label: "observed",
     values: plans.map((p) => p.observed_usd),
   }]} />
-      <${Chart} testid="chart-health" title="Health over the last sweep runs" x=${health.x}
+      <${Chart} testid="chart-health" title="Health checked by the last sweep runs, and now (the tiles)" x=${health.x}
         xLabels=${health.labels} series=${health.series} />
     </section>
     <section class="panels">

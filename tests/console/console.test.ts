@@ -161,6 +161,12 @@ Deno.test({
           drifted: await cardValue(page, "card-drifted"),
         };
         assertEquals(shown, expected);
+        // The health chart ends where the tiles are: its last point is the Unhealthy tile, the database's.
+        const last = JSON.parse(
+          await page.$eval("[data-testid=chart-health]", (el) => el.getAttribute("data-last") ?? "{}"),
+        );
+        assertEquals(last, { healthy: expected.active - expected.unhealthy, unhealthy: expected.unhealthy });
+        assert(expected.unhealthy === 1, `one unhealthy user seeded: ${expected.unhealthy}`);
         await page.screenshot({ path: `${shots}/overview.png` });
       });
 
