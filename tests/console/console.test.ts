@@ -29,6 +29,21 @@ async function cardValue(page: Page, id: string): Promise<number> {
   return Number(text.replace(/[^0-9.]/g, ""));
 }
 
+/**
+ * How far the open drawer scrolls sideways, with every metadata block opened, and which of its elements
+ * scroll sideways themselves (a `pre` too wide for the drawer).
+ */
+async function drawerOverflow(page: Page): Promise<{ drawer: number; wide: string[] }> {
+  return await page.evaluate(`(() => {
+    const drawer = document.querySelector("[data-testid=drawer]");
+    for (const details of drawer.querySelectorAll("details")) details.open = true;
+    const wide = [...drawer.querySelectorAll("*")]
+      .filter((el) => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
+      .map((el) => el.tagName.toLowerCase() + (el.className ? "." + el.className : ""));
+    return { drawer: drawer.scrollWidth - drawer.clientWidth, wide };
+  })()`) as { drawer: number; wide: string[] };
+}
+
 /** A page expression: the table shows exactly one row, the user's (page code is a string: no DOM types here). */
 function onlyRow(user: string): string {
   return `(() => { const rows = document.querySelectorAll("[data-testid=app-row]");
@@ -245,6 +260,7 @@ Deno.test({
         );
         assertEquals(shown, events.map((e) => e.event_type).reverse().slice(0, 50));
         await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
+        assertEquals(await drawerOverflow(page), { drawer: 0, wide: [] }, "at 1280×800");
         await page.screenshot({ path: `${shots}/drawer.png` });
         await page.keyboard.press("Escape");
         await page.waitForFunction(`!document.querySelector("[data-testid=drawer]")`);
@@ -257,8 +273,7 @@ Deno.test({
           await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
           await page.waitForSelector("[data-testid=drawer] [data-testid=events]");
           assertEquals(await page.evaluate(`[innerWidth, innerHeight]`), [1280, 800]);
-          const overflow = await page.$eval("[data-testid=drawer]", (el) => el.scrollWidth - el.clientWidth);
-          assertEquals(overflow, 0, "the drawer scrolls sideways");
+          assertEquals(await drawerOverflow(page), { drawer: 0, wide: [] });
           const [row] = await stack.sql<{ recorded: Date | null; health: string }[]>`
           select coalesce(last_health_check_at, last_observed_at) as recorded, health_status as health
           from public.user_fly_apps where user_id = ${users.unhealthy}`;
@@ -481,6 +496,20 @@ Deno.test({
         );
         const badge = await page.$eval("[data-testid=last-rollout] .badge", (el) => el.textContent?.trim());
         assertEquals(badge, "completed");
+      });
+
+      await t.step("machines on images pinned by digest: the drawer still fits 1280×800", async () => {
+        await page.setViewport({ width: 1280, height: 800 });
+        await open(`apps/${users.active}`);
+        await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
+        await page.waitForSelector("[data-testid=drawer] [data-testid=events]");
+        const [{ docker_image: image }] = await stack.sql<{ docker_image: string }[]>`
+          select docker_image from public.user_fly_apps where user_id = ${users.active}`;
+        assert(/@sha256:[0-9a-f]{64}$/.test(image), `a pinned image: ${image}`);
+        assertEquals(await drawerOverflow(page), { drawer: 0, wide: [] });
+        await page.screenshot({ path: `${shots}/drawer-pinned.png` });
+        await page.keyboard.press("Escape");
+        await page.waitForFunction(`!document.querySelector("[data-testid=drawer]")`);
       });
 
       await t.step("a sweep run shows its share of the budget, amber above 60 %", async () => {
