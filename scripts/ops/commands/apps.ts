@@ -8,6 +8,7 @@ import { UsageError } from "../errors.ts";
 import { type Column, details, eventSummary, type Layout, table } from "../output.ts";
 import { parseResponse } from "hono/client";
 import { admin, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
+import { APP_SORT_KEYS } from "../../../supabase/functions/_shared/db/admin.ts";
 
 /** An app row as the admin API lists it. */
 type App = Record<string, unknown>;
@@ -63,7 +64,7 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .option("--out-of-sync", "only apps not in sync")
       .option("--held", "only held apps")
       .option("--search <text>", "user id, email or app name contains")
-      .option("--sort <key>", "updated_at|created_at|user_id|status|health|retry_count|cost", "updated_at")
+      .option("--sort <key>", Object.keys(APP_SORT_KEYS).join("|"), "updated_at")
       .option("--asc", "ascending order (default descending)")
       .option("--limit <n>", "apps per page", positiveInt, 50)
       .option("--all", "follow every page"),
