@@ -517,11 +517,12 @@ Deno.test({
           insert into public.fly_sweep_runs (finished_at, duration_ms, budget_ms)
           values (now(), 33000, 45000) returning id::text`;
         await open("overview");
-        const share = (run: string) =>
-          page.$eval(
-            `[data-testid=sweep-runs] [data-run="${run}"] [data-testid=budget-share]`,
-            (el) => [el.textContent?.trim(), el.classList.contains("warn")],
-          );
+        // A run that finished after the page's last fetch shows with the next refresh (every 4 s).
+        const share = async (run: string) => {
+          const selector = `[data-testid=sweep-runs] [data-run="${run}"] [data-testid=budget-share]`;
+          await page.waitForSelector(selector, { timeout: 15_000 });
+          return await page.$eval(selector, (el) => [el.textContent?.trim(), el.classList.contains("warn")]);
+        };
         await page.waitForSelector(`[data-testid=sweep-runs] [data-run="${slow.id}"]`);
         assertEquals(await share(slow.id), ["73 %", true]);
         const [quick] = await stack.sql<{ id: string; duration_ms: number; budget_ms: number }[]>`

@@ -237,7 +237,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
           ["/apps", { query: { status: "bogus" } }, 400, "status"],
           ["/apps", { query: { tier: "platinum" } }, 400, "tier"],
           ["/apps", { query: { limit: "0" } }, 400, "limit"],
-          ["/apps", { query: { sort: "email" } }, 400, "sort"],
+          ["/apps", { query: { sort: "tier" } }, 400, "sort"],
           ["/apps", { query: { cursor: "not-a-cursor" } }, 400, "cursor"],
           ["/apps", { query: { drift: "maybe" } }, 400, "drift"],
           ["/apps/not-a-uuid", {}, 400, "user_id"],
