@@ -500,12 +500,14 @@ Deno.test({
 
       await t.step("machines on images pinned by digest: the drawer still fits 1280×800", async () => {
         await page.setViewport({ width: 1280, height: 800 });
-        await open(`apps/${users.active}`);
+        // The rollout's canary got the tag; the machines after it got the image pinned to its digest.
+        const [pinned] = await stack.sql<{ user_id: string; docker_image: string }[]>`
+          select user_id, docker_image from public.user_fly_apps
+          where docker_image ~ '@sha256:[0-9a-f]{64}$' order by user_id limit 1`;
+        assert(pinned, "a user whose machine runs an image pinned by digest");
+        await open(`apps/${pinned.user_id}`);
         await page.waitForSelector("[data-testid=drawer] [data-testid=machines]");
         await page.waitForSelector("[data-testid=drawer] [data-testid=events]");
-        const [{ docker_image: image }] = await stack.sql<{ docker_image: string }[]>`
-          select docker_image from public.user_fly_apps where user_id = ${users.active}`;
-        assert(/@sha256:[0-9a-f]{64}$/.test(image), `a pinned image: ${image}`);
         assertEquals(await drawerOverflow(page), { drawer: 0, wide: [] });
         await page.screenshot({ path: `${shots}/drawer-pinned.png` });
         await page.keyboard.press("Escape");
