@@ -10,7 +10,6 @@ import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_na
 import { type Stack, startStack } from "./_support.ts";
 import { admin, createFlyApp, recordSweepRun, snapshot } from "./admin_support.ts";
 
-const NAMING = { prefix: "vyx-user", hashLength: 12 };
 const UNKNOWN_USER = "00000000-0000-4000-8000-00000000abcd";
 
 /** Provisions `count` pro users synchronously and returns their ids. */
@@ -134,14 +133,14 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
     });
 
     await t.step("orphans: listed from the last sweep run; deleted or refused", async () => {
-      const leftover = await appNameCandidate(crypto.randomUUID(), 0, NAMING);
+      const leftover = await appNameCandidate(crypto.randomUUID(), 0, stack.naming);
       const inFlightUser = (await stack.newUsers(1))[0];
       await stack.setTier(inFlightUser, "pro");
       await stack.sql`update public.user_fly_apps set lease_owner = 'someone',
                       lease_expires_at = now() + interval '5 minutes' where user_id = ${inFlightUser}`;
-      const inFlightApp = await appNameCandidate(inFlightUser, 0, NAMING);
+      const inFlightApp = await appNameCandidate(inFlightUser, 0, stack.naming);
       const paidApp = (await stack.row(alice))!.fly_app_name!;
-      const strayOfPaid = await appNameCandidate(alice, 3, NAMING);
+      const strayOfPaid = await appNameCandidate(alice, 3, stack.naming);
       await createFlyApp(stack, leftover);
       await createFlyApp(stack, inFlightApp);
       await createFlyApp(stack, strayOfPaid, { user_id: alice, managed_by: "fly-provisioner" });
