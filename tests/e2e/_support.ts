@@ -363,7 +363,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     naming,
     call,
     async sweep(body = {}) {
-      const answer = await call("check-fly-apps-health", { body, wait: true });
+      // One sweep at a time: while a background sweep (a kick, the cron job) runs, wait for it to end.
+      let answer = await call("check-fly-apps-health", { body, wait: true });
+      for (const until = Date.now() + 60_000; answer.status === 409 && Date.now() < until;) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        answer = await call("check-fly-apps-health", { body, wait: true });
+      }
       assert(answer.status === 200, `sweep answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       return answer.body as SweepReport;
     },

@@ -10,6 +10,7 @@ import { AdminRepository } from "../db/admin.ts";
 import { engineDeps } from "../handlers/engine_deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
+import { attemptOwner } from "../http/lease_owner.ts";
 import type { EngineDeps } from "../engine/context.ts";
 
 /** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
@@ -37,9 +38,9 @@ export function engine(c: Context<AppEnv>): EngineDeps {
   return engineDeps(c.get("config"), c.get("log"));
 }
 
-/** A lease owner unique to this request. */
-export function ownerOf(c: Context<AppEnv>): string {
-  return `fly-apps-admin:${c.get("requestId")}`;
+/** A lease owner unique to this attempt (never the caller's request id: see http/lease_owner.ts). */
+export function ownerOf(): string {
+  return attemptOwner("fly-apps-admin");
 }
 
 /** Runs a database action, answering 404 for a missing row (P0002) and 409 for a refused state (55000). */

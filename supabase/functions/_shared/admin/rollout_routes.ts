@@ -107,7 +107,7 @@ async function rolloutCall<T>(call: () => Promise<T>): Promise<T> {
 function kickDriver(c: Context<AppEnv>): void {
   const deps = engine(c);
   const work = advanceRollouts(rolloutDeps(deps, rollouts(c)), {
-    owner: ownerOf(c),
+    owner: ownerOf(),
     deadline: Date.now() + c.get("config").sweep.budgetMs,
   });
   runInBackground("rollout driver", work, c.get("log"));
