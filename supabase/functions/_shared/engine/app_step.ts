@@ -74,7 +74,8 @@ async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<voi
 /** Creates `name`; on 422 name_taken, decides by ownership. Returns whether the name is now ours. */
 async function createApp(ctx: ReconcileContext, name: string): Promise<"created" | "ours" | "foreign"> {
   try {
-    await ctx.fly.apps.create({ name, org_slug: ctx.config.fly.orgSlug });
+    // Its own private network, named after the app: users' apps never share the org's default network.
+    await ctx.fly.apps.create({ name, org_slug: ctx.config.fly.orgSlug, network: name });
   } catch (error) {
     if (!(error instanceof FlyNameTakenError)) throw error;
     // Taken: either our own earlier create that succeeded silently, or someone else's app.
