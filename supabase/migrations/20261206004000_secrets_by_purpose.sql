@@ -39,7 +39,7 @@ comment on function private.post_to_function(text, jsonb, integer) is
 -- The doctor also learns whether Vault still holds the legacy secret, and whether any Vault secret equals the
 -- admin secret (compared by SHA-256, so the admin secret itself never reaches the database).
 drop function if exists private.ops_doctor_report();
-create function private.ops_doctor_report(p_admin_secret_sha256 text default null) returns jsonb
+create or replace function private.ops_doctor_report(p_admin_secret_sha256 text default null) returns jsonb
 language plpgsql
 security definer
 set search_path = ''
