@@ -161,13 +161,22 @@ export function flatten(value: Record<string, unknown>, prefix = ""): Record<str
   return flat;
 }
 
-/** One CSV field (RFC 4180 quoting). */
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined
+/** What a spreadsheet reads as the start of a formula (OWASP: CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field (RFC 4180 quoting). Text starting like a formula (`= + - @`, tab, CR) gets a leading `'` so a
+ * spreadsheet shows it as text instead of running it; numbers stay numbers.
+ */
+export function csvField(value: unknown): string {
+  const raw = value === null || value === undefined
     ? ""
     : typeof value === "object"
     ? JSON.stringify(value)
     : String(value);
+  const text = typeof value !== "number" && typeof value !== "bigint" && FORMULA_START.test(raw)
+    ? `'${raw}`
+    : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
