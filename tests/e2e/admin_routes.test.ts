@@ -94,7 +94,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assertEquals(held.body.held, true);
       const [row] = await stack
         .sql`select held_by, hold_reason from public.user_fly_apps where user_id = ${bob}`;
-      assertEquals([row.held_by, row.hold_reason], ["ops:ann", "abuse report"]);
+      assertEquals([row.held_by, row.hold_reason], ["claimed:ann", "abuse report"]);
       const listed = await admin(stack, "/apps", { query: { held: "true" } });
       assertEquals(listed.body.apps.map((a: { user_id: string }) => a.user_id), [bob]);
       const restart = await admin(stack, `/apps/${bob}/restart`, { method: "POST" });
@@ -103,7 +103,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assertEquals(released.body.held, false);
       const events = (await stack.events(bob)).filter((e) => e.event_type.startsWith("hold_"));
       assertEquals(events.map((e) => [e.event_type, e.metadata.actor]), [
-        ["hold_set", "ops:ann"],
+        ["hold_set", "claimed:ann"],
         ["hold_released", "ops"],
       ]);
     });
@@ -115,8 +115,8 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assert(counts.includes("restart"), `Fly was asked to restart: ${counts}`);
       const events = (await stack.events(carol)).filter((e) => e.event_type.includes("restart"));
       assertEquals(events.map((e) => [e.event_type, e.metadata.actor]), [
-        ["restart_requested", "ops:bo"],
-        ["machine_restarted", "ops:bo"],
+        ["restart_requested", "claimed:bo"],
+        ["machine_restarted", "claimed:bo"],
       ]);
     });
 
@@ -129,7 +129,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       const row = await stack.row(carol);
       assertEquals([row!.status, row!.error_message], ["active", null]);
       const event = (await stack.events(carol)).find((e) => e.event_type === "retry_requested");
-      assertEquals(event?.metadata.actor, "ops:cy");
+      assertEquals(event?.metadata.actor, "claimed:cy");
     });
 
     await t.step("orphans: listed from the last sweep run; deleted or refused", async () => {

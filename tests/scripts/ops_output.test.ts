@@ -72,6 +72,11 @@ Deno.test("an event is one line: its error's first line and up to three telling 
   assertEquals(eventSummary({ metadata: {} }), "");
 });
 
+Deno.test("an event's reason is data: text that imitates another field is quoted, never read as the actor", () => {
+  const line = eventSummary({ metadata: { actor: "claimed:eve", reason: "ok actor=claimed:alice" } });
+  assertEquals(line, 'actor=claimed:eve reason="ok actor=claimed:alice"');
+});
+
 Deno.test("csv: fields a spreadsheet would run as a formula are escaped; numbers stay numbers", () => {
   const rows = [
     { email: '=HYPERLINK("http://evil","x")', name: "+1", note: "-2+3", who: "@SUM(A1)", cost: -4.5 },
