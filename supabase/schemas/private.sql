@@ -1936,6 +1936,44 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
+-- Name: revoke_replaced_user_credential(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.revoke_replaced_user_credential() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_deprovisioned boolean := new.status in ('suspended', 'deleted') and old.status is distinct from new.status;
+begin
+  if old.credential_jti is null then
+    return new;
+  end if;
+  if v_deprovisioned and new.credential_jti is not distinct from old.credential_jti then
+    -- The app is going away: its credential goes with it (a re-upgrade mints a new one: the expiry is gone).
+    new.credential_jti := null;
+    new.credential_expires_at := null;
+    new.credential_key_id := null;
+  end if;
+  if new.credential_jti is distinct from old.credential_jti then
+    insert into private.revoked_user_credentials (jti, user_id, expires_at)
+    values (old.credential_jti, old.user_id, coalesce(old.credential_expires_at, now() + interval '1 year'))
+    on conflict (jti) do nothing;
+    delete from private.revoked_user_credentials where expires_at < now() - interval '1 day';
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.revoke_replaced_user_credential() OWNER TO postgres;
+
+--
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.revoke_replaced_user_credential() IS 'Trigger: when a row''s credential_jti is replaced or the app is deprovisioned (status becomes suspended or deleted), the previous jti goes on private.revoked_user_credentials (and expired entries are pruned).';
+
+--
 -- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2293,7 +2331,7 @@ CREATE FUNCTION private.user_fly_app_patch_columns() RETURNS text[]
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
   ]::text[]
 $$;
 
@@ -2433,6 +2471,25 @@ ALTER TABLE private.machine_last_observations OWNER TO postgres;
 COMMENT ON TABLE private.machine_last_observations IS 'Last observed state per machine: where private.record_machine_observations resumes.';
 
 --
+-- Name: revoked_user_credentials; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.revoked_user_credentials (
+    jti text NOT NULL,
+    user_id uuid NOT NULL,
+    revoked_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE private.revoked_user_credentials OWNER TO postgres;
+
+--
+-- Name: TABLE revoked_user_credentials; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.revoked_user_credentials IS 'Denylist of revoked user app credentials by jti, until they would have expired (pruned afterwards).';
+
+--
 -- Name: sweep_lease; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -2518,6 +2575,13 @@ ALTER TABLE ONLY private.machine_last_observations
     ADD CONSTRAINT machine_last_observations_pkey PRIMARY KEY (machine_id);
 
 --
+-- Name: revoked_user_credentials revoked_user_credentials_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.revoked_user_credentials
+    ADD CONSTRAINT revoked_user_credentials_pkey PRIMARY KEY (jti);
+
+--
 -- Name: sweep_lease sweep_lease_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
@@ -2532,6 +2596,12 @@ ALTER TABLE ONLY private.user_fly_apps_archive
     ADD CONSTRAINT user_fly_apps_archive_pkey PRIMARY KEY (id);
 
 --
+-- Name: revoked_user_credentials_expires_at_idx; Type: INDEX; Schema: private; Owner: postgres
+--
+
+CREATE INDEX revoked_user_credentials_expires_at_idx ON private.revoked_user_credentials USING btree (expires_at);
+
+--
 -- Name: fly_rate_buckets; Type: ROW SECURITY; Schema: private; Owner: postgres
 --
 
@@ -2542,6 +2612,12 @@ ALTER TABLE private.fly_rate_buckets ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.machine_last_observations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: revoked_user_credentials; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.revoked_user_credentials ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: sweep_lease; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2854,6 +2930,12 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 --
 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.revoke_replaced_user_credential() FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres

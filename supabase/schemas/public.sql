@@ -152,6 +152,7 @@ CREATE TABLE public.user_fly_apps (
     desired_tier text,
     lease_released_at timestamp with time zone,
     lease_released_by text,
+    credential_jti text,
     CONSTRAINT user_fly_apps_cpu_kind_check CHECK (((cpu_kind IS NULL) OR (cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text])))),
     CONSTRAINT user_fly_apps_desired_state_check CHECK ((desired_state = ANY (ARRAY['present'::text, 'absent'::text]))),
     CONSTRAINT user_fly_apps_drift_is_object CHECK ((jsonb_typeof(drift) = 'object'::text)),
@@ -284,6 +285,12 @@ COMMENT ON COLUMN public.user_fly_apps.lease_released_at IS 'When the last lease
 COMMENT ON COLUMN public.user_fly_apps.lease_released_by IS 'The lease owner that let go at lease_released_at (a function invocation, the sweep or an ops call).';
 
 --
+-- Name: COLUMN user_fly_apps.credential_jti; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.credential_jti IS 'The jti of the app''s current credential (never the token). Replacing or clearing it, or deprovisioning the app, puts the previous jti on private.revoked_user_credentials.';
+
+--
 -- Name: get_user_fly_app_status(uuid); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -341,6 +348,27 @@ ALTER FUNCTION public.get_user_fly_app_status(p_user_id uuid) OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS and the column grants (no operator notes, lease owners or event metadata).';
+
+--
+-- Name: user_credential_revoked(); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.user_credential_revoked() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select exists (
+    select 1 from private.revoked_user_credentials r where r.jti = (select auth.jwt() ->> 'jti')
+  );
+$$;
+
+ALTER FUNCTION public.user_credential_revoked() OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.user_credential_revoked() IS 'Whether the caller''s JWT is a revoked user app credential (its jti is on the denylist). For RLS policies: ... and not (select public.user_credential_revoked()). One primary-key probe per statement.';
 
 --
 -- Name: fly_plans; Type: TABLE; Schema: public; Owner: postgres
@@ -798,6 +826,12 @@ CREATE TRIGGER user_fly_apps_cost_estimate BEFORE INSERT OR UPDATE OF monthly_co
 CREATE TRIGGER user_fly_apps_lease_released BEFORE UPDATE OF lease_owner ON public.user_fly_apps FOR EACH ROW WHEN (((old.lease_owner IS NOT NULL) AND (old.lease_owner IS DISTINCT FROM new.lease_owner))) EXECUTE FUNCTION private.stamp_lease_release();
 
 --
+-- Name: user_fly_apps user_fly_apps_revoke_replaced_credential; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_apps_revoke_replaced_credential BEFORE UPDATE OF credential_jti, status ON public.user_fly_apps FOR EACH ROW EXECUTE FUNCTION private.revoke_replaced_user_credential();
+
+--
 -- Name: fly_rollout_events fly_rollout_events_rollout_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -1148,6 +1182,14 @@ GRANT SELECT(desired_tier) ON TABLE public.user_fly_apps TO authenticated;
 REVOKE ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.user_credential_revoked() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO service_role;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO authenticated;
 
 --
 -- Name: TABLE fly_plans; Type: ACL; Schema: public; Owner: postgres

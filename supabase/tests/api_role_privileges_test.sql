@@ -15,6 +15,7 @@ select * from (values
   ('schema', 'public', 'USAGE', 'authenticated'),
   ('schema', 'public', 'USAGE', 'public'),
   ('function', 'public.get_user_fly_app_status(p_user_id uuid)', 'EXECUTE', 'authenticated'),
+  ('function', 'public.user_credential_revoked()', 'EXECUTE', 'authenticated'),
   ('table', 'public.fly_plans', 'SELECT', 'authenticated'),
   ('table', 'public.user_subscriptions', 'SELECT', 'authenticated'),
   ('table', 'public.user_fly_app_usage_daily', 'SELECT', 'authenticated'),
