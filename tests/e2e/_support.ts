@@ -200,7 +200,7 @@ export interface SweepReport {
     repair_failed: number;
     errored: number;
   };
-  orphans: { found: string[]; deleted: string[]; error?: string };
+  orphans: { found: string[]; deleted: string[]; shared_network?: string[]; error?: string };
   stopped_early: boolean;
 }
 

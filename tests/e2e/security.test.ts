@@ -258,6 +258,22 @@ Deno.test("security: secrets by purpose, allowed images, unsquattable names, net
       assertEquals(new429, 0, "no 429 from Fly");
       console.log(`BENCH security_sweeps calls=50 sweeps=${started} joined=${joined} fly_429=${new429}`);
     });
+
+    await t.step(
+      "an app of a user on the org's shared network is reported by the sweep as network drift",
+      async () => {
+        const [frank] = await provisioned(stack, 1);
+        const own = (await stack.row(frank))!.fly_app_name!;
+        // An app as they were created before: no network of its own. The row points at it, as after an upgrade.
+        await createFlyApp(stack, "vyx-user-0ld5ha4ed0ne", { user_id: frank });
+        await stack
+          .sql`update public.user_fly_apps set fly_app_name = 'vyx-user-0ld5ha4ed0ne' where user_id = ${frank}`;
+        const report = await stack.sweep({ limit: 1, detail_limit: 0 });
+        const shared = report.orphans.shared_network ?? [];
+        assertEquals(shared, ["vyx-user-0ld5ha4ed0ne"], "only the app not on its own network");
+        assert(!shared.includes(own));
+      },
+    );
   } finally {
     await stack.stop();
   }
