@@ -106,7 +106,8 @@ Local stack is up.
   Functions         ${fn}/{provision-user-fly-app,deprovision-user-fly-app,check-fly-apps-health,fly-apps-admin}
   Machines API      ${services.flyApiUrl}${emulator}
   Console   ${operatorConsole.url}   (operator console; proxies the admin API with the key)
-  Provisioner key   ${secret}
+  Admin key         ${secret}   (PROVISIONER_SECRET: ops, console, fly-apps-admin; never in the database)
+  Kick key          ${services.kickSecret}   (KICK_SECRET: in Vault as fly_kick_secret; background kicks and sweeps only)
   Demo users        pro ${DEMO_USERS.pro}, elite ${DEMO_USERS.elite} (provisioned now), free ${DEMO_USERS.free}
 
 Ops CLI (paste both lines in another terminal; only Node/npm needed):

@@ -123,7 +123,7 @@ export async function benchTrigger(): Promise<string[]> {
   try {
     await sql.unsafe(ALTERNATIVES_SQL);
     await sql`select vault.create_secret('http://127.0.0.1:9', 'project_url')`;
-    await sql`select vault.create_secret('bench-secret', 'fly_provisioner_secret')`;
+    await sql`select vault.create_secret('bench-secret', 'fly_kick_secret')`;
     const users = Array.from({ length: USERS }, () => crypto.randomUUID());
     await sql`create table public.bench_users (n integer primary key, user_id uuid not null)`;
     await sql`insert into public.bench_users select i, u from unnest(${users}::uuid[]) with ordinality as t(u, i)`;

@@ -39,7 +39,7 @@ export async function benchKickLatency(): Promise<string[]> {
   const drainer = startTierDrainer(db.url, { intervalMs: 1000 });
   try {
     await upsertVaultSecret(db.sql, "project_url", target.url);
-    await upsertVaultSecret(db.sql, "fly_provisioner_secret", "bench-secret");
+    await upsertVaultSecret(db.sql, "fly_kick_secret", "bench-secret");
     const users = await createUsers(db, SAMPLES);
     const latencies: number[] = [];
     for (const user of users) {

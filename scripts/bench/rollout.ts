@@ -51,6 +51,8 @@ try {
     FLY_DEFAULT_REGION: "sin",
     FLY_APP_IMAGE: IMAGE_A,
     PROVISIONER_SECRET: "rollout-bench-provisioner-secret",
+    KICK_SECRET: "rollout-bench-kick-secret-value",
+    FLY_APP_NAME_KEY: "rollout-bench-app-name-key",
     SUPABASE_URL: "http://127.0.0.1:9",
     SUPABASE_DB_URL: db.url,
   });

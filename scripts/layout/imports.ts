@@ -28,7 +28,9 @@ const UPPER = ["handlers/", "admin/"].map(room);
  * sweep/ < handlers/, admin/. Each room names what sits above it.
  */
 export const ROOM_RULES: RoomRule[] = [
-  ...["vocabulary.ts", "backoff.ts", "image_ref.ts", "bounded.ts", "log.ts"].map((leaf) => ({
+  ...["vocabulary.ts", "backoff.ts", "image_ref.ts", "image_allowed.ts", "bounded.ts", "log.ts"].map((
+    leaf,
+  ) => ({
     room: room(leaf),
     forbidden: ["fly/", "db/", "credentials/", "engine/", "controller/", "rollout/", "sweep/", "http/"]
       .map(room).concat(UPPER),

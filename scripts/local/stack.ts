@@ -48,8 +48,10 @@ export interface Services {
   flyApiUrl: string;
   /** The emulator, when it runs (undefined when a real FLY_API_TOKEN was given). */
   emulator?: Awaited<ReturnType<typeof startFlyEmulator>>;
-  /** The secret callers present to the functions. */
+  /** The admin secret (PROVISIONER_SECRET): ops, the console, `fly-apps-admin`. Never in the database. */
   provisionerSecret: string;
+  /** The kick secret (KICK_SECRET), the one the database holds in Vault as `fly_kick_secret`. */
+  kickSecret: string;
   /** The function environment in force. */
   functionEnv: Record<string, string>;
   gateway: FunctionsGateway;
@@ -58,6 +60,11 @@ export interface Services {
   drainer?: TierDrainer;
   /** Stops everything that was started, in reverse order. */
   stop(): Promise<void>;
+}
+
+/** A fresh local secret for `purpose` (the stack's default when the env file sets none). */
+function localSecret(purpose: string): string {
+  return `local-${purpose}-${crypto.randomUUID()}`;
 }
 
 /** `env` without its empty (or blank) values: an empty line in an env file never overrides a default. */
@@ -86,13 +93,14 @@ interface FunctionEnvironmentParts {
   gatewayUrl: string;
   databaseUrl: string;
   provisionerSecret: string;
+  kickSecret: string;
   /** The emulator's API, when it stands in for Fly. */
   fly?: { url: string; token: string };
 }
 
 /** The functions' environment: the local defaults, then the env file's values, then the emulator's API. */
 function functionEnvironment(
-  { given, gatewayUrl, databaseUrl, provisionerSecret, fly }: FunctionEnvironmentParts,
+  { given, gatewayUrl, databaseUrl, provisionerSecret, kickSecret, fly }: FunctionEnvironmentParts,
 ) {
   return {
     SUPABASE_URL: gatewayUrl,
@@ -105,6 +113,8 @@ function functionEnvironment(
     FLY_DEFAULT_REGION: "sin",
     FLY_APP_IMAGE: "registry.fly.io/vyx-user-backend:latest",
     PROVISIONER_SECRET: provisionerSecret,
+    KICK_SECRET: kickSecret,
+    FLY_APP_NAME_KEY: localSecret("name-key"),
     ...given,
     ...(fly ? { FLY_API_BASE_URL: fly.url, FLY_API_TOKEN: fly.token } : {}),
   };
@@ -121,7 +131,8 @@ export function validateFunctionEnv(functionEnv: Record<string, string>, gateway
     given,
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     databaseUrl: "postgresql://postgres@127.0.0.1:5432/postgres",
-    provisionerSecret: given.PROVISIONER_SECRET ?? `local-provisioner-${crypto.randomUUID()}`,
+    provisionerSecret: given.PROVISIONER_SECRET ?? localSecret("provisioner"),
+    kickSecret: given.KICK_SECRET ?? localSecret("kick"),
     fly: given.FLY_API_TOKEN ? undefined : { url: "http://127.0.0.1:4280", token: "emulator-placeholder" },
   }));
 }
@@ -142,7 +153,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     const emulator = realFly ? undefined : await startFlyEmulator(options.emulator ?? {});
     if (emulator) stops.push(() => emulator.close());
 
-    const provisionerSecret = given.PROVISIONER_SECRET ?? `local-provisioner-${crypto.randomUUID()}`;
+    const provisionerSecret = given.PROVISIONER_SECRET ?? localSecret("provisioner");
+    const kickSecret = given.KICK_SECRET ?? localSecret("kick");
     const port = options.gatewayPort ?? freePort();
     const gatewayUrl = `http://127.0.0.1:${port}`;
     const functionEnv = functionEnvironment({
@@ -150,6 +162,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       gatewayUrl,
       databaseUrl: options.databaseUrl,
       provisionerSecret,
+      kickSecret,
       fly: emulator,
     });
     // The emulator enforces the app-create limit the functions are configured for (Fly documents none).
@@ -164,7 +177,8 @@ export async function startServices(options: ServicesOptions): Promise<Services>
     const sql = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
     try {
       await upsertVaultSecret(sql, "project_url", gatewayUrl);
-      await upsertVaultSecret(sql, "fly_provisioner_secret", provisionerSecret);
+      // Only the kick secret goes into the database; the admin secret never does.
+      await upsertVaultSecret(sql, "fly_kick_secret", kickSecret);
     } finally {
       await sql.end({ timeout: 2 });
     }
@@ -179,6 +193,7 @@ export async function startServices(options: ServicesOptions): Promise<Services>
       flyApiUrl: functionEnv.FLY_API_BASE_URL ?? "https://api.machines.dev",
       emulator,
       provisionerSecret,
+      kickSecret,
       functionEnv,
       gateway,
       worker,

@@ -45,7 +45,7 @@ Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 cannot reach the function
 export function buildProgram(ctx: CommandContext, output: Output): Command {
   const program = new Command("ops")
     .description(DESCRIPTION)
-    .option("--actor <name>", "operator name recorded in events as ops:<name> (default: $OPS_ACTOR)")
+    .option("--actor <name>", "operator name recorded in events as claimed:<name> (default: $OPS_ACTOR)")
     .option("--wide", "show whole values: tables are not fitted to COLUMNS (default 100)")
     .configureOutput({
       writeOut: (text) => output.out(text.replace(/\n$/, "")),

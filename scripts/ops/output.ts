@@ -136,7 +136,10 @@ const EVENT_KEYS = [
   "duration_ms",
 ];
 
-/** An event in one line: its error's first line, then up to three of its telling fields as `key=value`. */
+/**
+ * An event in one line: its error's first line, then up to three of its telling fields as `key=value` (text
+ * with blanks, `=` or quotes JSON-quoted).
+ */
 export function eventSummary(event: { metadata?: unknown; error_details?: unknown }): string {
   const metadata = (event.metadata ?? {}) as Record<string, unknown>;
   const scalars = Object.entries(metadata).filter(([, v]) => v !== null && typeof v !== "object");
@@ -145,7 +148,9 @@ export function eventSummary(event: { metadata?: unknown; error_details?: unknow
     ...scalars.filter(([k]) => !EVENT_KEYS.includes(k)),
   ].slice(0, 3);
   const error = event.error_details ? String(event.error_details).split("\n")[0] : "";
-  return [error, ...ranked.map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(" ");
+  // Free text (a reason) is quoted when it has blanks or `=`, so it can never read as another field (actor=…).
+  const shown = (v: unknown) => typeof v === "string" && /[\s="]/.test(v) ? JSON.stringify(v) : String(v);
+  return [error, ...ranked.map(([k, v]) => `${k}=${shown(v)}`)].filter(Boolean).join(" ");
 }
 
 /** Nested objects flattened to dotted keys (`reconciled.attempted`), arrays kept as values. */
@@ -161,13 +166,22 @@ export function flatten(value: Record<string, unknown>, prefix = ""): Record<str
   return flat;
 }
 
-/** One CSV field (RFC 4180 quoting). */
-function csvField(value: unknown): string {
-  const text = value === null || value === undefined
+/** What a spreadsheet reads as the start of a formula (OWASP: CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field (RFC 4180 quoting). Text starting like a formula (`= + - @`, tab, CR) gets a leading `'` so a
+ * spreadsheet shows it as text instead of running it; numbers stay numbers.
+ */
+export function csvField(value: unknown): string {
+  const raw = value === null || value === undefined
     ? ""
     : typeof value === "object"
     ? JSON.stringify(value)
     : String(value);
+  const text = typeof value !== "number" && typeof value !== "bigint" && FORMULA_START.test(raw)
+    ? `'${raw}`
+    : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

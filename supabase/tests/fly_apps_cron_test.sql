@@ -20,9 +20,9 @@ select is(
   0, 'no job command holds a URL, a header or a secret');
 
 -- Run the job's command the way pg_cron does, with the Vault secrets a project has.
-delete from vault.secrets where name in ('project_url', 'fly_provisioner_secret');
+delete from vault.secrets where name in ('project_url', 'fly_kick_secret');
 select vault.create_secret('https://ref.example.test', 'project_url');
-select vault.create_secret('cron-test-secret', 'fly_provisioner_secret');
+select vault.create_secret('cron-test-secret', 'fly_kick_secret');
 create temp table before as select coalesce(max(id), 0) as max_id from net.http_request_queue;
 do $$ begin execute (select command from cron.job where jobname = 'check-fly-apps-health'); end $$;
 select results_eq(
@@ -38,7 +38,7 @@ select is((select convert_from(body, 'utf8')::jsonb from net.http_request_queue 
   '{"limit": 5, "budget_ms": 1000}'::jsonb, 'and passes a body through');
 
 -- The secret is rotated: the next run uses the new one.
-select vault.update_secret((select id from vault.secrets where name = 'fly_provisioner_secret'), 'rotated-cron-secret');
+select vault.update_secret((select id from vault.secrets where name = 'fly_kick_secret'), 'rotated-cron-secret');
 do $$ begin execute (select command from cron.job where jobname = 'check-fly-apps-health'); end $$;
 select is((select headers ->> 'Authorization' from net.http_request_queue order by id desc limit 1),
   'Bearer rotated-cron-secret', 'the rotated secret is read at run time');
@@ -48,9 +48,9 @@ delete from vault.secrets where name = 'project_url';
 select throws_ok((select command from cron.job where jobname = 'check-fly-apps-health'), '55000',
   'check-fly-apps-health not called: vault secret project_url is missing', 'missing project_url fails the run');
 select vault.create_secret('https://ref.example.test', 'project_url');
-delete from vault.secrets where name = 'fly_provisioner_secret';
+delete from vault.secrets where name = 'fly_kick_secret';
 select throws_ok((select command from cron.job where jobname = 'check-fly-apps-health'), '55000',
-  'check-fly-apps-health not called: vault secret fly_provisioner_secret is missing',
+  'check-fly-apps-health not called: vault secret fly_kick_secret is missing',
   'missing secret fails the run');
 
 select lives_ok((select command from cron.job where jobname = 'purge-cron-job-run-details'),

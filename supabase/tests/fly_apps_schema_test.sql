@@ -13,7 +13,7 @@ select columns_are('public', 'user_fly_apps', array[
   'deleted_at', 'monthly_cost_estimate_usd', 'created_at', 'updated_at', 'desired_state', 'desired_generation',
   'observed_generation', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'secrets_version', 'image_digest',
   'cpu_kind', 'secrets_digest', 'drift', 'in_sync', 'last_machine_state', 'last_observed_at', 'held_at', 'held_by',
-  'hold_reason', 'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id',
+  'hold_reason', 'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti',
   'desired_tier', 'lease_released_at', 'lease_released_by'
 ], 'user_fly_apps has the seed columns plus the reconcile columns');
 select columns_are('public', 'user_fly_app_events', array[

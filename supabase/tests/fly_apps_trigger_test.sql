@@ -5,9 +5,9 @@ begin;
 select plan(36);
 set local client_min_messages = error;
 
-delete from vault.secrets where name in ('project_url', 'fly_provisioner_secret');
+delete from vault.secrets where name in ('project_url', 'fly_kick_secret');
 select vault.create_secret('http://functions.test:54321/', 'project_url');
-select vault.create_secret('test-provisioner-secret-1', 'fly_provisioner_secret');
+select vault.create_secret('test-provisioner-secret-1', 'fly_kick_secret');
 delete from private.tier_outbox;
 delete from net.http_request_queue;
 
@@ -82,7 +82,7 @@ select is((select headers from pg_temp.kicks()),
   'headers: JSON content type and the provisioner secret from Vault as bearer token');
 
 -- 4. The secret is read at drain time: rotate it; a downgrade and an upgrade go out in one kick.
-select vault.update_secret((select id from vault.secrets where name = 'fly_provisioner_secret'), 'rotated-secret-2');
+select vault.update_secret((select id from vault.secrets where name = 'fly_kick_secret'), 'rotated-secret-2');
 update public.user_subscriptions set tier = 'free' where user_id = '22222222-0000-0000-0000-000000000001';
 update public.user_subscriptions set tier = 'pro' where user_id = '22222222-0000-0000-0000-000000000002';
 select is((private.drain_tier_outbox() ->> 'users')::int, 2, 'two users in the next drain');

@@ -6,9 +6,9 @@ begin;
 select plan(25);
 set local client_min_messages = error;
 
-delete from vault.secrets where name in ('project_url', 'fly_provisioner_secret');
+delete from vault.secrets where name in ('project_url', 'fly_kick_secret');
 select vault.create_secret('http://functions.test', 'project_url');
-select vault.create_secret('bulk-secret-1', 'fly_provisioner_secret');
+select vault.create_secret('bulk-secret-1', 'fly_kick_secret');
 delete from private.tier_outbox;
 delete from net.http_request_queue;
 

@@ -5,7 +5,7 @@ begin;
 select plan(24);
 set local client_min_messages = error;
 
-delete from vault.secrets where name in ('project_url', 'fly_provisioner_secret');
+delete from vault.secrets where name in ('project_url', 'fly_kick_secret');
 delete from private.tier_outbox;
 delete from net.http_request_queue;
 
@@ -33,9 +33,9 @@ select is(
   (select count(*)::int from public.user_fly_apps where user_id = '55555555-0000-0000-0000-000000000001'),
   0, 'no desired state recorded while the kick cannot be sent');
 select vault.create_secret('http://functions.test', 'project_url');
-select is(private.drain_tier_outbox() ->> 'problem', 'vault secret fly_provisioner_secret is missing',
+select is(private.drain_tier_outbox() ->> 'problem', 'vault secret fly_kick_secret is missing',
   'then the missing secret is named');
-select vault.create_secret('outbox-secret-1', 'fly_provisioner_secret');
+select vault.create_secret('outbox-secret-1', 'fly_kick_secret');
 select vault.update_secret((select id from vault.secrets where name = 'project_url'), 'functions.test');
 select is(private.drain_tier_outbox() ->> 'problem', 'vault secret project_url is not an http(s) URL',
   'a URL without scheme is refused');

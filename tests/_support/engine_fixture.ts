@@ -60,6 +60,8 @@ export async function withEngine(
       FLY_DEFAULT_REGION: "sin",
       FLY_APP_IMAGE: "registry.example.com/user-backend:1",
       PROVISIONER_SECRET: "engine-test-provisioner-secret",
+      KICK_SECRET: "engine-test-kick-secret-value",
+      FLY_APP_NAME_KEY: "engine-test-app-name-key",
       SUPABASE_URL: "http://127.0.0.1:9",
       SUPABASE_DB_URL: db.url,
       FLY_APP_SECRETS: "OPENAI_API_KEY",

@@ -20,7 +20,7 @@ Deno.test("committed tier changes reach the provision function in one batched ki
   const secret = `kick-secret-${crypto.randomUUID()}`;
   try {
     await upsertVaultSecret(db.sql, "project_url", `${target.url}/`);
-    await upsertVaultSecret(db.sql, "fly_provisioner_secret", secret);
+    await upsertVaultSecret(db.sql, "fly_kick_secret", secret);
     const [first, second, rolledBack] = await createUsers(db, 3);
 
     await db
@@ -87,7 +87,7 @@ Deno.test("two concurrent drainers never apply an older tier after a newer one",
   const b = connect(db.url, 1);
   try {
     await upsertVaultSecret(db.sql, "project_url", "http://127.0.0.1:9");
-    await upsertVaultSecret(db.sql, "fly_provisioner_secret", "s");
+    await upsertVaultSecret(db.sql, "fly_kick_secret", "s");
     const [user] = await createUsers(db, 1);
     await db.sql`insert into public.user_subscriptions (user_id, tier) values (${user}, 'pro')`;
 
@@ -147,7 +147,7 @@ Deno.test("without Vault secrets the drainer warns, keeps the changes, and drain
     assertEquals(events.map((e) => [e.event_type, e.status]), [["kick_failed", "warning"]]);
 
     await upsertVaultSecret(db.sql, "project_url", "http://127.0.0.1:9");
-    await upsertVaultSecret(db.sql, "fly_provisioner_secret", "s");
+    await upsertVaultSecret(db.sql, "fly_kick_secret", "s");
     const [{ report: drained }] = await listening`select private.drain_tier_outbox() as report`;
     assertEquals([drained.drained, drained.users, drained.kicked], [1, 1, true]);
     const [app] = await db.sql`select desired_state from public.user_fly_apps where user_id = ${user}`;

@@ -15,7 +15,7 @@ import type {
 } from "../../scripts/local/fly-emulator/mod.ts";
 import { type FunctionsGateway, startFunctionsGateway } from "../../scripts/local/gateway_process.ts";
 import type { MachineConfig } from "../../supabase/functions/_shared/fly/mod.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
+import { appNameCandidate, type AppNaming } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { assert } from "../_support/assert.ts";
 import { connect, type ScratchDatabase } from "../_support/database.ts";
 import { createMigratedDatabase, createUsers } from "../_support/migrated_database.ts";
@@ -76,8 +76,10 @@ export interface Stack {
   /** Every line the functions printed so far. */
   logs: string[];
   secrets: AppSecretValues;
-  /** Auth headers with the provisioner secret. */
+  /** Auth headers with the admin secret (PROVISIONER_SECRET). */
   auth: Record<string, string>;
+  /** The app naming the functions use (with the stack's FLY_APP_NAME_KEY), to compute candidate names. */
+  naming: AppNaming;
   /** Calls a function: POST (default) with a JSON body or raw text, or GET with a query. */
   call(
     fn: FunctionName,
@@ -198,7 +200,7 @@ export interface SweepReport {
     repair_failed: number;
     errored: number;
   };
-  orphans: { found: string[]; deleted: string[]; error?: string };
+  orphans: { found: string[]; deleted: string[]; shared_network?: string[]; error?: string };
   stopped_early: boolean;
 }
 
@@ -272,6 +274,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   (secrets.byName as Record<string, string>).SUPABASE_URL = services.functionEnv.SUPABASE_URL;
   const emulator = services.emulator!;
   const auth = { Authorization: `Bearer ${services.provisionerSecret}` };
+  const naming: AppNaming = {
+    prefix: "vyx-user",
+    hashLength: 12,
+    key: services.functionEnv.FLY_APP_NAME_KEY,
+  };
 
   const call: Stack["call"] = async (fn, o = {}) => {
     const url = new URL(`${services.gatewayUrl}/functions/v1/${fn}`);
@@ -353,9 +360,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     logs,
     secrets,
     auth,
+    naming,
     call,
     async sweep(body = {}) {
-      const answer = await call("check-fly-apps-health", { body, wait: true });
+      // One sweep at a time: while a background sweep (a kick, the cron job) runs, wait for it to end.
+      let answer = await call("check-fly-apps-health", { body, wait: true });
+      for (const until = Date.now() + 60_000; answer.status === 409 && Date.now() < until;) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        answer = await call("check-fly-apps-health", { body, wait: true });
+      }
       assert(answer.status === 200, `sweep answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       return answer.body as SweepReport;
     },
@@ -384,8 +397,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         where user_id = ${userId} order by seq`;
     },
     async appsOf(userId) {
-      const naming = { prefix: "vyx-user", hashLength: 12 };
       const names = await Promise.all([0, 1, 2, 3, 4].map((i) => appNameCandidate(userId, i, naming)));
+      const recorded = (await row(userId))?.fly_app_name;
+      if (recorded) names.push(recorded);
       return emulator.state().apps.filter((app) => names.includes(app.name));
     },
     async waitSettled(userId, timeoutMs = 15_000) {

@@ -40,7 +40,7 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       assertEquals(stack.emulator.state().apps.length, PAID_USERS, "one app each");
       const [{ events }] = await stack.sql`
         select count(*)::int as events from public.user_fly_app_events
-        where event_type = 'migration_enqueued' and metadata->>'actor' = 'ops:ann'`;
+        where event_type = 'migration_enqueued' and metadata->>'actor' = 'claimed:ann'`;
       assertEquals(events, PAID_USERS);
       const again = await ops(stack, ["migrate"]);
       assertEquals(again.code, 0, again.err);
@@ -75,7 +75,7 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       const released = await ops(stack, ["release", user]);
       assertEquals(released.code, 0, released.err);
       const holds = (await stack.events(user)).filter((e) => e.event_type.startsWith("hold_"));
-      assertEquals(holds.map((e) => e.metadata.actor), ["ops:bo", "ops"]);
+      assertEquals(holds.map((e) => e.metadata.actor), ["claimed:bo", "ops"]);
     });
 
     await t.step("usage as CSV, orphans, sweep runs, a missing user, an unknown tier", async () => {

@@ -2,7 +2,7 @@
  * End to end: `ops doctor` on the main test database (where pg_cron lives). With the chain complete (the
  * functions answer and accept the secret, both Vault secrets, the cron job, a recent run whose request the
  * function answered 2xx, pg_net's queue drained, the Fly token valid) it exits 0; with the Vault secret
- * `fly_provisioner_secret` deleted it exits 1 naming it; restored, it passes again.
+ * `fly_kick_secret` deleted it exits 1 naming it; restored, it passes again.
  *
  * pg_cron's scheduler is off in tests, so its run is played here as pg_cron plays it: the job active, its
  * own command run, the run recorded in cron.job_run_details (as the platform's superuser when
@@ -15,7 +15,7 @@ import { waitFor } from "../_support/wait.ts";
 import { startStack } from "./_support.ts";
 import { ops } from "./admin_cli_support.ts";
 
-const VAULT_NAMES = ["project_url", "fly_provisioner_secret"];
+const VAULT_NAMES = ["project_url", "fly_kick_secret", "fly_provisioner_secret"];
 
 Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault secret, passes once restored", async () => {
   const admin = connect(localDatabaseUrl(), 1);
@@ -70,17 +70,28 @@ Deno.test("ops doctor: passes on a complete chain, fails naming a deleted Vault 
         assert(healthy.out.includes(check), `${check} reported: ${healthy.out}`);
       }
 
-      await admin`delete from vault.secrets where name = 'fly_provisioner_secret'`;
+      await admin`delete from vault.secrets where name = 'fly_kick_secret'`;
       const broken = await ops(stack, ["doctor", "--json"]);
       assertEquals(broken.code, 1, broken.err);
       const failed = JSON.parse(broken.out).checks.filter((c: { ok: boolean | null }) => c.ok === false);
-      assertEquals(failed.map((c: { name: string }) => c.name), ["vault.fly_provisioner_secret"]);
+      assertEquals(failed.map((c: { name: string }) => c.name), ["vault.fly_kick_secret"]);
       assert(failed[0].detail.includes("missing"), failed[0].detail);
-      assert(broken.err.includes("vault.fly_provisioner_secret"), broken.err);
+      assert(broken.err.includes("vault.fly_kick_secret"), broken.err);
 
-      await admin`select vault.create_secret(${stack.services.provisionerSecret}, 'fly_provisioner_secret')`;
+      await admin`select vault.create_secret(${stack.services.kickSecret}, 'fly_kick_secret')`;
       const restored = await ops(stack, ["doctor"]);
       assertEquals(restored.code, 0, `${restored.out}\n${restored.err}`);
+
+      // The admin secret left in Vault under the legacy name (one secret, before the split): the doctor fails.
+      await admin`select vault.create_secret(${stack.services.provisionerSecret}, 'fly_provisioner_secret')`;
+      const leaked = await ops(stack, ["doctor", "--json"]);
+      assertEquals(leaked.code, 1, leaked.err);
+      const leakedChecks = JSON.parse(leaked.out).checks.filter((c: { ok: boolean | null }) =>
+        c.ok === false
+      );
+      assertEquals(leakedChecks.map((c: { name: string }) => c.name), ["vault.no_admin_secret"]);
+      assert(leakedChecks[0].detail.includes("equals PROVISIONER_SECRET"), leakedChecks[0].detail);
+      await admin`delete from vault.secrets where name = 'fly_provisioner_secret'`;
     } finally {
       await stack.stop();
     }

@@ -38,13 +38,13 @@ Deno.test({
         return row;
       };
       const first = await holder();
-      assertEquals([first.held_by, first.hold_reason], ["ops:ann", "abuse"]);
+      assertEquals([first.held_by, first.hold_reason], ["claimed:ann", "abuse"]);
 
       // A second hold keeps the first one's audit: refused, naming who holds it, since when and why.
       const second = await ops(stack, ["--actor", "bo", "hold", user, "--reason", "other"]);
       assertEquals(second.code, 1, second.out);
       assert(
-        /^ops: .*already held by ops:ann since \d{4}-\d\d-\d\dT.*reason: abuse/.test(second.err),
+        /^ops: .*already held by claimed:ann since \d{4}-\d\d-\d\dT.*reason: abuse/.test(second.err),
         second.err,
       );
       assertEquals(second.err.split("\n").length, 1, "one line");
@@ -57,14 +57,14 @@ Deno.test({
       const replaced = await ops(stack, ["--actor", "bo", "hold", user, "--reason", "audit", "--replace"]);
       assertEquals(replaced.code, 0, replaced.err);
       const now = await holder();
-      assertEquals([now.held_by, now.hold_reason], ["ops:bo", "audit"]);
+      assertEquals([now.held_by, now.hold_reason], ["claimed:bo", "audit"]);
       const [event] = await stack.sql`select metadata from public.user_fly_app_events
         where user_id = ${user} and event_type = 'hold_set' order by seq desc limit 1`;
-      assertEquals(event.metadata.actor, "ops:bo");
+      assertEquals(event.metadata.actor, "claimed:bo");
       assertEquals(event.metadata.reason, "audit");
       assertEquals(
         [event.metadata.replaced.held_by, event.metadata.replaced.reason],
-        ["ops:ann", "abuse"],
+        ["claimed:ann", "abuse"],
       );
       assertEquals(Date.parse(event.metadata.replaced.held_at), first.held_at.getTime());
 

@@ -46,7 +46,7 @@ Deno.test("bulk retry of error rows after the Fly token is fixed", async () => {
       assert(retried.out.startsWith("4 row(s) retried (error, failed): the rows are due now"), retried.out);
       for (const user of users) {
         const event = (await fixed.events(user)).find((e) => e.event_type === "retry_requested");
-        assertEquals([event?.metadata.actor, event?.metadata.reason], ["ops:ann", "token fixed"]);
+        assertEquals([event?.metadata.actor, event?.metadata.reason], ["claimed:ann", "token fixed"]);
       }
 
       const swept = await ops(fixed, ["sweep", "--json"]);

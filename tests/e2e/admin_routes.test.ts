@@ -10,7 +10,6 @@ import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_na
 import { type Stack, startStack } from "./_support.ts";
 import { admin, createFlyApp, recordSweepRun, snapshot } from "./admin_support.ts";
 
-const NAMING = { prefix: "vyx-user", hashLength: 12 };
 const UNKNOWN_USER = "00000000-0000-4000-8000-00000000abcd";
 
 /** Provisions `count` pro users synchronously and returns their ids. */
@@ -95,7 +94,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assertEquals(held.body.held, true);
       const [row] = await stack
         .sql`select held_by, hold_reason from public.user_fly_apps where user_id = ${bob}`;
-      assertEquals([row.held_by, row.hold_reason], ["ops:ann", "abuse report"]);
+      assertEquals([row.held_by, row.hold_reason], ["claimed:ann", "abuse report"]);
       const listed = await admin(stack, "/apps", { query: { held: "true" } });
       assertEquals(listed.body.apps.map((a: { user_id: string }) => a.user_id), [bob]);
       const restart = await admin(stack, `/apps/${bob}/restart`, { method: "POST" });
@@ -104,7 +103,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assertEquals(released.body.held, false);
       const events = (await stack.events(bob)).filter((e) => e.event_type.startsWith("hold_"));
       assertEquals(events.map((e) => [e.event_type, e.metadata.actor]), [
-        ["hold_set", "ops:ann"],
+        ["hold_set", "claimed:ann"],
         ["hold_released", "ops"],
       ]);
     });
@@ -116,8 +115,8 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       assert(counts.includes("restart"), `Fly was asked to restart: ${counts}`);
       const events = (await stack.events(carol)).filter((e) => e.event_type.includes("restart"));
       assertEquals(events.map((e) => [e.event_type, e.metadata.actor]), [
-        ["restart_requested", "ops:bo"],
-        ["machine_restarted", "ops:bo"],
+        ["restart_requested", "claimed:bo"],
+        ["machine_restarted", "claimed:bo"],
       ]);
     });
 
@@ -130,18 +129,18 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
       const row = await stack.row(carol);
       assertEquals([row!.status, row!.error_message], ["active", null]);
       const event = (await stack.events(carol)).find((e) => e.event_type === "retry_requested");
-      assertEquals(event?.metadata.actor, "ops:cy");
+      assertEquals(event?.metadata.actor, "claimed:cy");
     });
 
     await t.step("orphans: listed from the last sweep run; deleted or refused", async () => {
-      const leftover = await appNameCandidate(crypto.randomUUID(), 0, NAMING);
+      const leftover = await appNameCandidate(crypto.randomUUID(), 0, stack.naming);
       const inFlightUser = (await stack.newUsers(1))[0];
       await stack.setTier(inFlightUser, "pro");
       await stack.sql`update public.user_fly_apps set lease_owner = 'someone',
                       lease_expires_at = now() + interval '5 minutes' where user_id = ${inFlightUser}`;
-      const inFlightApp = await appNameCandidate(inFlightUser, 0, NAMING);
+      const inFlightApp = await appNameCandidate(inFlightUser, 0, stack.naming);
       const paidApp = (await stack.row(alice))!.fly_app_name!;
-      const strayOfPaid = await appNameCandidate(alice, 3, NAMING);
+      const strayOfPaid = await appNameCandidate(alice, 3, stack.naming);
       await createFlyApp(stack, leftover);
       await createFlyApp(stack, inFlightApp);
       await createFlyApp(stack, strayOfPaid, { user_id: alice, managed_by: "fly-provisioner" });

@@ -255,7 +255,7 @@ Deno.test(`adversarial: ${ROUNDS} seeded rounds of flips, lost kicks, faults, cr
     functionEnv: { RECONCILE_LEASE_SECONDS: String(LEASE_SECONDS), LOG_LEVEL: "info" },
   });
   const users = await stack.newUsers(USERS);
-  const naming = { prefix: "vyx-user", hashLength: 12 };
+  const naming = stack.naming;
   const candidates = new Map<string, string[]>();
   for (const user of users) {
     candidates.set(user, await Promise.all([0, 1, 2, 3, 4].map((i) => appNameCandidate(user, i, naming))));

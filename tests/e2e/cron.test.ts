@@ -9,7 +9,7 @@ import { connect, localDatabaseUrl } from "../_support/database.ts";
 import { waitFor } from "../_support/wait.ts";
 import { startStack } from "./_support.ts";
 
-const VAULT_NAMES = ["project_url", "fly_provisioner_secret"];
+const VAULT_NAMES = ["project_url", "fly_kick_secret"];
 
 Deno.test("the check-fly-apps-health cron command, run as pg_cron would, reaches the function", async () => {
   const admin = connect(localDatabaseUrl(), 1);
@@ -29,7 +29,7 @@ Deno.test("the check-fly-apps-health cron command, run as pg_cron would, reaches
         [session.database, session.username],
         "run where pg_cron would",
       );
-      assert(!job.command.includes(stack.services.provisionerSecret), "no secret in the job's command");
+      assert(!job.command.includes(stack.services.kickSecret), "no secret in the job's command");
       assert(!job.command.includes(stack.services.gatewayUrl), "no URL in the job's command");
 
       await stack.warmFunction("check-fly-apps-health");

@@ -9,7 +9,6 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { startHttpRecorder } from "../_support/http_recorder.ts";
 import { waitFor } from "../_support/wait.ts";
 import type { FaultAction } from "../../scripts/local/fly-emulator/mod.ts";
-import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_name.ts";
 import { assertAbsent, type Stack, startStack } from "./_support.ts";
 
 /** The injected faults: together about 30% of requests (1 - 0.92·0.96·0.97·0.96·0.93·0.92 ≈ 0.296). */
@@ -128,18 +127,16 @@ Deno.test("permanent failures alert at once; a failing orphan scan does not disc
       "a permanent failure marks the row error and alerts through the webhook at once",
       async () => {
         const [user] = await stack.newUsers(1);
-        // Every deterministic name candidate of this user is held by another organization.
-        const naming = { prefix: "vyx-user", hashLength: 12 };
-        stack.emulator.setReservedNames(
-          await Promise.all([0, 1, 2, 3, 4].map((i) => appNameCandidate(user, i, naming))),
-        );
+        // Fly refuses the app create as invalid (400): nothing this system can retry its way out of.
+        stack.emulator.faults.add({ operation: "Apps_create", action: { type: "status", status: 400 } });
         await stack.setTier(user, "pro");
         const row = await waitFor("the row to fail", async () => {
           const current = await stack.row(user);
           return current?.status === "error" && current.lease_owner === null && current;
         });
+        stack.emulator.faults.clear();
         assertEquals(row.next_attempt_at, null, "a permanent failure is not retried by itself");
-        assert(row.error_message?.includes("taken"), row.error_message ?? "no error message");
+        assert(row.error_message?.includes("400"), row.error_message ?? "no error message");
         assertEquals(await stack.appsOf(user), []);
 
         const alert = await waitFor(

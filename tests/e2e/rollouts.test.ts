@@ -125,7 +125,7 @@ Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushe
         });
         assertEquals(created.status, 201, JSON.stringify(created.body));
         rolloutB = created.body.rollout.id;
-        assertEquals([created.body.rollout.total, created.body.rollout.created_by], [USERS, "ops:alice"]);
+        assertEquals([created.body.rollout.total, created.body.rollout.created_by], [USERS, "claimed:alice"]);
 
         const second = await admin(stack, "/rollouts", {
           method: "POST",

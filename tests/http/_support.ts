@@ -7,8 +7,10 @@ import { createFunctionApp, type PostInput } from "../../supabase/functions/_sha
 import type { AppEnv } from "../../supabase/functions/_shared/http/env.ts";
 import type { FunctionName } from "../../supabase/functions/_shared/http/schemas.ts";
 
-/** The provisioner secret of the test environment. */
+/** The admin secret (PROVISIONER_SECRET) of the test environment. */
 export const SECRET = "test-provisioner-secret-0123456789";
+/** The kick secret of the test environment (what the database holds). */
+export const KICK_SECRET = "test-kick-secret-0123456789";
 /** The (public) anon key of the test environment. */
 export const ANON_KEY = "anon-key-eyJhbGciOiJIUzI1NiJ9.public";
 /** The Fly token of the test environment (Fly's `FlyV1 <macaroon>` shape; assembled so no scanner mistakes it
@@ -25,6 +27,8 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   FLY_DEFAULT_REGION: "sin",
   FLY_APP_IMAGE: "registry.example.com/backend:1.2.3",
   PROVISIONER_SECRET: SECRET,
+  KICK_SECRET,
+  FLY_APP_NAME_KEY: "test-app-name-key-0123456789",
   SUPABASE_URL: "http://127.0.0.1:54321",
   SUPABASE_DB_URL: "postgresql://postgres:db-password-xyz@127.0.0.1:5432/postgres",
   SUPABASE_ANON_KEY: ANON_KEY,

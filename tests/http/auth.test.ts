@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_support/assert.ts";
-import { ANON_KEY, errorOf, request, SECRET, testApp, USER_ID } from "./_support.ts";
+import { ANON_KEY, errorOf, KICK_SECRET, request, SECRET, testApp, USER_ID } from "./_support.ts";
 
 const body = JSON.stringify({ user_id: USER_ID });
 const path = "/provision-user-fly-app";
@@ -82,4 +82,36 @@ Deno.test("auth: GET needs the secret too", async () => {
   );
   assertEquals(res.status, 401);
   assertEquals(calls.get.length, 0);
+});
+
+/** Sends `method path` with the kick secret to a recording app; returns the status and the calls. */
+async function withKick(method: "GET" | "POST", query: string) {
+  const { app, calls } = testApp();
+  const res = await app.fetch(
+    new Request(`http://functions.local${path}${query}`, {
+      method,
+      body: method === "POST" ? body : undefined,
+      headers: { "content-type": "application/json", authorization: `Bearer ${KICK_SECRET}` },
+    }),
+  );
+  return { status: res.status, text: await res.text(), calls };
+}
+
+Deno.test("auth: the kick secret opens a background POST only; wait and GET answer 403 and run nothing", async () => {
+  for (const query of ["", "?wait=false"]) {
+    const { status, calls } = await withKick("POST", query);
+    assertEquals([status, calls.post.length], [200, 1], `POST ${query}`);
+  }
+  for (
+    const [method, query] of [["POST", "?wait=true"], ["POST", "?wait=1"], [
+      "GET",
+      `?user_id=${USER_ID}`,
+    ]] as const
+  ) {
+    const { status, text, calls } = await withKick(method, query);
+    assertEquals(status, 403, `${method} ${query}`);
+    assertEquals(JSON.parse(text).error.code, "forbidden");
+    assert(!text.includes(KICK_SECRET) && !text.includes(SECRET));
+    assertEquals(calls.post.length + calls.get.length, 0, `${method} ${query} reached no handler`);
+  }
 });

@@ -25,7 +25,8 @@ Deno.test("config: a complete environment parses, with documented defaults", () 
   assertEquals(config.fly.apiBaseUrl, "https://api.machines.dev");
   assertEquals(config.fly.orgSlug, "test-org");
   assertEquals(config.fly.appCreateRule, { ratePerSecond: 1, burst: 3 }, "Fly states none: 1/s, burst 3");
-  assertEquals(config.appNaming, { prefix: "vyx-user", hashLength: 12 });
+  assertEquals(config.appNaming, { prefix: "vyx-user", hashLength: 12, key: TEST_ENV.FLY_APP_NAME_KEY });
+  assertEquals(config.fly.imageAllowed, [], "empty: the repository of FLY_APP_IMAGE (image_allowed.ts)");
   assertEquals(config.deleteOrphanApps, false);
   assertEquals(config.alert, { webhookUrl: undefined, afterFailures: 3, outboxAfterSeconds: 180 });
   assertEquals(config.db.poolMax, 3);
@@ -65,7 +66,7 @@ Deno.test("config: overrides are parsed and typed", () => {
   });
   assertEquals(config.fly.appCreateRule, { ratePerSecond: 0.5, burst: 5 });
   assertEquals(config.fly.apiBaseUrl, "http://127.0.0.1:9999");
-  assertEquals(config.appNaming, { prefix: "acme-app", hashLength: 16 });
+  assertEquals(config.appNaming, { prefix: "acme-app", hashLength: 16, key: TEST_ENV.FLY_APP_NAME_KEY });
   assertEquals(config.deleteOrphanApps, true);
   assertEquals(config.alert.webhookUrl, "https://hooks.example.com/x");
   assertEquals(config.sweep.budgetMs, 20_000);
@@ -79,6 +80,8 @@ Deno.test("config: every missing required variable is named (empty counts as mis
     "FLY_DEFAULT_REGION",
     "FLY_APP_IMAGE",
     "PROVISIONER_SECRET",
+    "KICK_SECRET",
+    "FLY_APP_NAME_KEY",
     "SUPABASE_URL",
     "SUPABASE_DB_URL",
   ];
@@ -139,7 +142,9 @@ Deno.test("config: FLY_APP_SECRETS problems are named without echoing entries", 
 });
 
 Deno.test("config: the functions' own credentials are never passed to user apps", () => {
-  for (const own of ["FLY_API_TOKEN", "PROVISIONER_SECRET", "SUPABASE_DB_URL"]) {
+  for (
+    const own of ["FLY_API_TOKEN", "PROVISIONER_SECRET", "KICK_SECRET", "FLY_APP_NAME_KEY", "SUPABASE_DB_URL"]
+  ) {
     const error = problemsOf({ ...TEST_ENV, FLY_APP_SECRETS: `X=${own}` });
     assert(error.message.includes(`must not pass ${own}`), error.message);
   }
@@ -161,6 +166,24 @@ Deno.test("config: the provisioner secret must not be a public key", () => {
     assertEquals(error.problems.map((p) => p.variable), ["PROVISIONER_SECRET"]);
     assert(!error.message.includes(env.PROVISIONER_SECRET));
   }
+});
+
+Deno.test("config: the kick secret differs from the admin secret and from public keys", () => {
+  const same = problemsOf({ ...TEST_ENV, KICK_SECRET: TEST_ENV.PROVISIONER_SECRET });
+  assertEquals(same.problems.map((p) => p.variable), ["KICK_SECRET"]);
+  assert(same.message.includes("must differ from PROVISIONER_SECRET"), same.message);
+  assert(!same.message.includes(TEST_ENV.PROVISIONER_SECRET), "the value is never echoed");
+  assertEquals(problemsOf({ ...TEST_ENV, KICK_SECRET: ANON_KEY }).problems.map((p) => p.variable), [
+    "KICK_SECRET",
+  ]);
+});
+
+Deno.test("config: FLY_IMAGE_ALLOWED is a list of repositories and prefixes", () => {
+  const config = loadConfig({
+    ...TEST_ENV,
+    FLY_IMAGE_ALLOWED: "registry.fly.io/a, registry.example.com/team/ ",
+  });
+  assertEquals(config.fly.imageAllowed, ["registry.fly.io/a", "registry.example.com/team/"]);
 });
 
 Deno.test("config: app naming must give valid Fly names", () => {

@@ -6,7 +6,7 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { functionUrl, invokeFunction } from "../../supabase/functions/_shared/http/self_invoke.ts";
 import { SECRET } from "./_support.ts";
 
-const config = { supabaseUrl: "http://127.0.0.1:54321/", provisionerSecret: SECRET };
+const config = { supabaseUrl: "http://127.0.0.1:54321/", kickSecret: SECRET };
 
 /** A fetch answering `answers` in turn (an Error is thrown as a network failure); records the requests. */
 function scriptedFetch(answers: (Response | Error)[]) {

@@ -13,7 +13,7 @@ Deno.test("the drainer loop takes a backlog of full batches without waiting out 
   const db = await createMigratedDatabase();
   try {
     await upsertVaultSecret(db.sql, "project_url", "http://127.0.0.1:9");
-    await upsertVaultSecret(db.sql, "fly_provisioner_secret", "s");
+    await upsertVaultSecret(db.sql, "fly_kick_secret", "s");
     const users = await createUsers(db, 1_200);
     await db
       .sql`insert into public.user_subscriptions (user_id, tier) select unnest(${users}::uuid[]), 'pro'`;

@@ -133,6 +133,8 @@ export async function withRollouts(
       FLY_DEFAULT_REGION: "sin",
       FLY_APP_IMAGE: IMAGE_A,
       PROVISIONER_SECRET: "rollout-test-provisioner-secret",
+      KICK_SECRET: "rollout-test-kick-secret-value",
+      FLY_APP_NAME_KEY: "rollout-test-app-name-key",
       SUPABASE_URL: "http://127.0.0.1:9",
       SUPABASE_DB_URL: db.url,
       ALERT_WEBHOOK_URL: `${webhook.url}/alerts`,

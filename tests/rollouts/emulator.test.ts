@@ -56,6 +56,8 @@ async function withEmulatorFleet(count: number, fn: (fleet: EmulatorFleet) => Pr
       FLY_DEFAULT_REGION: "sin",
       FLY_APP_IMAGE: IMAGE_A,
       PROVISIONER_SECRET: "rollout-test-provisioner-secret",
+      KICK_SECRET: "rollout-test-kick-secret-value",
+      FLY_APP_NAME_KEY: "rollout-test-app-name-key",
       SUPABASE_URL: "http://127.0.0.1:9",
       SUPABASE_DB_URL: db.url,
     });

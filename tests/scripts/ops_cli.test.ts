@@ -359,7 +359,7 @@ Deno.test("doctor: exit 0 only when every check passes; failures named", async (
         return {
           checks: [
             { name: "vault.project_url", ok: true, detail: "present" },
-            { name: "vault.fly_provisioner_secret", ok: !failing, detail: failing ? "missing" : "present" },
+            { name: "vault.fly_kick_secret", ok: !failing, detail: failing ? "missing" : "present" },
             { name: "fly.image", ok: null, detail: "skipped" },
           ],
         };
@@ -371,7 +371,7 @@ Deno.test("doctor: exit 0 only when every check passes; failures named", async (
   assert(good.out.includes("all checks passed"), good.out);
   const bad = await run(["doctor"], { api: answers(true) });
   assertEquals(bad.code, 1);
-  assert(bad.out.includes("FAIL") && bad.err.includes("vault.fly_provisioner_secret"), bad.err);
+  assert(bad.out.includes("FAIL") && bad.err.includes("vault.fly_kick_secret"), bad.err);
 });
 
 Deno.test("the real client sends the secret, the actor and the body through functions.invoke", async () => {

@@ -3,7 +3,7 @@
  * the width (long values end in `…`, whole when unlimited), events in one line.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
-import { cell, details, eventSummary, flatten, table } from "../../scripts/ops/output.ts";
+import { cell, csv, csvField, details, eventSummary, flatten, table } from "../../scripts/ops/output.ts";
 
 Deno.test("cells: empty for null, yes/no, short timestamps, JSON for objects", () => {
   assertEquals(
@@ -70,4 +70,21 @@ Deno.test("an event is one line: its error's first line and up to three telling 
     "boom actor=ops app_name=vyx-user-1 generation=1",
   );
   assertEquals(eventSummary({ metadata: {} }), "");
+});
+
+Deno.test("an event's reason is data: text that imitates another field is quoted, never read as the actor", () => {
+  const line = eventSummary({ metadata: { actor: "claimed:eve", reason: "ok actor=claimed:alice" } });
+  assertEquals(line, 'actor=claimed:eve reason="ok actor=claimed:alice"');
+});
+
+Deno.test("csv: fields a spreadsheet would run as a formula are escaped; numbers stay numbers", () => {
+  const rows = [
+    { email: '=HYPERLINK("http://evil","x")', name: "+1", note: "-2+3", who: "@SUM(A1)", cost: -4.5 },
+    { email: "\tcmd", name: "plain", note: "a-b", who: "x@y", cost: 0 },
+  ];
+  const lines = csv(rows, ["email", "name", "note", "who", "cost"]).split("\n");
+  assertEquals(lines[1], `"'=HYPERLINK(""http://evil"",""x"")",'+1,'-2+3,'@SUM(A1),-4.5`);
+  assertEquals(lines[2], `'\tcmd,plain,a-b,x@y,0`);
+  for (const field of ["=1", "+1", "-1", "@1"]) assertEquals(csvField(field), `'${field}`);
+  assertEquals(csvField(-1), "-1");
 });

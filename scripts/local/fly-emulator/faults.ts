@@ -9,7 +9,7 @@
 export type FaultAction =
   | {
     readonly type: "status";
-    readonly status: 429 | 500 | 502 | 503 | 504;
+    readonly status: 400 | 429 | 500 | 502 | 503 | 504;
     readonly retryAfterSeconds?: number;
   }
   | { readonly type: "reset" }

@@ -32,9 +32,9 @@ export function newAppId(): string {
   return randomHex(16);
 }
 
-/** A 6PN private address. */
-export function newPrivateIp(): string {
-  return `fdaa:0:1:a7b:${randomHex(4)}:${randomHex(4)}:${randomHex(4)}:2`;
+/** A 6PN private address in network number `network` (its third group, as on Fly). */
+export function newPrivateIp(network: number): string {
+  return `fdaa:0:${network.toString(16)}:a7b:${randomHex(4)}:${randomHex(4)}:${randomHex(4)}:2`;
 }
 
 /** A generated machine name like `aged-thunder-7371`. */

@@ -19,6 +19,7 @@ import {
   type EmulatorSnapshot,
   type ForcedMachineState,
   forceMachineState,
+  reachable,
   resetEmulator,
   snapshot,
 } from "./routes/control.ts";
@@ -73,6 +74,8 @@ export interface FlyEmulator {
   readonly faults: FaultInjector;
   /** Everything the emulator holds (like `GET /_emulator/state`). */
   state(): EmulatorSnapshot;
+  /** Whether machine `fromMachineId` can reach private address `toPrivateIp` (only within one network). */
+  reachable(fromMachineId: string, toPrivateIp: string): boolean;
   /** Answers per operation and status, e.g. `{Machines_show: {"200": 50}}`. */
   requestCounts(): Record<string, Record<string, number>>;
   /** Forgets apps, images pushed, counts, faults and rate-limit history. */
@@ -142,6 +145,7 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     latency,
     faults: core.faults,
     state: () => snapshot(core),
+    reachable: (from, to) => reachable(core, from, to),
     requestCounts: () => core.stats.snapshot(),
     reset: () => resetEmulator(core),
     setReservedNames: (names) => {

@@ -10,6 +10,11 @@ export class EmulatorStore {
   readonly orgMachines = new OrgMachineIndex();
   /** Names taken by apps of other organizations (403 on GET, 422 on create). */
   readonly reservedNames = new Set<string>();
+  /**
+   * The organization's private (6PN) networks by name, with the number in their machines' addresses: an app
+   * created without `network` joins `default` (1); one created with a name gets that network.
+   */
+  readonly networks = new Map<string, number>([["default", 1]]);
   /** Whether a volume extend answers `needs_restart: true` (an older host that cannot grow online). */
   extendNeedsRestart = false;
   #nextNumericId = 1000;
@@ -24,6 +29,16 @@ export class EmulatorStore {
     return this.#nextNumericId++;
   }
 
+  /** The number of network `name`, created on first use. */
+  networkId(name: string): number {
+    let id = this.networks.get(name);
+    if (id === undefined) {
+      id = this.networks.size + 1;
+      this.networks.set(name, id);
+    }
+    return id;
+  }
+
   /** The app with the given idempotency key, if any. */
   appByIdempotencyKey(key: string): AppRecord | undefined {
     for (const app of this.apps.values()) if (app.idempotencyKey === key) return app;
@@ -34,6 +49,8 @@ export class EmulatorStore {
   clear(): void {
     this.apps.clear();
     this.orgMachines.clear();
+    this.networks.clear();
+    this.networks.set("default", 1);
     this.extendNeedsRestart = false;
   }
 }

@@ -57,6 +57,8 @@ export class ConfigError extends Error {
 const NEVER_PASSED_TO_APPS = [
   "FLY_API_TOKEN",
   "PROVISIONER_SECRET",
+  "KICK_SECRET",
+  "FLY_APP_NAME_KEY",
   "SUPABASE_DB_URL",
   "ALERT_WEBHOOK_URL",
   "USER_JWT_SIGNING_KEY",
@@ -119,6 +121,14 @@ const configSchema = z.object({
       matching(/^[a-z]{3}$/, "must be a three-letter Fly region code such as sin"),
     ),
     appImage: env("FLY_APP_IMAGE", matching(/^\S+$/, "must be an image reference without spaces")),
+    /**
+     * Where user apps' images may come from: repositories, or prefixes ending in `/`, separated by commas or
+     * spaces; empty: the repository of `FLY_APP_IMAGE` only (image_allowed.ts).
+     */
+    imageAllowed: env(
+      "FLY_IMAGE_ALLOWED",
+      z.string().default("").transform((list) => list.split(/[\s,]+/).filter((entry) => entry !== "")),
+    ),
     /** Timeout of one Machines API request, in milliseconds. */
     requestTimeoutMs: env("FLY_REQUEST_TIMEOUT_MS", integer(15_000, 1_000, 120_000)),
     /** App-create rate limit of the org, shared by all instances. */
@@ -132,6 +142,8 @@ const configSchema = z.object({
   appNaming: z.object({
     prefix: env("FLY_APP_NAME_PREFIX", z.string().default("vyx-user")),
     hashLength: env("FLY_APP_NAME_HASH_LENGTH", integer(12, 8, 32)),
+    /** Key of the HMAC that derives names from user ids, so outsiders cannot compute them. */
+    key: env("FLY_APP_NAME_KEY", required().min(16, "must be at least 16 characters")),
   }),
   /** Secrets set on every user app (the raw list; {@link Config} holds them parsed). */
   appSecrets: env("FLY_APP_SECRETS", z.string().default("")),
@@ -140,8 +152,16 @@ const configSchema = z.object({
     "FLY_DELETE_ORPHAN_APPS",
     z.stringbool({ error: "must be true or false" }).default(false),
   ),
-  /** Shared secret callers must present (`Authorization: Bearer` or `apikey`). */
+  /**
+   * The admin secret (`Authorization: Bearer` or `apikey`): opens every route, `fly-apps-admin` and the ops
+   * actions (`?wait=true`, GET). Never stored in the database.
+   */
   provisionerSecret: env("PROVISIONER_SECRET", required().min(16, "must be at least 16 characters")),
+  /**
+   * The kick secret, the only one the database holds (Vault `fly_kick_secret`, pg_net headers): it only asks
+   * for a background reconcile of given users and for a sweep (POST without `?wait=true`).
+   */
+  kickSecret: env("KICK_SECRET", required().min(16, "must be at least 16 characters")),
   /** Alerting. */
   alert: z.object({
     /** Optional webhook receiving alert POSTs. */
@@ -369,10 +389,21 @@ function crossCheck(parsed: ParsedConfig, env: Record<string, string>, problems:
       message: `with FLY_APP_NAME_HASH_LENGTH gives invalid app names: ${namingProblem}`,
     });
   }
-  if (publicKeys(env).includes(parsed.provisionerSecret)) {
+  for (
+    const [variable, value] of [["PROVISIONER_SECRET", parsed.provisionerSecret], [
+      "KICK_SECRET",
+      parsed.kickSecret,
+    ]]
+  ) {
+    if (publicKeys(env).includes(value)) {
+      problems.push({ variable, message: "must not equal a public (anon/publishable) key" });
+    }
+  }
+  if (parsed.kickSecret === parsed.provisionerSecret) {
     problems.push({
-      variable: "PROVISIONER_SECRET",
-      message: "must not equal a public (anon/publishable) key",
+      variable: "KICK_SECRET",
+      message:
+        "must differ from PROVISIONER_SECRET (the database holds the kick secret, never the admin one)",
     });
   }
 }
@@ -402,12 +433,14 @@ export function loadConfig(env: Record<string, string> = Deno.env.toObject()): C
   return { ...parsed.data, appSecrets, userJwt };
 }
 
-/** Every secret value in `config`, for log redaction: tokens, the provisioner secret, the DB URL and its
+/** Every secret value in `config`, for log redaction: tokens, the admin and kick secrets, the name key, the DB URL and its
  * password, the alert webhook URL, and the values passed to user apps. */
 export function configSecrets(config: Config): string[] {
   const values = [
     config.fly.apiToken,
     config.provisionerSecret,
+    config.kickSecret,
+    config.appNaming.key,
     config.db.url,
     ...config.appSecrets.map((s) => s.value),
   ];

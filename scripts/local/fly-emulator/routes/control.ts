@@ -1,7 +1,10 @@
 /**
  * Control and inspection routes outside `/v1`, for tests and the dev stack (no token):
  *
- * - `GET /_emulator/state`: every app with its secrets (values included), IPs and machines, plus request counts
+ * - `GET /_emulator/state`: every app with its secrets (values included), IPs and machines (each with its
+ *   private network), the private networks and their apps, plus request counts
+ * - `GET /_emulator/reachable?from={machine_id}&to={private_ip}`: whether that machine can reach that private
+ *   address: only within one private network (`{reachable}`)
  * - `GET /_emulator/requests`: answers per operation and status
  * - `POST /_emulator/reset`: forget all apps, counts and faults
  * - `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`: fault rules
@@ -75,12 +78,32 @@ export function snapshot(core: EmulatorCore) {
       machines: [...app.machines.values()].map((machine) => ({
         ...machineView(machine, true),
         lease_nonce: machine.lease?.nonce,
+        network: app.network,
       })),
       volumes: [...app.volumes.values()].map((volume) => volumeView(app, volume)),
+    })),
+    networks: [...core.store.networks].map(([name, id]) => ({
+      name,
+      id,
+      apps: [...core.store.apps.values()].filter((app) => app.network === name).map((app) => app.name),
     })),
     requests: core.stats.snapshot(),
     faults: core.faults.list(),
   };
+}
+
+/**
+ * Whether machine `fromMachineId` can reach the private address `toPrivateIp`: both machines exist (not
+ * destroyed) and their apps are on the same private network. Apps on their own networks never reach each
+ * other; apps on the org's `default` network all do.
+ */
+export function reachable(core: EmulatorCore, fromMachineId: string, toPrivateIp: string): boolean {
+  const live = [...core.store.apps.values()].flatMap((app) =>
+    [...app.machines.values()].filter((m) => m.state !== "destroyed").map((machine) => ({ app, machine }))
+  );
+  const from = live.find(({ machine }) => machine.id === fromMachineId);
+  const to = live.find(({ machine }) => machine.privateIp === toPrivateIp);
+  return from !== undefined && to !== undefined && from.app.network === to.app.network;
 }
 
 /** The shape of {@link snapshot}. */
@@ -115,6 +138,10 @@ export function resetEmulator(core: EmulatorCore): void {
 export function registerControlRoutes(app: Hono<EmulatorEnv>, core: EmulatorCore): void {
   app.get("/_emulator/state", (c) => c.json(snapshot(core)));
   app.get("/_emulator/requests", (c) => c.json(core.stats.snapshot()));
+  app.get(
+    "/_emulator/reachable",
+    (c) => c.json({ reachable: reachable(core, c.req.query("from") ?? "", c.req.query("to") ?? "") }),
+  );
   app.post("/_emulator/reset", (c) => {
     resetEmulator(core);
     return c.json({ ok: true });

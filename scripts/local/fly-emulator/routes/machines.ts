@@ -40,7 +40,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
     version: newUlid(),
     config,
     image,
-    privateIp: newPrivateIp(),
+    privateIp: newPrivateIp(core.store.networkId(app.network)),
     createdAt: now,
     updatedAt: now,
     events: [],

@@ -8,7 +8,8 @@
  *   `Content-Type: application/json` 415.
  * - Only what a route knows: a body field or query parameter it does not take is a 400 naming it, and a
  *   number out of range is a 400 (a default applies only to a value left out).
- * - Every action writes an event naming the actor: `ops:<X-Actor header>`, or `ops` without the header.
+ * - Every action writes an event naming the actor: `claimed:<X-Actor header>` (a name the admin-secret holder
+ *   claims; the console or an SSO proxy sets it), or `ops` without the header.
  * - Paging: `GET /apps` returns `next_cursor` (pass it back as `cursor`); the event lists return `next_before`
  *   (pass it back as `before`), newest first.
  * - `POST /apps/:user_id/retry` reconciles at once (502 when that reconcile failed); `POST /retry` answers 202:

@@ -35,6 +35,12 @@ const verdict = (name: string, ok: boolean, pass: string, fail: string): DoctorC
   detail: ok ? pass : fail,
 });
 
+/** The SHA-256 of `text` as lowercase hex (how the doctor asks the database about the admin secret). */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 /** Checks of the database report of `private.ops_doctor_report()`. */
 export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[] {
   const vault = report.vault as JsonRow;
@@ -55,10 +61,21 @@ export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[]
         : "the Vault secret project_url is not an http(s) URL",
     ),
     verdict(
-      "vault.fly_provisioner_secret",
-      vault.available === true && vault.fly_provisioner_secret === true,
+      "vault.fly_kick_secret",
+      vault.available === true && vault.fly_kick_secret === true,
       "present",
-      `the Vault secret fly_provisioner_secret is missing: ${vaultFix}`,
+      `the Vault secret fly_kick_secret is missing: ${vaultFix}`,
+    ),
+    verdict(
+      "vault.no_admin_secret",
+      vault.available === true && vault.admin_secret_in_vault !== true &&
+        vault.legacy_fly_provisioner_secret !== true,
+      "the database holds no admin secret (kick and admin secrets differ)",
+      vault.admin_secret_in_vault === true
+        ? "a Vault secret equals PROVISIONER_SECRET: the admin secret must never be in the database; give " +
+          "fly_kick_secret the KICK_SECRET value and rotate PROVISIONER_SECRET (README: One secret to two)"
+        : "the legacy Vault secret fly_provisioner_secret is still there: delete it and rotate " +
+          "PROVISIONER_SECRET (README: One secret to two)",
     ),
   );
   const job = cron.job as JsonRow | null;
@@ -84,7 +101,7 @@ export function databaseChecks(report: JsonRow, now = Date.now()): DoctorCheck[]
     net.available !== true
       ? "pg_net is not installed in this database"
       : status === 401
-      ? "the functions answered 401: the Vault secret fly_provisioner_secret differs from PROVISIONER_SECRET"
+      ? "the functions answered 401: the Vault secret fly_kick_secret differs from KICK_SECRET"
       : latest?.timed_out
       ? "the last pg_net request timed out: check the Vault project_url and that the functions are deployed"
       : latest?.error

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { jsonBody, queryOf } from "../http/validate.ts";
-import { databaseChecks, flyChecks } from "./doctor.ts";
+import { databaseChecks, flyChecks, sha256Hex } from "./doctor.ts";
 import { actorOf, adminRepo, engine } from "./request.ts";
 import { migrateBody, sweepRunsQuery } from "./schemas.ts";
 
@@ -33,7 +33,7 @@ export const fleetRoutes = new Hono<AppEnv>({ strict: false })
   })
   .get("/doctor", async (c) => {
     const checks = [
-      ...databaseChecks(await adminRepo(c).doctorReport()),
+      ...databaseChecks(await adminRepo(c).doctorReport(await sha256Hex(c.get("config").provisionerSecret))),
       ...await flyChecks(engine(c)),
     ];
     return c.json({ ok: checks.every((check) => check.ok !== false), checks });

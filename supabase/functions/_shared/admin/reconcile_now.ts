@@ -33,7 +33,7 @@ export async function reconcileNow(
 ): Promise<ReconcileReport> {
   const result = await reconcileUser(engine(c), {
     userId,
-    owner: ownerOf(c),
+    owner: ownerOf(),
     deadline: Date.now() + c.get("config").reconcile.budgetMs,
     reason: actor,
   });

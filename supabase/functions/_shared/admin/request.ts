@@ -10,12 +10,18 @@ import { AdminRepository } from "../db/admin.ts";
 import { engineDeps } from "../handlers/engine_deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
+import { attemptOwner } from "../http/lease_owner.ts";
 import type { EngineDeps } from "../engine/context.ts";
 
 /** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
 const ACTOR_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
-/** The actor recorded in events: `ops:<X-Actor>`, or `ops` without the header; 400 for a malformed one. */
+/**
+ * The actor recorded in events and holds: `ops` (whoever holds the admin secret), or `claimed:<X-Actor>` when
+ * the request names an operator. Only admin-secret callers reach the admin routes, but the name is still
+ * their claim, recorded as such: the console or an SSO proxy in front of the API must set it (README: Audit).
+ * 400 for a malformed header.
+ */
 export function actorOf(c: Context<AppEnv>): string {
   const name = c.req.header("x-actor")?.trim();
   if (name === undefined || name === "") return "ops";
@@ -24,7 +30,7 @@ export function actorOf(c: Context<AppEnv>): string {
       field: "X-Actor",
     });
   }
-  return `ops:${name}`;
+  return `claimed:${name}`;
 }
 
 /** The admin repository on the instance's shared pool. */
@@ -37,9 +43,9 @@ export function engine(c: Context<AppEnv>): EngineDeps {
   return engineDeps(c.get("config"), c.get("log"));
 }
 
-/** A lease owner unique to this request. */
-export function ownerOf(c: Context<AppEnv>): string {
-  return `fly-apps-admin:${c.get("requestId")}`;
+/** A lease owner unique to this attempt (never the caller's request id: see http/lease_owner.ts). */
+export function ownerOf(): string {
+  return attemptOwner("fly-apps-admin");
 }
 
 /** Runs a database action, answering 404 for a missing row (P0002) and 409 for a refused state (55000). */

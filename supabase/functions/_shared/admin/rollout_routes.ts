@@ -7,7 +7,8 @@
  * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, events}`;
  * - `POST /rollouts/:id/{pause|resume|abort|rollback} {reason?}` → `{changed, rollout}`.
  *
- * Bad input is a 400 naming the field (zod here, the SQL checks for what needs the database: an unknown tier);
+ * Bad input is a 400 naming the field (zod here, an image from outside `FLY_IMAGE_ALLOWED`, the SQL checks for
+ * what needs the database: an unknown tier);
  * an unknown rollout 404; another active rollout for the scope or an action its state refuses 409. After a
  * start, resume or rollback the driver is kicked in the background (the sweep drives it on every run too).
  *
@@ -22,6 +23,7 @@ import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
+import { imageNotAllowed } from "../image_allowed.ts";
 import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
 import { advanceRollouts } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
@@ -105,7 +107,7 @@ async function rolloutCall<T>(call: () => Promise<T>): Promise<T> {
 function kickDriver(c: Context<AppEnv>): void {
   const deps = engine(c);
   const work = advanceRollouts(rolloutDeps(deps, rollouts(c)), {
-    owner: ownerOf(c),
+    owner: ownerOf(),
     deadline: Date.now() + c.get("config").sweep.budgetMs,
   });
   runInBackground("rollout driver", work, c.get("log"));
@@ -130,6 +132,10 @@ export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
   .post("/rollouts", jsonBody(createRolloutBody), async (c) => {
     const actor = actorOf(c);
     const body = c.req.valid("json");
+    const { appImage, imageAllowed } = c.get("config").fly;
+    const problem = body.image &&
+      imageNotAllowed(body.image, { allowed: imageAllowed, fallbackImage: appImage });
+    if (problem) throw new HttpError(400, "invalid_request", `image ${problem}`, { field: "image" });
     const rollout = await rolloutCall(() => rollouts(c).create(createRequest(body), actor));
     if (rollout.state === "running") kickDriver(c);
     return c.json({ rollout }, 201);

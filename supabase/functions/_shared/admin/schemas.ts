@@ -48,6 +48,27 @@ const cursor = z.string().max(500, "is not a cursor from this API").transform((v
   }
 });
 
+/** A timestamp as Postgres prints `timestamptz::text` (or ISO 8601). */
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)?$/;
+
+/** Whether `value` is a timestamp Postgres accepts: the shape, and a real day and time of day. */
+function isTimestamp(value: string): boolean {
+  const match = TIMESTAMP.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 &&
+    minute < 60 && second < 60;
+}
+
+/** Whether a cursor value casts to each sort type of {@link APP_SORT_KEYS}. */
+const CURSOR_VALUE: Record<(typeof APP_SORT_KEYS)[AppSortKey]["cast"], (value: string) => boolean> = {
+  timestamptz: isTimestamp,
+  text: () => true,
+  integer: (value) => /^-?\d{1,9}$/.test(value),
+  numeric: (value) => /^-?\d{1,20}(\.\d{1,10})?$/.test(value),
+};
+
 /** Encodes the cursor that continues after `row` sorted by its `sort_value`. */
 export function encodeCursor(row: { id: unknown; sort_value: unknown }): string {
   return btoa(JSON.stringify({ value: String(row.sort_value), id: String(row.id) }))
@@ -71,6 +92,16 @@ export const appListQuery = z.strictObject({
   order: z.enum(["asc", "desc"], { error: "must be asc or desc" }).default("desc"),
   limit: queryInt(50, 1, 500),
   cursor: cursor.optional(),
+}).superRefine((query, ctx) => {
+  // A cursor is only valid for the sort it came from: its value must cast to that sort's type (a value that
+  // does not would reach the database as a failing cast, a 500).
+  if (query.cursor && !CURSOR_VALUE[APP_SORT_KEYS[query.sort].cast](query.cursor.value)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cursor"],
+      message: "is not a cursor from this API for this sort",
+    });
+  }
 });
 
 /** GET /apps/:user_id query: `live=true` adds the machine as Fly reports it now. */
@@ -81,7 +112,7 @@ export const userEventsQuery = z.strictObject({
   limit: queryInt(50, 1, 1000),
   before: z.coerce.number({ error: "must be a number" }).int("must be an integer").positive(
     "must be positive",
-  )
+  ).max(Number.MAX_SAFE_INTEGER, "is not an event position from this API")
     .optional(),
 });
 

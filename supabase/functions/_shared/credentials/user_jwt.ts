@@ -41,6 +41,8 @@ export interface MintedUserJwt {
   readonly expiresAt: string;
   /** The signing key's id ({@link SigningKey.keyId}). */
   readonly keyId: string;
+  /** The token's `jti`: recorded, so a re-mint or a deprovision can revoke this token by it. */
+  readonly jti: string;
 }
 
 /** The `iss` Supabase Auth uses for a project: `<SUPABASE_URL>/auth/v1`. */
@@ -52,6 +54,7 @@ export function userJwtIssuer(supabaseUrl: string): string {
 export async function mintUserJwt(options: MintUserJwtOptions): Promise<MintedUserJwt> {
   const issuedAt = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const expiresAt = issuedAt + options.ttlSeconds;
+  const jti = crypto.randomUUID();
   const token = await new SignJWT({
     role: AUTHENTICATED_ROLE,
     is_anonymous: false,
@@ -67,9 +70,9 @@ export async function mintUserJwt(options: MintUserJwtOptions): Promise<MintedUs
     .setIssuer(userJwtIssuer(options.supabaseUrl))
     .setIssuedAt(issuedAt)
     .setExpirationTime(expiresAt)
-    .setJti(crypto.randomUUID())
+    .setJti(jti)
     .sign(options.key.key);
-  return { token, expiresAt: new Date(expiresAt * 1000).toISOString(), keyId: options.key.keyId };
+  return { token, expiresAt: new Date(expiresAt * 1000).toISOString(), keyId: options.key.keyId, jti };
 }
 
 /** What {@link needsRemint} compares. */

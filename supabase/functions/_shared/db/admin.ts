@@ -406,9 +406,13 @@ export class AdminRepository {
     return { ...counts, errors };
   }
 
-  /** The database side of `ops doctor` (`private.ops_doctor_report`). */
-  async doctorReport(): Promise<JsonRow> {
-    const [{ report }] = await this.#sql<{ report: JsonRow }[]>`select private.ops_doctor_report() as report`;
+  /**
+   * The database side of `ops doctor` (`private.ops_doctor_report`); `adminSecretSha256` (hex) lets it say
+   * whether Vault holds the admin secret, without the secret reaching the database.
+   */
+  async doctorReport(adminSecretSha256: string): Promise<JsonRow> {
+    const [{ report }] = await this.#sql<{ report: JsonRow }[]>`
+      select private.ops_doctor_report(${adminSecretSha256}) as report`;
     return report;
   }
 }

@@ -29,6 +29,28 @@ export class SweepRunsRepository extends SqlRepository {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Takes the one-sweep-at-a-time lease for `owner` for `seconds` (when free or expired). When another sweep
+   * holds it, says whose and since when.
+   */
+  async takeSweepLease(
+    owner: string,
+    seconds: number,
+  ): Promise<{ taken: boolean; heldBy: string | null; heldSince: string | null }> {
+    const [row] = await this.sql<{ taken: boolean; held_by: string | null; held_since: Date | null }[]>`
+      select taken, held_by, held_since from private.take_sweep_lease(${owner}, ${seconds})`;
+    return {
+      taken: row?.taken === true,
+      heldBy: row?.held_by ?? null,
+      heldSince: row?.held_since ? new Date(row.held_since).toISOString() : null,
+    };
+  }
+
+  /** Gives the sweep lease back if `owner` holds it. */
+  async releaseSweepLease(owner: string): Promise<void> {
+    await this.sql`select private.release_sweep_lease(${owner})`;
+  }
+
   /** Opens the record of a sweep run; returns its id. */
   async startSweepRun(budgetMs: number): Promise<number> {
     const [{ id }] = await this.sql<{ id: number }[]>`

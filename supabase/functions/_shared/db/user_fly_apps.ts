@@ -49,6 +49,7 @@ export const UserFlyAppSchema = z.looseObject({
   volume_id: z.string().nullable().optional(),
   credential_expires_at: timestamp.optional(),
   credential_key_id: z.string().nullable().optional(),
+  credential_jti: z.string().nullable().optional(),
 });
 
 /** A user app row. */
@@ -87,6 +88,7 @@ export const UserFlyAppPatchSchema = z.strictObject({
   volume_id: z.string().nullable(),
   credential_expires_at: timestamp,
   credential_key_id: z.string().nullable(),
+  credential_jti: z.string().nullable(),
 }).partial();
 
 /** Columns an outcome or observation sets (validated by {@link UserFlyAppPatchSchema}). */

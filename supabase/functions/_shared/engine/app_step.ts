@@ -1,20 +1,25 @@
 /**
- * Step 1 of converging a present app: find or create the user's Fly app under a deterministic name.
+ * Step 1 of converging a present app: find or create the user's Fly app under a keyed name (app_name.ts).
  *
  * App names are global across Fly. A name is the user's when the app is in our org, no other user's row
  * records it, and no machine in it belongs to another user. A name held by another org (403 on GET) or by
- * another user moves on to the next deterministic candidate; the name in use is recorded on the row, and a
- * row that already records one keeps it.
+ * another user moves on to the next keyed candidate, then to random names of the same shape; the name in use
+ * is recorded on the row, and a row that already records one keeps it. A name taken by a stranger is an
+ * `app_name_taken` warning event and, when nothing is left to try, a retryable failure (alerted), never a
+ * permanent error.
  *
  * @module
  */
 import { FlyForbiddenError, FlyNameTakenError, FlyNotFoundError } from "../fly/mod.ts";
-import { appNameCandidate } from "./app_name.ts";
+import { appNameCandidate, randomAppName } from "./app_name.ts";
 import { pause, type ReconcileContext } from "./context.ts";
-import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
+import { AppNameTakenError, RetryLaterError } from "./failure.ts";
 
-/** How many candidates are tried before giving up (each is a fresh 48-bit hash by default). */
-const MAX_NAME_CANDIDATES = 5;
+/** How many keyed candidates are tried (each is a fresh 48-bit HMAC by default). */
+const KEYED_NAME_CANDIDATES = 5;
+
+/** How many random names are tried after the keyed ones, per attempt. */
+const RANDOM_NAME_CANDIDATES = 3;
 
 /** What a name is to this user. */
 type Ownership = "ours" | "absent" | "foreign";
@@ -69,7 +74,8 @@ async function awaitAppVisible(ctx: ReconcileContext, name: string): Promise<voi
 /** Creates `name`; on 422 name_taken, decides by ownership. Returns whether the name is now ours. */
 async function createApp(ctx: ReconcileContext, name: string): Promise<"created" | "ours" | "foreign"> {
   try {
-    await ctx.fly.apps.create({ name, org_slug: ctx.config.fly.orgSlug });
+    // Its own private network, named after the app: users' apps never share the org's default network.
+    await ctx.fly.apps.create({ name, org_slug: ctx.config.fly.orgSlug, network: name });
   } catch (error) {
     if (!(error instanceof FlyNameTakenError)) throw error;
     // Taken: either our own earlier create that succeeded silently, or someone else's app.
@@ -88,17 +94,19 @@ async function createApp(ctx: ReconcileContext, name: string): Promise<"created"
 /** Ensures the user's app exists in our org; records its name; returns it. */
 export async function ensureApp(ctx: ReconcileContext): Promise<string> {
   const recorded = ctx.row.fly_app_name;
-  const candidates = recorded ? [recorded] : await Promise.all(
-    Array.from(
-      { length: MAX_NAME_CANDIDATES },
-      (_, i) => appNameCandidate(ctx.row.user_id, i, ctx.config.appNaming),
+  const naming = ctx.config.appNaming;
+  const candidates = recorded ? [recorded] : [
+    ...await Promise.all(
+      Array.from({ length: KEYED_NAME_CANDIDATES }, (_, i) => appNameCandidate(ctx.row.user_id, i, naming)),
     ),
-  );
+    ...Array.from({ length: RANDOM_NAME_CANDIDATES }, () => randomAppName(naming)),
+  ];
   for (const name of candidates) {
     const ownership = await appOwnership(ctx, name);
     const outcome = ownership === "absent" ? await createApp(ctx, name) : ownership;
     if (outcome === "foreign" && name === recorded) {
-      throw new PermanentReconcileError(
+      ctx.events.push({ event_type: "app_name_taken", status: "warning", metadata: { app_name: name } });
+      throw new AppNameTakenError(
         `the recorded app ${name} is not ours (another org or user holds it); clear fly_app_name to pick a new one`,
       );
     }
@@ -113,5 +121,7 @@ export async function ensureApp(ctx: ReconcileContext): Promise<string> {
     }
     return name;
   }
-  throw new PermanentReconcileError(`all ${MAX_NAME_CANDIDATES} app name candidates are taken on Fly`);
+  throw new AppNameTakenError(
+    `all ${candidates.length} app name candidates (keyed and random) are taken on Fly; trying again later`,
+  );
 }

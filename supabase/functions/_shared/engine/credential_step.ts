@@ -19,6 +19,8 @@ import type { ReconcileContext } from "./context.ts";
 export interface CredentialPatch {
   credential_expires_at: string;
   credential_key_id: string;
+  /** The new token's `jti`; recording it revokes the previous one (private.revoked_user_credentials). */
+  credential_jti: string;
 }
 
 /** Outcome of {@link ensureCredential}. */
@@ -121,6 +123,10 @@ export async function ensureCredential(
   });
   return {
     secrets: { [settings.secretName]: minted.token },
-    patch: { credential_expires_at: minted.expiresAt, credential_key_id: minted.keyId },
+    patch: {
+      credential_expires_at: minted.expiresAt,
+      credential_key_id: minted.keyId,
+      credential_jti: minted.jti,
+    },
   };
 }

@@ -40,6 +40,18 @@ export class MachineDownError extends Error {
   }
 }
 
+/**
+ * Every app name tried is held by a stranger: retryable (backoff, then an alert after ALERT_AFTER_FAILURES),
+ * never a permanent error, since a squatter must not be able to end a paying user's service.
+ */
+export class AppNameTakenError extends Error {
+  /** Names what was taken and what to look at. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AppNameTakenError";
+  }
+}
+
 /** Another reconciler took the row over (the lease heartbeat failed, or the database refused our write). */
 export class LeaseLostError extends Error {
   /** Says which lease. */
@@ -87,6 +99,9 @@ export function classifyFailure(error: unknown): Failure {
   }
   if (error instanceof MachineDownError) {
     return { outcome: "failed", kind: "machine_down", message: error.message };
+  }
+  if (error instanceof AppNameTakenError) {
+    return { outcome: "failed", kind: "app_name_taken", message: error.message };
   }
   if (error instanceof PermanentReconcileError) {
     return { outcome: "terminal", kind: "refused", message: error.message };

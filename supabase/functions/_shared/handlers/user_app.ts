@@ -17,6 +17,7 @@ import { isUsersBody, type userBody } from "../http/schemas.ts";
 import { type ControllerResult, reconcileUser } from "../controller/controller.ts";
 import type { z } from "zod";
 import { engineDeps } from "./engine_deps.ts";
+import { attemptOwner } from "../http/lease_owner.ts";
 import { reconcileBatch, type UserAppFunction } from "./user_batch.ts";
 
 /** HTTP status and body for a synchronous reconcile's result. */
@@ -90,7 +91,7 @@ export function userAppHandlers<N extends UserAppFunction>(name: N): FunctionHan
       const deps = engineDeps(config, log);
       const request = {
         userId: body.user_id,
-        owner: `${name}:${c.get("requestId")}`,
+        owner: attemptOwner(name),
         deadline: Date.now() + config.reconcile.budgetMs,
         reason: body.reason ?? (wait ? "ops" : "kick"),
         generation: body.generation,

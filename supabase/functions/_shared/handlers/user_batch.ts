@@ -21,6 +21,7 @@ import type { AppEnv } from "../http/env.ts";
 import type { usersBody } from "../http/schemas.ts";
 import { invokeFunction } from "../http/self_invoke.ts";
 import { workerShutdownSignal } from "../http/worker_shutdown.ts";
+import { attemptOwner } from "../http/lease_owner.ts";
 import type { Logger } from "../log.ts";
 import type { Config } from "../config.ts";
 import { mapBoundedUntil } from "../bounded.ts";
@@ -81,7 +82,6 @@ export async function reconcileBatch(
   const log = c.get("log").child({ batch_users: userIds.length });
   const deps = engineDeps(config, log);
   const deadline = Date.now() + config.reconcile.budgetMs;
-  const owner = `${input.name}:${c.get("requestId")}`;
   const reason = input.body.reason ?? (input.wait ? "ops" : "kick");
   const stop = AbortSignal.any([
     AbortSignal.timeout(Math.max(0, takeNoWorkAfter(deadline, config.reconcile.budgetMs) - Date.now())),
@@ -105,6 +105,7 @@ export async function reconcileBatch(
         }
       },
     }, async (userId): Promise<BatchResult> => {
+      const owner = attemptOwner(input.name);
       const result = await reconcileUser(deps, { userId, owner, deadline, reason, generation: "current" });
       return { user_id: userId, outcome: result.outcome };
     });

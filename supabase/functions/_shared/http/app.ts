@@ -3,7 +3,8 @@
  *
  * Every app: request id (incoming `x-request-id` or generated, returned as a header) → one JSON log line per
  * request → configuration (loaded on first request; a broken configuration answers 500 `misconfigured` and is
- * logged by variable name) → 405 for a known path with another method → provisioner-secret auth → 64 KiB body
+ * logged by variable name) → 405 for a known path with another method → auth by secret (the admin secret
+ * opens everything; the kick secret only a background POST of the per-user functions and the sweep) → 64 KiB body
  * limit → the routes: `POST /<name>` and `GET /<name>`, also under `/functions/v1/<name>`, with or without a
  * trailing slash.
  *
@@ -16,7 +17,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { type Config, configSecrets, loadConfig } from "../config.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../log.ts";
-import { requireProvisionerSecret } from "./auth.ts";
+import { kickMayPostInBackground, type KickPolicy, requireSecret } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { HttpError, onError, onNotFound } from "./errors.ts";
 import { type BodyOf, FUNCTION_SCHEMAS, type FunctionName, type QueryOf, waitQuery } from "./schemas.ts";
@@ -106,6 +107,8 @@ function withRuntime(options: BaseAppOptions, fallback: Logger): MiddlewareHandl
 export type BaseAppOptions = Pick<FunctionAppOptions<FunctionName>, "env" | "logSink"> & {
   /** The function's name (its route). */
   name: string;
+  /** What the kick secret may call here (default: nothing; the admin function keeps the default). */
+  kickPolicy?: KickPolicy;
 };
 
 /**
@@ -127,7 +130,7 @@ export function createBaseApp(options: BaseAppOptions, routes: Hono<AppEnv>): Ho
       });
     },
   }));
-  app.use(requireProvisionerSecret());
+  app.use(requireSecret(options.kickPolicy));
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => {
@@ -152,5 +155,5 @@ export function createFunctionApp<N extends FunctionName>(options: FunctionAppOp
       return await handlers.post({ body, wait }, c);
     })
     .get("/", async (c) => await handlers.get(readQuery(c, schemas.query) as QueryOf<N>, c));
-  return createBaseApp(options, routes);
+  return createBaseApp({ ...options, kickPolicy: kickMayPostInBackground }, routes);
 }

@@ -1,6 +1,6 @@
 /**
  * A function calling one of this project's functions, itself included: `POST <SUPABASE_URL>/functions/v1/<name>`
- * with the provisioner secret as bearer token, as the tier-outbox drainer's kick does (config.toml sets
+ * in the background, with the kick secret as bearer token, as the tier-outbox drainer's kick does (config.toml sets
  * `verify_jwt = false`; each function checks the secret itself). Used to hand the rest of a batch on to a
  * fresh invocation with a fresh wall clock. Never throws, never reports the secret.
  *
@@ -50,19 +50,19 @@ export function functionUrl(supabaseUrl: string, name: FunctionName): string {
 }
 
 /**
- * POSTs `body` to function `name` of this project with the provisioner secret, retrying (twice, after 0.5 s
+ * POSTs `body` to function `name` of this project with the kick secret (a background call), retrying (twice, after 0.5 s
  * and 1 s) when no handler ran: a network failure or a 502/503/504/546. Resolves to the answer's status and
  * JSON body when it is a 2xx, else to what went wrong (the status, or the network error's message).
  */
 export async function invokeFunction(
-  config: Pick<Config, "supabaseUrl" | "provisionerSecret">,
+  config: Pick<Config, "supabaseUrl" | "kickSecret">,
   options: InvokeOptions,
 ): Promise<InvokeResult> {
   const retrying = fetchBuilder(options.fetch ?? fetch);
   try {
     const response = await retrying(functionUrl(config.supabaseUrl, options.name), {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${config.provisionerSecret}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${config.kickSecret}` },
       body: JSON.stringify(options.body),
       signal: AbortSignal.timeout(INVOKE_TIMEOUT_MS),
       retryOn: async (attempt: number, error: Error | null, response: Response | null) => {
@@ -78,7 +78,7 @@ export async function invokeFunction(
     return { ok: true, status: response.status, body: parsedOrText(text) };
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).replaceAll(
-      config.provisionerSecret,
+      config.kickSecret,
       "[REDACTED]",
     );
     return { ok: false, error: message };

@@ -3,6 +3,10 @@
  * deleted only with `FLY_DELETE_ORPHAN_APPS`, and never while a reconcile that may have created one holds
  * its lease or while one of its machines belongs to a user who should have an app.
  *
+ * The same listing reports network drift: apps of ours that a row expects but that are not on their own
+ * private network (created before apps got one: the org's shared network lets them reach each other). The
+ * README's "One private network per app" says how to move them.
+ *
  * @module
  */
 import { FlyNotFoundError } from "../fly/mod.ts";
@@ -14,6 +18,8 @@ import { runClaimed } from "../controller/controller.ts";
 export interface OrphanReport {
   found: string[];
   deleted: string[];
+  /** Apps rows expect that are not on their own private network (the network named after the app). */
+  shared_network?: string[];
   /** Why the scan failed, when it did (the rest of the sweep's report stands). */
   error?: string;
 }
@@ -35,6 +41,15 @@ export async function handleOrphans(
     isManagedAppName(name, deps.config.appNaming) && !expected.has(name)
   );
   report.found = orphans;
+  report.shared_network = apps.filter((app) =>
+    expected.has(app.name) && app.network !== undefined && app.network !== app.name
+  ).map((app) => app.name);
+  if (report.shared_network.length > 0) {
+    deps.log.warn("apps on a shared private network (drift)", {
+      count: report.shared_network.length,
+      apps: report.shared_network.slice(0, 20),
+    });
+  }
   if (orphans.length === 0) return;
   deps.log.warn("orphan apps found", { count: orphans.length, apps: orphans.slice(0, 20) });
   if (!deps.config.deleteOrphanApps) return;
