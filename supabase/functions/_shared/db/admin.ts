@@ -85,6 +85,8 @@ export interface FleetSummary {
   /** Rows whose last observation found drift (image, size, checks, ...). */
   drifted: number;
   unhealthy: number;
+  /** Active rows whose machine Fly's proxy idled as their plan allows (not counted unhealthy). */
+  idle: number;
   /** Other statuses (suspended in a grace period, held). */
   other: number;
   /** Deleted rows (their apps are gone), shown apart from the total. */
@@ -216,8 +218,9 @@ export class AdminRepository {
              count(*) filter (where live and held_at is not null)::int as held,
              count(*) filter (where live and not in_sync)::int as out_of_sync,
              count(*) filter (where live and drift <> '{}'::jsonb)::int as drifted,
-             count(*) filter (where live and status = 'active' and health_status <> 'healthy')::int
+             count(*) filter (where live and status = 'active' and health_status not in ('healthy', 'idle'))::int
                as unhealthy,
+             count(*) filter (where live and status = 'active' and health_status = 'idle')::int as idle,
              count(*) filter (where not live)::int as deleted,
              coalesce(sum(monthly_cost_estimate_usd) filter (where live), 0)::float8
                as estimated_monthly_cost_usd
