@@ -108,7 +108,7 @@ export const PlanSchema = z.looseObject({
   /** Grace of a downgrade TO this tier, in seconds (null: the configured default). */
   deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
   /** What Fly's proxy does with the idle machine (`fly_plans.idle_action`; absent: `off`). */
-  idle_action: z.enum(IDLE_ACTIONS).default("off"),
+  idle_action: z.enum(IDLE_ACTIONS).optional(),
 });
 
 /** A dedicated-app plan. */

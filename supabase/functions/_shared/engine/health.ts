@@ -50,8 +50,8 @@ export function parkedAndDown(row: Pick<UserFlyApp, "held_at" | "status">, state
 }
 
 /** Whether the machine rests idle as its plan allows: stopped or suspended, with `idle_action` not `off`. */
-export function idleAsAllowed(state: string, idleAction: IdleAction): boolean {
-  return idleAction !== "off" && PARKED_STATES.has(state);
+export function idleAsAllowed(state: string, idleAction: IdleAction | undefined): boolean {
+  return (idleAction ?? "off") !== "off" && PARKED_STATES.has(state);
 }
 
 /** Whether a row judged `idle` still is: its machine is still stopped or suspended (no judgement needed). */
@@ -75,7 +75,7 @@ export interface MachineHealth {
 export function machineHealth(
   machine: Pick<Machine, "state" | "checks">,
   parked: "held" | "suspended" | null,
-  idleAction: IdleAction = "off",
+  idleAction?: IdleAction,
 ): MachineHealth {
   if (parked) {
     if (PARKED_STATES.has(machine.state)) return { health: "unknown", repairReason: null };

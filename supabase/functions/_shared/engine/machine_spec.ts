@@ -62,8 +62,8 @@ export function desiredMachineConfig(input: MachineSpecInput): MachineConfig {
         // Fly's proxy starts the machine on a request (never a held one) and, when the plan lets the machine
         // idle, stops or suspends it when no request comes in.
         autostart: !input.held,
-        autostop: plan.idle_action,
-        min_machines_running: plan.idle_action === "off" ? 1 : 0,
+        autostop: plan.idle_action ?? "off",
+        min_machines_running: (plan.idle_action ?? "off") === "off" ? 1 : 0,
       }]
       : [],
     checks: {

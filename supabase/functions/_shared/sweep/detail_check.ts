@@ -103,7 +103,7 @@ async function inspect(
   deps: EngineDeps,
   row: UserFlyApp,
   desired: DesiredLook | undefined,
-  idleAction: IdleAction,
+  idleAction: IdleAction | undefined,
 ): Promise<Observation> {
   let machines = null;
   try {
@@ -155,7 +155,7 @@ async function checkChunk(
       const spec = specs.get(row.user_id);
       const desired = desiredLook(deps, spec, row, options.secretsDigest);
       const remint = spec?.desired_state === "present" && await credentialDue(deps.config, row);
-      const idleAction = spec?.desired_state === "present" ? spec.plan.idle_action : "off";
+      const idleAction = spec?.desired_state === "present" ? spec.plan.idle_action : undefined;
       return { row, observation: await inspect(deps, row, desired, idleAction), remint };
     } catch (error) {
       report.errored++;
