@@ -25,3 +25,22 @@ comment on column public.fly_plans.idle_action is
 alter table public.user_fly_apps drop constraint if exists user_fly_apps_health_status_check;
 alter table public.user_fly_apps add constraint user_fly_apps_health_status_check
   check (health_status in ('healthy', 'unhealthy', 'starting', 'unknown', 'idle'));
+
+-- "idle since": when the user's app was last judged idle (its health_changed event), while it still is.
+create or replace function private.user_fly_app_idle_since(p_user_id uuid)
+returns timestamptz
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select max(e.created_at)
+  from public.user_fly_apps a
+  join public.user_fly_app_events e on e.user_id = a.user_id
+  where a.user_id = p_user_id and a.health_status = 'idle'
+    and e.event_type = 'health_changed' and e.metadata ->> 'to' = 'idle'
+$$;
+revoke all on function private.user_fly_app_idle_since(uuid) from public, anon, authenticated;
+comment on function private.user_fly_app_idle_since(uuid) is
+  'When the user''s app became idle (its last health_changed event to idle), or null when its health is not '
+  'idle: the "idle since" of the status, the ops CLI and the console.';

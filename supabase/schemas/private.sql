@@ -2222,6 +2222,29 @@ ALTER FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit in
 COMMENT ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) IS 'Ids of active or held rows no fleet listing has seen since p_since (a full listing''s start): their machine or app vanished.';
 
 --
+-- Name: user_fly_app_idle_since(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_app_idle_since(p_user_id uuid) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select max(e.created_at)
+  from public.user_fly_apps a
+  join public.user_fly_app_events e on e.user_id = a.user_id
+  where a.user_id = p_user_id and a.health_status = 'idle'
+    and e.event_type = 'health_changed' and e.metadata ->> 'to' = 'idle'
+$$;
+
+ALTER FUNCTION private.user_fly_app_idle_since(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) IS 'When the user''s app became idle (its last health_changed event to idle), or null when its health is not idle: the "idle since" of the status, the ops CLI and the console.';
+
+--
 -- Name: user_fly_app_patch_columns(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2804,6 +2827,12 @@ REVOKE ALL ON FUNCTION private.transition_fly_rollout(p_rollout_id uuid, p_actio
 --
 
 REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_fly_app_patch_columns(); Type: ACL; Schema: private; Owner: postgres
