@@ -124,9 +124,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
   });
 
   withJson(
-    program.command("plan-idle").description(
-      "what Fly's proxy does with a plan's idle machines: off, stop or suspend (suspend: at most 2 GB)",
-    )
+    program.command("plan-idle").description("set what Fly's proxy does with a plan's idle machines")
       .argument("<tier>", "the plan's tier, e.g. pro")
       .argument("<action>", "off, stop or suspend")
       .option("--reason <text>", "why (logged with the actor)"),
