@@ -44,3 +44,59 @@ revoke all on function private.user_fly_app_idle_since(uuid) from public, anon, 
 comment on function private.user_fly_app_idle_since(uuid) is
   'When the user''s app became idle (its last health_changed event to idle), or null when its health is not '
   'idle: the "idle since" of the status, the ops CLI and the console.';
+
+-- Setting a plan's idle action from the admin API: the plan, and every machine of the tier due for a
+-- reconcile (which applies the new services), each with an event naming the operator; one transaction.
+create or replace function private.set_plan_idle_action(
+  p_tier text,
+  p_idle_action text,
+  p_actor text,
+  p_reason text default null
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_previous text;
+  v_due integer := 0;
+begin
+  if p_actor is null or p_actor = '' then
+    raise exception 'set_plan_idle_action: actor is required' using errcode = '22004';
+  end if;
+  select idle_action into v_previous from public.fly_plans where tier = p_tier and dedicated_app for update;
+  if not found then
+    raise exception 'no plan with a dedicated app for tier %', p_tier using errcode = 'P0002';
+  end if;
+  update public.fly_plans set idle_action = p_idle_action, updated_at = now() where tier = p_tier;
+  if v_previous is distinct from p_idle_action then
+    with due as (
+      update public.user_fly_apps a set
+        (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
+        updated_at = now()
+      from public.user_subscriptions s
+      where s.user_id = a.user_id and s.tier = p_tier
+        and a.desired_state = 'present' and a.status in ('active', 'held')
+      returning a.id, a.user_id
+    ),
+    logged as (
+      insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata)
+      select d.id, d.user_id, 'retry_requested', 'info',
+             jsonb_build_object('actor', p_actor, 'reason', p_reason,
+                                'plan', jsonb_build_object('tier', p_tier, 'idle_action',
+                                  jsonb_build_object('from', v_previous, 'to', p_idle_action)))
+      from due d
+      returning 1
+    )
+    select count(*) into v_due from logged;
+  end if;
+  return jsonb_build_object('tier', p_tier, 'previous', v_previous, 'idle_action', p_idle_action,
+                            'due_users', v_due);
+end
+$$;
+revoke all on function private.set_plan_idle_action(text, text, text, text) from public, anon, authenticated;
+comment on function private.set_plan_idle_action(text, text, text, text) is
+  'Sets fly_plans.idle_action of a tier with a dedicated app (P0002 otherwise; the table''s checks refuse '
+  'suspend over 2048 MB) and, when it changed, makes every active or held row of the tier due now with a '
+  'retry_requested event naming p_actor, p_reason and the change, so reconciles give the machines the new '
+  'services. Returns {tier, previous, idle_action, due_users}.';

@@ -1911,6 +1911,60 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
+-- Name: set_plan_idle_action(text, text, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_previous text;
+  v_due integer := 0;
+begin
+  if p_actor is null or p_actor = '' then
+    raise exception 'set_plan_idle_action: actor is required' using errcode = '22004';
+  end if;
+  select idle_action into v_previous from public.fly_plans where tier = p_tier and dedicated_app for update;
+  if not found then
+    raise exception 'no plan with a dedicated app for tier %', p_tier using errcode = 'P0002';
+  end if;
+  update public.fly_plans set idle_action = p_idle_action, updated_at = now() where tier = p_tier;
+  if v_previous is distinct from p_idle_action then
+    with due as (
+      update public.user_fly_apps a set
+        (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
+        updated_at = now()
+      from public.user_subscriptions s
+      where s.user_id = a.user_id and s.tier = p_tier
+        and a.desired_state = 'present' and a.status in ('active', 'held')
+      returning a.id, a.user_id
+    ),
+    logged as (
+      insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata)
+      select d.id, d.user_id, 'retry_requested', 'info',
+             jsonb_build_object('actor', p_actor, 'reason', p_reason,
+                                'plan', jsonb_build_object('tier', p_tier, 'idle_action',
+                                  jsonb_build_object('from', v_previous, 'to', p_idle_action)))
+      from due d
+      returning 1
+    )
+    select count(*) into v_due from logged;
+  end if;
+  return jsonb_build_object('tier', p_tier, 'previous', v_previous, 'idle_action', p_idle_action,
+                            'due_users', v_due);
+end
+$$;
+
+ALTER FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) IS 'Sets fly_plans.idle_action of a tier with a dedicated app (P0002 otherwise; the table''s checks refuse suspend over 2048 MB) and, when it changed, makes every active or held row of the tier due now with a retry_requested event naming p_actor, p_reason and the change, so reconciles give the machines the new services. Returns {tier, previous, idle_action, due_users}.';
+
+--
 -- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2779,6 +2833,12 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 --
 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres

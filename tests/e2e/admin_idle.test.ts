@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_support/assert.ts";
 import { waitFor } from "../_support/wait.ts";
 import { admin, snapshot } from "./admin_support.ts";
-import { liveMachines, startStack } from "./_support.ts";
+import { configOf, liveMachines, startStack } from "./_support.ts";
 import { ops } from "./admin_cli_support.ts";
 
 Deno.test({
@@ -46,7 +46,7 @@ Deno.test({
         "scale to zero",
       ]);
       assertEquals(set.code, 0, set.err);
-      assert(set.out.includes("pro: idle_action off -> stop"), set.out);
+      assert(set.out.includes("pro: idle_action off -> stop (0 machines due for a reconcile)"), set.out);
 
       const [user] = await stack.newUsers(1);
       await stack.setTier(user, "pro");
@@ -86,6 +86,17 @@ Deno.test({
       const answer = await fetch(`${stack.emulator.proxyUrl(row.fly_app_name!)}/`);
       assertEquals(answer.status, 200);
       assertEquals((await answer.json()).woke_from, "stopped");
+
+      // A change of the plan's idle action makes its machines due; the sweep's reconcile applies it.
+      const toSuspend = await ops(stack, ["--actor", "bo", "plan-idle", "pro", "suspend"]);
+      assertEquals(toSuspend.code, 0, toSuspend.err);
+      assert(toSuspend.out.includes("stop -> suspend (1 machines due"), toSuspend.out);
+      const [retry] = await stack.sql`select metadata from public.user_fly_app_events
+        where user_id = ${user} and event_type = 'retry_requested' order by seq desc limit 1`;
+      assertEquals([retry.metadata.actor, retry.metadata.plan.idle_action.to], ["ops:bo", "suspend"]);
+      await stack.sweep();
+      const service = configOf(liveMachines((await stack.appsOf(user))[0])[0]).services![0];
+      assertEquals(service.autostop, "suspend");
     } finally {
       await stack.stop();
     }

@@ -7,8 +7,9 @@
  *   is started (a suspended one resumes, faster: `resumeMs` against `startMs`) and the request is answered
  *   once it runs, with `wake_ms`; a machine with `autostart: false` (an ops hold) is never started: 503;
  * - every `passIntervalMs` an autostop pass looks at each app's started machines whose service has
- *   `autostop` `stop` or `suspend` and that had no request (nor a start) for `idleWindowMs`, and stops or
- *   suspends at most ONE machine per app and region per pass, keeping `min_machines_running` running.
+ *   `autostop` `stop` or `suspend` and that had no request for `idleWindowMs` (counted from the first pass
+ *   that saw it running), and stops or suspends at most ONE machine per app and region per pass, keeping
+ *   `min_machines_running` running.
  *
  * @module
  */
@@ -26,6 +27,8 @@ export interface ProxyOptions {
   readonly idleWindowMs?: number;
   /** How often an autostop pass runs (Fly: every few minutes). Default 1 minute; 0: no timer (call `pass()`). */
   readonly passIntervalMs?: number;
+  /** The clock idle time is measured on (epoch ms). Default `Date.now`; a simulation passes its own. */
+  readonly clock?: () => number;
 }
 
 /** What a request through the proxy got. */
@@ -56,15 +59,12 @@ function serviceOf(
   };
 }
 
-/** When the machine last became `started` (epoch ms), from its events. */
-function startedAt(machine: MachineRecord): number {
-  return machine.events.find((event) => event.status === "started")?.timestamp ?? 0;
-}
-
 /** Fly's proxy for the emulator: request routing with autostart, and autostop passes. */
 export class FlyProxy {
   readonly #core: EmulatorCore;
-  readonly #lastRequest = new WeakMap<MachineRecord, number>();
+  /** When each running machine last had a request, or was first seen running by a pass (clock ms). */
+  readonly #lastActive = new WeakMap<MachineRecord, number>();
+  readonly #clock: () => number;
   #idleWindowMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -72,6 +72,7 @@ export class FlyProxy {
   constructor(core: EmulatorCore, options: ProxyOptions = {}) {
     this.#core = core;
     this.#idleWindowMs = options.idleWindowMs ?? 5 * 60_000;
+    this.#clock = options.clock ?? Date.now;
     this.schedule(options.passIntervalMs ?? 60_000);
   }
 
@@ -133,7 +134,7 @@ export class FlyProxy {
   }
 
   #answer(machine: MachineRecord, wokeFrom: string | null, wakeMs: number): ProxyAnswer {
-    this.#lastRequest.set(machine, Date.now());
+    this.#lastActive.set(machine, this.#clock());
     return {
       status: 200,
       body: { machine_id: machine.id, woke_from: wokeFrom, wake_ms: Math.round(wakeMs * 10) / 10 },
@@ -143,15 +144,20 @@ export class FlyProxy {
   /** One autostop pass over every app; returns the machines it stopped or suspended. */
   pass(): string[] {
     const idled: string[] = [];
-    const now = Date.now();
+    const now = this.#clock();
     for (const app of this.#core.store.apps.values()) {
       const byRegion = new Map<string, MachineRecord[]>();
       for (const machine of app.machines.values()) {
-        if (machine.state !== "started" || !serviceOf(machine)) continue;
+        if (machine.state !== "started" || !serviceOf(machine)) {
+          // Down (or on its way): when it runs again, its idle time counts from then.
+          this.#lastActive.delete(machine);
+          continue;
+        }
+        if (!this.#lastActive.has(machine)) this.#lastActive.set(machine, now);
         byRegion.set(machine.region, [...(byRegion.get(machine.region) ?? []), machine]);
       }
       for (const running of byRegion.values()) {
-        const idleSince = (m: MachineRecord) => Math.max(this.#lastRequest.get(m) ?? 0, startedAt(m));
+        const idleSince = (m: MachineRecord) => this.#lastActive.get(m)!;
         const candidate = running
           .filter((m) => serviceOf(m)!.autostop !== "off" && now - idleSince(m) >= this.#idleWindowMs)
           .sort((a, b) => idleSince(a) - idleSince(b))[0];

@@ -135,7 +135,13 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         json: { idle_action: action, ...(options.reason ? { reason: options.reason } : {}) },
       }),
     );
-    print(ctx, options, result, (r) => `${r.plan.tier}: idle_action ${r.previous} -> ${r.plan.idle_action}`);
+    print(
+      ctx,
+      options,
+      result,
+      (r) =>
+        `${r.tier}: idle_action ${r.previous} -> ${r.idle_action} (${r.due_users} machines due for a reconcile)`,
+    );
   });
 
   withJson(

@@ -2,8 +2,9 @@
  * Plan routes of the admin API: `PUT /plans/:tier/idle-action {idle_action, reason?}` sets what Fly's proxy
  * does with the plan's idle machines (`off`, `stop`, `suspend`). `suspend` is checked against Fly's limits on
  * the machine config the plan gives (at most 2 GB of memory, no swap, no schedule): a plan outside them is a
- * 400 naming the reasons, and nothing is written. 404 for a tier without a dedicated app. Machines get the new
- * services on their next reconcile; until then the sweep shows the difference as drift.
+ * 400 naming the reasons, and nothing is written. 404 for a tier without a dedicated app. A change makes the
+ * tier's machines due, each with a `retry_requested` event naming the actor: their reconciles apply the new
+ * services at Fly's rate limits.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { jsonBody, paramsOf } from "../http/validate.ts";
 import { PlanSchema } from "../db/user_fly_apps.ts";
 import { desiredMachineConfig } from "../engine/machine_spec.ts";
 import { suspendRefusals } from "../engine/idle.ts";
-import { actorOf, adminRepo } from "./request.ts";
+import { actorOf, adminRepo, sqlAction } from "./request.ts";
 import { idleActionBody, tierParam } from "./schemas.ts";
 
 /** The plan routes. */
@@ -39,13 +40,7 @@ export const planRoutes = new Hono<AppEnv>({ strict: false })
         throw new HttpError(400, "invalid_request", refusals.join("; "), { field: "idle_action" });
       }
     }
-    const updated = await repo.setIdleAction(tier, idle_action);
-    c.get("log").info("plan idle action changed", {
-      tier,
-      from: row.idle_action,
-      to: idle_action,
-      actor,
-      reason,
-    });
-    return c.json({ plan: updated, previous: row.idle_action, actor });
+    const changed = await sqlAction(() => repo.setIdleAction(tier, idle_action, { actor, reason }));
+    c.get("log").info("plan idle action set", { ...changed, actor, reason });
+    return c.json({ ...changed, actor });
   });

@@ -333,12 +333,19 @@ export class AdminRepository {
     return plan;
   }
 
-  /** Sets a plan's `idle_action`; returns the plan as it is now. */
-  async setIdleAction(tier: string, idleAction: string): Promise<JsonRow> {
-    const [plan] = await this.#sql<JsonRow[]>`
-      update public.fly_plans set idle_action = ${idleAction}, updated_at = now() where tier = ${tier}
-      returning tier, idle_action, memory_mb, updated_at`;
-    return plan;
+  /**
+   * Sets a plan's `idle_action` and, when it changed, makes the tier's machines due for a reconcile, each
+   * with a `retry_requested` event naming `actor` (`private.set_plan_idle_action`, one transaction).
+   */
+  async setIdleAction(
+    tier: string,
+    idleAction: string,
+    audit: { actor: string; reason?: string },
+  ): Promise<{ tier: string; previous: string; idle_action: string; due_users: number }> {
+    const [{ result }] = await this.#sql<{ result: never }[]>`
+      select private.set_plan_idle_action(${tier}, ${idleAction}, ${audit.actor}, ${audit.reason ?? null})
+        as result`;
+    return result;
   }
 
   /**
