@@ -100,3 +100,11 @@ comment on function private.set_plan_idle_action(text, text, text, text) is
   'suspend over 2048 MB) and, when it changed, makes every active or held row of the tier due now with a '
   'retry_requested event naming p_actor, p_reason and the change, so reconciles give the machines the new '
   'services. Returns {tier, previous, idle_action, due_users}.';
+
+-- Rollouts and idle machines: an idle machine gets the rollout's config without being started (as a held one
+-- does); with `wake` the rollout starts it, runs the health gate, and lets Fly's proxy idle it again.
+alter table public.fly_rollouts add column if not exists wake boolean not null default false;
+comment on column public.fly_rollouts.wake is
+  'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run '
+  'the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay '
+  'down and count as applied (idle).';

@@ -66,6 +66,7 @@ CREATE TABLE public.fly_rollouts (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    wake boolean DEFAULT false NOT NULL,
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
     CONSTRAINT fly_rollouts_check CHECK (((pinned_image IS NULL) OR ((image_digest IS NOT NULL) AND (pinned_image ~~ ('%@'::text || image_digest))))),
@@ -103,6 +104,12 @@ COMMENT ON COLUMN public.fly_rollouts.updated IS 'Targets the target spec was ap
 --
 
 COMMENT ON COLUMN public.fly_rollouts.image_digest IS 'Digest Fly reported for the first successful update; every later machine gets image@digest.';
+
+--
+-- Name: COLUMN fly_rollouts.wake; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.wake IS 'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay down and count as applied (idle).';
 
 --
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres

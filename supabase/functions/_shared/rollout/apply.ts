@@ -8,7 +8,9 @@
  * held user's machine gets the rollout's config and stays stopped (the controller keeps held machines
  * stopped): it counts as applied without the health gate, which a stopped machine could never pass, and
  * starts on the new image when released. (Canaries are drawn from running users, so the gate that pins the
- * digest is a real one.)
+ * digest is a real one.) An idle machine (stopped or suspended by Fly's proxy as its plan allows: the
+ * reconcile leaves it down) is applied the same way, `applied (idle)`; with the rollout's `wake` it is
+ * started and must pass the gate, and the proxy idles it again afterwards.
  *
  * @module
  */
@@ -56,7 +58,7 @@ async function healthGate(
  * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
-  return async (userId, _spec, { healthTimeoutMs, deadline }) => {
+  return async (userId, _spec, { healthTimeoutMs, deadline, wake }) => {
     const desired = await deps.repo.desired.desiredSpec(userId);
     if (desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
@@ -80,12 +82,21 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     if ("desiredState" in result && result.desiredState === "absent") return { outcome: "healthy" };
     const { fly_app_name: appName, machine_id: machineId } = result.app;
     if (!appName || !machineId) return { outcome: "failed", error: "the reconcile left no machine" };
-    if (result.app.held_at) {
+    const idle = result.app.health_status === "idle";
+    if (result.app.held_at || (idle && !wake)) {
       const machine = await deps.fly.machines.get(appName, machineId);
-      deps.log.info("rollout target held: config applied, machine kept stopped, no health gate", {
-        user_id: userId,
-      });
+      deps.log.info(
+        `rollout target ${
+          idle ? "applied (idle)" : "held"
+        }: config applied, machine left down, no health gate`,
+        { user_id: userId, state: machine.state },
+      );
       return { outcome: "healthy", imageDigest: machine.image_ref?.digest ?? null };
+    }
+    if (idle) {
+      // --wake: start it for the gate; Fly's proxy idles it again once no request comes in.
+      await deps.fly.machines.start(appName, machineId);
+      deps.log.info("rollout target idle: woken for the health gate", { user_id: userId });
     }
     return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
   };
