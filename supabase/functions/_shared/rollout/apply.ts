@@ -20,6 +20,7 @@ import type { RolloutsRepository } from "../db/fly_rollouts.ts";
 import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { healthGateVerdict } from "../engine/health.ts";
+import { FlyPreconditionFailedError } from "../fly/mod.ts";
 
 /** Reason recorded on the reconciles a rollout makes. */
 export const ROLLOUT_RECONCILE_REASON = "rollout";
@@ -94,8 +95,16 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
       return { outcome: "healthy", imageDigest: machine.image_ref?.digest ?? null };
     }
     if (idle) {
-      // --wake: start it for the gate; Fly's proxy idles it again once no request comes in.
-      await deps.fly.machines.start(appName, machineId);
+      // --wake: start it for the gate; Fly's proxy idles it again once no request comes in. A start that
+      // races the machine's last stop (412) is tried again on the driver's next pass.
+      try {
+        await deps.fly.machines.start(appName, machineId);
+      } catch (error) {
+        if (error instanceof FlyPreconditionFailedError) {
+          return { outcome: "progressing", error: error.message };
+        }
+        throw error;
+      }
       deps.log.info("rollout target idle: woken for the health gate", { user_id: userId });
     }
     return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
