@@ -98,7 +98,11 @@ function Row({ row, onAction, busy }) {
         ? html`<div class="muted clip" title=${row.error_message}>${row.error_message}</div>`
         : null}</td>
       <td>
-        <${Badge} value=${row.health_status} />
+        <${Badge} value=${row.health_status} />${row.idle_since
+          ? html`<div class="muted" data-testid="idle-since" title=${row.idle_since}>idle since ${
+            ago(row.idle_since)
+          }</div>`
+          : null}
       </td>
       <td>${row.tier ?? "—"}</td>
       <td>${row.region ?? "—"}</td>

@@ -50,7 +50,11 @@ function Health({ app, live }) {
     <dl class="fields" data-testid="health">
       <dt>recorded</dt>
       <dd data-testid="health-recorded" data-at=${recordedAt ?? ""}><${Badge} value=${app.health_status} />
-          machine ${app.last_machine_state ?? "—"} · checked ${when(recordedAt)}</dd>
+          machine ${app.last_machine_state ?? "—"}${app.idle_since
+            ? html`
+              · <span data-testid="drawer-idle-since">idle since ${when(app.idle_since)}</span>
+            `
+            : null} · checked ${when(recordedAt)}</dd>
       <dt>Fly now</dt>
       <dd data-testid="health-live" data-at=${changedAt ?? ""}>${live?.machines?.length
         ? html`${

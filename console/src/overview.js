@@ -105,6 +105,8 @@ function Cards({ summary, usage }) {
       <${Card} testid="card-unhealthy" label="Unhealthy" value=${count(summary.unhealthy)}
         hint="active, recorded health not healthy"
         tone=${summary.unhealthy ? "bad" : ""} />
+      <${Card} testid="card-idle" label="Idle" value=${count(summary.idle ?? 0)}
+        hint="stopped or suspended by Fly's proxy, as the plan allows" />
       <${Card} testid="card-held" label="Held" value=${count(summary.held)} tone=${summary.held
         ? "warn"
         : ""} />
@@ -184,6 +186,36 @@ function Orphans({ orphans }) {
   }</ul>`;
 }
 
+/** Per plan: what its idle action saves, from what really ran this month (`GET /usage`). */
+function PlanRunning({ plans }) {
+  if (plans.length === 0) return html`<p class="state empty">No usage this month.</p>`;
+  const share = (value) => value === null || value === undefined ? "—" : `${Math.round(value * 100)} %`;
+  return html`
+    <table data-testid="plan-running">
+      <thead>
+        <tr>
+          <th>Plan</th>
+          <th>Idle action</th>
+          <th>Running</th>
+          <th>Observed</th>
+          <th>If always on</th>
+        </tr>
+      </thead>
+      <tbody>${plans.map((plan) =>
+        html`
+          <tr key=${plan.tier}>
+            <td>${plan.tier}</td>
+            <td>${plan.idle_action ?? "—"}</td>
+            <td>${share(plan.running_share)}</td>
+            <td>${usd(plan.observed_usd)}</td>
+            <td>${usd(plan.always_on_usd)}</td>
+          </tr>
+        `
+      )}</tbody>
+    </table>
+  `;
+}
+
 /** The overview screen. */
 export function Overview({ features }) {
   const { data, error, loading } = usePoll(() => loadOverview(features), [features.rollouts]);
@@ -238,6 +270,10 @@ export function Overview({ features }) {
       <div class="panel">
         <h2>Orphan apps</h2>
         <${Orphans} orphans=${data.orphans} />
+      </div>
+      <div class="panel">
+        <h2>Running time by plan (this month)</h2>
+        <${PlanRunning} plans=${plans} />
       </div>
     </section>
   </div>`;

@@ -66,6 +66,7 @@ CREATE TABLE public.fly_rollouts (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    wake boolean DEFAULT false NOT NULL,
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
     CONSTRAINT fly_rollouts_check CHECK (((pinned_image IS NULL) OR ((image_digest IS NOT NULL) AND (pinned_image ~~ ('%@'::text || image_digest))))),
@@ -103,6 +104,12 @@ COMMENT ON COLUMN public.fly_rollouts.updated IS 'Targets the target spec was ap
 --
 
 COMMENT ON COLUMN public.fly_rollouts.image_digest IS 'Digest Fly reported for the first successful update; every later machine gets image@digest.';
+
+--
+-- Name: COLUMN fly_rollouts.wake; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.wake IS 'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay down and count as applied (idle).';
 
 --
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
@@ -157,7 +164,7 @@ CREATE TABLE public.user_fly_apps (
     CONSTRAINT user_fly_apps_desired_state_check CHECK ((desired_state = ANY (ARRAY['present'::text, 'absent'::text]))),
     CONSTRAINT user_fly_apps_drift_is_object CHECK ((jsonb_typeof(drift) = 'object'::text)),
     CONSTRAINT user_fly_apps_generations_check CHECK (((desired_generation >= 0) AND (observed_generation >= 0) AND (retry_count >= 0))),
-    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text]))),
+    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text, 'idle'::text]))),
     CONSTRAINT user_fly_apps_hold_check CHECK (((held_at IS NOT NULL) OR ((held_by IS NULL) AND (hold_reason IS NULL)))),
     CONSTRAINT user_fly_apps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'held'::text, 'suspended'::text, 'failed'::text, 'error'::text, 'deprovisioning'::text, 'deleted'::text])))
 );
@@ -389,11 +396,14 @@ CREATE TABLE public.fly_plans (
     volume_size_gb integer,
     volume_mount_path text,
     deprovision_grace_seconds integer,
+    idle_action text DEFAULT 'off'::text NOT NULL,
     CONSTRAINT fly_plans_cpu_kind_check CHECK ((cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text]))),
     CONSTRAINT fly_plans_cpus_check CHECK ((cpus > 0)),
     CONSTRAINT fly_plans_dedicated_needs_size CHECK (((NOT dedicated_app) OR ((region IS NOT NULL) AND (cpu_kind IS NOT NULL) AND (cpus IS NOT NULL) AND (memory_mb IS NOT NULL)))),
     CONSTRAINT fly_plans_grace_check CHECK (((deprovision_grace_seconds IS NULL) OR (deprovision_grace_seconds >= 0))),
+    CONSTRAINT fly_plans_idle_action_check CHECK ((idle_action = ANY (ARRAY['off'::text, 'stop'::text, 'suspend'::text]))),
     CONSTRAINT fly_plans_memory_mb_check CHECK ((memory_mb >= 256)),
+    CONSTRAINT fly_plans_suspend_limits_check CHECK (((idle_action <> 'suspend'::text) OR (memory_mb IS NULL) OR (memory_mb <= 2048))),
     CONSTRAINT fly_plans_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text]))),
     CONSTRAINT fly_plans_volume_complete_check CHECK (((volume_size_gb IS NULL) = (volume_mount_path IS NULL))),
     CONSTRAINT fly_plans_volume_mount_path_check CHECK (((volume_mount_path IS NULL) OR ((volume_mount_path ~ '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$'::text) AND (volume_mount_path !~ '//|(^|/)\.\.?(/|$)'::text)))),
@@ -425,6 +435,12 @@ COMMENT ON COLUMN public.fly_plans.volume_mount_path IS 'Absolute path where the
 --
 
 COMMENT ON COLUMN public.fly_plans.deprovision_grace_seconds IS 'Seconds an app is kept (machine stopped, volume kept) when a user moves to this tier before it is deleted; null: the DEPROVISION_GRACE_SECONDS default. An upgrade within the grace starts the same machine again.';
+
+--
+-- Name: COLUMN fly_plans.idle_action; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.idle_action IS 'What Fly''s proxy does with the tier''s machine when no request comes in: off (keeps it running, the default), stop or suspend (at most 2048 MB of memory); the next request starts or resumes it. A stopped or suspended machine costs its storage only.';
 
 --
 -- Name: fly_prices; Type: TABLE; Schema: public; Owner: postgres

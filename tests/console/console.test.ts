@@ -537,6 +537,31 @@ Deno.test({
         ]);
       });
 
+      await t.step(
+        "an idle machine: the Idle tile counts it, its row and drawer say idle since when",
+        async () => {
+          await stack
+            .sql`update public.user_fly_apps set health_status = 'idle' where user_id = ${users.drifted}`;
+          await stack
+            .sql`select private.append_user_fly_app_event(${users.drifted}::uuid, 'health_changed', 'info',
+          '{"from": "healthy", "to": "idle"}'::jsonb)`;
+          await open("overview");
+          await page.waitForFunction(
+            `document.querySelector("[data-testid=card-idle] [data-value]")?.textContent === "1"`,
+          );
+          await page.waitForSelector("[data-testid=plan-running] tbody tr");
+          await open(`apps/${users.drifted}`);
+          await page.waitForSelector("[data-testid=drawer] [data-testid=drawer-idle-since]");
+          assert(
+            (await page.$eval("[data-testid=drawer-idle-since]", (el) => el.textContent ?? "")).startsWith(
+              "idle since",
+            ),
+          );
+          await page.keyboard.press("Escape");
+          await page.waitForSelector(`[data-user="${users.drifted}"] [data-testid=idle-since]`);
+        },
+      );
+
       await t.step("a narrow window: no horizontal scrolling on the overview", async () => {
         await page.setViewport({ width: 390, height: 800 });
         await open("overview");

@@ -1,8 +1,9 @@
-/** Assembles the emulator's hono app: the `/v1` operations and the `/_emulator` control routes. */
+/** Assembles the emulator's hono app: the `/v1` operations, the `/_emulator` control routes and `/_proxy`. */
 import { Hono } from "hono";
 import type { EmulatorCore } from "./core.ts";
 import { FlyHttpError } from "./http_error.ts";
 import { type EmulatorEnv, registerOperations } from "./operation.ts";
+import { type FlyProxy, registerProxyRoutes } from "./proxy.ts";
 import { appOperations } from "./routes/apps.ts";
 import { registerControlRoutes } from "./routes/control.ts";
 import { registerImageRoutes } from "./routes/images.ts";
@@ -16,10 +17,11 @@ import { secretOperations } from "./routes/secrets.ts";
 import { volumeOperations } from "./routes/volumes.ts";
 import { waitOperations } from "./routes/wait.ts";
 
-/** Builds the hono app over `core`. */
-export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
+/** Builds the hono app over `core`, with `proxy` answering `/_proxy/{app}` (requests to `{app}.fly.dev`). */
+export function createEmulatorApp(core: EmulatorCore, proxy: FlyProxy): Hono<EmulatorEnv> {
   const app = new Hono<EmulatorEnv>();
   registerControlRoutes(app, core);
+  registerProxyRoutes(app, proxy);
   registerImageRoutes(app, core);
   registerOperations(app, core, [
     ...appOperations(core),

@@ -6,8 +6,10 @@ export interface LatencyProfile {
   readonly requestMs: number;
   /** `created` to `started` for a new machine (half in `created`, half in `starting`). */
   readonly bootMs: number;
-  /** `starting` to `started` for a stopped or suspended machine. */
+  /** `starting` to `started` for a stopped machine (or a suspended one whose snapshot was dropped). */
   readonly startMs: number;
+  /** `starting` to `started` for a suspended machine resumed from its snapshot (Fly: a few hundred ms). */
+  readonly resumeMs: number;
   /** `stopping` to `stopped`. */
   readonly stopMs: number;
   /** `suspending` to `suspended`. */
@@ -32,6 +34,7 @@ export const FAST_LATENCY: LatencyProfile = {
   requestMs: 0,
   bootMs: 40,
   startMs: 20,
+  resumeMs: 8,
   stopMs: 20,
   suspendMs: 20,
   restartMs: 30,
@@ -48,6 +51,7 @@ export const REALISTIC_LATENCY: LatencyProfile = {
   requestMs: 30,
   bootMs: 3_000,
   startMs: 1_200,
+  resumeMs: 300,
   stopMs: 1_000,
   suspendMs: 1_500,
   restartMs: 2_000,

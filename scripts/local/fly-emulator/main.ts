@@ -1,6 +1,7 @@
 /**
  * Runs the Fly Machines API emulator until Ctrl-C:
- * `deno task emulator -- [--port N] [--token T] [--org SLUG] [--latency fast|realistic] [--reserved a,b]`.
+ * `deno task emulator -- [--port N] [--token T] [--org SLUG] [--latency fast|realistic] [--reserved a,b]
+ * [--idle-window-ms N] [--autostop-pass-ms N]`.
  * The token defaults to `FLY_EMULATOR_TOKEN`, then to `fake-fly-token`. `--help` prints the usage.
  */
 import { parseArgs } from "node:util";
@@ -17,6 +18,8 @@ Options:
   --latency KIND        fast or realistic machine state transitions (default fast)
   --reserved a,b        app names taken by another org (422 name_taken)
   --no-rate-limits      do not enforce the Machines API rate limits
+  --idle-window-ms N    the proxy's autostop: idle time before a machine is stopped/suspended (default 300000)
+  --autostop-pass-ms N  the proxy's autostop: time between passes (default 60000)
   -h, --help            print this help`;
 
 function parseCommandLine() {
@@ -30,6 +33,8 @@ function parseCommandLine() {
         latency: { type: "string", default: "fast" },
         reserved: { type: "string", default: "" },
         "no-rate-limits": { type: "boolean", default: false },
+        "idle-window-ms": { type: "string", default: "300000" },
+        "autostop-pass-ms": { type: "string", default: "60000" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -57,11 +62,16 @@ const emulator = await startFlyEmulator({
   latency: values.latency,
   reservedNames: values.reserved.split(",").filter(Boolean),
   rateLimits: !values["no-rate-limits"],
+  proxy: {
+    idleWindowMs: Number(values["idle-window-ms"]),
+    passIntervalMs: Number(values["autostop-pass-ms"]),
+  },
 });
 console.log(
   `Fly Machines API emulator listening on ${emulator.url} (org ${emulator.orgSlug}, ${values.latency} latency)`,
 );
 console.log(`  FLY_API_BASE_URL=${emulator.url}  state: ${emulator.url}/_emulator/state`);
+console.log(`  {app}.fly.dev through the proxy: ${emulator.url}/_proxy/{app}/`);
 
 const stop = async () => {
   await emulator.close();

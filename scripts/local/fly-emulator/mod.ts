@@ -14,6 +14,7 @@ import { FaultInjector } from "./faults.ts";
 import { ImageRegistry, type RegistryEntry } from "./images.ts";
 import { type LatencyOption, type LatencyProfile, resolveLatency } from "./latency.ts";
 import { MachineLifecycle } from "./lifecycle.ts";
+import { FlyProxy, type ProxyOptions } from "./proxy.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import {
   type EmulatorSnapshot,
@@ -30,6 +31,7 @@ export type { ActiveFaultRule, FaultAction, FaultInjector, FaultRule } from "./f
 export { FAST_LATENCY, type LatencyOption, type LatencyProfile, REALISTIC_LATENCY } from "./latency.ts";
 export type { EmulatorSnapshot, ForcedMachineState } from "./routes/control.ts";
 export type { RegistryEntry } from "./images.ts";
+export type { FlyProxy, ProxyAnswer, ProxyOptions } from "./proxy.ts";
 
 /** The token used when none is given (`--token` / `FLY_EMULATOR_TOKEN`). */
 export const DEFAULT_EMULATOR_TOKEN = "fake-fly-token";
@@ -56,6 +58,8 @@ export interface FlyEmulatorOptions {
   readonly defaultRegion?: string;
   /** Seed of the PRNG behind probabilistic faults. */
   readonly faultSeed?: number;
+  /** Fly's proxy at `/_proxy/{app}`: its autostop idle window and pass interval (defaults 5 min, 1 min). */
+  readonly proxy?: ProxyOptions;
 }
 
 /** A running emulator. */
@@ -97,6 +101,10 @@ export interface FlyEmulator {
   removeImage(image: string): void;
   /** Tags pushed or removed so far, with their current digest. */
   images(): RegistryEntry[];
+  /** Base URL standing for `https://{app}.fly.dev` (through the emulator's proxy). */
+  proxyUrl(appName: string): string;
+  /** Fly's proxy: `request(app)`, one autostop `pass()`, `setIdleWindow(ms)`, `schedule(passIntervalMs)`. */
+  readonly proxy: FlyProxy;
   /** Stops serving, cancels timers and pending waits, closes connections. */
   close(): Promise<void>;
 }
@@ -123,11 +131,12 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     stats: new RequestStats(),
     orgListing: defaultOrgListingBehaviour(),
   };
+  const proxy = new FlyProxy(core, options.proxy);
   const hostname = options.hostname ?? "127.0.0.1";
   // overrideGlobalObjects: false keeps the adapter from replacing the global Request/Response, which would
   // break every Deno.serve handler of a process that runs the emulator in-process (tests, the dev stack).
   const server = createAdaptorServer({
-    fetch: createEmulatorApp(core).fetch,
+    fetch: createEmulatorApp(core, proxy).fetch,
     hostname,
     overrideGlobalObjects: false,
   });
@@ -160,8 +169,11 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     pushImage: (image) => core.images.push(image),
     removeImage: (image) => core.images.remove(image),
     images: () => core.images.list(),
+    proxyUrl: (appName) => `http://${hostname}:${port}/_proxy/${appName}`,
+    proxy,
     close: () => {
       closed ??= new Promise<void>((resolve) => {
+        proxy.close();
         core.lifecycle.close();
         server.close(() => resolve());
         if ("closeAllConnections" in server) server.closeAllConnections();

@@ -39,6 +39,8 @@ export interface MachineRecord {
   stillActiveUntil: number;
   /** True from create until the first boot finishes (a start then answers 412). */
   launching: boolean;
+  /** True while suspended with its memory snapshot (a start resumes it); a stop or an update drops it. */
+  resumable: boolean;
   /** Earlier versions and their configs. */
   versions: { version: string; config: Record<string, unknown> }[];
 }

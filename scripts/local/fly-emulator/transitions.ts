@@ -11,6 +11,7 @@
  * |               | 412 "still active"  |                    |         |         | stopped            |               |
  * |               | just after a stop   |                    |         |         |                    |               |
  * | suspended     | starting → started  | → stopped          | no-op   | 412     | new version, stays | ok            |
+ * |               | (resumes: resumeMs) | (drops snapshot)   |         |         | (drops snapshot)   |               |
  * | failed        | starting → started  | no-op              | 412     | 412     | boots new version  | ok            |
  * | transient     | 412                 | 412                | 412     | 412     | 412                | force only    |
  *
@@ -80,14 +81,20 @@ export function start(core: EmulatorCore, app: AppRecord, machine: MachineRecord
   if (previous === "started") return previous;
   const stillActive = previous === "stopped" && performance.now() < machine.stillActiveUntil;
   if (isTransient(previous) || stillActive || machine.launching) refuseStart(previous, machine.launching);
-  boot(core, app, machine, previous === "created" ? core.config.latency.bootMs : core.config.latency.startMs);
+  const { bootMs, startMs, resumeMs } = core.config.latency;
+  const resumes = previous === "suspended" && machine.resumable;
+  machine.resumable = false;
+  boot(core, app, machine, previous === "created" ? bootMs : resumes ? resumeMs : startMs);
   return previous;
 }
 
 /** Stops a machine (suspended ones drop their snapshot at once). */
 export function stop(core: EmulatorCore, app: AppRecord, machine: MachineRecord): void {
   if (["stopped", "created", "failed"].includes(machine.state) && !machine.launching) return;
-  if (machine.state === "suspended") return core.lifecycle.setState(app, machine, "stopped", "user");
+  if (machine.state === "suspended") {
+    machine.resumable = false;
+    return core.lifecycle.setState(app, machine, "stopped", "user");
+  }
   if (machine.state !== "started") {
     throw failedPrecondition(`unable to stop machine from current state: '${machine.state}'`);
   }
@@ -104,6 +111,7 @@ export function suspend(core: EmulatorCore, app: AppRecord, machine: MachineReco
     throw failedPrecondition(`unable to suspend machine from current state: '${machine.state}'`);
   }
   core.lifecycle.transition(app, machine, "suspending", core.config.latency.suspendMs, () => {
+    machine.resumable = true;
     core.lifecycle.setState(app, machine, "suspended");
   });
 }
@@ -139,6 +147,8 @@ export function update(
   machine.version = newUlid();
   machine.config = config;
   machine.image = image;
+  // A new config drops a suspended machine's snapshot: its next start boots cold (flyctl issue 4707).
+  machine.resumable = false;
   const wasRunning = machine.state === "started";
   if (wasRunning && !skipLaunch) {
     core.lifecycle.transition(app, machine, "replacing", core.config.latency.replaceMs, () => {

@@ -175,6 +175,7 @@ function renderDetail(detail: Record<string, unknown>, layout: Layout): string {
       app: app.fly_app_name,
       status: app.status,
       health: app.health_status,
+      "idle since": app.idle_since ?? undefined,
       desired: app.desired_state,
       generation: app.desired_generation === undefined
         ? undefined

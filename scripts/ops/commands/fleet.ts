@@ -103,7 +103,17 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         ),
         table(
           r.plans,
-          ["tier", "users", "running_hours", "estimated_monthly_usd", "observed_usd"].map((k) => ({
+          [
+            "tier",
+            "idle_action",
+            "users",
+            "running_hours",
+            "running_share",
+            "estimated_monthly_usd",
+            "observed_usd",
+            "always_on_usd",
+            "cost_ratio",
+          ].map((k) => ({
             header: k,
             value: (p: Row) => p[k],
           })),
@@ -111,6 +121,27 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         ),
         details(r.totals, ctx.layout()),
       ].join("\n"));
+  });
+
+  withJson(
+    program.command("plan-idle").description("set what Fly's proxy does with a plan's idle machines")
+      .argument("<tier>", "the plan's tier, e.g. pro")
+      .argument("<action>", "off, stop or suspend")
+      .option("--reason <text>", "why (logged with the actor)"),
+  ).action(async (tier, action, options) => {
+    const result = await parseResponse(
+      admin(ctx).plans[":tier"]["idle-action"].$put({
+        param: { tier },
+        json: { idle_action: action, ...(options.reason ? { reason: options.reason } : {}) },
+      }),
+    );
+    print(
+      ctx,
+      options,
+      result,
+      (r) =>
+        `${r.tier}: idle_action ${r.previous} -> ${r.idle_action} (${r.due_users} machines due for a reconcile)`,
+    );
   });
 
   withJson(

@@ -78,6 +78,7 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
         "seconds a machine may take to pass its checks (default 300)",
         positiveInt,
       )
+      .option("--wake", "start idle machines to run the health gate on them (the proxy idles them again)")
       .option("--reason <text>", "recorded with the rollout"),
   ).action(async (options) => {
     const result = await parseResponse(
@@ -89,6 +90,7 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
           batch: options.batch,
           max_failures: options.maxFailures,
           health_timeout_s: options.healthTimeout,
+          wake: options.wake,
           reason: options.reason,
         },
       }),

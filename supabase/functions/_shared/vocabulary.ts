@@ -39,11 +39,20 @@ export type DesiredState = typeof DESIRED_STATES[number];
 /**
  * Health of a user's app (`user_fly_apps.health_status`): `healthy` (started, no critical check),
  * `starting`, `unhealthy` (no app or machine, down, a critical check), `unknown` (not judged: a held or
- * suspended app's stopped machine, or never observed).
+ * suspended app's stopped machine, or never observed), `idle` (stopped or suspended by Fly's proxy on a plan
+ * whose `idle_action` allows it: not a failure, the next request wakes it).
  */
-export const HEALTH_VALUES = ["healthy", "unhealthy", "starting", "unknown"] as const;
+export const HEALTH_VALUES = ["healthy", "unhealthy", "starting", "unknown", "idle"] as const;
 /** One of {@link HEALTH_VALUES}. */
 export type Health = typeof HEALTH_VALUES[number];
+
+/**
+ * What Fly's proxy does with a plan's idle machine (`fly_plans.idle_action`): `off` keeps it running, `stop`
+ * stops it, `suspend` suspends it (memory snapshot, faster wake); the next request starts it again.
+ */
+export const IDLE_ACTIONS = ["off", "stop", "suspend"] as const;
+/** One of {@link IDLE_ACTIONS}. */
+export type IdleAction = typeof IDLE_ACTIONS[number];
 
 /** Fly guest CPU kinds a plan may name. */
 export const CPU_KINDS = ["shared", "performance"] as const;

@@ -47,6 +47,7 @@ function createMachine(core: EmulatorCore, app: AppRecord, request: MachineReque
     cordoned: request.skip_service_registration === true,
     stillActiveUntil: 0,
     launching: false,
+    resumable: false,
     versions: [],
   };
   if (request.lease_ttl) {

@@ -29,6 +29,7 @@ import { appsRoutes } from "./apps_routes.ts";
 import { costRoutes } from "./cost_routes.ts";
 import { fleetRoutes } from "./fleet_routes.ts";
 import { orphanRoutes } from "./orphan_routes.ts";
+import { planRoutes } from "./plan_routes.ts";
 import { rolloutRoutes } from "./rollout_routes.ts";
 
 /** The function's name. */
@@ -43,6 +44,7 @@ export const adminRoutes = new Hono<AppEnv>({ strict: false })
   .route("/", actionRoutes)
   .route("/", orphanRoutes)
   .route("/", costRoutes)
+  .route("/", planRoutes)
   .route("/", fleetRoutes)
   .route("/", rolloutRoutes);
 

@@ -41,6 +41,7 @@ export const costRoutes = new Hono<AppEnv>({ strict: false })
         estimated_monthly_usd: total("estimated_monthly_usd"),
         running_hours: total("running_hours"),
         observed_usd: total("observed_usd"),
+        always_on_usd: total("always_on_usd"),
       },
     });
   });

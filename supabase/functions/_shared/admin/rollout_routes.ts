@@ -2,7 +2,8 @@
  * Rollout routes of the admin API (the ops CLI's `rollout` command and the console):
  *
  * - `POST /rollouts {image?, plan?: {region?, cpu_kind?, cpus?, memory_mb?}, tier?, canary?, batch?,
- *   max_unavailable?, max_failures?, health_timeout_s?, reason?}` (an image or a plan change) → 201
+ *   max_unavailable?, max_failures?, health_timeout_s?, wake?, reason?}` (an image or a plan change; `wake`:
+ *   idle machines are started for the health gate) → 201
  *   `{rollout}`, started at once;
  * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, events}`;
  * - `POST /rollouts/:id/{pause|resume|abort|rollback} {reason?}` → `{changed, rollout}`.
@@ -60,6 +61,7 @@ export const createRolloutBody = object({
     .optional(),
   max_failures: int(0, 10_000).optional(),
   health_timeout_s: int(1, 3_600).optional(),
+  wake: z.boolean({ error: "must be true or false" }).optional(),
   reason,
 }).refine(
   (body) => body.image !== undefined || (body.plan !== undefined && Object.keys(body.plan).length > 0),
@@ -124,6 +126,7 @@ function createRequest(body: z.output<typeof createRolloutBody>): CreateRolloutR
     ...(body.max_failures !== undefined ? { max_failures: body.max_failures } : {}),
     ...(body.health_timeout_s !== undefined ? { health_timeout_s: body.health_timeout_s } : {}),
     ...(body.reason !== undefined ? { reason: body.reason } : {}),
+    ...(body.wake ? { wake: true } : {}),
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { APP_SORT_KEYS, type AppSortKey } from "../db/admin.ts";
-import { APP_STATUSES, RETRYABLE_STATUSES } from "../vocabulary.ts";
+import { APP_STATUSES, IDLE_ACTIONS, RETRYABLE_STATUSES } from "../vocabulary.ts";
 
 /** Message for a missing value, or `otherwise` for a value of the wrong kind. */
 const requiredOr = (otherwise: string) => (issue: { input: unknown }) =>
@@ -185,6 +185,17 @@ const PRICE_ITEMS = [
 /** The price items (path parameter of PUT /prices/:item). */
 export const priceItemParam = z.object({
   item: z.enum(PRICE_ITEMS, { error: `must be one of ${PRICE_ITEMS.join(", ")}` }),
+});
+
+/** PUT /plans/:tier/idle-action body: what Fly's proxy does with the plan's idle machines. */
+export const idleActionBody = object({
+  idle_action: z.enum(IDLE_ACTIONS, { error: `must be one of ${IDLE_ACTIONS.join(", ")}` }),
+  reason,
+});
+
+/** A plan's tier (path parameter of the plan routes). */
+export const tierParam = z.object({
+  tier: z.string().min(1, "must not be empty").max(64, "is too long"),
 });
 
 /** POST /migrate body: how many paid users without an app get a due row now. */

@@ -60,7 +60,7 @@ const APP_COLUMNS = `
   a.last_observed_at, a.last_health_check_at, a.held_at, a.held_by, a.hold_reason, a.error_message,
   a.retry_count, a.next_attempt_at, a.lease_owner, a.lease_expires_at,
   a.monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd, a.deployed_at, a.deleted_at, a.delete_after,
-  a.volume_id, a.credential_expires_at,
+  a.volume_id, a.credential_expires_at, private.user_fly_app_idle_since(a.user_id) as idle_since,
   a.created_at, a.updated_at`;
 
 /** The apps/events tables joined with the user's email and tier. */
@@ -85,6 +85,8 @@ export interface FleetSummary {
   /** Rows whose last observation found drift (image, size, checks, ...). */
   drifted: number;
   unhealthy: number;
+  /** Active rows whose machine Fly's proxy idled as their plan allows (not counted unhealthy). */
+  idle: number;
   /** Other statuses (suspended in a grace period, held). */
   other: number;
   /** Deleted rows (their apps are gone), shown apart from the total. */
@@ -169,7 +171,7 @@ export class AdminRepository {
       select ${sql.unsafe(APP_COLUMNS)} from ${sql.unsafe(APP_FROM)} where a.user_id = ${userId}::uuid`;
     const [plan] = subscription
       ? await sql<JsonRow[]>`
-          select tier, dedicated_app, region, cpu_kind, cpus, memory_mb, image, public_services,
+          select tier, dedicated_app, region, cpu_kind, cpus, memory_mb, image, public_services, idle_action,
                  monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd
           from public.fly_plans where tier = ${subscription.tier}`
       : [];
@@ -216,8 +218,9 @@ export class AdminRepository {
              count(*) filter (where live and held_at is not null)::int as held,
              count(*) filter (where live and not in_sync)::int as out_of_sync,
              count(*) filter (where live and drift <> '{}'::jsonb)::int as drifted,
-             count(*) filter (where live and status = 'active' and health_status <> 'healthy')::int
+             count(*) filter (where live and status = 'active' and health_status not in ('healthy', 'idle'))::int
                as unhealthy,
+             count(*) filter (where live and status = 'active' and health_status = 'idle')::int as idle,
              count(*) filter (where not live)::int as deleted,
              coalesce(sum(monthly_cost_estimate_usd) filter (where live), 0)::float8
                as estimated_monthly_cost_usd
@@ -321,9 +324,36 @@ export class AdminRepository {
     return rows.length > 0;
   }
 
+  /** The dedicated-app plan of `tier` (`PlanSchema`'s fields), or undefined. */
+  async dedicatedPlan(tier: string): Promise<JsonRow | undefined> {
+    const [plan] = await this.#sql<JsonRow[]>`
+      select tier, region, cpu_kind, cpus, memory_mb, image, public_services, idle_action,
+             monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd
+      from public.fly_plans where tier = ${tier} and dedicated_app`;
+    return plan;
+  }
+
   /**
-   * Usage of month `month` (first day, `YYYY-MM-01`): per user the estimated monthly cost and the observed
-   * running hours priced at the row's machine size (hours / 720 of the 30-day price), per plan the sums.
+   * Sets a plan's `idle_action` and, when it changed, makes the tier's machines due for a reconcile, each
+   * with a `retry_requested` event naming `actor` (`private.set_plan_idle_action`, one transaction).
+   */
+  async setIdleAction(
+    tier: string,
+    idleAction: string,
+    audit: { actor: string; reason?: string },
+  ): Promise<{ tier: string; previous: string; idle_action: string; due_users: number }> {
+    const [{ result }] = await this.#sql<{ result: never }[]>`
+      select private.set_plan_idle_action(${tier}, ${idleAction}, ${audit.actor}, ${audit.reason ?? null})
+        as result`;
+    return result;
+  }
+
+  /**
+   * Usage of month `month` (first day, `YYYY-MM-01`), from what really ran: per user the estimated monthly
+   * cost, the observed running time and its share of the time the app existed in the month, and the observed
+   * cost: running time at the row's machine size plus the rest at its storage price (hours / 720 of the
+   * 30-day prices), against `always_on_usd`, the same time all running (`idle_action: off`). Per plan the
+   * sums, its `idle_action`, the running share and `cost_ratio` = observed / always on.
    */
   async usage(month: string): Promise<{ users: JsonRow[]; plans: JsonRow[] }> {
     const users = await this.#sql<JsonRow[]>`
@@ -332,31 +362,63 @@ export class AdminRepository {
         from public.user_fly_app_usage_daily
         where day >= ${month}::date and day < (${month}::date + interval '1 month')
         group by user_id
+      ),
+      costed as (
+        select a.*, s.tier, p.idle_action, u.email, coalesce(d.running_seconds, 0) as run_s,
+               coalesce(d.days_observed, 0) as days_observed,
+               greatest(0, extract(epoch from
+                 least(now(), ${month}::date + interval '1 month', coalesce(a.deleted_at, 'infinity'))
+                 - greatest(${month}::date::timestamptz, a.created_at))) as existed_s,
+               coalesce(private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb), 0) as running_price,
+               private.storage_monthly_cost_usd(case when a.volume_id is null then 0 else p.volume_size_gb end)
+                 as storage_price
+        from public.user_fly_apps a
+        left join days d on d.user_id = a.user_id
+        left join auth.users u on u.id = a.user_id
+        left join public.user_subscriptions s on s.user_id = a.user_id
+        left join public.fly_plans p on p.tier = s.tier
+        where a.desired_state = 'present' or d.user_id is not null
       )
-      select a.user_id, u.email, s.tier, a.fly_app_name, a.status, a.cpu_kind, a.cpu_count, a.memory_mb,
-             coalesce(a.monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
-             coalesce(d.running_seconds, 0)::int as running_seconds,
-             round(coalesce(d.running_seconds, 0) / 3600.0, 2)::float8 as running_hours,
-             coalesce(d.days_observed, 0) as days_observed,
-             round(coalesce(d.running_seconds, 0) / (720 * 3600.0)
-                   * coalesce(private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb), 0),
-                   2)::float8 as observed_usd
-      from public.user_fly_apps a
-      left join days d on d.user_id = a.user_id
-      left join auth.users u on u.id = a.user_id
-      left join public.user_subscriptions s on s.user_id = a.user_id
-      where a.desired_state = 'present' or d.user_id is not null
-      order by observed_usd desc, a.user_id`;
+      select user_id, email, tier, idle_action, fly_app_name, status, cpu_kind, cpu_count, memory_mb,
+             coalesce(monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
+             run_s::int as running_seconds,
+             round(run_s / 3600.0, 2)::float8 as running_hours,
+             days_observed,
+             round(greatest(existed_s, run_s))::int as existed_seconds,
+             case when greatest(existed_s, run_s) > 0 then round(run_s / greatest(existed_s, run_s), 3)::float8 end
+               as running_share,
+             round((run_s * running_price + greatest(existed_s - run_s, 0) * storage_price) / (720 * 3600.0),
+                   2)::float8 as observed_usd,
+             round(greatest(existed_s, run_s) * running_price / (720 * 3600.0), 2)::float8 as always_on_usd
+      from costed
+      order by observed_usd desc, user_id`;
     const plans = new Map<string, JsonRow>();
     for (const user of users) {
       const tier = String(user.tier ?? "none");
-      const plan = plans.get(tier) ??
-        { tier, users: 0, estimated_monthly_usd: 0, running_hours: 0, observed_usd: 0 };
+      const plan = plans.get(tier) ?? {
+        tier,
+        idle_action: user.idle_action ?? null,
+        users: 0,
+        estimated_monthly_usd: 0,
+        running_hours: 0,
+        observed_usd: 0,
+        always_on_usd: 0,
+        running_seconds: 0,
+        existed_seconds: 0,
+      };
       plan.users = Number(plan.users) + 1;
-      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd"]) {
+      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd", "always_on_usd"]) {
         plan[key] = Math.round((Number(plan[key]) + Number(user[key])) * 100) / 100;
       }
+      for (const key of ["running_seconds", "existed_seconds"]) {
+        plan[key] = Number(plan[key]) + Number(user[key]);
+      }
       plans.set(tier, plan);
+    }
+    const ratio = (a: number, b: number) => b > 0 ? Math.round(a / b * 1000) / 1000 : null;
+    for (const plan of plans.values()) {
+      plan.running_share = ratio(Number(plan.running_seconds), Number(plan.existed_seconds));
+      plan.cost_ratio = ratio(Number(plan.observed_usd), Number(plan.always_on_usd));
     }
     return { users, plans: [...plans.values()] };
   }

@@ -10,16 +10,21 @@ import { type DesiredSpec, DesiredSpecSchema } from "./user_fly_apps.ts";
 export class DesiredStateRepository extends SqlRepository {
   /** What the user should have now, from the current tier and plan. */
   async desiredSpec(userId: string): Promise<DesiredSpec> {
-    const [{ spec }] = await this.sql<{ spec: unknown }[]>`
-      select private.get_desired_spec(${userId}::uuid) as spec`;
-    return DesiredSpecSchema.parse(spec);
+    return (await this.desiredSpecs([userId])).get(userId)!;
   }
 
-  /** What each of `userIds` should have now, in one query. */
+  /**
+   * What each of `userIds` should have now, in one query. The plan's `idle_action` is added to the spec's
+   * plan here (`private.get_desired_spec` predates the column).
+   */
   async desiredSpecs(userIds: string[]): Promise<Map<string, DesiredSpec>> {
     if (userIds.length === 0) return new Map();
     const rows = await this.sql<{ spec: unknown }[]>`
-      select private.get_desired_spec(u) as spec from unnest(${userIds}::uuid[]) u`;
+      select case when jsonb_typeof(d.spec -> 'plan') = 'object'
+                  then jsonb_set(d.spec, '{plan,idle_action}', to_jsonb(coalesce(p.idle_action, 'off')))
+                  else d.spec end as spec
+      from (select private.get_desired_spec(u) as spec from unnest(${userIds}::uuid[]) u) d
+      left join public.fly_plans p on p.tier = d.spec -> 'plan' ->> 'tier'`;
     const specs = rows.map((row) => DesiredSpecSchema.parse(row.spec));
     return new Map(specs.map((spec) => [spec.user_id, spec]));
   }

@@ -37,6 +37,8 @@ export const RolloutSchema = z.looseObject({
   max_unavailable: z.coerce.number().nullable(),
   health_timeout_s: z.number().int(),
   max_failures: z.number().int(),
+  /** Whether idle machines are started for the health gate (`fly_rollouts.wake`; absent: false). */
+  wake: z.boolean().optional(),
   state: z.enum(ROLLOUT_STATES),
   direction: z.enum(ROLLOUT_DIRECTIONS),
   total: z.number().int(),
@@ -86,6 +88,8 @@ export interface CreateRolloutRequest {
   reason?: string;
   /** Start at once (default true). */
   start?: boolean;
+  /** Start idle machines to run the health gate on them (default false: they get the config, stay down). */
+  wake?: boolean;
 }
 
 /** Actions of {@link RolloutsRepository.transition}. */
@@ -185,9 +189,14 @@ export class RolloutsRepository {
 
   /** Creates (and by default starts) a rollout; `actor` is who asked (recorded). */
   async create(request: CreateRolloutRequest, actor: string): Promise<Rollout> {
-    const [{ rollout }] = await this.#sql<{ rollout: unknown }[]>`
-      select private.create_fly_rollout(${this.#json(request)}, ${actor}) as rollout`;
-    return RolloutSchema.parse(rollout);
+    const { wake, ...rest } = request;
+    return await this.#sql.begin(async (tx) => {
+      const [{ rollout }] = await tx<{ rollout: { id: string } }[]>`
+        select private.create_fly_rollout(${this.#json(rest)}, ${actor}) as rollout`;
+      if (!wake) return RolloutSchema.parse(rollout);
+      await tx`update public.fly_rollouts set wake = true where id = ${rollout.id}::uuid`;
+      return RolloutSchema.parse({ ...rollout, wake: true });
+    });
   }
 
   /** Applies an action; `changed` is false when the rollout already was in the resulting state. */

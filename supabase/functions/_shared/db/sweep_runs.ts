@@ -14,16 +14,16 @@ export class SweepRunsRepository extends SqlRepository {
   }
 
   /**
-   * Ids of rows due a detail check, most urgent first: not held and unhealthy or seen not started, then never
-   * checked, then the stalest; none checked since `checkedBefore`.
+   * Ids of rows due a detail check, most urgent first: not held, not idle and unhealthy or seen not started,
+   * then never checked, then the stalest; none checked since `checkedBefore`.
    */
   async detailCandidates(limit: number, checkedBefore: Date): Promise<string[]> {
     const rows = await this.sql<{ id: string }[]>`
       select a.id from public.user_fly_apps a
       where a.desired_state = 'present' and a.status in ('active', 'held') and a.fly_app_name is not null
         and (a.last_health_check_at is null or a.last_health_check_at < ${checkedBefore})
-      order by (a.held_at is null and (a.health_status <> 'healthy'
-                                        or a.last_machine_state is distinct from 'started')) desc,
+      order by (a.held_at is null and a.health_status <> 'idle'
+                and (a.health_status <> 'healthy' or a.last_machine_state is distinct from 'started')) desc,
                a.last_health_check_at nulls first, a.id
       limit ${limit}`;
     return rows.map((row) => row.id);

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { UserRolloutSpecSchema } from "./fly_rollouts.ts";
-import { APP_STATUSES, type AppEventType, CPU_KINDS, HEALTH_VALUES } from "../vocabulary.ts";
+import { APP_STATUSES, type AppEventType, CPU_KINDS, HEALTH_VALUES, IDLE_ACTIONS } from "../vocabulary.ts";
 
 /** Timestamps arrive as ISO strings inside jsonb. */
 const timestamp = z.string().nullable();
@@ -109,6 +109,8 @@ export const PlanSchema = z.looseObject({
   volume_mount_path: z.string().startsWith("/").nullable().optional(),
   /** Grace of a downgrade TO this tier, in seconds (null: the configured default). */
   deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
+  /** What Fly's proxy does with the idle machine (`fly_plans.idle_action`; absent: `off`). */
+  idle_action: z.enum(IDLE_ACTIONS).optional(),
 });
 
 /** A dedicated-app plan. */

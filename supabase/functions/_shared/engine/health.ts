@@ -9,7 +9,10 @@
  * - `starting`: the machine is on its way up (created, starting, updating, replacing, restarting);
  * - `unhealthy`: a machine down or going down, or a critical check (and, in {@link observe}, no app or no
  *   machine at all);
- * - `unknown`: nothing to judge by (the stopped machine of a parked app, a state this code does not know).
+ * - `unknown`: nothing to judge by (the stopped machine of a parked app, a state this code does not know);
+ * - `idle`: stopped or suspended while the plan lets Fly's proxy idle it (`idle_action` stop or suspend):
+ *   the next request wakes it, so it is neither repaired nor alerted. On a plan with `idle_action: off` the
+ *   same machine is `unhealthy` and repaired.
  *
  * The gate is stricter: every check the machine's config asks for must be reported and passing.
  *
@@ -17,7 +20,7 @@
  */
 import type { Machine } from "../fly/mod.ts";
 import type { UserFlyApp } from "../db/user_fly_apps.ts";
-import type { Health } from "../vocabulary.ts";
+import type { Health, IdleAction } from "../vocabulary.ts";
 
 /** States of a machine that is gone or going. */
 export const GONE_STATES: ReadonlySet<string> = new Set(["destroyed", "destroying", "replaced"]);
@@ -46,6 +49,16 @@ export function parkedAndDown(row: Pick<UserFlyApp, "held_at" | "status">, state
   return parkedReason(row) !== null && PARKED_STATES.has(state);
 }
 
+/** Whether the machine rests idle as its plan allows: stopped or suspended, with `idle_action` not `off`. */
+export function idleAsAllowed(state: string, idleAction: IdleAction | undefined): boolean {
+  return (idleAction ?? "off") !== "off" && PARKED_STATES.has(state);
+}
+
+/** Whether a row judged `idle` still is: its machine is still stopped or suspended (no judgement needed). */
+export function stillIdle(row: Pick<UserFlyApp, "health_status">, state: string): boolean {
+  return row.health_status === "idle" && PARKED_STATES.has(state);
+}
+
 /** Names of the machine's checks Fly reports critical. */
 export function failingChecks(machine: Pick<Machine, "checks">): string[] {
   return (machine.checks ?? []).filter((check) => check.status === "critical").map((check) => check.name);
@@ -58,10 +71,11 @@ export interface MachineHealth {
   repairReason: string | null;
 }
 
-/** Judges one machine of a row in steady state (see the module doc). */
+/** Judges one machine of a row in steady state (see the module doc); `idleAction` is the plan's. */
 export function machineHealth(
   machine: Pick<Machine, "state" | "checks">,
   parked: "held" | "suspended" | null,
+  idleAction?: IdleAction,
 ): MachineHealth {
   if (parked) {
     if (PARKED_STATES.has(machine.state)) return { health: "unknown", repairReason: null };
@@ -72,6 +86,7 @@ export function machineHealth(
     return { health: failingChecks(machine).length === 0 ? "healthy" : "unhealthy", repairReason: null };
   }
   if (BOOTING_STATES.has(machine.state)) return { health: "starting", repairReason: null };
+  if (idleAsAllowed(machine.state, idleAction)) return { health: "idle", repairReason: null };
   if (DOWN_STATES.has(machine.state) || GOING_DOWN_STATES.has(machine.state)) {
     return { health: "unhealthy", repairReason: `machine_${machine.state}` };
   }

@@ -34,6 +34,8 @@ export interface MachineSpecInput {
   createToken: string;
   /** The app's volume and where to mount it (from `ensureVolume` and the plan); absent: no mount. */
   volume?: VolumeMount | null;
+  /** An ops hold: no request may start the machine (`autostart: false`) until it is released. */
+  held?: boolean;
 }
 
 /** A volume to mount: its Fly id and the absolute path in the machine. */
@@ -57,9 +59,11 @@ export function desiredMachineConfig(input: MachineSpecInput): MachineConfig {
           { port: 80, handlers: ["http"], force_https: true },
           { port: 443, handlers: ["tls", "http"] },
         ],
-        autostart: true,
-        autostop: "off",
-        min_machines_running: 1,
+        // Fly's proxy starts the machine on a request (never a held one) and, when the plan lets the machine
+        // idle, stops or suspends it when no request comes in.
+        autostart: !input.held,
+        autostop: plan.idle_action ?? "off",
+        min_machines_running: (plan.idle_action ?? "off") === "off" ? 1 : 0,
       }]
       : [],
     checks: {
@@ -106,6 +110,7 @@ function comparable(config: MachineConfig) {
       })),
       autostart: service.autostart ?? true,
       autostop: normalizeAutostop(service.autostop),
+      min_machines_running: service.min_machines_running ?? 0,
     })),
     checks: Object.entries(config.checks ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([name, c]) => ({
       name,

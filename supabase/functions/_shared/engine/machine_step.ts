@@ -95,6 +95,7 @@ async function createMachine(
     image: plan.image ?? ctx.config.fly.appImage,
     createToken,
     volume,
+    held: ctx.row.held_at !== null,
   });
   const request = { config, region: plan.region, min_secrets_version: secrets.version ?? undefined };
   try {
@@ -171,6 +172,7 @@ export async function ensureMachine(
       image: plan.image ?? ctx.config.fly.appImage,
       createToken: "",
       volume,
+      held: ctx.row.held_at !== null,
     });
     const drift = configDrift(keeper.config, desired, { observedDigest: keeper.image_ref?.digest });
     if (drift.length > 0 || secrets.changed) {

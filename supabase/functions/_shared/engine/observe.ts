@@ -9,7 +9,7 @@
 import type { AppEvent, UserFlyApp } from "../db/user_fly_apps.ts";
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import { configDrift } from "./machine_spec.ts";
-import type { Health } from "../vocabulary.ts";
+import type { Health, IdleAction } from "../vocabulary.ts";
 import { failingChecks, GONE_STATES, machineHealth, parkedReason } from "./health.ts";
 
 /** What the app should look like, for drift: the full desired machine config and region. */
@@ -27,6 +27,8 @@ export interface ObserveInput {
   row: Pick<UserFlyApp, "machine_id" | "held_at" | "status" | "secrets_digest" | "image_digest">;
   /** When given, spec drift is computed against it. */
   desired?: DesiredLook;
+  /** The plan's `idle_action` (absent: `off`): a stopped or suspended machine is then `idle`, not down. */
+  idleAction?: IdleAction;
 }
 
 /** One drifted field: what the spec says and what Fly runs. */
@@ -123,7 +125,7 @@ export function observe(input: ObserveInput): Observation {
   // Held by ops, or suspended in a downgrade's grace period: the machine is meant to stay stopped.
   const parked = parkedReason(row);
   if (parked) details[parked] = true;
-  const judged = machineHealth(machine, parked);
+  const judged = machineHealth(machine, parked, input.idleAction);
   const failing = parked ? [] : failingChecks(machine);
   if (machine.state === "started" && failing.length > 0) details.failing_checks = failing;
   return result(judged.health, judged.repairReason);
@@ -137,7 +139,7 @@ export function healthChangedEvent(
   if (row.health_status === observation.health) return null;
   return {
     event_type: "health_changed",
-    status: observation.health === "healthy" ? "ok" : "warning",
+    status: observation.health === "healthy" ? "ok" : observation.health === "idle" ? "info" : "warning",
     metadata: { from: row.health_status, to: observation.health, details: observation.details },
   };
 }

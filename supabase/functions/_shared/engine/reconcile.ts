@@ -34,6 +34,7 @@ import { desiredMachineConfig } from "./machine_spec.ts";
 import { currentMachine, machineTarget } from "./machine_target.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
+import { idleAsAllowed } from "./health.ts";
 import { ensureSecrets } from "./secrets_step.ts";
 import { deleteVolumes, ensureVolume } from "./volume_step.ts";
 import { BACKOFF, retryWhile } from "../backoff.ts";
@@ -71,7 +72,10 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
   let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount, machines });
   ctx.patch.machine_id = machine.id;
   const held = ctx.row.held_at !== null;
-  machine = held ? await ensureStopped(ctx, appName, machine) : await ensureStarted(ctx, appName, machine);
+  // A machine Fly's proxy idled as the plan allows stays down: the next request wakes it.
+  const idle = idleAsAllowed(machine.state, spec.plan.idle_action);
+  if (held) machine = await ensureStopped(ctx, appName, machine);
+  else if (!idle) machine = await ensureStarted(ctx, appName, machine);
   if (suspendedUntil) {
     ctx.events.push({
       event_type: "resumed",
@@ -100,10 +104,12 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
         image: reference.image ?? ctx.config.fly.appImage,
         createToken: "",
         volume: volume?.mount,
+        held,
       }),
       region: reference.region,
       secretsDigest: null,
     },
+    idleAction: spec.plan.idle_action,
   });
   const healthEvent = healthChangedEvent(ctx.row, observation);
   if (healthEvent) ctx.events.push(healthEvent);

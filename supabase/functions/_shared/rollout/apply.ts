@@ -8,7 +8,9 @@
  * held user's machine gets the rollout's config and stays stopped (the controller keeps held machines
  * stopped): it counts as applied without the health gate, which a stopped machine could never pass, and
  * starts on the new image when released. (Canaries are drawn from running users, so the gate that pins the
- * digest is a real one.)
+ * digest is a real one.) An idle machine (stopped or suspended by Fly's proxy as its plan allows: the
+ * reconcile leaves it down) is applied the same way, `applied (idle)`; with the rollout's `wake` it is
+ * started and must pass the gate, and the proxy idles it again afterwards.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import type { RolloutsRepository } from "../db/fly_rollouts.ts";
 import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { healthGateVerdict } from "../engine/health.ts";
+import { FlyPreconditionFailedError } from "../fly/mod.ts";
 
 /** Reason recorded on the reconciles a rollout makes. */
 export const ROLLOUT_RECONCILE_REASON = "rollout";
@@ -56,7 +59,7 @@ async function healthGate(
  * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
-  return async (userId, _spec, { healthTimeoutMs, deadline }) => {
+  return async (userId, _spec, { healthTimeoutMs, deadline, wake }) => {
     const desired = await deps.repo.desired.desiredSpec(userId);
     if (desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
@@ -80,12 +83,29 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     if ("desiredState" in result && result.desiredState === "absent") return { outcome: "healthy" };
     const { fly_app_name: appName, machine_id: machineId } = result.app;
     if (!appName || !machineId) return { outcome: "failed", error: "the reconcile left no machine" };
-    if (result.app.held_at) {
+    const idle = result.app.health_status === "idle";
+    if (result.app.held_at || (idle && !wake)) {
       const machine = await deps.fly.machines.get(appName, machineId);
-      deps.log.info("rollout target held: config applied, machine kept stopped, no health gate", {
-        user_id: userId,
-      });
+      deps.log.info(
+        `rollout target ${
+          idle ? "applied (idle)" : "held"
+        }: config applied, machine left down, no health gate`,
+        { user_id: userId, state: machine.state },
+      );
       return { outcome: "healthy", imageDigest: machine.image_ref?.digest ?? null };
+    }
+    if (idle) {
+      // --wake: start it for the gate; Fly's proxy idles it again once no request comes in. A start that
+      // races the machine's last stop (412) is tried again on the driver's next pass.
+      try {
+        await deps.fly.machines.start(appName, machineId);
+      } catch (error) {
+        if (error instanceof FlyPreconditionFailedError) {
+          return { outcome: "progressing", error: error.message };
+        }
+        throw error;
+      }
+      deps.log.info("rollout target idle: woken for the health gate", { user_id: userId });
     }
     return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
   };

@@ -46,6 +46,8 @@ export interface ApplyOptions {
   healthTimeoutMs: number;
   /** Epoch ms after which no new wait should start (answer `progressing` instead). */
   deadline: number;
+  /** Start an idle machine to run the health gate on it (else it gets the config and stays down). */
+  wake?: boolean;
 }
 
 /** Applies `spec` over the user's plan to the user's machine and waits for it to be healthy. */
@@ -166,7 +168,11 @@ async function advanceOne(
     halted: false,
     lease_lost: false,
   };
-  const applyOptions = { healthTimeoutMs: rollout.health_timeout_s * 1000, deadline: options.deadline };
+  const applyOptions = {
+    healthTimeoutMs: rollout.health_timeout_s * 1000,
+    deadline: options.deadline,
+    wake: rollout.wake ?? false,
+  };
   while (rollout.state === "running" && Date.now() < options.deadline) {
     // Failures recorded before a pause still count once the rollout is resumed.
     const pending = haltReason(rollout, null);

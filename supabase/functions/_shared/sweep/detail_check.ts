@@ -12,6 +12,7 @@
  * @module
  */
 import type { DesiredSpec, Observation as RowObservation, UserFlyApp } from "../db/user_fly_apps.ts";
+import type { IdleAction } from "../vocabulary.ts";
 import { FlyNotFoundError } from "../fly/mod.ts";
 import { appSecretsDigest, appSecretValues } from "../engine/app_secrets.ts";
 import { mapBounded } from "../bounded.ts";
@@ -36,6 +37,7 @@ export interface DetailReport {
   unhealthy: number;
   starting: number;
   unknown: number;
+  idle: number;
   drifted: number;
   repaired: number;
   repair_failed: number;
@@ -50,6 +52,7 @@ export function emptyDetailReport(): DetailReport {
     unhealthy: 0,
     starting: 0,
     unknown: 0,
+    idle: 0,
     drifted: 0,
     repaired: 0,
     repair_failed: 0,
@@ -90,15 +93,17 @@ function desiredLook(
     image: target.image!,
     createToken: "",
     volume: volume && row.volume_id ? { volumeId: row.volume_id, path: volume.mountPath } : null,
+    held: row.held_at !== null,
   });
   return { config, region: target.region, secretsDigest };
 }
 
-/** Looks at one app on Fly and judges it. */
+/** Looks at one app on Fly and judges it (a stopped machine is `idle` when the plan's `idleAction` allows it). */
 async function inspect(
   deps: EngineDeps,
   row: UserFlyApp,
   desired: DesiredLook | undefined,
+  idleAction: IdleAction | undefined,
 ): Promise<Observation> {
   let machines = null;
   try {
@@ -106,7 +111,7 @@ async function inspect(
   } catch (error) {
     if (!(error instanceof FlyNotFoundError)) throw error;
   }
-  return observe({ machines, row, desired });
+  return observe({ machines, row, desired, idleAction });
 }
 
 /**
@@ -150,7 +155,8 @@ async function checkChunk(
       const spec = specs.get(row.user_id);
       const desired = desiredLook(deps, spec, row, options.secretsDigest);
       const remint = spec?.desired_state === "present" && await credentialDue(deps.config, row);
-      return { row, observation: await inspect(deps, row, desired), remint };
+      const idleAction = spec?.desired_state === "present" ? spec.plan.idle_action : undefined;
+      return { row, observation: await inspect(deps, row, desired, idleAction), remint };
     } catch (error) {
       report.errored++;
       deps.log.warn("detail check failed", { user_id: row.user_id, app_name: row.fly_app_name, error });

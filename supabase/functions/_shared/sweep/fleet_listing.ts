@@ -5,7 +5,8 @@
  * Most runs list only what changed since the last high-water mark (minus an overlap, since `updated_at` is
  * not a transaction time), including destroyed machines; every `fullListingEverySeconds` a full listing also
  * finds rows whose app or machine vanished without a trace. The apps whose state changed, is not what it
- * should be, or whose health is not `healthy` are flagged for a detail check. After a
+ * should be, or whose health is not `healthy` are flagged for a detail check (a machine judged `idle` that
+ * stays down is not). After a
  * complete listing, every machine's state feeds runtime accounting (`user_fly_app_usage_daily`).
  *
  * @module
@@ -15,7 +16,7 @@ import type { FlyClient } from "../fly/mod.ts";
 import type { EngineDeps } from "../engine/context.ts";
 import { isManagedAppName } from "../engine/app_name.ts";
 import { MANAGED_BY } from "../engine/machine_spec.ts";
-import { GONE_STATES, parkedAndDown } from "../engine/health.ts";
+import { GONE_STATES, parkedAndDown, stillIdle } from "../engine/health.ts";
 
 /** One machine as the org listing reports it (summary mode). */
 export interface ListedMachine {
@@ -120,8 +121,9 @@ export function appStates(
 
 /** True when the fleet listing's view of a row calls for a detail check. */
 export function needsDetail(row: FleetRow): boolean {
-  // Held by ops or suspended in a downgrade's grace period: a stopped machine is what it should be.
-  const parked = parkedAndDown(row, row.state);
+  // Held by ops or suspended in a downgrade's grace period, or judged idle (its plan lets the proxy stop it)
+  // and still down: a stopped machine is what it should be.
+  const parked = parkedAndDown(row, row.state) || stillIdle(row, row.state);
   if (row.live_machines !== 1) return true;
   if (row.observed_machine_id !== row.machine_id) return true;
   if (row.previous_state !== null && row.state !== row.previous_state) return true;
