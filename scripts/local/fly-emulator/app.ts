@@ -13,6 +13,7 @@ import { machineOperations } from "./routes/machines.ts";
 import { metadataOperations } from "./routes/metadata.ts";
 import { orgMachineOperations } from "./routes/org_machines.ts";
 import { secretOperations } from "./routes/secrets.ts";
+import { registerVolumeControlRoutes } from "./routes/volume_control.ts";
 import { volumeOperations } from "./routes/volumes.ts";
 import { waitOperations } from "./routes/wait.ts";
 
@@ -20,6 +21,7 @@ import { waitOperations } from "./routes/wait.ts";
 export function createEmulatorApp(core: EmulatorCore): Hono<EmulatorEnv> {
   const app = new Hono<EmulatorEnv>();
   registerControlRoutes(app, core);
+  registerVolumeControlRoutes(app, core);
   registerImageRoutes(app, core);
   registerOperations(app, core, [
     ...appOperations(core),

@@ -14,7 +14,8 @@
  * | failed        | starting → started  | no-op              | 412     | 412     | boots new version  | ok            |
  * | transient     | 412                 | 412                | 412     | 412     | 412                | force only    |
  *
- * A boot ends `started`, or `failed` when the machine's image crashes (see images.ts).
+ * A boot ends `started`, or `failed` when the machine's image crashes (see images.ts). A machine whose
+ * volume's host is dead (`/_emulator/hosts`) is `stopped` and refuses to start (412).
  */
 import type { EmulatorCore } from "./core.ts";
 import { failedPrecondition } from "./http_error.ts";
@@ -78,6 +79,9 @@ function refuseStart(state: string, launching: boolean): never {
 export function start(core: EmulatorCore, app: AppRecord, machine: MachineRecord): string {
   const previous = machine.state;
   if (previous === "started") return previous;
+  if (machine.hostStatus === "unreachable") {
+    throw failedPrecondition("unable to start machine: its host is unreachable");
+  }
   const stillActive = previous === "stopped" && performance.now() < machine.stillActiveUntil;
   if (isTransient(previous) || stillActive || machine.launching) refuseStart(previous, machine.launching);
   boot(core, app, machine, previous === "created" ? core.config.latency.bootMs : core.config.latency.startMs);

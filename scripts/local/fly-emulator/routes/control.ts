@@ -1,7 +1,8 @@
 /**
  * Control and inspection routes outside `/v1`, for tests and the dev stack (no token):
  *
- * - `GET /_emulator/state`: every app with its secrets (values included), IPs and machines, plus request counts
+ * - `GET /_emulator/state`: every app with its secrets (values included), IPs, machines and volumes (with
+ *   host and content fingerprint), the org's snapshots, plus request counts
  * - `GET /_emulator/requests`: answers per operation and status
  * - `POST /_emulator/reset`: forget all apps, counts and faults
  * - `GET|POST|DELETE /_emulator/faults`, `DELETE /_emulator/faults/{id}`: fault rules
@@ -10,6 +11,8 @@
  * - `GET|PUT /_emulator/org-machines` `{max_page_size?, empty_pages?, error_regions?, deleted_retention_ms?}`:
  *   knobs of the org machine listing (short pages, empty pages, partial answers, how long destroyed machines
  *   stay listed); a PUT changes only the fields it names
+ *
+ * Volume data, hosts, snapshots and the emulated clock have their own routes (volume_control.ts).
  */
 import { z } from "zod";
 import type { Hono } from "hono";
@@ -18,6 +21,7 @@ import { FlyHttpError } from "../http_error.ts";
 import type { EmulatorEnv } from "../operation.ts";
 import { readBody } from "../request.ts";
 import { appView, machineView } from "../views.ts";
+import { snapshotView } from "../snapshots.ts";
 import { volumeView } from "./volumes.ts";
 
 /** A machine state the control route can force. */
@@ -76,7 +80,18 @@ export function snapshot(core: EmulatorCore) {
         ...machineView(machine, true),
         lease_nonce: machine.lease?.nonce,
       })),
-      volumes: [...app.volumes.values()].map((volume) => volumeView(app, volume)),
+      volumes: [...app.volumes.values()].map((volume) => ({
+        ...volumeView(app, volume),
+        host: volume.host,
+        data: volume.data,
+      })),
+    })),
+    snapshots: [...core.store.snapshots.values()].map((snapshot) => ({
+      ...snapshotView(snapshot),
+      volume_id: snapshot.volumeId,
+      region: snapshot.region,
+      data: snapshot.data,
+      automatic: snapshot.automatic,
     })),
     requests: core.stats.snapshot(),
     faults: core.faults.list(),
