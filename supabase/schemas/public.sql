@@ -361,6 +361,8 @@ CREATE TABLE public.fly_plans (
     volume_size_gb integer,
     volume_mount_path text,
     deprovision_grace_seconds integer,
+    volume_snapshot_retention_days integer,
+    volume_auto_backup boolean,
     CONSTRAINT fly_plans_cpu_kind_check CHECK ((cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text]))),
     CONSTRAINT fly_plans_cpus_check CHECK ((cpus > 0)),
     CONSTRAINT fly_plans_dedicated_needs_size CHECK (((NOT dedicated_app) OR ((region IS NOT NULL) AND (cpu_kind IS NOT NULL) AND (cpus IS NOT NULL) AND (memory_mb IS NOT NULL)))),
@@ -369,7 +371,8 @@ CREATE TABLE public.fly_plans (
     CONSTRAINT fly_plans_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text]))),
     CONSTRAINT fly_plans_volume_complete_check CHECK (((volume_size_gb IS NULL) = (volume_mount_path IS NULL))),
     CONSTRAINT fly_plans_volume_mount_path_check CHECK (((volume_mount_path IS NULL) OR ((volume_mount_path ~ '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$'::text) AND (volume_mount_path !~ '//|(^|/)\.\.?(/|$)'::text)))),
-    CONSTRAINT fly_plans_volume_size_check CHECK (((volume_size_gb IS NULL) OR ((volume_size_gb >= 1) AND (volume_size_gb <= 500))))
+    CONSTRAINT fly_plans_volume_size_check CHECK (((volume_size_gb IS NULL) OR ((volume_size_gb >= 1) AND (volume_size_gb <= 500)))),
+    CONSTRAINT fly_plans_volume_snapshot_retention_check CHECK (((volume_snapshot_retention_days IS NULL) OR ((volume_snapshot_retention_days >= 1) AND (volume_snapshot_retention_days <= 60))))
 );
 
 ALTER TABLE public.fly_plans OWNER TO postgres;
@@ -397,6 +400,18 @@ COMMENT ON COLUMN public.fly_plans.volume_mount_path IS 'Absolute path where the
 --
 
 COMMENT ON COLUMN public.fly_plans.deprovision_grace_seconds IS 'Seconds an app is kept (machine stopped, volume kept) when a user moves to this tier before it is deleted; null: the DEPROVISION_GRACE_SECONDS default. An upgrade within the grace starts the same machine again.';
+
+--
+-- Name: COLUMN fly_plans.volume_snapshot_retention_days; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_snapshot_retention_days IS 'Days Fly keeps the snapshots of the tier''s volume (1..60; null: Fly''s default, 5). Also how long a downgraded user''s data can be restored after the volume is deleted.';
+
+--
+-- Name: COLUMN fly_plans.volume_auto_backup; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_auto_backup IS 'Whether Fly takes daily automatic snapshots of the tier''s volume (null: Fly''s default, on).';
 
 --
 -- Name: fly_prices; Type: TABLE; Schema: public; Owner: postgres
@@ -582,6 +597,54 @@ ALTER TABLE public.user_fly_app_usage_daily OWNER TO postgres;
 COMMENT ON TABLE public.user_fly_app_usage_daily IS 'Running time of each user''s machine per UTC day, accumulated by private.record_machine_observations from successive observed states (the time between two observations counts as running when the earlier one saw the machine started, up to a maximum gap).';
 
 --
+-- Name: user_fly_volume_snapshots; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_volume_snapshots (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    app_name text NOT NULL,
+    volume_id text NOT NULL,
+    region text NOT NULL,
+    snapshot_id text,
+    reason text NOT NULL,
+    status text DEFAULT 'requested'::text NOT NULL,
+    size_bytes bigint,
+    volume_size_gb integer,
+    retention_days integer,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    CONSTRAINT user_fly_volume_snapshots_created_complete CHECK (((status <> 'created'::text) OR ((snapshot_id IS NOT NULL) AND (created_at IS NOT NULL) AND (expires_at IS NOT NULL)))),
+    CONSTRAINT user_fly_volume_snapshots_reason_check CHECK ((reason = ANY (ARRAY['final'::text, 'ops'::text]))),
+    CONSTRAINT user_fly_volume_snapshots_retention_days_check CHECK (((retention_days IS NULL) OR ((retention_days >= 1) AND (retention_days <= 60)))),
+    CONSTRAINT user_fly_volume_snapshots_size_bytes_check CHECK (((size_bytes IS NULL) OR (size_bytes >= 0))),
+    CONSTRAINT user_fly_volume_snapshots_status_check CHECK ((status = ANY (ARRAY['requested'::text, 'created'::text, 'gone'::text]))),
+    CONSTRAINT user_fly_volume_snapshots_volume_size_gb_check CHECK (((volume_size_gb IS NULL) OR (volume_size_gb > 0)))
+);
+
+ALTER TABLE public.user_fly_volume_snapshots OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_volume_snapshots; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_volume_snapshots IS 'Snapshots this system took of users'' volumes: reason final (before a deletion) or ops; status requested (asked of Fly, not yet found created), created (size, expiry), gone (Fly no longer has it). Written by the engine; restores read the newest created one within its retention.';
+
+--
+-- Name: user_fly_volume_snapshots_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_snapshots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.user_fly_volume_snapshots_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: user_subscriptions; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -665,6 +728,20 @@ ALTER TABLE ONLY public.user_fly_apps
     ADD CONSTRAINT user_fly_apps_pkey PRIMARY KEY (id);
 
 --
+-- Name: user_fly_volume_snapshots user_fly_volume_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_snapshots
+    ADD CONSTRAINT user_fly_volume_snapshots_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_fly_volume_snapshots user_fly_volume_snapshots_snapshot_id_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_snapshots
+    ADD CONSTRAINT user_fly_volume_snapshots_snapshot_id_key UNIQUE (snapshot_id);
+
+--
 -- Name: user_subscriptions user_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -742,6 +819,18 @@ CREATE INDEX user_fly_apps_health_idx ON public.user_fly_apps USING btree (last_
 --
 
 CREATE UNIQUE INDEX user_fly_apps_user_id_key ON public.user_fly_apps USING btree (user_id);
+
+--
+-- Name: user_fly_volume_snapshots_user_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_snapshots_user_idx ON public.user_fly_volume_snapshots USING btree (user_id, created_at DESC);
+
+--
+-- Name: user_fly_volume_snapshots_volume_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_snapshots_volume_idx ON public.user_fly_volume_snapshots USING btree (volume_id) WHERE (status = 'requested'::text);
 
 --
 -- Name: fly_plans fly_plans_cost_estimate; Type: TRIGGER; Schema: public; Owner: postgres
@@ -893,6 +982,12 @@ ALTER TABLE public.user_fly_app_usage_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.user_fly_apps ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: user_fly_volume_snapshots; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_snapshots ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: user_subscriptions; Type: ROW SECURITY; Schema: public; Owner: postgres
 --
 
@@ -1020,6 +1115,20 @@ GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
 
 GRANT ALL ON TABLE public.user_fly_app_usage_daily TO service_role;
 GRANT SELECT ON TABLE public.user_fly_app_usage_daily TO authenticated;
+
+--
+-- Name: TABLE user_fly_volume_snapshots; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_volume_snapshots TO service_role;
+
+--
+-- Name: SEQUENCE user_fly_volume_snapshots_id_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO service_role;
 
 --
 -- Name: TABLE user_subscriptions; Type: ACL; Schema: public; Owner: postgres

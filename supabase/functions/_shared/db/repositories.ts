@@ -11,6 +11,7 @@ import { RecordsRepository } from "./records.ts";
 import { SweepRunsRepository } from "./sweep_runs.ts";
 import { AppNamesRepository } from "./app_names.ts";
 import { StatusRepository } from "./status.ts";
+import { SnapshotsRepository } from "./snapshots.ts";
 
 /** Every row repository, by concept. */
 export interface Repositories {
@@ -20,6 +21,7 @@ export interface Repositories {
   sweeps: SweepRunsRepository;
   names: AppNamesRepository;
   status: StatusRepository;
+  snapshots: SnapshotsRepository;
 }
 
 /** The repositories over one postgres.js client connected as the database owner. */
@@ -31,5 +33,6 @@ export function createRepositories(sql: Sql): Repositories {
     sweeps: new SweepRunsRepository(sql),
     names: new AppNamesRepository(sql),
     status: new StatusRepository(sql),
+    snapshots: new SnapshotsRepository(sql),
   };
 }
