@@ -76,6 +76,8 @@ Deno.test("every command has --help with --json; help exits 0 without any enviro
     "hold",
     "release",
     "restart",
+    "snapshots",
+    "snapshot",
     "orphans",
     "usage",
     "prices",

@@ -125,6 +125,8 @@ export const APP_EVENT_TYPES = [
   "volume_deleted",
   "volume_updated",
   "volume_snapshotted",
+  "snapshot_requested",
+  "snapshot_failed",
   "volume_restored",
   "volume_restore_unavailable",
   "machine_created",
