@@ -68,7 +68,7 @@ Deno.test("volume data: downgrade, grace over, final snapshot, app deleted; the 
     );
 
     await stack.setTier(user, "pro");
-    const restored = await waitFor("the re-upgrade", async () => {
+    await waitFor("the re-upgrade", async () => {
       const row = await stack.row(user);
       return row?.status === "active" && row.lease_owner === null && row.health_status === "healthy" && row;
     }, 30_000);
