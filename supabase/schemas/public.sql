@@ -425,7 +425,7 @@ CREATE TABLE public.fly_prices (
     source text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT fly_prices_included_memory_mb_per_cpu_check CHECK ((included_memory_mb_per_cpu >= 0)),
-    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text, 'rootfs_gb'::text]))),
+    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text, 'rootfs_gb'::text, 'snapshot_gb'::text]))),
     CONSTRAINT fly_prices_monthly_usd_check CHECK ((monthly_usd >= (0)::numeric))
 );
 

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
+import { AdminRepository } from "../../supabase/functions/_shared/db/admin.ts";
 
 /** The only app in the emulator. */
 function theApp(f: EngineFixture) {
@@ -76,6 +77,14 @@ Deno.test("final snapshot: the volume is not deleted while its snapshot is creat
     const types = await f.eventTypes(user);
     assert(types.indexOf("volume_snapshotted") < types.indexOf("volume_deleted"), types.join(", "));
     assert(types.indexOf("volume_deleted") < types.indexOf("app_deleted"), types.join(", "));
+
+    // Its storage is in usage, though the user has no app any more (priced at snapshot_gb, $0.08/GB-month).
+    await f.db
+      .sql`update public.user_fly_volume_snapshots set size_bytes = 5 * 1024.0 ^ 3 where user_id = ${user}`;
+    const month = `${new Date().toISOString().slice(0, 7)}-01`;
+    const { users } = await new AdminRepository(f.db.sql).usage(month);
+    const usage = users.find((u) => u.user_id === user);
+    assertEquals([usage?.snapshot_gb, usage?.snapshot_monthly_usd], [5, 0.4]);
   });
 });
 

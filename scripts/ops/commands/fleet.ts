@@ -22,6 +22,8 @@ const USAGE_KEYS = [
   "running_hours",
   "estimated_monthly_usd",
   "observed_usd",
+  "snapshot_gb",
+  "snapshot_monthly_usd",
 ];
 
 /** `ITEM=USD` of `prices --set`. */
@@ -103,10 +105,13 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         ),
         table(
           r.plans,
-          ["tier", "users", "running_hours", "estimated_monthly_usd", "observed_usd"].map((k) => ({
-            header: k,
-            value: (p: Row) => p[k],
-          })),
+          ["tier", "users", "running_hours", "estimated_monthly_usd", "observed_usd", "snapshot_monthly_usd"]
+            .map((
+              k,
+            ) => ({
+              header: k,
+              value: (p: Row) => p[k],
+            })),
           { layout: ctx.layout() },
         ),
         details(r.totals, ctx.layout()),

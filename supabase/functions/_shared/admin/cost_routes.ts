@@ -41,6 +41,8 @@ export const costRoutes = new Hono<AppEnv>({ strict: false })
         estimated_monthly_usd: total("estimated_monthly_usd"),
         running_hours: total("running_hours"),
         observed_usd: total("observed_usd"),
+        snapshot_gb: Math.round(users.reduce((sum, u) => sum + Number(u.snapshot_gb), 0) * 1000) / 1000,
+        snapshot_monthly_usd: total("snapshot_monthly_usd"),
       },
     });
   });

@@ -149,6 +149,7 @@ const PRICE_ITEMS = [
   "ipv4_dedicated",
   "volume_gb",
   "rootfs_gb",
+  "snapshot_gb",
 ] as const;
 
 /** The price items (path parameter of PUT /prices/:item). */

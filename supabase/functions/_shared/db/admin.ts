@@ -323,7 +323,10 @@ export class AdminRepository {
 
   /**
    * Usage of month `month` (first day, `YYYY-MM-01`): per user the estimated monthly cost and the observed
-   * running hours priced at the row's machine size (hours / 720 of the 30-day price), per plan the sums.
+   * running hours priced at the row's machine size (hours / 720 of the 30-day price), the storage of the
+   * user's volume snapshots still within their retention (`snapshot_gb`, priced per month at `snapshot_gb`
+   * of the price table: every GB, though Fly bills only beyond the organization's first 10 GB), per plan the
+   * sums. A user without an app who still has snapshots is listed.
    */
   async usage(month: string): Promise<{ users: JsonRow[]; plans: JsonRow[] }> {
     const users = await this.#sql<JsonRow[]>`
@@ -332,6 +335,10 @@ export class AdminRepository {
         from public.user_fly_app_usage_daily
         where day >= ${month}::date and day < (${month}::date + interval '1 month')
         group by user_id
+      ),
+      snapshots as (
+        select user_id, sum(size_bytes) / 1024.0 ^ 3 as gb from public.user_fly_volume_snapshots
+        where status = 'created' and expires_at > now() group by user_id
       )
       select a.user_id, u.email, s.tier, a.fly_app_name, a.status, a.cpu_kind, a.cpu_count, a.memory_mb,
              coalesce(a.monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
@@ -340,20 +347,32 @@ export class AdminRepository {
              coalesce(d.days_observed, 0) as days_observed,
              round(coalesce(d.running_seconds, 0) / (720 * 3600.0)
                    * coalesce(private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb), 0),
-                   2)::float8 as observed_usd
+                   2)::float8 as observed_usd,
+             round(coalesce(sn.gb, 0)::numeric, 3)::float8 as snapshot_gb,
+             round(coalesce(sn.gb, 0)::numeric
+                   * coalesce((select p.monthly_usd from public.fly_prices p where p.item = 'snapshot_gb'), 0),
+                   2)::float8 as snapshot_monthly_usd
       from public.user_fly_apps a
       left join days d on d.user_id = a.user_id
+      left join snapshots sn on sn.user_id = a.user_id
       left join auth.users u on u.id = a.user_id
       left join public.user_subscriptions s on s.user_id = a.user_id
-      where a.desired_state = 'present' or d.user_id is not null
+      where a.desired_state = 'present' or d.user_id is not null or sn.user_id is not null
       order by observed_usd desc, a.user_id`;
     const plans = new Map<string, JsonRow>();
     for (const user of users) {
       const tier = String(user.tier ?? "none");
       const plan = plans.get(tier) ??
-        { tier, users: 0, estimated_monthly_usd: 0, running_hours: 0, observed_usd: 0 };
+        {
+          tier,
+          users: 0,
+          estimated_monthly_usd: 0,
+          running_hours: 0,
+          observed_usd: 0,
+          snapshot_monthly_usd: 0,
+        };
       plan.users = Number(plan.users) + 1;
-      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd"]) {
+      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd", "snapshot_monthly_usd"]) {
         plan[key] = Math.round((Number(plan[key]) + Number(user[key])) * 100) / 100;
       }
       plans.set(tier, plan);
