@@ -597,6 +597,55 @@ ALTER TABLE public.user_fly_app_usage_daily OWNER TO postgres;
 COMMENT ON TABLE public.user_fly_app_usage_daily IS 'Running time of each user''s machine per UTC day, accumulated by private.record_machine_observations from successive observed states (the time between two observations counts as running when the earlier one saw the machine started, up to a maximum gap).';
 
 --
+-- Name: user_fly_volume_moves; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_volume_moves (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    kind text NOT NULL,
+    snapshot_id text,
+    from_volume_id text NOT NULL,
+    to_volume_id text,
+    keep_days integer DEFAULT 7 NOT NULL,
+    requested_by text NOT NULL,
+    reason text,
+    state text DEFAULT 'pending'::text NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    done_at timestamp with time zone,
+    keep_until timestamp with time zone,
+    kept_state text,
+    CONSTRAINT user_fly_volume_moves_done CHECK (((state <> 'done'::text) OR ((to_volume_id IS NOT NULL) AND (done_at IS NOT NULL) AND (keep_until IS NOT NULL) AND (kept_state IS NOT NULL)))),
+    CONSTRAINT user_fly_volume_moves_keep_days_check CHECK (((keep_days >= 1) AND (keep_days <= 60))),
+    CONSTRAINT user_fly_volume_moves_kept_state_check CHECK ((kept_state = ANY (ARRAY['kept'::text, 'reverted'::text, 'deleted'::text]))),
+    CONSTRAINT user_fly_volume_moves_kind_check CHECK ((kind = ANY (ARRAY['restore'::text, 'revert'::text]))),
+    CONSTRAINT user_fly_volume_moves_restore_snapshot CHECK (((kind <> 'restore'::text) OR (snapshot_id IS NOT NULL))),
+    CONSTRAINT user_fly_volume_moves_revert_target CHECK (((kind <> 'revert'::text) OR (to_volume_id IS NOT NULL))),
+    CONSTRAINT user_fly_volume_moves_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'canceled'::text])))
+);
+
+ALTER TABLE public.user_fly_volume_moves OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_volume_moves; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_volume_moves IS 'Operator restores (a new volume from snapshot_id) and reverts (back onto the volume a restore kept): pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached until keep_until (kept_state kept), then deleted after a final snapshot, or reverted to.';
+
+--
+-- Name: user_fly_volume_moves_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_moves ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.user_fly_volume_moves_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: user_fly_volume_snapshots; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -728,6 +777,13 @@ ALTER TABLE ONLY public.user_fly_apps
     ADD CONSTRAINT user_fly_apps_pkey PRIMARY KEY (id);
 
 --
+-- Name: user_fly_volume_moves user_fly_volume_moves_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_moves
+    ADD CONSTRAINT user_fly_volume_moves_pkey PRIMARY KEY (id);
+
+--
 -- Name: user_fly_volume_snapshots user_fly_volume_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -819,6 +875,18 @@ CREATE INDEX user_fly_apps_health_idx ON public.user_fly_apps USING btree (last_
 --
 
 CREATE UNIQUE INDEX user_fly_apps_user_id_key ON public.user_fly_apps USING btree (user_id);
+
+--
+-- Name: user_fly_volume_moves_kept; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_moves_kept ON public.user_fly_volume_moves USING btree (keep_until) WHERE (kept_state = 'kept'::text);
+
+--
+-- Name: user_fly_volume_moves_one_pending; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX user_fly_volume_moves_one_pending ON public.user_fly_volume_moves USING btree (user_id) WHERE (state = 'pending'::text);
 
 --
 -- Name: user_fly_volume_snapshots_user_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -982,6 +1050,12 @@ ALTER TABLE public.user_fly_app_usage_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.user_fly_apps ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: user_fly_volume_moves; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_moves ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: user_fly_volume_snapshots; Type: ROW SECURITY; Schema: public; Owner: postgres
 --
 
@@ -1115,6 +1189,20 @@ GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
 
 GRANT ALL ON TABLE public.user_fly_app_usage_daily TO service_role;
 GRANT SELECT ON TABLE public.user_fly_app_usage_daily TO authenticated;
+
+--
+-- Name: TABLE user_fly_volume_moves; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_volume_moves TO service_role;
+
+--
+-- Name: SEQUENCE user_fly_volume_moves_id_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO service_role;
 
 --
 -- Name: TABLE user_fly_volume_snapshots; Type: ACL; Schema: public; Owner: postgres

@@ -78,6 +78,7 @@ Deno.test("every command has --help with --json; help exits 0 without any enviro
     "restart",
     "snapshots",
     "snapshot",
+    "restore",
     "orphans",
     "usage",
     "prices",

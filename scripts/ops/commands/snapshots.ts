@@ -1,14 +1,16 @@
 /**
  * Snapshot commands: `snapshots USER` (the snapshots this system took of the user's volumes, and Fly's own
  * listing of the current volume, daily ones included) and `snapshot USER [--reason]` (an on-demand snapshot
- * of the current volume, recorded with the operator).
+ * of the current volume, recorded with the operator), `restore USER [--snapshot ID] [--keep-days N]` (the
+ * machine onto a new volume from the snapshot, the old volume kept) and `restore USER --revert` (back onto
+ * the kept volume).
  *
  * @module
  */
 import type { Command } from "commander";
 import { parseResponse } from "hono/client";
 import { type Column, table } from "../output.ts";
-import { admin, type CommandContext, print, userId, withJson } from "../context.ts";
+import { admin, type CommandContext, positiveInt, print, userId, withJson } from "../context.ts";
 
 /** A snapshot row as the admin API lists it. */
 type Snapshot = Record<string, unknown>;
@@ -76,6 +78,38 @@ export function registerSnapshotCommands(program: Command, ctx: CommandContext):
       return snapshot.status === "created"
         ? `snapshot ${snapshot.snapshot_id} of volume ${snapshot.volume_id} created (expires ${snapshot.expires_at})`
         : `snapshot of volume ${snapshot.volume_id} requested; Fly is still taking it (see: ops snapshots ${user})`;
+    });
+  });
+
+  withJson(
+    program.command("restore")
+      .description("move a user's machine onto a new volume from a snapshot (the old one kept), or --revert")
+      .argument("<user>", "user id", userId)
+      .option("--snapshot <id>", "the snapshot (default: the newest within its retention)")
+      .option("--revert", "back onto the volume the last restore kept")
+      .option("--keep-days <n>", "days the volume left behind is kept (default 7, at most 60)", positiveInt)
+      .option("--reason <text>", "recorded in the events"),
+  ).action(async (user, options) => {
+    const result = await parseResponse(
+      admin(ctx).apps[":user_id"].restore.$post({
+        param: { user_id: user },
+        json: {
+          snapshot_id: options.snapshot,
+          revert: options.revert ?? false,
+          keep_days: options.keepDays,
+          reason: options.reason,
+        },
+      }),
+    );
+    print(ctx, options, result, (r) => {
+      const move = r.move as Record<string, unknown>;
+      const what = r.kind === "revert" ? "reverted to" : `restored ${move.snapshot_id} into`;
+      return move.state === "done"
+        ? `${what} volume ${move.to_volume_id}; volume ${move.from_volume_id} kept until ${move.keep_until} ` +
+          `(reconcile: ${(r.reconcile as { outcome?: string }).outcome})`
+        : `${r.kind} of ${user} requested; not applied yet (reconcile: ${
+          (r.reconcile as { outcome?: string }).outcome
+        })`;
     });
   });
 }

@@ -12,6 +12,7 @@ import { SweepRunsRepository } from "./sweep_runs.ts";
 import { AppNamesRepository } from "./app_names.ts";
 import { StatusRepository } from "./status.ts";
 import { SnapshotsRepository } from "./snapshots.ts";
+import { VolumeMovesRepository } from "./volume_moves.ts";
 
 /** Every row repository, by concept. */
 export interface Repositories {
@@ -22,6 +23,7 @@ export interface Repositories {
   names: AppNamesRepository;
   status: StatusRepository;
   snapshots: SnapshotsRepository;
+  moves: VolumeMovesRepository;
 }
 
 /** The repositories over one postgres.js client connected as the database owner. */
@@ -34,5 +36,6 @@ export function createRepositories(sql: Sql): Repositories {
     names: new AppNamesRepository(sql),
     status: new StatusRepository(sql),
     snapshots: new SnapshotsRepository(sql),
+    moves: new VolumeMovesRepository(sql),
   };
 }

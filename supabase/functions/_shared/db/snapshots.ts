@@ -148,6 +148,15 @@ export class SnapshotsRepository extends SqlRepository {
     return row ?? null;
   }
 
+  /** The user's snapshot with this Fly id, if it is recorded for them. */
+  async byId(userId: string, snapshotId: string): Promise<VolumeSnapshotRow | null> {
+    const [row] = await this.sql.unsafe<VolumeSnapshotRow[]>(
+      `select ${COLUMNS} from public.user_fly_volume_snapshots where user_id = $1 and snapshot_id = $2`,
+      [userId, snapshotId],
+    );
+    return row ?? null;
+  }
+
   /** Whether the user ever had a snapshot taken (so a volume of theirs held data before). */
   async any(userId: string): Promise<boolean> {
     const [{ found }] = await this.sql<{ found: boolean }[]>`

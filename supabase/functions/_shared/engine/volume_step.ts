@@ -14,6 +14,9 @@
  * starts from that volume's final snapshot while it is within its retention (`volume_restored`, in the same
  * region, at least the snapshot's size); otherwise it starts empty (`volume_restore_unavailable`).
  *
+ * An operator's restore or revert (`ops restore`) is applied here first (volume_move.ts): the volume it puts
+ * the user on is the one returned, and the volumes restores keep are left alone until their keep period ends.
+ *
  * {@link deleteVolumes} removes the app's volumes once its machines are gone (deprovision, end of a grace).
  * No volume is deleted before its final snapshot is `created` ({@link ensureFinalSnapshot}).
  *
@@ -34,6 +37,7 @@ import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
 import type { VolumeMount } from "./machine_spec.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { ensureFinalSnapshot, restoreSource } from "./snapshot_step.ts";
+import { applyVolumeMoves } from "./volume_move.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
@@ -119,6 +123,8 @@ async function sendCreate(
   appName: string,
   request: CreateVolumeRequest,
 ): Promise<{ volume: Volume; recoveredAfter?: string }> {
+  // Volumes there before the create are not the one it made.
+  const before = new Set((await ourVolumes(ctx, appName)).map((volume) => volume.id));
   try {
     return { volume: await ctx.fly.volumes.create(appName, request) };
   } catch (error) {
@@ -127,7 +133,9 @@ async function sendCreate(
       policy: BACKOFF.createTokenLookup,
       maxAttempts: 3,
       attempt: async () =>
-        (await ourVolumes(ctx, appName)).find((volume) => volume.region === request.region),
+        (await ourVolumes(ctx, appName)).find((volume) =>
+          volume.region === request.region && !before.has(volume.id)
+        ),
       settled: (volume) => volume !== undefined,
       wait: (ms) => pause(ctx, ms, "a silently created volume to show up"),
     });
@@ -317,9 +325,28 @@ export async function ensureVolume(
   const wanted = planVolume(options.plan);
   if (!wanted) return null;
   const { appName, plan } = options;
-  const volumes = await ourVolumes(ctx, appName);
+  const policy = await ctx.repo.snapshots.dataPolicy(plan.tier);
+  const listed = await ourVolumes(ctx, appName);
+  const moves = await applyVolumeMoves(ctx, {
+    appName,
+    region: plan.region,
+    sizeGb: wanted.sizeGb,
+    volumes: listed,
+  }, {
+    restore: async (snapshotId, sizeGb) =>
+      (await sendCreate(ctx, appName, {
+        name: VOLUME_NAME,
+        region: plan.region,
+        size_gb: sizeGb,
+        snapshot_id: snapshotId,
+        ...policyFields(policy),
+      })).volume,
+    remove: (volume, reason) => deleteVolume(ctx, appName, volume, reason),
+  });
+  // Volumes a restore keeps are neither the user's nor extras.
+  const volumes = listed.filter((volume) => !moves.kept.has(volume.id));
   const recordedId = typeof ctx.row.volume_id === "string" ? ctx.row.volume_id : null;
-  const keeper = keeperOf(volumes, recordedId);
+  const keeper = moves.target ?? keeperOf(volumes, recordedId);
   if (keeper && keeper.region !== plan.region && !options.allowRegionChange) {
     throw new PermanentReconcileError(
       `volume ${keeper.id} is in region ${keeper.region} and the plan wants ${plan.region}: the data would ` +
@@ -329,7 +356,6 @@ export async function ensureVolume(
   const inRegion = keeper?.region === plan.region
     ? keeper
     : keeperOf(volumes.filter((volume) => volume.region === plan.region), recordedId);
-  const policy = await ctx.repo.snapshots.dataPolicy(plan.tier);
   const volume = inRegion
     ? await fitPolicy(ctx, appName, await fitSize(ctx, appName, inRegion, wanted.sizeGb), policy)
     : await createVolume(ctx, appName, { region: plan.region, sizeGb: wanted.sizeGb, policy });
