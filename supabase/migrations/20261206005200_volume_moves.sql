@@ -21,6 +21,7 @@ create table if not exists public.user_fly_volume_moves (
   done_at timestamptz,
   keep_until timestamptz,
   kept_state text check (kept_state in ('kept', 'reverted', 'deleted')),
+  kept_size_gb integer check (kept_size_gb is null or kept_size_gb > 0),
   constraint user_fly_volume_moves_restore_snapshot check (kind <> 'restore' or snapshot_id is not null),
   constraint user_fly_volume_moves_revert_target check (kind <> 'revert' or to_volume_id is not null),
   constraint user_fly_volume_moves_done check (
@@ -31,7 +32,8 @@ create table if not exists public.user_fly_volume_moves (
 comment on table public.user_fly_volume_moves is
   'Operator restores (a new volume from snapshot_id) and reverts (back onto the volume a restore kept): '
   'pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached '
-  'until keep_until (kept_state kept), then deleted after a final snapshot, or reverted to.';
+  'until keep_until (kept_state kept; kept_size_gb of storage, in usage), then deleted after a final '
+  'snapshot, or reverted to.';
 create unique index if not exists user_fly_volume_moves_one_pending
   on public.user_fly_volume_moves (user_id) where state = 'pending';
 create index if not exists user_fly_volume_moves_kept

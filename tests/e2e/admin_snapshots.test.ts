@@ -130,6 +130,10 @@ Deno.test("ops restore: a snapshot's data back, --revert the newer data, the kep
 
     // The volume the revert left (the restored one) is kept a day; once that is over it goes.
     assert(reverted.all.some((v) => v.id === restored.recorded), "still kept");
+    const month = new Date().toISOString().slice(0, 7);
+    const usage = JSON.parse((await ops(stack, ["usage", "--month", month, "--json"])).out);
+    const mine = usage.users.find((u: { user_id: string }) => u.user_id === user);
+    assertEquals([mine.kept_volume_gb, mine.kept_volume_monthly_usd], [1, 0.15], "the kept 1 GB in usage");
     await stack.sql`update public.user_fly_volume_moves set keep_until = now() - interval '1 second'
                     where user_id = ${user} and kept_state = 'kept'`;
     const [{ due }] = await stack.sql<

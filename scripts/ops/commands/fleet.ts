@@ -24,6 +24,19 @@ const USAGE_KEYS = [
   "observed_usd",
   "snapshot_gb",
   "snapshot_monthly_usd",
+  "kept_volume_gb",
+  "kept_volume_monthly_usd",
+];
+
+/** The per-plan usage columns. */
+const PLAN_USAGE_KEYS = [
+  "tier",
+  "users",
+  "running_hours",
+  "estimated_monthly_usd",
+  "observed_usd",
+  "snapshot_monthly_usd",
+  "kept_volume_monthly_usd",
 ];
 
 /** `ITEM=USD` of `prices --set`. */
@@ -105,13 +118,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         ),
         table(
           r.plans,
-          ["tier", "users", "running_hours", "estimated_monthly_usd", "observed_usd", "snapshot_monthly_usd"]
-            .map((
-              k,
-            ) => ({
-              header: k,
-              value: (p: Row) => p[k],
-            })),
+          PLAN_USAGE_KEYS.map((k) => ({ header: k, value: (p: Row) => p[k] })),
           { layout: ctx.layout() },
         ),
         details(r.totals, ctx.layout()),

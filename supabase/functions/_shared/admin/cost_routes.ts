@@ -43,6 +43,7 @@ export const costRoutes = new Hono<AppEnv>({ strict: false })
         observed_usd: total("observed_usd"),
         snapshot_gb: Math.round(users.reduce((sum, u) => sum + Number(u.snapshot_gb), 0) * 1000) / 1000,
         snapshot_monthly_usd: total("snapshot_monthly_usd"),
+        kept_volume_monthly_usd: total("kept_volume_monthly_usd"),
       },
     });
   });

@@ -326,7 +326,8 @@ export class AdminRepository {
    * running hours priced at the row's machine size (hours / 720 of the 30-day price), the storage of the
    * user's volume snapshots still within their retention (`snapshot_gb`, priced per month at `snapshot_gb`
    * of the price table: every GB, though Fly bills only beyond the organization's first 10 GB), per plan the
-   * sums. A user without an app who still has snapshots is listed.
+   * volumes operators' restores keep (`kept_volume_gb`, at `volume_gb`), per plan the sums. A user without
+   * an app who still has snapshots or kept volumes is listed.
    */
   async usage(month: string): Promise<{ users: JsonRow[]; plans: JsonRow[] }> {
     const users = await this.#sql<JsonRow[]>`
@@ -339,6 +340,10 @@ export class AdminRepository {
       snapshots as (
         select user_id, sum(size_bytes) / 1024.0 ^ 3 as gb from public.user_fly_volume_snapshots
         where status = 'created' and expires_at > now() group by user_id
+      ),
+      kept as (
+        select user_id, sum(kept_size_gb) as gb from public.user_fly_volume_moves
+        where kept_state = 'kept' group by user_id
       )
       select a.user_id, u.email, s.tier, a.fly_app_name, a.status, a.cpu_kind, a.cpu_count, a.memory_mb,
              coalesce(a.monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
@@ -351,13 +356,19 @@ export class AdminRepository {
              round(coalesce(sn.gb, 0)::numeric, 3)::float8 as snapshot_gb,
              round(coalesce(sn.gb, 0)::numeric
                    * coalesce((select p.monthly_usd from public.fly_prices p where p.item = 'snapshot_gb'), 0),
-                   2)::float8 as snapshot_monthly_usd
+                   2)::float8 as snapshot_monthly_usd,
+             coalesce(k.gb, 0)::int as kept_volume_gb,
+             round(coalesce(k.gb, 0)
+                   * coalesce((select p.monthly_usd from public.fly_prices p where p.item = 'volume_gb'), 0),
+                   2)::float8 as kept_volume_monthly_usd
       from public.user_fly_apps a
       left join days d on d.user_id = a.user_id
       left join snapshots sn on sn.user_id = a.user_id
+      left join kept k on k.user_id = a.user_id
       left join auth.users u on u.id = a.user_id
       left join public.user_subscriptions s on s.user_id = a.user_id
       where a.desired_state = 'present' or d.user_id is not null or sn.user_id is not null
+         or k.user_id is not null
       order by observed_usd desc, a.user_id`;
     const plans = new Map<string, JsonRow>();
     for (const user of users) {
@@ -372,7 +383,14 @@ export class AdminRepository {
           snapshot_monthly_usd: 0,
         };
       plan.users = Number(plan.users) + 1;
-      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd", "snapshot_monthly_usd"]) {
+      const keys = [
+        "estimated_monthly_usd",
+        "running_hours",
+        "observed_usd",
+        "snapshot_monthly_usd",
+        "kept_volume_monthly_usd",
+      ];
+      for (const key of keys) {
         plan[key] = Math.round((Number(plan[key]) + Number(user[key])) * 100) / 100;
       }
       plans.set(tier, plan);

@@ -22,6 +22,8 @@ export interface VolumeMoveRow {
   done_at: string | null;
   keep_until: string | null;
   kept_state: "kept" | "reverted" | "deleted" | null;
+  /** Size of the kept volume (its storage is billed while kept). */
+  kept_size_gb: number | null;
 }
 
 /** A move to request. */
@@ -38,7 +40,7 @@ export interface MoveRequest {
 
 const COLUMNS = `id::int as id, user_id::text as user_id, kind, snapshot_id, from_volume_id, to_volume_id,
   keep_days, requested_by, reason, state, to_json(requested_at) #>> '{}' as requested_at,
-  to_json(done_at) #>> '{}' as done_at, to_json(keep_until) #>> '{}' as keep_until, kept_state`;
+  to_json(done_at) #>> '{}' as done_at, to_json(keep_until) #>> '{}' as keep_until, kept_state, kept_size_gb`;
 
 /** Restores, reverts and kept volumes. */
 export class VolumeMovesRepository extends SqlRepository {
@@ -78,10 +80,10 @@ export class VolumeMovesRepository extends SqlRepository {
   }
 
   /**
-   * Marks a move done: the volume it left is kept until now + keep_days; a revert also ends the keep of the
-   * volume it went back to.
+   * Marks a move done: the volume it left (`keptSizeGb`) is kept until now + keep_days; a revert also ends
+   * the keep of the volume it went back to.
    */
-  async complete(move: VolumeMoveRow): Promise<VolumeMoveRow> {
+  async complete(move: VolumeMoveRow, keptSizeGb: number | null): Promise<VolumeMoveRow> {
     return await this.sql.begin(async (tx) => {
       if (move.kind === "revert") {
         await tx`update public.user_fly_volume_moves set kept_state = 'reverted'
@@ -90,9 +92,9 @@ export class VolumeMovesRepository extends SqlRepository {
       const [row] = await tx.unsafe<VolumeMoveRow[]>(
         `update public.user_fly_volume_moves
          set state = 'done', done_at = now(), keep_until = now() + make_interval(days => keep_days),
-             kept_state = 'kept'
+             kept_state = 'kept', kept_size_gb = $2
          where id = $1 returning ${COLUMNS}`,
-        [move.id],
+        [move.id, keptSizeGb],
       );
       return row;
     });

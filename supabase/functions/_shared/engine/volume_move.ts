@@ -118,7 +118,8 @@ export async function applyVolumeMoves(
     await cancel(ctx, appName, move, target);
     return { kept: keptIds, target: null };
   }
-  const done = await ctx.repo.moves.complete({ ...move, to_volume_id: target.id });
+  const left = volumes.find((volume) => volume.id === move.from_volume_id);
+  const done = await ctx.repo.moves.complete({ ...move, to_volume_id: target.id }, left?.size_gb ?? null);
   keptIds.add(done.from_volume_id);
   keptIds.delete(target.id);
   const snapshot = move.snapshot_id ? await ctx.repo.snapshots.byId(move.user_id, move.snapshot_id) : null;
