@@ -1,6 +1,8 @@
--- Operator restores of a user's volume and their reverts (issue 22): `ops restore USER [--snapshot ID]`
+-- Operator restores of a user's volume and their reverts, and recoveries from a lost host (issue 22): `ops restore USER [--snapshot ID]`
 -- moves the user's machine onto a new volume made from a snapshot and keeps the old volume (detached) for
--- keep_days; `ops restore USER --revert` moves it back onto the kept volume. The engine applies a pending move
+-- keep_days; `ops restore USER --revert` moves it back onto the kept volume. A recovery (requested by the
+-- controller when the volume's host became unreachable, applied HOST_RECOVERY_AFTER_S later) moves the user
+-- onto a new volume from the dead volume's latest snapshot. The engine applies a pending move
 -- in its volume step (through the controller, like every change) and deletes a kept volume once its keep
 -- period is over (after a final snapshot). A cron job makes such users due, so that happens on time.
 --
@@ -9,7 +11,7 @@
 create table if not exists public.user_fly_volume_moves (
   id bigint generated always as identity primary key,
   user_id uuid not null,
-  kind text not null check (kind in ('restore', 'revert')),
+  kind text not null check (kind in ('restore', 'revert', 'recovery')),
   snapshot_id text,
   from_volume_id text not null,
   to_volume_id text,
@@ -30,7 +32,8 @@ create table if not exists public.user_fly_volume_moves (
   )
 );
 comment on table public.user_fly_volume_moves is
-  'Operator restores (a new volume from snapshot_id) and reverts (back onto the volume a restore kept): '
+  'Operator restores (a new volume from snapshot_id), reverts (back onto the volume a restore kept) and '
+  'recoveries from a lost host (requested_at: when the host was first seen unreachable): '
   'pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached '
   'until keep_until (kept_state kept; kept_size_gb of storage, in usage), then deleted after a final '
   'snapshot, or reverted to.';

@@ -620,7 +620,7 @@ CREATE TABLE public.user_fly_volume_moves (
     CONSTRAINT user_fly_volume_moves_keep_days_check CHECK (((keep_days >= 1) AND (keep_days <= 60))),
     CONSTRAINT user_fly_volume_moves_kept_size_gb_check CHECK (((kept_size_gb IS NULL) OR (kept_size_gb > 0))),
     CONSTRAINT user_fly_volume_moves_kept_state_check CHECK ((kept_state = ANY (ARRAY['kept'::text, 'reverted'::text, 'deleted'::text]))),
-    CONSTRAINT user_fly_volume_moves_kind_check CHECK ((kind = ANY (ARRAY['restore'::text, 'revert'::text]))),
+    CONSTRAINT user_fly_volume_moves_kind_check CHECK ((kind = ANY (ARRAY['restore'::text, 'revert'::text, 'recovery'::text]))),
     CONSTRAINT user_fly_volume_moves_restore_snapshot CHECK (((kind <> 'restore'::text) OR (snapshot_id IS NOT NULL))),
     CONSTRAINT user_fly_volume_moves_revert_target CHECK (((kind <> 'revert'::text) OR (to_volume_id IS NOT NULL))),
     CONSTRAINT user_fly_volume_moves_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'canceled'::text])))
@@ -632,7 +632,7 @@ ALTER TABLE public.user_fly_volume_moves OWNER TO postgres;
 -- Name: TABLE user_fly_volume_moves; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON TABLE public.user_fly_volume_moves IS 'Operator restores (a new volume from snapshot_id) and reverts (back onto the volume a restore kept): pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached until keep_until (kept_state kept; kept_size_gb of storage, in usage), then deleted after a final snapshot, or reverted to.';
+COMMENT ON TABLE public.user_fly_volume_moves IS 'Operator restores (a new volume from snapshot_id), reverts (back onto the volume a restore kept) and recoveries from a lost host (requested_at: when the host was first seen unreachable): pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached until keep_until (kept_state kept; kept_size_gb of storage, in usage), then deleted after a final snapshot, or reverted to.';
 
 --
 -- Name: user_fly_volume_moves_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres

@@ -132,6 +132,7 @@ export const APP_EVENT_TYPES = [
   "volume_reverted",
   "volume_kept_expired",
   "restore_requested",
+  "host_recovered",
   "machine_created",
   "machine_updated",
   "machine_started",

@@ -132,8 +132,12 @@ export const snapshotRoutes = new Hono<AppEnv>({ strict: false })
     let toVolumeId: string | undefined;
     if (body.revert) {
       const [last] = await repo.moves.kept(user_id);
-      if (!last || last.kind !== "restore" || last.to_volume_id !== app.volume_id) {
-        throw new HttpError(409, "conflict", "cannot revert: no volume kept by the user's last restore");
+      if (!last || last.kind === "revert" || last.to_volume_id !== app.volume_id) {
+        throw new HttpError(
+          409,
+          "conflict",
+          "cannot revert: no volume kept by the user's last restore or recovery",
+        );
       }
       toVolumeId = last.from_volume_id;
     } else {

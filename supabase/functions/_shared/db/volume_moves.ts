@@ -1,6 +1,7 @@
 /**
- * Operator restores and reverts of a user's volume (`public.user_fly_volume_moves`): requested by the admin
- * API, applied by the engine's volume step, and the volumes they keep detached until their keep period ends.
+ * Operator restores and reverts of a user's volume, and recoveries from a lost host
+ * (`public.user_fly_volume_moves`): requested by the admin API (or the engine, for a recovery), applied by
+ * the engine's volume step, and the volumes they keep detached until their keep period ends.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { SqlRepository } from "./repository.ts";
 export interface VolumeMoveRow {
   id: number;
   user_id: string;
-  kind: "restore" | "revert";
+  kind: "restore" | "revert" | "recovery";
   snapshot_id: string | null;
   from_volume_id: string;
   to_volume_id: string | null;
@@ -29,7 +30,7 @@ export interface VolumeMoveRow {
 /** A move to request. */
 export interface MoveRequest {
   userId: string;
-  kind: "restore" | "revert";
+  kind: "restore" | "revert" | "recovery";
   snapshotId?: string;
   fromVolumeId: string;
   toVolumeId?: string;
@@ -74,9 +75,11 @@ export class VolumeMovesRepository extends SqlRepository {
     return row ?? null;
   }
 
-  /** Records the volume a restore created, before anything else happens to it. */
-  async setTarget(id: number, volumeId: string): Promise<void> {
-    await this.sql`update public.user_fly_volume_moves set to_volume_id = ${volumeId} where id = ${id}`;
+  /** Records the volume a restore created (and the snapshot, for a recovery), before anything else. */
+  async setTarget(id: number, volumeId: string, snapshotId?: string): Promise<void> {
+    await this.sql`update public.user_fly_volume_moves
+                   set to_volume_id = ${volumeId}, snapshot_id = coalesce(${snapshotId ?? null}, snapshot_id)
+                   where id = ${id}`;
   }
 
   /**

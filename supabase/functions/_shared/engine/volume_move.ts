@@ -40,7 +40,8 @@ async function expireKept(
   for (const move of options.moves) {
     const volume = options.volumes.find((v) => v.id === move.from_volume_id);
     const over = Date.parse(move.keep_until ?? "") <= Date.now();
-    if (!over || volume?.attached_machine_id) {
+    // A volume on a dead host cannot get its final snapshot: it stays (and is reported) until the host is back.
+    if (!over || volume?.attached_machine_id || volume?.host_status === "unreachable") {
       left.push(move);
       continue;
     }
@@ -113,6 +114,12 @@ export async function applyVolumeMoves(
   const keptIds = new Set(kept.map((move) => move.from_volume_id));
   const move = await ctx.repo.moves.pending(ctx.row.user_id);
   if (!move) return { kept: keptIds, target: null };
+  if (move.kind === "recovery") {
+    // Applied by host_recovery.ts once due; a host that came back in time ends it.
+    const from = volumes.find((volume) => volume.id === move.from_volume_id);
+    if (from && from.host_status !== "unreachable") await ctx.repo.moves.cancel(move.id);
+    return { kept: keptIds, target: null };
+  }
   const target = await moveTarget(ctx, { ...options, move }, tools);
   if (typeof target === "string") {
     await cancel(ctx, appName, move, target);

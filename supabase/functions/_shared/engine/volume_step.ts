@@ -16,6 +16,8 @@
  *
  * An operator's restore or revert (`ops restore`) is applied here first (volume_move.ts): the volume it puts
  * the user on is the one returned, and the volumes restores keep are left alone until their keep period ends.
+ * A volume whose host is unreachable is replaced from its latest snapshot after `HOST_RECOVERY_AFTER_S`
+ * (host_recovery.ts).
  *
  * {@link deleteVolumes} removes the app's volumes once its machines are gone (deprovision, end of a grace).
  * No volume is deleted before its final snapshot is `created` ({@link ensureFinalSnapshot}).
@@ -37,7 +39,8 @@ import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
 import type { VolumeMount } from "./machine_spec.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { ensureFinalSnapshot, restoreSource } from "./snapshot_step.ts";
-import { applyVolumeMoves } from "./volume_move.ts";
+import { applyVolumeMoves, type VolumeMoveTools } from "./volume_move.ts";
+import { recoverLostHost } from "./host_recovery.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
@@ -327,12 +330,7 @@ export async function ensureVolume(
   const { appName, plan } = options;
   const policy = await ctx.repo.snapshots.dataPolicy(plan.tier);
   const listed = await ourVolumes(ctx, appName);
-  const moves = await applyVolumeMoves(ctx, {
-    appName,
-    region: plan.region,
-    sizeGb: wanted.sizeGb,
-    volumes: listed,
-  }, {
+  const tools: VolumeMoveTools = {
     restore: async (snapshotId, sizeGb) =>
       (await sendCreate(ctx, appName, {
         name: VOLUME_NAME,
@@ -342,11 +340,21 @@ export async function ensureVolume(
         ...policyFields(policy),
       })).volume,
     remove: (volume, reason) => deleteVolume(ctx, appName, volume, reason),
-  });
+  };
+  const moves = await applyVolumeMoves(
+    ctx,
+    { appName, region: plan.region, sizeGb: wanted.sizeGb, volumes: listed },
+    tools,
+  );
   // Volumes a restore keeps are neither the user's nor extras.
-  const volumes = listed.filter((volume) => !moves.kept.has(volume.id));
+  let volumes = listed.filter((volume) => !moves.kept.has(volume.id));
   const recordedId = typeof ctx.row.volume_id === "string" ? ctx.row.volume_id : null;
-  const keeper = moves.target ?? keeperOf(volumes, recordedId);
+  let keeper = moves.target ?? keeperOf(volumes, recordedId);
+  if (keeper?.host_status === "unreachable") {
+    const dead = keeper;
+    keeper = await recoverLostHost(ctx, { appName, sizeGb: wanted.sizeGb, volume: dead }, tools);
+    volumes = volumes.filter((volume) => volume.id !== dead.id);
+  }
   if (keeper && keeper.region !== plan.region && !options.allowRegionChange) {
     throw new PermanentReconcileError(
       `volume ${keeper.id} is in region ${keeper.region} and the plan wants ${plan.region}: the data would ` +
