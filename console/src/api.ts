@@ -110,7 +110,7 @@ export type AppListQuery = InferRequestType<typeof admin.apps.$get>["query"];
 export type RolloutRequest = InferRequestType<typeof admin.rollouts.$post>["json"];
 
 /** The per-user actions the console offers. */
-export type AppAction = "retry" | "hold" | "release" | "restart";
+export type AppAction = "retry" | "hold" | "release" | "restart" | "snapshot" | "restore" | "revert";
 
 /** Every call the screens make, each typed by its route: a wrong path or body fails `deno check` here. */
 export const calls = {
@@ -128,6 +128,10 @@ export const calls = {
     const args = { param: { user_id: userId }, json: { reason } };
     if (action === "retry") return answer(route.retry.$post(args));
     if (action === "restart") return answer(route.restart.$post(args));
+    if (action === "snapshot") return answer(route.snapshots.$post(args));
+    if (action === "restore" || action === "revert") {
+      return answer(route.restore.$post({ ...args, json: { reason, revert: action === "revert" } }));
+    }
     return answer(route[action].$post(args));
   },
   /** Every row in error or failed becomes due now. */

@@ -17,6 +17,7 @@ import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerFleetCommands } from "./commands/fleet.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
 import { registerRolloutCommands } from "./commands/rollout.ts";
+import { registerSnapshotCommands } from "./commands/snapshots.ts";
 
 /** What the CLI runs with. */
 export interface CliDeps {
@@ -63,6 +64,7 @@ export function buildProgram(ctx: CommandContext, output: Output): Command {
   registerMigrateCommand(program, ctx);
   registerDoctorCommand(program, ctx);
   registerRolloutCommands(program, ctx);
+  registerSnapshotCommands(program, ctx);
   for (const command of program.commands) {
     command.configureOutput(program.configureOutput()).exitOverride();
   }

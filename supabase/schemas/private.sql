@@ -1223,6 +1223,33 @@ ALTER FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer,
 COMMENT ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) IS 'Cost of 30 days of running one machine of this guest (cpu_kind, cpus, memory_mb) plus dedicated IPv4 addresses and volume GB, from public.fly_prices; null for an unknown kind or size.';
 
 --
+-- Name: make_expired_kept_volumes_due(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.make_expired_kept_volumes_due() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with due as (
+    update public.user_fly_apps a set next_attempt_at = now()
+    where a.user_id in (select m.user_id from public.user_fly_volume_moves m
+                        where m.kept_state = 'kept' and m.keep_until <= now())
+      and a.lease_owner is null and (a.next_attempt_at is null or a.next_attempt_at > now())
+      and a.status not in ('deleted', 'error', 'failed')
+    returning 1
+  )
+  select count(*)::integer from due
+$$;
+
+ALTER FUNCTION private.make_expired_kept_volumes_due() OWNER TO postgres;
+
+--
+-- Name: FUNCTION make_expired_kept_volumes_due(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.make_expired_kept_volumes_due() IS 'Makes the users whose kept volume''s keep period is over due now (the sweep reconciles them and the engine deletes the volume after a final snapshot); returns how many.';
+
+--
 -- Name: on_user_tier_change(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2731,6 +2758,12 @@ REVOKE ALL ON FUNCTION private.lease_fly_rollouts(p_owner text, p_lease_seconds 
 --
 
 REVOKE ALL ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION make_expired_kept_volumes_due(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.make_expired_kept_volumes_due() FROM PUBLIC;
 
 --
 -- Name: FUNCTION on_user_tier_change(); Type: ACL; Schema: private; Owner: postgres

@@ -84,7 +84,7 @@ Deno.test(`ops CLI: migrate ${PAID_USERS} existing paid users, then the read and
       const lines = usage.out.split("\n");
       assertEquals(
         lines[0],
-        "user_id,email,tier,fly_app_name,status,running_hours,estimated_monthly_usd,observed_usd",
+        "user_id,email,tier,fly_app_name,status,running_hours,estimated_monthly_usd,observed_usd,snapshot_gb,snapshot_monthly_usd,kept_volume_gb,kept_volume_monthly_usd",
       );
       assertEquals(lines.length, PAID_USERS + 1);
       const orphans = await ops(stack, ["orphans"]);

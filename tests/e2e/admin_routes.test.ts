@@ -176,7 +176,7 @@ Deno.test("admin API: reads, actions with actors, orphans, bad input", async (t)
 
     await t.step("costs: prices, a price change re-estimates, usage per user and plan", async () => {
       const prices = await admin(stack, "/prices");
-      assertEquals(prices.body.prices.length, 6, "five running prices and rootfs_gb");
+      assertEquals(prices.body.prices.length, 7, "five running prices, rootfs_gb and snapshot_gb");
       const changed = await admin(stack, "/prices/cpu_shared", {
         method: "PUT",
         actor: "ann",

@@ -141,8 +141,9 @@ Deno.test("volume step: the machine mounts it; volumes are deleted once the mach
     const ctx = context();
     assertEquals(await deleteVolumes(ctx, APP), 1);
     assertEquals(ctx.events.map((e) => [e.event_type, e.metadata?.volume_id]), [
+      ["volume_snapshotted", ensured.volume.id],
       ["volume_deleted", ensured.volume.id],
-    ]);
+    ], "deleted only after its final snapshot");
     assertEquals(volumesOf(fixture), []);
     await fly.apps.delete(APP);
     assertEquals(await deleteVolumes(context(), APP), 0, "a deleted app has no volumes left");

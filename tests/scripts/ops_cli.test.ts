@@ -76,6 +76,9 @@ Deno.test("every command has --help with --json; help exits 0 without any enviro
     "hold",
     "release",
     "restart",
+    "snapshots",
+    "snapshot",
+    "restore",
     "orphans",
     "usage",
     "prices",
@@ -294,6 +297,10 @@ Deno.test("usage --csv prints a header and one line per user, quoting where need
       running_hours: 1.5,
       estimated_monthly_usd: 3.88,
       observed_usd: 0.01,
+      snapshot_gb: 0.5,
+      snapshot_monthly_usd: 0.04,
+      kept_volume_gb: 1,
+      kept_volume_monthly_usd: 0.15,
     }],
     plans: [],
     totals: {},
@@ -302,8 +309,8 @@ Deno.test("usage --csv prints a header and one line per user, quoting where need
   assertEquals(code, 0);
   assertEquals(api.calls[0].query, { month: "2026-11" });
   assertEquals(out.split("\n"), [
-    "user_id,email,tier,fly_app_name,status,running_hours,estimated_monthly_usd,observed_usd",
-    `${USER},"a,b@example.com",pro,vyx-user-abc,active,1.5,3.88,0.01`,
+    "user_id,email,tier,fly_app_name,status,running_hours,estimated_monthly_usd,observed_usd,snapshot_gb,snapshot_monthly_usd,kept_volume_gb,kept_volume_monthly_usd",
+    `${USER},"a,b@example.com",pro,vyx-user-abc,active,1.5,3.88,0.01,0.5,0.04,1,0.15`,
   ]);
 });
 

@@ -14,6 +14,7 @@ import { machineOperations } from "./routes/machines.ts";
 import { metadataOperations } from "./routes/metadata.ts";
 import { orgMachineOperations } from "./routes/org_machines.ts";
 import { secretOperations } from "./routes/secrets.ts";
+import { registerVolumeControlRoutes } from "./routes/volume_control.ts";
 import { volumeOperations } from "./routes/volumes.ts";
 import { waitOperations } from "./routes/wait.ts";
 
@@ -22,6 +23,7 @@ export function createEmulatorApp(core: EmulatorCore, proxy: FlyProxy): Hono<Emu
   const app = new Hono<EmulatorEnv>();
   registerControlRoutes(app, core);
   registerProxyRoutes(app, proxy);
+  registerVolumeControlRoutes(app, core);
   registerImageRoutes(app, core);
   registerOperations(app, core, [
     ...appOperations(core),

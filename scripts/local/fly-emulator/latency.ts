@@ -26,6 +26,8 @@ export interface LatencyProfile {
   readonly appPropagationMs: number;
   /** After a secrets write, how long before its version satisfies `min_secrets_version`. */
   readonly secretsPropagationMs: number;
+  /** `creating` to `created` for an on-demand volume snapshot. */
+  readonly snapshotMs: number;
 }
 
 /** Short delays for tests: every transition is still asynchronous, but takes tens of milliseconds. */
@@ -43,6 +45,7 @@ export const FAST_LATENCY: LatencyProfile = {
   stillActiveMs: 30,
   appPropagationMs: 0,
   secretsPropagationMs: 0,
+  snapshotMs: 30,
 };
 
 /** Delays of the order seen on Fly, for benchmarks. */
@@ -60,6 +63,7 @@ export const REALISTIC_LATENCY: LatencyProfile = {
   stillActiveMs: 2_000,
   appPropagationMs: 400,
   secretsPropagationMs: 300,
+  snapshotMs: 2_000,
 };
 
 /** A named profile, or overrides of the fast one. */

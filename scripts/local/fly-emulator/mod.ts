@@ -24,6 +24,8 @@ import {
   resetEmulator,
   snapshot,
 } from "./routes/control.ts";
+import { readVolumeData, setHostStatus, writeVolumeData } from "./routes/volume_control.ts";
+import { advanceClock, holdSnapshots } from "./snapshots.ts";
 import { EmulatorStore } from "./state.ts";
 import { digestOf } from "./views.ts";
 
@@ -95,6 +97,16 @@ export interface FlyEmulator {
   setAppCreateLimit(rule: { ratePerSecond: number; burst: number }): void;
   /** Changes a machine's state behind the client's back (a crash, a host stop). */
   setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
+  /** Sets the content fingerprint a machine "wrote" to a volume (snapshots copy it, restores carry it). */
+  writeVolumeData(volumeId: string, data: string | null): void;
+  /** A volume's content fingerprint. */
+  readVolumeData(volumeId: string): string | null;
+  /** Marks a host (`state().apps[].volumes[].host`) dead or alive again. */
+  setHostStatus(host: string, status: "ok" | "unreachable"): void;
+  /** Holds new on-demand snapshots in `creating` (true) or lets them complete (false). */
+  holdSnapshots(hold: boolean): void;
+  /** Moves the snapshots' clock forward: daily automatic snapshots are taken, expired ones dropped. */
+  advanceClock(ms: number): void;
   /** Pushes an image tag again (same tag, new digest); returns the new digest. */
   pushImage(image: string): string;
   /** Removes an image tag from the registry: creates and updates with it fail as an unpullable image. */
@@ -166,6 +178,11 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
       core.store.extendNeedsRestart = on;
     },
     setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
+    writeVolumeData: (volumeId, data) => writeVolumeData(core, volumeId, data),
+    readVolumeData: (volumeId) => readVolumeData(core, volumeId),
+    setHostStatus: (host, status) => setHostStatus(core, host, status),
+    holdSnapshots: (hold) => holdSnapshots(core, hold),
+    advanceClock: (ms) => advanceClock(core.store, ms),
     pushImage: (image) => core.images.push(image),
     removeImage: (image) => core.images.remove(image),
     images: () => core.images.list(),

@@ -43,7 +43,12 @@ export interface MachineRecord {
   resumable: boolean;
   /** Earlier versions and their configs. */
   versions: { version: string; config: Record<string, unknown> }[];
+  /** `unreachable` while the host of the volume it mounts is dead (starts fail); absent: `ok`. */
+  hostStatus?: HostStatus;
 }
+
+/** A host's status as volumes and machines report it. */
+export type HostStatus = "ok" | "unreachable";
 
 /** One app secret. */
 export interface SecretRecord {
@@ -67,6 +72,38 @@ export interface VolumeRecord {
   snapshotRetention: number;
   autoBackupEnabled: boolean;
   createdAt: string;
+  /** The host it lives on (a machine mounting it runs there). */
+  host: string;
+  /** `unreachable` while its host is dead. */
+  hostStatus: HostStatus;
+  /** The content fingerprint a machine "wrote" (`PUT /_emulator/volumes/{id}/data`); null: empty. */
+  data: string | null;
+  /** Emulated epoch ms of the last daily automatic snapshot (or of the create). */
+  lastAutoSnapshotAt: number;
+}
+
+/**
+ * One volume snapshot. Kept by the organization, not the volume: it outlives the volume (and its app) until
+ * its retention ends, and restores into a new volume of any app of the org.
+ */
+export interface SnapshotRecord {
+  id: string;
+  volumeId: string;
+  region: string;
+  /** `creating` until it is taken, then `created`. */
+  status: "creating" | "created";
+  /** Bytes stored. */
+  size: number;
+  /** Size in GB of the volume it was taken from: a restore needs at least that much. */
+  volumeSizeGb: number;
+  digest: string;
+  /** The volume's content fingerprint when it was taken. */
+  data: string | null;
+  /** Emulated epoch ms. */
+  createdAt: number;
+  retentionDays: number;
+  /** Taken by the daily schedule (else on demand). */
+  automatic: boolean;
 }
 
 /** One app. */

@@ -1,6 +1,6 @@
 /** The emulator's in-memory world: apps of one organization, their secrets, IPs, machines and volumes. */
 import { OrgMachineIndex } from "./org_machine_index.ts";
-import type { AppRecord } from "./records.ts";
+import type { AppRecord, SnapshotRecord } from "./records.ts";
 
 /** All apps, plus names held by other organizations. */
 export class EmulatorStore {
@@ -17,6 +17,12 @@ export class EmulatorStore {
   readonly networks = new Map<string, number>([["default", 1]]);
   /** Whether a volume extend answers `needs_restart: true` (an older host that cannot grow online). */
   extendNeedsRestart = false;
+  /** Volume snapshots of the organization by id (they outlive their volume until their retention ends). */
+  readonly snapshots = new Map<string, SnapshotRecord>();
+  /** How far the emulated clock of snapshots runs ahead of the real one (`/_emulator/clock`). */
+  clockOffsetMs = 0;
+  /** While true, new on-demand snapshots stay `creating` (`/_emulator/snapshots`). */
+  holdSnapshots = false;
   #nextNumericId = 1000;
 
   /** Creates the store with names already taken elsewhere. */
@@ -45,12 +51,15 @@ export class EmulatorStore {
     return undefined;
   }
 
-  /** Removes every app and machine (reserved names stay). */
+  /** Removes every app, machine and snapshot, and resets the clock (reserved names stay). */
   clear(): void {
     this.apps.clear();
     this.orgMachines.clear();
     this.networks.clear();
     this.networks.set("default", 1);
     this.extendNeedsRestart = false;
+    this.snapshots.clear();
+    this.clockOffsetMs = 0;
+    this.holdSnapshots = false;
   }
 }

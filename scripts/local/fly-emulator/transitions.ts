@@ -15,7 +15,9 @@
  * | failed        | starting → started  | no-op              | 412     | 412     | boots new version  | ok            |
  * | transient     | 412                 | 412                | 412     | 412     | 412                | force only    |
  *
- * A boot ends `started`, or `failed` when the machine's image crashes (see images.ts).
+ * A boot ends `started`, or `failed` when the machine's image crashes (see images.ts). A machine whose
+ * volume's host is dead (`/_emulator/hosts`) is `stopped` and refuses to start (412), until an update mounts a
+ * volume on a live host (emulator assumption: Fly moves the machine to that host).
  */
 import type { EmulatorCore } from "./core.ts";
 import { failedPrecondition } from "./http_error.ts";
@@ -79,6 +81,9 @@ function refuseStart(state: string, launching: boolean): never {
 export function start(core: EmulatorCore, app: AppRecord, machine: MachineRecord): string {
   const previous = machine.state;
   if (previous === "started") return previous;
+  if (machine.hostStatus === "unreachable") {
+    throw failedPrecondition("unable to start machine: its host is unreachable");
+  }
   const stillActive = previous === "stopped" && performance.now() < machine.stillActiveUntil;
   if (isTransient(previous) || stillActive || machine.launching) refuseStart(previous, machine.launching);
   const { bootMs, startMs, resumeMs } = core.config.latency;
@@ -130,6 +135,13 @@ export interface MachineUpdate {
   readonly image: ResolvedImage;
 }
 
+/** The host status of the volume `config` mounts (undefined: none mounted, or its host is fine). */
+function mountedHostStatus(app: AppRecord, config: Record<string, unknown>): "unreachable" | undefined {
+  const mounts = Array.isArray(config.mounts) ? config.mounts as { volume?: string }[] : [];
+  const volume = app.volumes.get(mounts[0]?.volume ?? "");
+  return volume?.hostStatus === "unreachable" ? "unreachable" : undefined;
+}
+
 /** Replaces the config and mints a new version; a running machine reboots into it through `replacing`. */
 export function update(
   core: EmulatorCore,
@@ -146,6 +158,8 @@ export function update(
   machine.versions.unshift({ version: machine.version, config: machine.config });
   machine.version = newUlid();
   machine.config = config;
+  // The machine runs where the volume it mounts lives: a new mount on a live host moves it off a dead one.
+  machine.hostStatus = mountedHostStatus(app, config);
   machine.image = image;
   // A new config drops a suspended machine's snapshot: its next start boots cold (flyctl issue 4707).
   machine.resumable = false;

@@ -89,7 +89,7 @@ export function machineView(machine: MachineRecord, includeLease = false) {
     updated_at: machine.updatedAt,
     events: machine.events,
     checks: checksView(machine),
-    host_status: "ok",
+    host_status: machine.hostStatus ?? "ok",
     cordoned: machine.cordoned,
     ...(lease ? { lease } : {}),
   };

@@ -20,8 +20,28 @@ const USAGE_KEYS = [
   "fly_app_name",
   "status",
   "running_hours",
+  "running_share",
   "estimated_monthly_usd",
   "observed_usd",
+  "snapshot_gb",
+  "snapshot_monthly_usd",
+  "kept_volume_gb",
+  "kept_volume_monthly_usd",
+];
+
+/** The per-plan usage columns. */
+const PLAN_USAGE_KEYS = [
+  "tier",
+  "idle_action",
+  "users",
+  "running_hours",
+  "running_share",
+  "estimated_monthly_usd",
+  "observed_usd",
+  "always_on_usd",
+  "cost_ratio",
+  "snapshot_monthly_usd",
+  "kept_volume_monthly_usd",
 ];
 
 /** `ITEM=USD` of `prices --set`. */
@@ -103,20 +123,7 @@ export function registerFleetCommands(program: Command, ctx: CommandContext): vo
         ),
         table(
           r.plans,
-          [
-            "tier",
-            "idle_action",
-            "users",
-            "running_hours",
-            "running_share",
-            "estimated_monthly_usd",
-            "observed_usd",
-            "always_on_usd",
-            "cost_ratio",
-          ].map((k) => ({
-            header: k,
-            value: (p: Row) => p[k],
-          })),
+          PLAN_USAGE_KEYS.map((k) => ({ header: k, value: (p: Row) => p[k] })),
           { layout: ctx.layout() },
         ),
         details(r.totals, ctx.layout()),

@@ -30,6 +30,8 @@ export const BACKOFF = {
   createTokenLookup: { baseMs: 1_000, maxMs: 1_000, jitter: "none" },
   /** Waiting for just-destroyed machines to release the app's volumes. */
   volumeRelease: { baseMs: 200, maxMs: 2_000, jitter: "none" },
+  /** Waiting for a volume snapshot to be `created` (before the volume may be deleted). */
+  snapshotWait: { baseMs: 250, maxMs: 5_000, jitter: "none" },
   /** Waiting for another reconciler to let go of a user's lease. */
   leaseWait: { baseMs: 250, maxMs: 2_000, jitter: "none" },
   /** Looking at a rolled-out machine again until it passes or fails the health gate. */

@@ -251,6 +251,11 @@ const configSchema = z.object({
   }),
   /** Seconds a downgraded app is kept stopped before it is deleted (plans may override); 0 .. 90 days. */
   deprovisionGraceSeconds: env("DEPROVISION_GRACE_SECONDS", integer(0, 0, 7_776_000)),
+  /**
+   * Seconds a user's volume may sit on an unreachable host before the engine moves the user onto a new volume
+   * from its latest snapshot; 1 .. 1 day, default 600.
+   */
+  hostRecoveryAfterS: env("HOST_RECOVERY_AFTER_S", integer(600, 1, 86_400)),
 });
 
 /** The schema's output, before the secrets and the signing key are parsed. */

@@ -1,8 +1,9 @@
 /**
  * Control and inspection routes outside `/v1`, for tests and the dev stack (no token):
  *
- * - `GET /_emulator/state`: every app with its secrets (values included), IPs and machines (each with its
- *   private network), the private networks and their apps, plus request counts
+ * - `GET /_emulator/state`: every app with its secrets (values included), IPs, machines (each with its
+ *   private network) and volumes (with host and content fingerprint), the private networks and their apps,
+ *   the org's snapshots, plus request counts
  * - `GET /_emulator/reachable?from={machine_id}&to={private_ip}`: whether that machine can reach that private
  *   address: only within one private network (`{reachable}`)
  * - `GET /_emulator/requests`: answers per operation and status
@@ -13,6 +14,8 @@
  * - `GET|PUT /_emulator/org-machines` `{max_page_size?, empty_pages?, error_regions?, deleted_retention_ms?}`:
  *   knobs of the org machine listing (short pages, empty pages, partial answers, how long destroyed machines
  *   stay listed); a PUT changes only the fields it names
+ *
+ * Volume data, hosts, snapshots and the emulated clock have their own routes (volume_control.ts).
  */
 import { z } from "zod";
 import type { Hono } from "hono";
@@ -21,6 +24,7 @@ import { FlyHttpError } from "../http_error.ts";
 import type { EmulatorEnv } from "../operation.ts";
 import { readBody } from "../request.ts";
 import { appView, machineView } from "../views.ts";
+import { snapshotView } from "../snapshots.ts";
 import { volumeView } from "./volumes.ts";
 
 /** A machine state the control route can force. */
@@ -80,7 +84,18 @@ export function snapshot(core: EmulatorCore) {
         lease_nonce: machine.lease?.nonce,
         network: app.network,
       })),
-      volumes: [...app.volumes.values()].map((volume) => volumeView(app, volume)),
+      volumes: [...app.volumes.values()].map((volume) => ({
+        ...volumeView(app, volume),
+        host: volume.host,
+        data: volume.data,
+      })),
+    })),
+    snapshots: [...core.store.snapshots.values()].map((snapshot) => ({
+      ...snapshotView(snapshot),
+      volume_id: snapshot.volumeId,
+      region: snapshot.region,
+      data: snapshot.data,
+      automatic: snapshot.automatic,
     })),
     networks: [...core.store.networks].map(([name, id]) => ({
       name,

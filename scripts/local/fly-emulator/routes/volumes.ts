@@ -1,5 +1,6 @@
 /**
- * `/v1/apps/{app}/volumes`: list, create, show, extend, delete; and the checks a machine create or update
+ * `/v1/apps/{app}/volumes`: list, create (empty, from a snapshot or forked from a volume), show, update
+ * (snapshot retention, auto-backup), extend, delete, and the volume's snapshots; and the checks a machine create or update
  * makes on its `config.mounts` (the volume exists, is in the machine's region, is not attached elsewhere).
  *
  * A volume counts as attached to the live (not destroyed) machine whose config mounts it, so destroying the
@@ -9,12 +10,13 @@
  */
 import { z } from "zod";
 import type { EmulatorCore } from "../core.ts";
-import { failedPrecondition, invalidArgument, notFound } from "../http_error.ts";
+import { failedPrecondition, FlyHttpError, invalidArgument, notFound } from "../http_error.ts";
 import { randomHex } from "../ids.ts";
 import { checkedRegion } from "../machine_config.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, pathParam, readBody } from "../request.ts";
 import type { AppRecord, MachineRecord, VolumeRecord } from "../records.ts";
+import { emulatedNow, runSnapshotSchedule, snapshotsOf, snapshotView, takeSnapshot } from "../snapshots.ts";
 
 /** Fly's volume name rule. */
 const VOLUME_NAME = /^[a-z0-9_]{1,30}$/;
@@ -32,6 +34,13 @@ const CreateVolumeBody = z.looseObject({
   size_gb: sizeGb.optional(),
   encrypted: z.boolean().optional(),
   require_unique_zone: z.boolean().optional(),
+  snapshot_retention: z.number().int().min(1).max(60).optional(),
+  auto_backup_enabled: z.boolean().optional(),
+  snapshot_id: z.string().min(1).optional(),
+  source_volume_id: z.string().min(1).optional(),
+});
+
+const UpdateVolumeBody = z.looseObject({
   snapshot_retention: z.number().int().min(1).max(60).optional(),
   auto_backup_enabled: z.boolean().optional(),
 });
@@ -84,7 +93,7 @@ export function volumeView(app: AppRecord, volume: VolumeRecord, state = "create
     fstype: "ext4",
     snapshot_retention: volume.snapshotRetention,
     auto_backup_enabled: volume.autoBackupEnabled,
-    host_status: "ok",
+    host_status: volume.hostStatus,
     type: "local",
   };
 }
@@ -124,7 +133,50 @@ export function checkMounts(
     if (holder && holder.id !== machineId) {
       throw failedPrecondition(`volume ${volume.id} is currently bound to machine: ${holder.id}`);
     }
+    if (volume.hostStatus !== "ok") {
+      throw new FlyHttpError(
+        412,
+        `insufficient resources to create new machine with existing volume '${volume.id}'`,
+      );
+    }
   }
+}
+
+/** What a new volume starts from: nothing, a snapshot, or another volume (a fork). */
+interface VolumeOrigin {
+  data: string | null;
+  /** The least size the new volume may have, in GB. */
+  minSizeGb: number;
+  /** The region it must be in, when the origin fixes one. */
+  region?: string;
+}
+
+/**
+ * The origin a create names: `snapshot_id` (a `created` snapshot of the org, restored in its region) or
+ * `source_volume_id` (a volume of the app, forked), never both. Unknown ones are 404, others 400.
+ */
+function originOf(core: EmulatorCore, app: AppRecord, body: z.infer<typeof CreateVolumeBody>): VolumeOrigin {
+  if (body.snapshot_id && body.source_volume_id) {
+    throw invalidArgument("snapshot_id and source_volume_id are mutually exclusive");
+  }
+  if (body.snapshot_id) {
+    runSnapshotSchedule(core.store);
+    const snapshot = core.store.snapshots.get(body.snapshot_id);
+    if (!snapshot) throw notFound("snapshot");
+    if (snapshot.status !== "created") {
+      throw failedPrecondition(`snapshot ${snapshot.id} is not ready (status ${snapshot.status})`);
+    }
+    return { data: snapshot.data, minSizeGb: snapshot.volumeSizeGb, region: snapshot.region };
+  }
+  if (body.source_volume_id) {
+    const source = app.volumes.get(body.source_volume_id);
+    if (!source) throw notFound("volume");
+    if (source.hostStatus !== "ok") {
+      throw failedPrecondition(`volume ${source.id} is on a host that is unreachable, unable to fork`);
+    }
+    return { data: source.data, minSizeGb: source.sizeGb };
+  }
+  return { data: null, minSizeGb: 1 };
 }
 
 /** The volume operations. */
@@ -147,16 +199,31 @@ export function volumeOperations(core: EmulatorCore): Operation[] {
       handle: async (c) => {
         const app = findApp(core, c);
         const body = await readBody(c, CreateVolumeBody);
+        const origin = originOf(core, app, body);
+        const region = checkedRegion(body.region, origin.region ?? core.config.defaultRegion);
+        if (origin.region && region !== origin.region) {
+          throw invalidArgument(`region: the snapshot is in ${origin.region}; restore it there`);
+        }
+        const size = body.size_gb ?? Math.max(3, origin.minSizeGb);
+        if (size < origin.minSizeGb) {
+          throw invalidArgument(
+            `size_gb: must be at least the source volume's size (${origin.minSizeGb} GB)`,
+          );
+        }
         const volume: VolumeRecord = {
           id: newVolumeId(),
           name: body.name,
-          region: checkedRegion(body.region, core.config.defaultRegion),
+          region,
           zone: randomHex(4),
-          sizeGb: body.size_gb ?? 3,
+          sizeGb: size,
           encrypted: body.encrypted ?? true,
           snapshotRetention: body.snapshot_retention ?? 5,
           autoBackupEnabled: body.auto_backup_enabled ?? true,
           createdAt: new Date().toISOString(),
+          host: `host_${randomHex(6)}`,
+          hostStatus: "ok",
+          data: origin.data,
+          lastAutoSnapshotAt: emulatedNow(core.store),
         };
         app.volumes.set(volume.id, volume);
         return c.json(volumeView(app, volume));
@@ -169,6 +236,40 @@ export function volumeOperations(core: EmulatorCore): Operation[] {
       handle: (c) => {
         const app = findApp(core, c);
         return c.json(volumeView(app, findVolume(app, c)));
+      },
+    },
+    {
+      id: "Volumes_update",
+      method: "PUT",
+      path: "/v1/apps/:app_name/volumes/:volume_id",
+      handle: async (c) => {
+        const app = findApp(core, c);
+        const volume = findVolume(app, c);
+        const body = await readBody(c, UpdateVolumeBody);
+        volume.snapshotRetention = body.snapshot_retention ?? volume.snapshotRetention;
+        volume.autoBackupEnabled = body.auto_backup_enabled ?? volume.autoBackupEnabled;
+        return c.json(volumeView(app, volume));
+      },
+    },
+    {
+      // Listed by volume id, also once the volume is deleted (Fly restores deleted volumes this way).
+      id: "Volumes_list_snapshots",
+      method: "GET",
+      path: "/v1/apps/:app_name/volumes/:volume_id/snapshots",
+      handle: (c) => {
+        findApp(core, c);
+        return c.json(snapshotsOf(core.store, pathParam(c, "volume_id")).map(snapshotView));
+      },
+    },
+    {
+      // The spec declares no body: the new snapshot shows in the list, `creating` at first.
+      id: "createVolumeSnapshot",
+      method: "POST",
+      path: "/v1/apps/:app_name/volumes/:volume_id/snapshots",
+      handle: (c) => {
+        const app = findApp(core, c);
+        takeSnapshot(core, findVolume(app, c));
+        return c.body(null, 200);
       },
     },
     {

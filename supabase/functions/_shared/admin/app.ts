@@ -14,6 +14,7 @@
  *   (pass it back as `before`), newest first.
  * - `POST /apps/:user_id/retry` reconciles at once (502 when that reconcile failed); `POST /retry` answers 202:
  *   the rows are due now and the controller reconciles them at Fly's rate limits.
+ * - `POST /apps/:user_id/snapshots` answers 201 once the snapshot is created, 202 while Fly is still taking it.
  * - Refusals are 409: holding a user without an app or one already held (the answer names who holds it, since
  *   when and why; `replace: true` takes the hold over), restarting a held machine or one not recorded yet,
  *   deleting an orphan that may belong to a reconcile in flight or a paid user, a rollout its state refuses.
@@ -31,6 +32,7 @@ import { fleetRoutes } from "./fleet_routes.ts";
 import { orphanRoutes } from "./orphan_routes.ts";
 import { planRoutes } from "./plan_routes.ts";
 import { rolloutRoutes } from "./rollout_routes.ts";
+import { snapshotRoutes } from "./snapshot_routes.ts";
 
 /** The function's name. */
 export const ADMIN_FUNCTION = "fly-apps-admin";
@@ -46,7 +48,8 @@ export const adminRoutes = new Hono<AppEnv>({ strict: false })
   .route("/", costRoutes)
   .route("/", planRoutes)
   .route("/", fleetRoutes)
-  .route("/", rolloutRoutes);
+  .route("/", rolloutRoutes)
+  .route("/", snapshotRoutes);
 
 /** The admin API's type, for hono's typed client: `hc<AdminRoutes>(base)` (the ops CLI, the console). */
 export type AdminRoutes = typeof adminRoutes;

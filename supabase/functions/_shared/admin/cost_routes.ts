@@ -42,6 +42,9 @@ export const costRoutes = new Hono<AppEnv>({ strict: false })
         running_hours: total("running_hours"),
         observed_usd: total("observed_usd"),
         always_on_usd: total("always_on_usd"),
+        snapshot_gb: Math.round(users.reduce((sum, u) => sum + Number(u.snapshot_gb), 0) * 1000) / 1000,
+        snapshot_monthly_usd: total("snapshot_monthly_usd"),
+        kept_volume_monthly_usd: total("kept_volume_monthly_usd"),
       },
     });
   });

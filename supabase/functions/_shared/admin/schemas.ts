@@ -143,6 +143,19 @@ export const reason = z.string({ error: "must be a string" }).max(500, "must be 
 /** Body of the per-user actions (retry, release, restart). */
 export const actionBody = object({ reason });
 
+/** POST /apps/:user_id/restore body: a snapshot (default: the newest within its retention) or a revert. */
+export const restoreBody = object({
+  snapshot_id: z.string({ error: "must be a string" }).regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a snapshot id")
+    .optional(),
+  revert: z.boolean({ error: "must be true or false" }).default(false),
+  keep_days: z.int({ error: "must be an integer" }).min(1, "must be at least 1").max(60, "must be at most 60")
+    .default(7),
+  reason,
+}).refine((body) => !(body.revert && body.snapshot_id), {
+  error: "a revert goes back to the kept volume: give no snapshot_id",
+  path: ["snapshot_id"],
+});
+
 /** POST /apps/:user_id/hold body: `replace` takes over a hold another operator set (recorded in the event). */
 export const holdBody = object({
   reason,
@@ -180,6 +193,7 @@ const PRICE_ITEMS = [
   "ipv4_dedicated",
   "volume_gb",
   "rootfs_gb",
+  "snapshot_gb",
 ] as const;
 
 /** The price items (path parameter of PUT /prices/:item). */

@@ -353,7 +353,11 @@ export class AdminRepository {
    * cost, the observed running time and its share of the time the app existed in the month, and the observed
    * cost: running time at the row's machine size plus the rest at its storage price (hours / 720 of the
    * 30-day prices), against `always_on_usd`, the same time all running (`idle_action: off`). Per plan the
-   * sums, its `idle_action`, the running share and `cost_ratio` = observed / always on.
+   * sums, its `idle_action`, the running share and `cost_ratio` = observed / always on. Storage kept for
+   * the user: their volume snapshots still within their retention (`snapshot_gb`, priced per month at
+   * `snapshot_gb` of the price table: every GB, though Fly bills only beyond the organization's first 10 GB)
+   * and the volumes operators' restores keep (`kept_volume_gb`, at `volume_gb`). A user without an app who
+   * still has snapshots or kept volumes is listed.
    */
   async usage(month: string): Promise<{ users: JsonRow[]; plans: JsonRow[] }> {
     const users = await this.#sql<JsonRow[]>`
@@ -363,6 +367,14 @@ export class AdminRepository {
         where day >= ${month}::date and day < (${month}::date + interval '1 month')
         group by user_id
       ),
+      snapshots as (
+        select user_id, sum(size_bytes) / 1024.0 ^ 3 as gb from public.user_fly_volume_snapshots
+        where status = 'created' and expires_at > now() group by user_id
+      ),
+      kept as (
+        select user_id, sum(kept_size_gb) as gb from public.user_fly_volume_moves
+        where kept_state = 'kept' group by user_id
+      ),
       costed as (
         select a.*, s.tier, p.idle_action, u.email, coalesce(d.running_seconds, 0) as run_s,
                coalesce(d.days_observed, 0) as days_observed,
@@ -371,13 +383,17 @@ export class AdminRepository {
                  - greatest(${month}::date::timestamptz, a.created_at))) as existed_s,
                coalesce(private.machine_monthly_cost_usd(a.cpu_kind, a.cpu_count, a.memory_mb), 0) as running_price,
                private.storage_monthly_cost_usd(case when a.volume_id is null then 0 else p.volume_size_gb end)
-                 as storage_price
+                 as storage_price,
+               coalesce(sn.gb, 0) as snap_gb, coalesce(k.gb, 0) as kept_gb
         from public.user_fly_apps a
         left join days d on d.user_id = a.user_id
+        left join snapshots sn on sn.user_id = a.user_id
+        left join kept k on k.user_id = a.user_id
         left join auth.users u on u.id = a.user_id
         left join public.user_subscriptions s on s.user_id = a.user_id
         left join public.fly_plans p on p.tier = s.tier
-        where a.desired_state = 'present' or d.user_id is not null
+        where a.desired_state = 'present' or d.user_id is not null or sn.user_id is not null
+           or k.user_id is not null
       )
       select user_id, email, tier, idle_action, fly_app_name, status, cpu_kind, cpu_count, memory_mb,
              coalesce(monthly_cost_estimate_usd, 0)::float8 as estimated_monthly_usd,
@@ -389,7 +405,15 @@ export class AdminRepository {
                as running_share,
              round((run_s * running_price + greatest(existed_s - run_s, 0) * storage_price) / (720 * 3600.0),
                    2)::float8 as observed_usd,
-             round(greatest(existed_s, run_s) * running_price / (720 * 3600.0), 2)::float8 as always_on_usd
+             round(greatest(existed_s, run_s) * running_price / (720 * 3600.0), 2)::float8 as always_on_usd,
+             round(snap_gb::numeric, 3)::float8 as snapshot_gb,
+             round(snap_gb::numeric
+                   * coalesce((select p.monthly_usd from public.fly_prices p where p.item = 'snapshot_gb'), 0),
+                   2)::float8 as snapshot_monthly_usd,
+             kept_gb::int as kept_volume_gb,
+             round(kept_gb
+                   * coalesce((select p.monthly_usd from public.fly_prices p where p.item = 'volume_gb'), 0),
+                   2)::float8 as kept_volume_monthly_usd
       from costed
       order by observed_usd desc, user_id`;
     const plans = new Map<string, JsonRow>();
@@ -403,11 +427,21 @@ export class AdminRepository {
         running_hours: 0,
         observed_usd: 0,
         always_on_usd: 0,
+        snapshot_monthly_usd: 0,
+        kept_volume_monthly_usd: 0,
         running_seconds: 0,
         existed_seconds: 0,
       };
       plan.users = Number(plan.users) + 1;
-      for (const key of ["estimated_monthly_usd", "running_hours", "observed_usd", "always_on_usd"]) {
+      const summed = [
+        "estimated_monthly_usd",
+        "running_hours",
+        "observed_usd",
+        "always_on_usd",
+        "snapshot_monthly_usd",
+        "kept_volume_monthly_usd",
+      ];
+      for (const key of summed) {
         plan[key] = Math.round((Number(plan[key]) + Number(user[key])) * 100) / 100;
       }
       for (const key of ["running_seconds", "existed_seconds"]) {

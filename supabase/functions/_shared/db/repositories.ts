@@ -11,6 +11,8 @@ import { RecordsRepository } from "./records.ts";
 import { SweepRunsRepository } from "./sweep_runs.ts";
 import { AppNamesRepository } from "./app_names.ts";
 import { StatusRepository } from "./status.ts";
+import { SnapshotsRepository } from "./snapshots.ts";
+import { VolumeMovesRepository } from "./volume_moves.ts";
 
 /** Every row repository, by concept. */
 export interface Repositories {
@@ -20,6 +22,8 @@ export interface Repositories {
   sweeps: SweepRunsRepository;
   names: AppNamesRepository;
   status: StatusRepository;
+  snapshots: SnapshotsRepository;
+  moves: VolumeMovesRepository;
 }
 
 /** The repositories over one postgres.js client connected as the database owner. */
@@ -31,5 +35,7 @@ export function createRepositories(sql: Sql): Repositories {
     sweeps: new SweepRunsRepository(sql),
     names: new AppNamesRepository(sql),
     status: new StatusRepository(sql),
+    snapshots: new SnapshotsRepository(sql),
+    moves: new VolumeMovesRepository(sql),
   };
 }

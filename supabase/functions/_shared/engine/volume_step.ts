@@ -9,17 +9,38 @@
  * and the data would not follow the machine to another region (unless the caller explicitly allows the move:
  * then a new, empty volume is made in the new region and the old one is deleted once no machine uses it).
  *
+ * The plan's data policy (`volume_snapshot_retention_days`, `volume_auto_backup`) is set on a new volume and
+ * converged on an existing one (`volume_updated`). A new volume of a user whose earlier volume was deleted
+ * starts from that volume's final snapshot while it is within its retention (`volume_restored`, in the same
+ * region, at least the snapshot's size); otherwise it starts empty (`volume_restore_unavailable`).
+ *
+ * An operator's restore or revert (`ops restore`) is applied here first (volume_move.ts): the volume it puts
+ * the user on is the one returned, and the volumes restores keep are left alone until their keep period ends.
+ * A volume whose host is unreachable is replaced from its latest snapshot after `HOST_RECOVERY_AFTER_S`
+ * (host_recovery.ts).
+ *
  * {@link deleteVolumes} removes the app's volumes once its machines are gone (deprovision, end of a grace).
+ * No volume is deleted before its final snapshot is `created` ({@link ensureFinalSnapshot}).
  *
  * @module
  */
 import { z } from "zod";
-import { FlyApiError, FlyNetworkError, FlyNotFoundError, type Volume } from "../fly/mod.ts";
+import {
+  type CreateVolumeRequest,
+  FlyApiError,
+  FlyNetworkError,
+  FlyNotFoundError,
+  type Volume,
+} from "../fly/mod.ts";
+import type { VolumeDataPolicy, VolumeSnapshotRow } from "../db/snapshots.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
 import { pause, type ReconcileContext } from "./context.ts";
 import { PermanentReconcileError, RetryLaterError } from "./failure.ts";
 import type { VolumeMount } from "./machine_spec.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
+import { ensureFinalSnapshot, restoreSource } from "./snapshot_step.ts";
+import { applyVolumeMoves, type VolumeMoveTools } from "./volume_move.ts";
+import { recoverLostHost } from "./host_recovery.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
@@ -89,45 +110,148 @@ function keeperOf(volumes: Volume[], recordedId: string | null): Volume | undefi
     byAge.find((volume) => volume.id === recordedId) ?? byAge[0];
 }
 
-/** Creates the volume; after an ambiguous failure, adopts the one that arrived anyway if there is one. */
-async function createVolume(
+/** The create fields of a data policy (absent ones keep Fly's defaults). */
+function policyFields(
+  policy: VolumeDataPolicy,
+): Pick<CreateVolumeRequest, "snapshot_retention" | "auto_backup_enabled"> {
+  return {
+    ...(policy.retentionDays === null ? {} : { snapshot_retention: policy.retentionDays }),
+    ...(policy.autoBackup === null ? {} : { auto_backup_enabled: policy.autoBackup }),
+  };
+}
+
+/** Sends a create; after an ambiguous failure, adopts the volume that arrived anyway if there is one. */
+async function sendCreate(
   ctx: ReconcileContext,
   appName: string,
-  region: string,
-  sizeGb: number,
-): Promise<Volume> {
-  const request = { name: VOLUME_NAME, region, size_gb: sizeGb };
+  request: CreateVolumeRequest,
+): Promise<{ volume: Volume; recoveredAfter?: string }> {
+  // Volumes there before the create are not the one it made.
+  const before = new Set((await ourVolumes(ctx, appName)).map((volume) => volume.id));
   try {
-    const volume = await ctx.fly.volumes.create(appName, request);
-    ctx.events.push({
-      event_type: "volume_created",
-      status: "ok",
-      metadata: { app_name: appName, volume_id: volume.id, region, size_gb: volume.size_gb },
-    });
-    return volume;
+    return { volume: await ctx.fly.volumes.create(appName, request) };
   } catch (error) {
     if (!ambiguous(error)) throw error;
     const { value: found } = await pollUntil({
       policy: BACKOFF.createTokenLookup,
       maxAttempts: 3,
-      attempt: async () => (await ourVolumes(ctx, appName)).find((volume) => volume.region === region),
+      attempt: async () =>
+        (await ourVolumes(ctx, appName)).find((volume) =>
+          volume.region === request.region && !before.has(volume.id)
+        ),
       settled: (volume) => volume !== undefined,
       wait: (ms) => pause(ctx, ms, "a silently created volume to show up"),
     });
     if (!found) throw error;
+    return { volume: found, recoveredAfter: (error as Error).message };
+  }
+}
+
+/** Restores `source` into a new volume; null when Fly no longer has the snapshot (recorded as gone). */
+async function restoreVolume(
+  ctx: ReconcileContext,
+  appName: string,
+  request: CreateVolumeRequest,
+  source: VolumeSnapshotRow,
+): Promise<Volume | null> {
+  const sizeGb = Math.max(request.size_gb ?? 1, source.volume_size_gb ?? 1);
+  try {
+    const { volume, recoveredAfter } = await sendCreate(ctx, appName, {
+      ...request,
+      size_gb: sizeGb,
+      snapshot_id: source.snapshot_id ?? undefined,
+    });
+    const createdAt = Date.parse(source.created_at ?? "");
     ctx.events.push({
-      event_type: "volume_created",
+      event_type: "volume_restored",
       status: "ok",
       metadata: {
         app_name: appName,
-        volume_id: found.id,
-        region,
-        size_gb: found.size_gb,
-        recovered_after: (error as Error).message,
+        volume_id: volume.id,
+        region: volume.region,
+        size_gb: volume.size_gb,
+        snapshot_id: source.snapshot_id,
+        snapshot_created_at: source.created_at,
+        snapshot_age_s: Math.max(0, Math.round((Date.now() - createdAt) / 1000)),
+        from_volume_id: source.volume_id,
+        ...(recoveredAfter ? { recovered_after: recoveredAfter } : {}),
       },
     });
-    return found;
+    return volume;
+  } catch (error) {
+    if (!(error instanceof FlyNotFoundError) || !source.snapshot_id) throw error;
+    await ctx.repo.snapshots.markGone(source.snapshot_id);
+    return null;
   }
+}
+
+/**
+ * Creates the volume: from the user's newest snapshot in the region within its retention if there is one,
+ * else empty (saying so when the user had data before).
+ */
+async function createVolume(
+  ctx: ReconcileContext,
+  appName: string,
+  options: { region: string; sizeGb: number; policy: VolumeDataPolicy },
+): Promise<Volume> {
+  const { region, sizeGb, policy } = options;
+  const request = { name: VOLUME_NAME, region, size_gb: sizeGb, ...policyFields(policy) };
+  const source = await restoreSource(ctx, region);
+  const restored = source ? await restoreVolume(ctx, appName, request, source) : null;
+  if (restored) return restored;
+  const { volume, recoveredAfter } = await sendCreate(ctx, appName, request);
+  ctx.events.push({
+    event_type: "volume_created",
+    status: "ok",
+    metadata: {
+      app_name: appName,
+      volume_id: volume.id,
+      region,
+      size_gb: volume.size_gb,
+      ...(recoveredAfter ? { recovered_after: recoveredAfter } : {}),
+    },
+  });
+  if (source || await ctx.repo.snapshots.any(ctx.row.user_id)) {
+    ctx.events.push({
+      event_type: "volume_restore_unavailable",
+      status: "warning",
+      error_details: source
+        ? `snapshot ${source.snapshot_id} is gone from Fly: the new volume starts empty`
+        : `no snapshot of the user's earlier volume in ${region} is within its retention: the new volume ` +
+          `starts empty`,
+      metadata: { app_name: appName, volume_id: volume.id, region },
+    });
+  }
+  return volume;
+}
+
+/** Sets the plan's data policy on the volume where it differs (`volume_updated`). */
+async function fitPolicy(
+  ctx: ReconcileContext,
+  appName: string,
+  volume: Volume,
+  policy: VolumeDataPolicy,
+): Promise<Volume> {
+  const wanted = policyFields(policy);
+  const differs = (wanted.snapshot_retention !== undefined &&
+    wanted.snapshot_retention !== volume.snapshot_retention) ||
+    (wanted.auto_backup_enabled !== undefined && wanted.auto_backup_enabled !== volume.auto_backup_enabled);
+  if (!differs) return volume;
+  const updated = await ctx.fly.volumes.update(appName, volume.id, wanted);
+  ctx.events.push({
+    event_type: "volume_updated",
+    status: "ok",
+    metadata: {
+      app_name: appName,
+      volume_id: volume.id,
+      from: {
+        snapshot_retention: volume.snapshot_retention,
+        auto_backup_enabled: volume.auto_backup_enabled,
+      },
+      to: wanted,
+    },
+  });
+  return updated;
 }
 
 /** Grows `volume` to `sizeGb`, or refuses to shrink it. */
@@ -164,8 +288,12 @@ async function fitSize(
   return extended;
 }
 
-/** Deletes a volume of ours that no machine uses (a 404 means it is gone already). */
+/**
+ * Deletes a volume of ours that no machine uses, once its final snapshot is created (a 404 means it is gone
+ * already).
+ */
 async function deleteVolume(ctx: ReconcileContext, appName: string, volume: Volume, reason: string) {
+  const snapshot = await ensureFinalSnapshot(ctx, appName, volume);
   try {
     await ctx.fly.volumes.delete(appName, volume.id);
   } catch (error) {
@@ -174,7 +302,13 @@ async function deleteVolume(ctx: ReconcileContext, appName: string, volume: Volu
   ctx.events.push({
     event_type: "volume_deleted",
     status: "info",
-    metadata: { app_name: appName, volume_id: volume.id, region: volume.region, reason },
+    metadata: {
+      app_name: appName,
+      volume_id: volume.id,
+      region: volume.region,
+      reason,
+      final_snapshot_id: snapshot.snapshot_id,
+    },
   });
 }
 
@@ -194,9 +328,33 @@ export async function ensureVolume(
   const wanted = planVolume(options.plan);
   if (!wanted) return null;
   const { appName, plan } = options;
-  const volumes = await ourVolumes(ctx, appName);
+  const policy = await ctx.repo.snapshots.dataPolicy(plan.tier);
+  const listed = await ourVolumes(ctx, appName);
+  const tools: VolumeMoveTools = {
+    restore: async (snapshotId, sizeGb) =>
+      (await sendCreate(ctx, appName, {
+        name: VOLUME_NAME,
+        region: plan.region,
+        size_gb: sizeGb,
+        snapshot_id: snapshotId,
+        ...policyFields(policy),
+      })).volume,
+    remove: (volume, reason) => deleteVolume(ctx, appName, volume, reason),
+  };
+  const moves = await applyVolumeMoves(
+    ctx,
+    { appName, region: plan.region, sizeGb: wanted.sizeGb, volumes: listed },
+    tools,
+  );
+  // Volumes a restore keeps are neither the user's nor extras.
+  let volumes = listed.filter((volume) => !moves.kept.has(volume.id));
   const recordedId = typeof ctx.row.volume_id === "string" ? ctx.row.volume_id : null;
-  const keeper = keeperOf(volumes, recordedId);
+  let keeper = moves.target ?? keeperOf(volumes, recordedId);
+  if (keeper?.host_status === "unreachable") {
+    const dead = keeper;
+    keeper = await recoverLostHost(ctx, { appName, sizeGb: wanted.sizeGb, volume: dead }, tools);
+    volumes = volumes.filter((volume) => volume.id !== dead.id);
+  }
   if (keeper && keeper.region !== plan.region && !options.allowRegionChange) {
     throw new PermanentReconcileError(
       `volume ${keeper.id} is in region ${keeper.region} and the plan wants ${plan.region}: the data would ` +
@@ -207,8 +365,8 @@ export async function ensureVolume(
     ? keeper
     : keeperOf(volumes.filter((volume) => volume.region === plan.region), recordedId);
   const volume = inRegion
-    ? await fitSize(ctx, appName, inRegion, wanted.sizeGb)
-    : await createVolume(ctx, appName, plan.region, wanted.sizeGb);
+    ? await fitPolicy(ctx, appName, await fitSize(ctx, appName, inRegion, wanted.sizeGb), policy)
+    : await createVolume(ctx, appName, { region: plan.region, sizeGb: wanted.sizeGb, policy });
   for (const extra of volumes.filter((v) => v.id !== volume.id && !v.attached_machine_id)) {
     await deleteVolume(ctx, appName, extra, extra.region === plan.region ? "duplicate" : "region_changed");
   }

@@ -49,7 +49,14 @@ export type {
 } from "./schemas/secrets.ts";
 export type { Lease } from "./schemas/leases.ts";
 export type { VolumesResource } from "./resources/volumes.ts";
-export type { CreateVolumeRequest, ExtendVolumeResponse, MachineMount, Volume } from "./schemas/volumes.ts";
+export type {
+  CreateVolumeRequest,
+  ExtendVolumeResponse,
+  MachineMount,
+  UpdateVolumeRequest,
+  Volume,
+  VolumeSnapshot,
+} from "./schemas/volumes.ts";
 export type {
   CheckStatus,
   CreateMachineRequest,

@@ -1,5 +1,6 @@
 /**
- * Volumes of an app: list, create, get, extend, delete.
+ * Volumes of an app: list, create (empty, from a snapshot, forked), get, update, extend, delete, and their
+ * snapshots: list, create.
  *
  * @module
  */
@@ -7,9 +8,12 @@ import {
   type CreateVolumeRequest,
   type ExtendVolumeResponse,
   ExtendVolumeResponseSchema,
+  type UpdateVolumeRequest,
   type Volume,
   VolumeListSchema,
   VolumeSchema,
+  type VolumeSnapshot,
+  VolumeSnapshotListSchema,
 } from "../schemas/volumes.ts";
 import type { FlyTransport } from "../transport.ts";
 import { apiPath, type CallOptions } from "./paths.ts";
@@ -65,6 +69,57 @@ export class VolumesResource {
       rateIdentifier: appName,
       idempotent: true,
       schema: VolumeSchema,
+      signal: options.signal,
+    });
+  }
+
+  /** Changes a volume's snapshot retention (applies to snapshots taken from now on) and auto-backup. */
+  update(
+    appName: string,
+    volumeId: string,
+    request: UpdateVolumeRequest,
+    options: CallOptions = {},
+  ): Promise<Volume> {
+    return this.#transport.send({
+      operation: "Volumes_update",
+      method: "PUT",
+      path: apiPath("apps", appName, "volumes", volumeId),
+      rateIdentifier: appName,
+      idempotent: true,
+      body: request,
+      schema: VolumeSchema,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * The volume's snapshots (daily and on demand, `creating` or `created`), also of a deleted volume until
+   * their retention ends. There is no call for one snapshot by id: list and look for it.
+   */
+  listSnapshots(appName: string, volumeId: string, options: CallOptions = {}): Promise<VolumeSnapshot[]> {
+    return this.#transport.send({
+      operation: "Volumes_list_snapshots",
+      method: "GET",
+      path: apiPath("apps", appName, "volumes", volumeId, "snapshots"),
+      rateIdentifier: appName,
+      idempotent: true,
+      schema: VolumeSnapshotListSchema,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Starts an on-demand snapshot. The answer has no body: the snapshot shows in {@link listSnapshots},
+   * `creating` until it is taken. Not retried after an ambiguous failure (a retry would take a second one):
+   * list and look for a snapshot newer than the request first.
+   */
+  createSnapshot(appName: string, volumeId: string, options: CallOptions = {}): Promise<void> {
+    return this.#transport.send({
+      operation: "createVolumeSnapshot",
+      method: "POST",
+      path: apiPath("apps", appName, "volumes", volumeId, "snapshots"),
+      rateIdentifier: appName,
+      idempotent: false,
       signal: options.signal,
     });
   }

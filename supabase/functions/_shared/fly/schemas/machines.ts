@@ -109,6 +109,8 @@ export const MachineSchema = z.looseObject({
   created_at: z.string().optional(),
   updated_at: z.string().optional(),
   nonce: z.string().optional(),
+  /** `ok`, `unknown` or `unreachable` (the host is dead: the machine cannot start there). */
+  host_status: z.string().optional(),
 }).transform((machine, context) => {
   const version = machine.version ?? machine.instance_id;
   if (version === undefined) {

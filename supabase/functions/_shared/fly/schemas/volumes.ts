@@ -38,6 +38,34 @@ export const ExtendVolumeResponseSchema = z.looseObject({
 /** Result of extending a volume: the volume and whether its machine must restart to see the new size. */
 export type ExtendVolumeResponse = z.infer<typeof ExtendVolumeResponseSchema>;
 
+/**
+ * One `VolumeSnapshot`: `status` is `creating` until it is taken, then `created`; `size` in bytes;
+ * `volume_size` the size in GB of the volume it was taken from (a restore needs at least that much).
+ */
+export const VolumeSnapshotSchema = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  size: z.number().int().optional(),
+  digest: z.string().optional(),
+  created_at: z.string(),
+  retention_days: z.number().int().optional(),
+  volume_size: z.number().int().optional(),
+});
+
+/** A point-in-time copy of a volume, kept `retention_days` days (also after the volume is deleted). */
+export type VolumeSnapshot = z.infer<typeof VolumeSnapshotSchema>;
+
+/** `200` body of `GET /v1/apps/{app}/volumes/{id}/snapshots`. */
+export const VolumeSnapshotListSchema = z.array(VolumeSnapshotSchema);
+
+/** `UpdateVolumeRequest`, the body of `PUT /v1/apps/{app}/volumes/{id}`. */
+export interface UpdateVolumeRequest {
+  /** Days snapshots taken from now on are kept (1..60); existing ones keep theirs. */
+  snapshot_retention?: number;
+  /** Daily automatic snapshots. */
+  auto_backup_enabled?: boolean;
+}
+
 /** `CreateVolumeRequest`, the body of `POST /v1/apps/{app}/volumes` (the fields this system uses). */
 export interface CreateVolumeRequest {
   /** Volume name: lowercase letters, digits and underscores, at most 30 characters. Not unique on Fly. */
@@ -54,6 +82,13 @@ export interface CreateVolumeRequest {
   snapshot_retention?: number;
   /** Scheduled snapshots (Fly's default true). */
   auto_backup_enabled?: boolean;
+  /**
+   * Restore: the new volume starts with this snapshot's data (same region; `size_gb` at least the
+   * snapshot's `volume_size`, else 400).
+   */
+  snapshot_id?: string;
+  /** Fork: the new volume starts with a copy of this volume of the app (`size_gb` at least its size). */
+  source_volume_id?: string;
 }
 
 /** One `fly.MachineMount` of `MachineConfig.mounts`: the volume id and where it appears in the machine. */

@@ -1,0 +1,96 @@
+/**
+ * Control routes for volume data, hosts, snapshots and the emulated clock (no token, like control.ts):
+ *
+ * - `PUT /_emulator/volumes/{id}/data` `{data}`: the content fingerprint a machine "wrote" to the volume;
+ *   snapshots copy it and volumes restored from them carry it. `GET` reads it.
+ * - `PUT /_emulator/hosts/{host}` `{status: "ok" | "unreachable"}`: a dead host's volumes report
+ *   `host_status: unreachable` and cannot be snapshotted or forked; the machines mounting them stop, report
+ *   `unreachable` and fail to start (412); a new machine cannot mount them (412 insufficient resources).
+ *   The host of each volume is in `GET /_emulator/state`.
+ * - `PUT /_emulator/snapshots` `{hold}`: while held, new on-demand snapshots stay `creating`; releasing
+ *   completes them.
+ * - `POST /_emulator/clock` `{advance_ms}`: moves the snapshots' clock forward (daily automatic snapshots are
+ *   taken, expired ones dropped); answers `{now}`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Hono } from "hono";
+import type { EmulatorCore } from "../core.ts";
+import { notFound } from "../http_error.ts";
+import type { EmulatorEnv } from "../operation.ts";
+import type { HostStatus, VolumeRecord } from "../records.ts";
+import { readBody } from "../request.ts";
+import { advanceClock, emulatedNow, holdSnapshots } from "../snapshots.ts";
+
+/** The live volume with this id, in any app. */
+function volumeById(core: EmulatorCore, volumeId: string): VolumeRecord {
+  for (const app of core.store.apps.values()) {
+    const volume = app.volumes.get(volumeId);
+    if (volume) return volume;
+  }
+  throw notFound("volume");
+}
+
+/** Sets a volume's content fingerprint (null: empty). */
+export function writeVolumeData(core: EmulatorCore, volumeId: string, data: string | null): void {
+  volumeById(core, volumeId).data = data;
+}
+
+/** Reads a volume's content fingerprint. */
+export function readVolumeData(core: EmulatorCore, volumeId: string): string | null {
+  return volumeById(core, volumeId).data;
+}
+
+/**
+ * Marks a host dead (`unreachable`) or alive again. A dying host's running machines stop at once; they stay
+ * unable to start until it is back.
+ */
+export function setHostStatus(core: EmulatorCore, host: string, status: HostStatus): void {
+  for (const app of core.store.apps.values()) {
+    const volumes = new Set(
+      [...app.volumes.values()].filter((volume) => volume.host === host).map((volume) => volume.id),
+    );
+    for (const volume of app.volumes.values()) if (volume.host === host) volume.hostStatus = status;
+    for (const machine of app.machines.values()) {
+      const mounts = Array.isArray(machine.config.mounts)
+        ? machine.config.mounts as { volume?: string }[]
+        : [];
+      if (machine.state === "destroyed" || !mounts.some((mount) => volumes.has(mount.volume ?? ""))) continue;
+      machine.hostStatus = status;
+      if (status === "unreachable" && machine.state !== "stopped") {
+        core.lifecycle.cancel(machine);
+        machine.launching = false;
+        core.lifecycle.setState(app, machine, "stopped");
+      }
+    }
+  }
+}
+
+/** Registers the routes. */
+export function registerVolumeControlRoutes(app: Hono<EmulatorEnv>, core: EmulatorCore): void {
+  app.put("/_emulator/volumes/:volume_id/data", async (c) => {
+    const { data } = await readBody(c, z.object({ data: z.string().max(4096).nullable() }));
+    writeVolumeData(core, c.req.param("volume_id"), data);
+    return c.json({ ok: true });
+  });
+  app.get(
+    "/_emulator/volumes/:volume_id/data",
+    (c) => c.json({ data: readVolumeData(core, c.req.param("volume_id")) }),
+  );
+  app.put("/_emulator/hosts/:host", async (c) => {
+    const { status } = await readBody(c, z.object({ status: z.enum(["ok", "unreachable"]) }));
+    setHostStatus(core, c.req.param("host"), status);
+    return c.json({ ok: true });
+  });
+  app.put("/_emulator/snapshots", async (c) => {
+    const { hold } = await readBody(c, z.object({ hold: z.boolean() }));
+    holdSnapshots(core, hold);
+    return c.json({ hold });
+  });
+  app.post("/_emulator/clock", async (c) => {
+    const { advance_ms } = await readBody(c, z.object({ advance_ms: z.number().int().positive() }));
+    advanceClock(core.store, advance_ms);
+    return c.json({ now: new Date(emulatedNow(core.store)).toISOString() });
+  });
+}
