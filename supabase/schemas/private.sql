@@ -1080,14 +1080,14 @@ CREATE FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OU
     AS $_$
 begin
   select btrim(max(s.decrypted_secret) filter (where s.name = 'project_url')),
-         max(s.decrypted_secret) filter (where s.name = 'fly_provisioner_secret')
+         max(s.decrypted_secret) filter (where s.name = 'fly_kick_secret')
   into base_url, secret
   from vault.decrypted_secrets s
-  where s.name in ('project_url', 'fly_provisioner_secret');
+  where s.name in ('project_url', 'fly_kick_secret');
   if base_url is null or base_url = '' then
     problem := 'vault secret project_url is missing';
   elsif secret is null or secret = '' then
-    problem := 'vault secret fly_provisioner_secret is missing';
+    problem := 'vault secret fly_kick_secret is missing';
   elsif base_url !~* '^https?://[^/\s?#]+[^\s]*$' then
     problem := 'vault secret project_url is not an http(s) URL';
   end if;
@@ -1101,7 +1101,7 @@ ALTER FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT
 -- Name: FUNCTION function_endpoint(OUT base_url text, OUT secret text, OUT problem text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_provisioner_secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
+COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_kick_secret: the kick secret, never the admin secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
 
 --
 -- Name: get_desired_spec(uuid); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1288,10 +1288,10 @@ ALTER FUNCTION private.on_user_tier_change() OWNER TO postgres;
 COMMENT ON FUNCTION private.on_user_tier_change() IS 'Trigger on user_subscriptions (after insert or delete; after update of tier when it really changed), in the writer''s transaction: the first 64 changes of a transaction append (user_id, queued_at) to private.tier_outbox each, the 65th appends one bulk marker (user_id null) and sets the transaction-local count fly_apps.tier_changes_queued to ''bulk'': later changes append nothing (the marker stands for them).';
 
 --
--- Name: ops_doctor_report(); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: ops_doctor_report(text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.ops_doctor_report() RETURNS jsonb
+CREATE FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -1307,11 +1307,16 @@ begin
       select jsonb_build_object('available', true,
         'project_url', exists(select 1 from vault.decrypted_secrets
                               where name = 'project_url' and coalesce(btrim(decrypted_secret), '') <> ''),
-        'fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
-                              where name = 'fly_provisioner_secret' and coalesce(decrypted_secret, '') <> ''),
+        'fly_kick_secret', exists(select 1 from vault.decrypted_secrets
+                              where name = 'fly_kick_secret' and coalesce(decrypted_secret, '') <> ''),
+        'legacy_fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
+                              where name = 'fly_provisioner_secret'),
+        'admin_secret_in_vault', $1 is not null and exists(select 1 from vault.decrypted_secrets
+                              where encode(sha256(convert_to(coalesce(decrypted_secret, ''), 'UTF8')), 'hex')
+                                    = lower($1)),
         'project_url_is_http', coalesce((select btrim(decrypted_secret) ~* '^https?://[^/\s?#]+'
                               from vault.decrypted_secrets where name = 'project_url' limit 1), false))
-    $q$ into v_vault;
+    $q$ into v_vault using p_admin_secret_sha256;
   end if;
 
   if to_regclass('cron.job') is null then
@@ -1353,13 +1358,13 @@ begin
 end
 $_$;
 
-ALTER FUNCTION private.ops_doctor_report() OWNER TO postgres;
+ALTER FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) OWNER TO postgres;
 
 --
--- Name: FUNCTION ops_doctor_report(); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.ops_doctor_report() IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
+COMMENT ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist (fly_kick_secret; a legacy fly_provisioner_secret; whether any equals the admin secret whose SHA-256 hex is p_admin_secret_sha256), the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
 
 --
 -- Name: pin_fly_rollout_digest(uuid, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1428,7 +1433,7 @@ ALTER FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout
 -- Name: FUNCTION post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_provisioner_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
+COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_kick_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
 
 --
 -- Name: record_fleet_states(jsonb); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1797,6 +1802,26 @@ ALTER FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) OWNE
 COMMENT ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) IS 'Releases the driver lease of a rollout if p_owner holds it.';
 
 --
+-- Name: release_sweep_lease(text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.release_sweep_lease(p_owner text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with gone as (delete from private.sweep_lease where owner = p_owner returning 1)
+  select exists (select 1 from gone);
+$$;
+
+ALTER FUNCTION private.release_sweep_lease(p_owner text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION release_sweep_lease(p_owner text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.release_sweep_lease(p_owner text) IS 'Gives the sweep lease back if p_owner holds it; returns whether it did.';
+
+--
 -- Name: release_user_fly_app(uuid, text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -1936,6 +1961,44 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 --
 
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
+
+--
+-- Name: revoke_replaced_user_credential(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.revoke_replaced_user_credential() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_deprovisioned boolean := new.status in ('suspended', 'deleted') and old.status is distinct from new.status;
+begin
+  if old.credential_jti is null then
+    return new;
+  end if;
+  if v_deprovisioned and new.credential_jti is not distinct from old.credential_jti then
+    -- The app is going away: its credential goes with it (a re-upgrade mints a new one: the expiry is gone).
+    new.credential_jti := null;
+    new.credential_expires_at := null;
+    new.credential_key_id := null;
+  end if;
+  if new.credential_jti is distinct from old.credential_jti then
+    insert into private.revoked_user_credentials (jti, user_id, expires_at)
+    values (old.credential_jti, old.user_id, coalesce(old.credential_expires_at, now() + interval '1 year'))
+    on conflict (jti) do nothing;
+    delete from private.revoked_user_credentials where expires_at < now() - interval '1 day';
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.revoke_replaced_user_credential() OWNER TO postgres;
+
+--
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.revoke_replaced_user_credential() IS 'Trigger: when a row''s credential_jti is replaced or the app is deprovisioned (status becomes suspended or deleted), the previous jti goes on private.revoked_user_credentials (and expired entries are pruned).';
 
 --
 -- Name: set_plan_idle_action(text, text, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2146,6 +2209,40 @@ ALTER FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double preci
 COMMENT ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) IS 'Takes p_tokens from the shared token bucket p_bucket (refilled at p_rate_per_s up to p_burst; a new bucket is full) and returns the milliseconds the caller must wait before using them (0: at once). The tokens are reserved either way, so callers that each wait the returned time never exceed rate * t + burst in any window t, across connections. Atomic (one statement, the bucket row locked).';
 
 --
+-- Name: take_sweep_lease(text, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) RETURNS TABLE(taken boolean, held_by text, held_since timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_owner is null or p_owner = '' or p_seconds is null or p_seconds < 1 then
+    raise exception 'take_sweep_lease: an owner and a positive number of seconds are required'
+      using errcode = '22023';
+  end if;
+  return query
+    insert into private.sweep_lease as l (singleton, owner, acquired_at, expires_at)
+    values (true, p_owner, now(), now() + make_interval(secs => p_seconds))
+    on conflict (singleton) do update
+      set owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+      where l.expires_at < now()
+    returning true, l.owner, l.acquired_at;
+  if not found then
+    return query select false, l.owner, l.acquired_at from private.sweep_lease l;
+  end if;
+end
+$$;
+
+ALTER FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) IS 'Takes the sweep lease for p_owner for p_seconds when it is free or expired: (taken true, held_by, held_since); else (taken false) with the running sweep''s owner and start.';
+
+--
 -- Name: tier_has_app(text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2338,7 +2435,7 @@ CREATE FUNCTION private.user_fly_app_patch_columns() RETURNS text[]
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
   ]::text[]
 $$;
 
@@ -2478,6 +2575,45 @@ ALTER TABLE private.machine_last_observations OWNER TO postgres;
 COMMENT ON TABLE private.machine_last_observations IS 'Last observed state per machine: where private.record_machine_observations resumes.';
 
 --
+-- Name: revoked_user_credentials; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.revoked_user_credentials (
+    jti text NOT NULL,
+    user_id uuid NOT NULL,
+    revoked_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE private.revoked_user_credentials OWNER TO postgres;
+
+--
+-- Name: TABLE revoked_user_credentials; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.revoked_user_credentials IS 'Denylist of revoked user app credentials by jti, until they would have expired (pruned afterwards).';
+
+--
+-- Name: sweep_lease; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.sweep_lease (
+    singleton boolean DEFAULT true NOT NULL,
+    owner text NOT NULL,
+    acquired_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT sweep_lease_singleton_check CHECK (singleton)
+);
+
+ALTER TABLE private.sweep_lease OWNER TO postgres;
+
+--
+-- Name: TABLE sweep_lease; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.sweep_lease IS 'The running sweep''s lease (at most one row): its owner (one attempt of check-fly-apps-health), since when, and until when it holds without being given back (the sweep budget plus a margin, so a crashed sweep frees it).';
+
+--
 -- Name: tier_outbox; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -2543,11 +2679,31 @@ ALTER TABLE ONLY private.machine_last_observations
     ADD CONSTRAINT machine_last_observations_pkey PRIMARY KEY (machine_id);
 
 --
+-- Name: revoked_user_credentials revoked_user_credentials_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.revoked_user_credentials
+    ADD CONSTRAINT revoked_user_credentials_pkey PRIMARY KEY (jti);
+
+--
+-- Name: sweep_lease sweep_lease_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.sweep_lease
+    ADD CONSTRAINT sweep_lease_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: user_fly_apps_archive user_fly_apps_archive_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
 ALTER TABLE ONLY private.user_fly_apps_archive
     ADD CONSTRAINT user_fly_apps_archive_pkey PRIMARY KEY (id);
+
+--
+-- Name: revoked_user_credentials_expires_at_idx; Type: INDEX; Schema: private; Owner: postgres
+--
+
+CREATE INDEX revoked_user_credentials_expires_at_idx ON private.revoked_user_credentials USING btree (expires_at);
 
 --
 -- Name: fly_rate_buckets; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2560,6 +2716,18 @@ ALTER TABLE private.fly_rate_buckets ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.machine_last_observations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: revoked_user_credentials; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.revoked_user_credentials ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sweep_lease; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.sweep_lease ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: tier_outbox; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2772,10 +2940,10 @@ REVOKE ALL ON FUNCTION private.make_expired_kept_volumes_due() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.on_user_tier_change() FROM PUBLIC;
 
 --
--- Name: FUNCTION ops_doctor_report(); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.ops_doctor_report() FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION pin_fly_rollout_digest(p_rollout_id uuid, p_digest text, p_pinned_image text); Type: ACL; Schema: private; Owner: postgres
@@ -2844,6 +3012,12 @@ REVOKE ALL ON FUNCTION private.reject_fly_rollout_event_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION release_sweep_lease(p_owner text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.release_sweep_lease(p_owner text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION release_user_fly_app(p_app_id uuid, p_owner text); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -2866,6 +3040,12 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 --
 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.revoke_replaced_user_credential() FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
@@ -2896,6 +3076,12 @@ REVOKE ALL ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) FRO
 --
 
 REVOKE ALL ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION tier_has_app(p_tier text); Type: ACL; Schema: private; Owner: postgres

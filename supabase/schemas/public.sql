@@ -66,6 +66,7 @@ CREATE TABLE public.fly_rollouts (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    wake boolean DEFAULT false NOT NULL,
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
     CONSTRAINT fly_rollouts_check CHECK (((pinned_image IS NULL) OR ((image_digest IS NOT NULL) AND (pinned_image ~~ ('%@'::text || image_digest))))),
@@ -103,6 +104,12 @@ COMMENT ON COLUMN public.fly_rollouts.updated IS 'Targets the target spec was ap
 --
 
 COMMENT ON COLUMN public.fly_rollouts.image_digest IS 'Digest Fly reported for the first successful update; every later machine gets image@digest.';
+
+--
+-- Name: COLUMN fly_rollouts.wake; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.wake IS 'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay down and count as applied (idle).';
 
 --
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
@@ -152,11 +159,12 @@ CREATE TABLE public.user_fly_apps (
     desired_tier text,
     lease_released_at timestamp with time zone,
     lease_released_by text,
+    credential_jti text,
     CONSTRAINT user_fly_apps_cpu_kind_check CHECK (((cpu_kind IS NULL) OR (cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text])))),
     CONSTRAINT user_fly_apps_desired_state_check CHECK ((desired_state = ANY (ARRAY['present'::text, 'absent'::text]))),
     CONSTRAINT user_fly_apps_drift_is_object CHECK ((jsonb_typeof(drift) = 'object'::text)),
     CONSTRAINT user_fly_apps_generations_check CHECK (((desired_generation >= 0) AND (observed_generation >= 0) AND (retry_count >= 0))),
-    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text]))),
+    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text, 'idle'::text]))),
     CONSTRAINT user_fly_apps_hold_check CHECK (((held_at IS NOT NULL) OR ((held_by IS NULL) AND (hold_reason IS NULL)))),
     CONSTRAINT user_fly_apps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'held'::text, 'suspended'::text, 'failed'::text, 'error'::text, 'deprovisioning'::text, 'deleted'::text])))
 );
@@ -284,6 +292,12 @@ COMMENT ON COLUMN public.user_fly_apps.lease_released_at IS 'When the last lease
 COMMENT ON COLUMN public.user_fly_apps.lease_released_by IS 'The lease owner that let go at lease_released_at (a function invocation, the sweep or an ops call).';
 
 --
+-- Name: COLUMN user_fly_apps.credential_jti; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.credential_jti IS 'The jti of the app''s current credential (never the token). Replacing or clearing it, or deprovisioning the app, puts the previous jti on private.revoked_user_credentials.';
+
+--
 -- Name: get_user_fly_app_status(uuid); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -325,8 +339,8 @@ CREATE FUNCTION public.get_user_fly_app_status(p_user_id uuid) RETURNS jsonb
     'recent_events', coalesce((
       select jsonb_agg(jsonb_build_object('event_type', e.event_type, 'status', e.status,
                                           'created_at', e.created_at) order by e.seq desc)
-      from (select * from public.user_fly_app_events e2 where e2.user_id = p_user_id
-            order by e2.seq desc limit 10) e), '[]'::jsonb)
+      from (select e2.event_type, e2.status, e2.created_at, e2.seq from public.user_fly_app_events e2
+            where e2.user_id = p_user_id order by e2.seq desc limit 10) e), '[]'::jsonb)
   ) end
   from (select p_user_id as uid) u
   left join public.user_subscriptions s on s.user_id = u.uid
@@ -340,7 +354,28 @@ ALTER FUNCTION public.get_user_fly_app_status(p_user_id uuid) OWNER TO postgres;
 -- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS.';
+COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS and the column grants (no operator notes, lease owners or event metadata).';
+
+--
+-- Name: user_credential_revoked(); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.user_credential_revoked() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select exists (
+    select 1 from private.revoked_user_credentials r where r.jti = (select auth.jwt() ->> 'jti')
+  );
+$$;
+
+ALTER FUNCTION public.user_credential_revoked() OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.user_credential_revoked() IS 'Whether the caller''s JWT is a revoked user app credential (its jti is on the denylist). For RLS policies: ... and not (select public.user_credential_revoked()). One primary-key probe per statement.';
 
 --
 -- Name: fly_plans; Type: TABLE; Schema: public; Owner: postgres
@@ -361,13 +396,16 @@ CREATE TABLE public.fly_plans (
     volume_size_gb integer,
     volume_mount_path text,
     deprovision_grace_seconds integer,
+    idle_action text DEFAULT 'off'::text NOT NULL,
     volume_snapshot_retention_days integer,
     volume_auto_backup boolean,
     CONSTRAINT fly_plans_cpu_kind_check CHECK ((cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text]))),
     CONSTRAINT fly_plans_cpus_check CHECK ((cpus > 0)),
     CONSTRAINT fly_plans_dedicated_needs_size CHECK (((NOT dedicated_app) OR ((region IS NOT NULL) AND (cpu_kind IS NOT NULL) AND (cpus IS NOT NULL) AND (memory_mb IS NOT NULL)))),
     CONSTRAINT fly_plans_grace_check CHECK (((deprovision_grace_seconds IS NULL) OR (deprovision_grace_seconds >= 0))),
+    CONSTRAINT fly_plans_idle_action_check CHECK ((idle_action = ANY (ARRAY['off'::text, 'stop'::text, 'suspend'::text]))),
     CONSTRAINT fly_plans_memory_mb_check CHECK ((memory_mb >= 256)),
+    CONSTRAINT fly_plans_suspend_limits_check CHECK (((idle_action <> 'suspend'::text) OR (memory_mb IS NULL) OR (memory_mb <= 2048))),
     CONSTRAINT fly_plans_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text]))),
     CONSTRAINT fly_plans_volume_complete_check CHECK (((volume_size_gb IS NULL) = (volume_mount_path IS NULL))),
     CONSTRAINT fly_plans_volume_mount_path_check CHECK (((volume_mount_path IS NULL) OR ((volume_mount_path ~ '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$'::text) AND (volume_mount_path !~ '//|(^|/)\.\.?(/|$)'::text)))),
@@ -400,6 +438,12 @@ COMMENT ON COLUMN public.fly_plans.volume_mount_path IS 'Absolute path where the
 --
 
 COMMENT ON COLUMN public.fly_plans.deprovision_grace_seconds IS 'Seconds an app is kept (machine stopped, volume kept) when a user moves to this tier before it is deleted; null: the DEPROVISION_GRACE_SECONDS default. An upgrade within the grace starts the same machine again.';
+
+--
+-- Name: COLUMN fly_plans.idle_action; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.idle_action IS 'What Fly''s proxy does with the tier''s machine when no request comes in: off (keeps it running, the default), stop or suspend (at most 2048 MB of memory); the next request starts or resumes it. A stopped or suspended machine costs its storage only.';
 
 --
 -- Name: COLUMN fly_plans.volume_snapshot_retention_days; Type: COMMENT; Schema: public; Owner: postgres
@@ -957,6 +1001,12 @@ CREATE TRIGGER user_fly_apps_cost_estimate BEFORE INSERT OR UPDATE OF monthly_co
 CREATE TRIGGER user_fly_apps_lease_released BEFORE UPDATE OF lease_owner ON public.user_fly_apps FOR EACH ROW WHEN (((old.lease_owner IS NOT NULL) AND (old.lease_owner IS DISTINCT FROM new.lease_owner))) EXECUTE FUNCTION private.stamp_lease_release();
 
 --
+-- Name: user_fly_apps user_fly_apps_revoke_replaced_credential; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_apps_revoke_replaced_credential BEFORE UPDATE OF credential_jti, status ON public.user_fly_apps FOR EACH ROW EXECUTE FUNCTION private.revoke_replaced_user_credential();
+
+--
 -- Name: fly_rollout_events fly_rollout_events_rollout_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -1113,7 +1163,204 @@ GRANT ALL ON TABLE public.fly_rollouts TO service_role;
 --
 
 GRANT ALL ON TABLE public.user_fly_apps TO service_role;
-GRANT SELECT ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.user_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(user_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.fly_app_name; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(fly_app_name) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(status) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.region; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(region) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.docker_image; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(docker_image) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.cpu_count; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(cpu_count) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.memory_mb; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(memory_mb) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.machine_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(machine_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.health_status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(health_status) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_health_check_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_health_check_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.error_message; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(error_message) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.retry_count; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(retry_count) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.deployed_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(deployed_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.deleted_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(deleted_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.monthly_cost_estimate_usd; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(monthly_cost_estimate_usd) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.updated_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(updated_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_state; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_state) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_generation; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_generation) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.observed_generation; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(observed_generation) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.next_attempt_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(next_attempt_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.image_digest; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(image_digest) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.cpu_kind; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(cpu_kind) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.drift; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(drift) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_machine_state; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_machine_state) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_observed_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_observed_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.held_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(held_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.in_sync; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(in_sync) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.delete_after; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(delete_after) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.volume_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(volume_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.credential_expires_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(credential_expires_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_tier; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_tier) ON TABLE public.user_fly_apps TO authenticated;
 
 --
 -- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: ACL; Schema: public; Owner: postgres
@@ -1122,6 +1369,14 @@ GRANT SELECT ON TABLE public.user_fly_apps TO authenticated;
 REVOKE ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.user_credential_revoked() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO service_role;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO authenticated;
 
 --
 -- Name: TABLE fly_plans; Type: ACL; Schema: public; Owner: postgres
@@ -1146,8 +1401,6 @@ GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.fly_rollout_events TO ser
 -- Name: SEQUENCE fly_rollout_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO anon;
-GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO service_role;
 
 --
@@ -1166,8 +1419,6 @@ GRANT ALL ON TABLE public.fly_sweep_runs TO service_role;
 -- Name: SEQUENCE fly_sweep_runs_id_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO service_role;
 
 --
@@ -1175,14 +1426,53 @@ GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO service_role;
 --
 
 GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.user_fly_app_events TO service_role;
-GRANT SELECT ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.fly_app_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(fly_app_id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.user_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(user_id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.event_type; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(event_type) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(status) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(seq) ON TABLE public.user_fly_app_events TO authenticated;
 
 --
 -- Name: SEQUENCE user_fly_app_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO anon;
-GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
 
 --
@@ -1202,8 +1492,6 @@ GRANT ALL ON TABLE public.user_fly_volume_moves TO service_role;
 -- Name: SEQUENCE user_fly_volume_moves_id_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO service_role;
 
 --
@@ -1216,8 +1504,6 @@ GRANT ALL ON TABLE public.user_fly_volume_snapshots TO service_role;
 -- Name: SEQUENCE user_fly_volume_snapshots_id_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO service_role;
 
 --
@@ -1231,8 +1517,6 @@ GRANT SELECT ON TABLE public.user_subscriptions TO authenticated;
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
 
 --
@@ -1248,8 +1532,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON S
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
 
 --
@@ -1265,8 +1547,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON F
 -- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 --
