@@ -66,6 +66,13 @@ CREATE TABLE public.fly_rollouts (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    stages integer[],
+    cohort text,
+    bake_s integer DEFAULT 0 NOT NULL,
+    baked_batch integer DEFAULT '-1'::integer NOT NULL,
+    bake_started_at timestamp with time zone,
+    skipped integer DEFAULT 0 NOT NULL,
+    CONSTRAINT fly_rollouts_bake_s_check CHECK ((bake_s >= 0)),
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
     CONSTRAINT fly_rollouts_check CHECK (((pinned_image IS NULL) OR ((image_digest IS NOT NULL) AND (pinned_image ~~ ('%@'::text || image_digest))))),
@@ -103,6 +110,36 @@ COMMENT ON COLUMN public.fly_rollouts.updated IS 'Targets the target spec was ap
 --
 
 COMMENT ON COLUMN public.fly_rollouts.image_digest IS 'Digest Fly reported for the first successful update; every later machine gets image@digest.';
+
+--
+-- Name: COLUMN fly_rollouts.stages; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.stages IS 'Percentages of the scope''s users, in order (the last is 100); null: one stage of every user.';
+
+--
+-- Name: COLUMN fly_rollouts.cohort; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.cohort IS 'The saved cohort (fly_rollout_cohorts) that went first.';
+
+--
+-- Name: COLUMN fly_rollouts.bake_s; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.bake_s IS 'After a batch passes its gates, how long its machines are watched before the next batch starts.';
+
+--
+-- Name: COLUMN fly_rollouts.baked_batch; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.baked_batch IS 'The last batch whose bake passed (-1: none).';
+
+--
+-- Name: COLUMN fly_rollouts.bake_started_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.bake_started_at IS 'When the bake of the batch after baked_batch began.';
 
 --
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
@@ -423,6 +460,27 @@ ALTER TABLE public.fly_prices OWNER TO postgres;
 COMMENT ON TABLE public.fly_prices IS 'Fly.io prices per 30 days of running (USD), editable by ops: one CPU of each kind with the memory it includes, additional memory per GB, a dedicated IPv4 address, a volume GB, a stopped machine''s root file system GB. Changing a price recomputes monthly_cost_estimate_usd of every plan and row.';
 
 --
+-- Name: fly_rollout_cohorts; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.fly_rollout_cohorts (
+    name text NOT NULL,
+    user_ids uuid[] NOT NULL,
+    created_by text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fly_rollout_cohorts_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text)),
+    CONSTRAINT fly_rollout_cohorts_user_ids_check CHECK (((cardinality(user_ids) >= 1) AND (cardinality(user_ids) <= 1000)))
+);
+
+ALTER TABLE public.fly_rollout_cohorts OWNER TO postgres;
+
+--
+-- Name: TABLE fly_rollout_cohorts; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.fly_rollout_cohorts IS 'Named sets of users a rollout can send first (before its first stage), saved by operators.';
+
+--
 -- Name: fly_rollout_events; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -473,8 +531,15 @@ CREATE TABLE public.fly_rollout_targets (
     image_digest text,
     error text,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    gate_started_at timestamp with time zone,
+    machine_state text,
+    failing_checks text[],
+    skip_reason text,
+    stage text,
+    bucket smallint,
     CONSTRAINT fly_rollout_targets_batch_check CHECK ((batch >= 0)),
-    CONSTRAINT fly_rollout_targets_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'updating'::text, 'healthy'::text, 'failed'::text, 'rolling_back'::text, 'rolled_back'::text, 'rollback_failed'::text])))
+    CONSTRAINT fly_rollout_targets_bucket_check CHECK (((bucket >= 0) AND (bucket <= 99))),
+    CONSTRAINT fly_rollout_targets_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'updating'::text, 'healthy'::text, 'failed'::text, 'skipped'::text, 'rolling_back'::text, 'rolled_back'::text, 'rollback_failed'::text])))
 );
 
 ALTER TABLE public.fly_rollout_targets OWNER TO postgres;
@@ -484,6 +549,42 @@ ALTER TABLE public.fly_rollout_targets OWNER TO postgres;
 --
 
 COMMENT ON TABLE public.fly_rollout_targets IS 'Per-user progress of a rollout: batch, state (pending | updating | healthy | failed | rolling_back | rolled_back | rollback_failed), attempts, the previous spec for rollback, the digest it got, last error.';
+
+--
+-- Name: COLUMN fly_rollout_targets.gate_started_at; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.gate_started_at IS 'When the target''s update (or rollback) was applied: its health gate ends health_timeout_s after this.';
+
+--
+-- Name: COLUMN fly_rollout_targets.machine_state; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.machine_state IS 'The machine state the driver''s last look at the gate saw.';
+
+--
+-- Name: COLUMN fly_rollout_targets.failing_checks; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.failing_checks IS 'The checks the driver''s last look saw critical or not reported yet.';
+
+--
+-- Name: COLUMN fly_rollout_targets.skip_reason; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.skip_reason IS 'skipped: why the target was left alone (not_provisioned, overridden); healthy: held (config applied to the stopped machine, no gate).';
+
+--
+-- Name: COLUMN fly_rollout_targets.stage; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.stage IS 'The part of the rollout the target belongs to: canary, users (named users or a cohort), or a stage percentage such as 10%.';
+
+--
+-- Name: COLUMN fly_rollout_targets.bucket; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollout_targets.bucket IS 'The user''s stable bucket (0-99, private.fly_rollout_bucket).';
 
 --
 -- Name: fly_sweep_runs; Type: TABLE; Schema: public; Owner: postgres
@@ -614,6 +715,13 @@ ALTER TABLE ONLY public.fly_plans
 
 ALTER TABLE ONLY public.fly_prices
     ADD CONSTRAINT fly_prices_pkey PRIMARY KEY (item);
+
+--
+-- Name: fly_rollout_cohorts fly_rollout_cohorts_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.fly_rollout_cohorts
+    ADD CONSTRAINT fly_rollout_cohorts_pkey PRIMARY KEY (name);
 
 --
 -- Name: fly_rollout_events fly_rollout_events_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
@@ -762,6 +870,12 @@ CREATE TRIGGER fly_prices_refresh_estimates AFTER INSERT OR DELETE OR UPDATE ON 
 CREATE TRIGGER fly_rollout_events_append_only BEFORE DELETE OR UPDATE ON public.fly_rollout_events FOR EACH ROW EXECUTE FUNCTION private.reject_fly_rollout_event_change();
 
 --
+-- Name: fly_rollouts fly_rollouts_free_lease; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_rollouts_free_lease BEFORE UPDATE OF state, direction ON public.fly_rollouts FOR EACH ROW WHEN (((old.direction IS DISTINCT FROM new.direction) OR ((new.state = 'aborted'::text) AND (old.state IS DISTINCT FROM new.state)))) EXECUTE FUNCTION private.free_fly_rollout_lease();
+
+--
 -- Name: fly_rollouts fly_rollouts_record_in_plans; Type: TRIGGER; Schema: public; Owner: postgres
 --
 
@@ -843,6 +957,12 @@ ALTER TABLE public.fly_plans ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.fly_prices ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: fly_rollout_cohorts; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.fly_rollout_cohorts ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: fly_rollout_events; Type: ROW SECURITY; Schema: public; Owner: postgres
@@ -964,6 +1084,12 @@ GRANT SELECT ON TABLE public.fly_plans TO authenticated;
 --
 
 GRANT ALL ON TABLE public.fly_prices TO service_role;
+
+--
+-- Name: TABLE fly_rollout_cohorts; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.fly_rollout_cohorts TO service_role;
 
 --
 -- Name: TABLE fly_rollout_events; Type: ACL; Schema: public; Owner: postgres

@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../_support/assert.ts";
 import { withEngine } from "../_support/engine_fixture.ts";
 import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { driveUntilSettled } from "./_fixture.ts";
 import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import type { EngineFixture } from "../_support/engine_fixture.ts";
 
@@ -48,9 +48,15 @@ Deno.test("rollout through the controller: held users get the image and stay sto
       "the canaries are the running users",
     );
 
-    await advanceRollouts(rolloutDeps(f.deps, rollouts), { owner: "driver", deadline: Date.now() + 60_000 });
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
     const done = (await rollouts.get(rollout.id))!;
     assertEquals([done.state, done.healthy, done.failed], ["completed", 4, 0], JSON.stringify(done));
+    const status = (await rollouts.status(rollout.id))!;
+    assertEquals(
+      status.targets.filter((t) => t.skip_reason === "held").map((t) => t.user_id).sort(),
+      [...held].sort(),
+      "status says which targets got the config without a gate",
+    );
     assert(done.image_digest?.startsWith("sha256:"), String(done.image_digest));
 
     for (const user of held) {
