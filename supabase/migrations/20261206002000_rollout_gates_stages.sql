@@ -676,6 +676,10 @@ as $$
     'versions', coalesce((
       select jsonb_agg(v order by v ->> 'tier', (v ->> 'machines')::integer desc) from (
         select jsonb_build_object('tier', s.tier, 'image', min(a.docker_image), 'digest', a.image_digest,
+                                  -- The image a rollout pinned to this digest (its tag names the version).
+                                  'rollout_image', (select r.target ->> 'image' from public.fly_rollouts r
+                                                    where r.image_digest = a.image_digest
+                                                    order by r.created_at desc limit 1),
                                   'machines', count(*),
                                   'running', count(*) filter (where a.last_machine_state = 'started')) as v
         from public.user_fly_apps a
@@ -689,8 +693,9 @@ as $$
       order by r.created_at desc limit 1))
 $$;
 comment on function private.fly_fleet_versions() is
-  'Machines per tier and image digest (with the image reference they were given and how many the last '
-  'observation saw started), and the active rollout''s target: {versions: [{tier, image, digest, machines, '
-  'running}], rollout: {id, state, tier, image, digest, direction} or null}.';
+  'Machines per tier and image digest (with the image reference they were given, the image of the rollout '
+  'that pinned the digest, and how many the last observation saw started), and the active rollout''s '
+  'target: {versions: [{tier, image, digest, rollout_image, machines, running}], rollout: {id, state, tier, '
+  'image, digest, direction} or null}.';
 
 revoke all on all functions in schema private from public, anon, authenticated, service_role;

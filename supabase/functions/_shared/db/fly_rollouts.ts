@@ -171,6 +171,7 @@ export const FleetVersionsSchema = z.object({
     tier: z.string(),
     image: z.string().nullable(),
     digest: z.string().nullable(),
+    rollout_image: z.string().nullable(),
     machines: z.number().int(),
     running: z.number().int(),
   })),
