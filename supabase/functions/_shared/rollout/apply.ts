@@ -53,7 +53,8 @@ function checksNotPassing(machine: Parameters<typeof healthGateVerdict>[0]): str
 
 /**
  * Looks at the machine's gate: once, or polling for up to `lookMs` (never past `deadline`). `healthy` when it
- * passes, `failed` when the machine failed, else `gate` with what it saw (the driver ends the gate).
+ * passes, `failed` when the machine failed, else `gate` with what it saw (the driver ends the gate); a look
+ * that failed (Fly unreachable) leaves the gate open.
  */
 export async function lookAtGate(
   deps: Pick<EngineDeps, "fly">,
@@ -61,7 +62,17 @@ export async function lookAtGate(
   look: { lookMs: number; deadline: number },
 ): Promise<TargetOutcome> {
   const once = async (): Promise<TargetOutcome> => {
-    const machine = await deps.fly.machines.get(target.appName, target.machineId);
+    let machine;
+    try {
+      machine = await deps.fly.machines.get(target.appName, target.machineId);
+    } catch (error) {
+      // A look that failed decides nothing: the gate stays open (and still ends at its time).
+      return {
+        outcome: "gate",
+        gateStartedAt: target.gateStartedAt,
+        error: `look failed: ${(error as Error).message}`,
+      };
+    }
     const imageDigest = machine.image_ref?.digest ?? null;
     const seen = { imageDigest, machineState: machine.state, failingChecks: checksNotPassing(machine) };
     switch (healthGateVerdict(machine)) {
