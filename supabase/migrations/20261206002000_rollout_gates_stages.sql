@@ -377,6 +377,13 @@ begin
     select sz.user_id, sz.stage, 0 from sized sz where sz.stage = 'canary'
   ) z
   where t.rollout_id = v_row.id and t.user_id = z.user_id;
+  if v_batch is null and v_stages is not null then
+    -- Whole stages: the batch size is the largest stage's, so a driver claims a stage at once.
+    update public.fly_rollouts r set batch_size = greatest(1, coalesce((
+      select max(b.n) from (select count(*)::integer as n from public.fly_rollout_targets t
+                            where t.rollout_id = v_row.id and t.batch > 0 group by t.batch) b), 1))
+    where r.id = v_row.id;
+  end if;
 
   perform private._append_fly_rollout_event(v_row.id, 'created', p_actor, null, 'pending', v_row.reason,
     jsonb_strip_nulls(jsonb_build_object('target', v_row.target, 'tier', v_tier, 'total', v_total,

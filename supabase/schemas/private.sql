@@ -824,6 +824,13 @@ begin
     select sz.user_id, sz.stage, 0 from sized sz where sz.stage = 'canary'
   ) z
   where t.rollout_id = v_row.id and t.user_id = z.user_id;
+  if v_batch is null and v_stages is not null then
+    -- Whole stages: the batch size is the largest stage's, so a driver claims a stage at once.
+    update public.fly_rollouts r set batch_size = greatest(1, coalesce((
+      select max(b.n) from (select count(*)::integer as n from public.fly_rollout_targets t
+                            where t.rollout_id = v_row.id and t.batch > 0 group by t.batch) b), 1))
+    where r.id = v_row.id;
+  end if;
 
   perform private._append_fly_rollout_event(v_row.id, 'created', p_actor, null, 'pending', v_row.reason,
     jsonb_strip_nulls(jsonb_build_object('target', v_row.target, 'tier', v_tier, 'total', v_total,
@@ -1029,6 +1036,10 @@ CREATE FUNCTION private.fly_fleet_versions() RETURNS jsonb
     'versions', coalesce((
       select jsonb_agg(v order by v ->> 'tier', (v ->> 'machines')::integer desc) from (
         select jsonb_build_object('tier', s.tier, 'image', min(a.docker_image), 'digest', a.image_digest,
+                                  -- The image a rollout pinned to this digest (its tag names the version).
+                                  'rollout_image', (select r.target ->> 'image' from public.fly_rollouts r
+                                                    where r.image_digest = a.image_digest
+                                                    order by r.created_at desc limit 1),
                                   'machines', count(*),
                                   'running', count(*) filter (where a.last_machine_state = 'started')) as v
         from public.user_fly_apps a
@@ -1048,7 +1059,7 @@ ALTER FUNCTION private.fly_fleet_versions() OWNER TO postgres;
 -- Name: FUNCTION fly_fleet_versions(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.fly_fleet_versions() IS 'Machines per tier and image digest (with the image reference they were given and how many the last observation saw started), and the active rollout''s target: {versions: [{tier, image, digest, machines, running}], rollout: {id, state, tier, image, digest, direction} or null}.';
+COMMENT ON FUNCTION private.fly_fleet_versions() IS 'Machines per tier and image digest (with the image reference they were given, the image of the rollout that pinned the digest, and how many the last observation saw started), and the active rollout''s target: {versions: [{tier, image, digest, rollout_image, machines, running}], rollout: {id, state, tier, image, digest, direction} or null}.';
 
 --
 -- Name: fly_plans_set_cost_estimate(); Type: FUNCTION; Schema: private; Owner: postgres

@@ -86,9 +86,11 @@ Deno.test("stages 10,50,100 over 100 users: 10 first, then 50, then all; the sam
       assertEquals(new Set(order.slice(0, 10)), await inStage(["canary", "10%"]), "10 first");
       assertEquals(new Set(order.slice(0, 50)), await inStage(["canary", "10%", "50%"]), "then 50");
       firstTen.push(order.slice(0, 10).sort());
+      assertEquals((await get(rollout.id)).batch_size, 50, "a whole stage is one batch");
       assertEquals((await get(rollout.id)).healthy, 100);
     }
     assertEquals(firstTen[0], firstTen[1], "the same users are in the first 10 % every time");
+    assertEquals(fleet.maxInFlight, 50, "each stage in parallel");
     const buckets = await db.sql<{ bucket: number }[]>`
       select distinct private.fly_rollout_bucket(user_id) as bucket from public.fly_rollout_targets
       where user_id = any (${firstTen[0]}::uuid[])`;

@@ -182,7 +182,7 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
     print(ctx, options, flatStatus(status), () =>
       [
         summary(status.rollout),
-        waitingLine(status),
+        ...[waitingLine(status)].filter((line) => line !== ""),
         details({
           image: (status.rollout.target as Row)?.image,
           tier: status.rollout.tier ?? "all",
