@@ -12,7 +12,7 @@
  * emulator with the realistic profile (30 ms per call, 2.5 s to replace a machine), an alert webhook recorder,
  * N `pro` users provisioned one by one through `provision-user-fly-app`. Sweeps are called as pg_cron calls
  * them, every 60 s on the minute (`check-fly-apps-health?wait=true`, so the report carries its duration); a
- * warm-up sweep first, then two without a rollout (the baseline). Then `POST /fly-apps-admin/rollouts` with the
+ * warm-up sweep first, then three without a rollout (the baseline). Then `POST /fly-apps-admin/rollouts` with the
  * broken image and no other option, and sweeps every 60 s until the rollout is halted.
  *
  * Figures: `halt_s` from the start request to the halt; `touched` machines whose version changed; `alert`
@@ -82,7 +82,7 @@ try {
     return await sweep();
   };
   await tick(); // warm-up: the first detail checks of the new machines
-  const baseline = [await tick(), await tick()];
+  const baseline = [await tick(), await tick(), await tick()];
 
   const before = machines();
   await sleepUntil(next - SWEEP_EVERY_MS / 2);
