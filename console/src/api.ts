@@ -151,6 +151,8 @@ export const calls = {
   rollouts: () => answer(admin.rollouts.$get({ query: {} })),
   /** One rollout's batches and events. */
   rollout: (id: string) => answer(admin.rollouts[":id"].$get({ param: { id } })),
+  /** Machines per tier and image digest, and the active rollout's target. */
+  versions: () => answer(admin.versions.$get()),
   /** Starts a rollout. */
   startRollout: (body: RolloutRequest) => answer(admin.rollouts.$post({ json: body })),
   /** Pauses, resumes, aborts or rolls back a rollout. */

@@ -1,8 +1,10 @@
 /**
- * The rollouts screen: start a rollout (image, tier, canary, batch, max failures), follow its progress live,
- * and pause, resume, abort or roll it back. Built on `GET/POST /rollouts`, `GET /rollouts/:id` and
- * `POST /rollouts/:id/{pause|resume|abort|rollback}`; an API without those routes (404) gets a clear
- * "not available" state instead.
+ * The rollouts screen: which version runs where (machines per tier and image digest, the active rollout's
+ * target marked), start a rollout (image, tier, canary, batch, stages, bake, max failures), follow its
+ * progress live (one line per batch, a line per target in its gate, failed or skipped, what it waits for),
+ * and pause, resume, abort or roll it back. Built on `GET /versions`, `GET/POST /rollouts`,
+ * `GET /rollouts/:id` and `POST /rollouts/:id/{pause|resume|abort|rollback}`; an API without those routes
+ * (404) gets a clear "not available" state instead.
  *
  * @module
  */
@@ -12,6 +14,7 @@ import { ago, shortImage } from "./format.js";
 import { html, useState } from "./html.js";
 import { usePoll } from "./poll.js";
 import { ROLLOUT_TARGET_STATES } from "../../supabase/functions/_shared/vocabulary.ts";
+import { imageTag } from "../../supabase/functions/_shared/image_ref.ts";
 
 /** Controls offered per rollout state; `confirm` for the ones that change machines back or stop work. */
 const CONTROLS = [
@@ -69,7 +72,7 @@ export function RolloutProgress({ rollout }) {
             : null}</div>
       <progress max=${total || 1} value=${done} aria-label="Rollout progress">${percent}%</progress>
       <div class="muted">${done}/${total} ${rollingBack ? "rolled back" : "updated"} · ${rollout.healthy ??
-        0} healthy · ${rollout.failed ?? 0} failed
+        0} healthy · ${rollout.failed ?? 0} failed${rollout.skipped ? ` · ${rollout.skipped} skipped` : ""}
           ${rollout.error
             ? html`
               · <span class="bad-text">${rollout.error}</span>
@@ -88,6 +91,8 @@ function StartForm({ onStart, busy }) {
     canary: "",
     batch: "",
     max_failures: "",
+    stages: "",
+    bake_s: "",
     reason: "",
   });
   const set = (key) => (event) => setForm({ ...form, [key]: event.currentTarget.value });
@@ -100,6 +105,8 @@ function StartForm({ onStart, busy }) {
       canary: number(form.canary),
       batch: number(form.batch),
       max_failures: number(form.max_failures),
+      stages: form.stages.trim() ? form.stages.split(",").map((p) => Number(p.trim())) : undefined,
+      bake_s: number(form.bake_s),
       reason: form.reason || undefined,
     });
   };
@@ -121,17 +128,55 @@ function StartForm({ onStart, busy }) {
           placeholder="0" value=${form.max_failures} onInput=${set(
             "max_failures",
           )} /></label>
+      <label>Stages <input data-testid="rollout-stages" size="10" placeholder="100" title="percentages of the users, e.g. 1,10,50,100"
+          value=${form.stages} onInput=${set("stages")} /></label>
+      <label>Bake s <input data-testid="rollout-bake" type="number" min="0" size="4" placeholder="0"
+          value=${form.bake_s} onInput=${set("bake_s")} /></label>
       <label>Reason <input value=${form.reason} onInput=${set("reason")} /></label>
       <button type="submit" data-testid="rollout-start" disabled=${busy}>Start rollout</button>
     </form>
   `;
 }
 
-/** One rollout's batches and events (the API lists events oldest first; the newest are shown first). */
+/** What a running rollout waits for, in one line (as `ops rollout status` says it). */
+function waitingText(data) {
+  if (data.rollout?.state !== "running") return null;
+  if (data.bake) return `Waiting: bake of batch ${data.bake.batch}, ${data.bake.seconds_left} s left`;
+  const inGate = (data.targets ?? []).filter((t) => (t.label ?? "").includes("gate ("));
+  if (inGate.length === 0) return "Waiting: the next driver run";
+  const left = Math.max(...inGate.map((t) => t.gate_seconds_left ?? 0));
+  return `Waiting: ${inGate.length} health gate(s), at most ${left} s left`;
+}
+
+/** One rollout's batches, targets worth a line, and events (events come oldest first; shown newest first). */
 function RolloutDetail({ id }) {
   const { data, error, loading } = usePoll(() => calls.rollout(id), [id]);
   if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
+  const waiting = waitingText(data);
   return html`<div data-testid="rollout-detail" data-state=${data.rollout?.state}>
+    ${waiting ? html`<p data-testid="rollout-waiting"><strong>${waiting}</strong></p>` : null}
+    ${
+    data.lines?.length
+      ? html`<ul class="plain" data-testid="rollout-lines">${
+        data.lines.map((line, index) => {
+          const batch = data.batches[index]?.batch;
+          const targets = (data.targets ?? []).filter((t) => t.batch === batch);
+          return html`<li key=${index}>${line}${
+            targets.length
+              ? html`<ul>${
+                targets.map((t) =>
+                  html`
+                    <li key=${t.user_id} data-testid="rollout-target"
+                      data-user=${t.user_id}><code>${t.fly_app_name ?? t.user_id}</code> ${t.label}</li>
+                  `
+                )
+              }</ul>`
+              : null
+          }</li>`;
+        })
+      }</ul>`
+      : null
+  }
     <h3>Batches</h3>
     ${
     data.batches?.length
@@ -140,6 +185,7 @@ function RolloutDetail({ id }) {
           <thead>
             <tr>
               <th>Batch</th>
+              <th>Stage</th>
               ${TARGET_STATES.map(([, label]) => html`<th key=${label}>${label}</th>`)}
             </tr>
           </thead>
@@ -147,6 +193,7 @@ function RolloutDetail({ id }) {
             html`
               <tr key=${b.batch} data-batch=${b.batch}>
                 <td>${b.batch === 0 ? "canary" : b.batch}</td>
+                <td>${b.stage ?? ""}</td>
                 ${TARGET_STATES.map(([state]) => html`<td key=${state}>${b[state] ?? 0}</td>`)}
               </tr>
             `
@@ -168,6 +215,50 @@ function RolloutDetail({ id }) {
       : html`<p class="state empty">No events yet.</p>`
   }
   </div>`;
+}
+
+/** The tag a version goes by: its own reference's, or that of the rollout that pinned its digest. */
+function versionTag(version) {
+  return [version.image, version.rollout_image].map((image) => image && imageTag(image)).find(Boolean) ?? "—";
+}
+
+/** Machines per tier and image digest as bars; the active rollout's target marked. */
+export function VersionsChart() {
+  const { data, error, loading } = usePoll(() => calls.versions(), []);
+  if (!data) return html`<${StateBox} loading=${loading} error=${error} />`;
+  const max = Math.max(1, ...data.versions.map((v) => v.machines));
+  const target = data.rollout;
+  const isTarget = (v) =>
+    target && ((target.digest && v.digest === target.digest) || (!target.digest && v.image === target.image));
+  if (data.versions.length === 0) return html`<p class="state empty">No machines yet.</p>`;
+  return html`
+    <table class="compact versions" data-testid="versions-chart">
+      <thead>
+        <tr>
+          <th>Tier</th>
+          <th>Tag</th>
+          <th>Digest</th>
+          <th>Machines</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>${data.versions.map((v) =>
+        html`
+          <tr key=${`${v.tier}:${v.digest}`} data-tier=${v.tier} data-digest=${v.digest ?? ""}
+            class=${isTarget(v) ? "selected" : ""}>
+            <td>${v.tier}</td>
+            <td>${versionTag(v)}</td>
+            <td><code class="muted" title=${v.digest ?? ""}>${v.digest
+              ? v.digest.slice(0, 19)
+              : "—"}</code></td>
+            <td><progress max=${max} value=${v.machines} aria-label="Machines"></progress> ${v.machines}
+                    <span class="muted">(${v.running} started)</span></td>
+            <td>${isTarget(v) ? html`<${Badge} value=${`rollout ${target.state}`} />` : null}</td>
+          </tr>
+        `
+      )}</tbody>
+    </table>
+  `;
 }
 
 /** The rollouts screen. */
@@ -226,6 +317,7 @@ export function Rollouts({ features }) {
   }
   const rollouts = list.data.rollouts ?? [];
   return html`<div data-testid="rollouts">
+    <section class="panel"><h2>Versions</h2><${VersionsChart} /></section>
     <section class="panel"><h2>Start a rollout</h2><${StartForm} onStart=${start} busy=${busy} /></section>
     <${Toast} message=${toast} />
     ${list.error ? html`<${StateBox} error=${list.error} />` : null}

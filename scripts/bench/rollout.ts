@@ -10,8 +10,9 @@
  * call, 2.5 s to replace a running machine), N `pro` users each provisioned by the controller (own app,
  * secrets, one started machine on image A), with the emulator's rate-limit enforcement off and a client
  * without limiter, as `bench sweep` does: creating N apps under the documented limits only measures those
- * limits. The timed part is one `advanceRollouts` step with the product's client (its limiter keeps the
- * documented limits) and the controller's apply: per target a full reconcile (app, IPs, secrets, machines
+ * limits. The timed part is the driver's steps until the rollout ends, as an operator's start runs them (each
+ * step looks at open gates for up to `GATE_LOOK_MS.background`), with the product's client (its limiter keeps
+ * the documented limits) and the controller's apply: per target a full reconcile (app, IPs, secrets, machines
  * observed; the update with the full config and `current_version`; wait for `started`) and the health gate.
  *
  * Floor: batches run one after another and the targets of a batch in parallel; the canary goes alone (its
@@ -28,7 +29,11 @@ import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
 import type { EngineDeps } from "../../supabase/functions/_shared/engine/context.ts";
 import { reconcileUser } from "../../supabase/functions/_shared/controller/controller.ts";
-import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
+import {
+  advanceRollouts,
+  GATE_LOOK_MS,
+  type RolloutProgress,
+} from "../../supabase/functions/_shared/rollout/driver.ts";
 import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import { REALISTIC_LATENCY, startFlyEmulator } from "../local/fly-emulator/mod.ts";
 import { createMigratedDatabase } from "../../tests/_support/migrated_database.ts";
@@ -91,10 +96,15 @@ try {
     { target: { image: IMAGE_B }, canary_count: CANARIES, batch_size: BATCH, reason: "bench" },
     "bench",
   );
-  const [progress] = await advanceRollouts(rolloutDeps(deps, rollouts), {
-    owner: "bench",
-    deadline: Date.now() + 600_000,
-  });
+  // As an operator's start drives it: step after step, each looking at the open gates for a few seconds.
+  let progress: RolloutProgress | undefined;
+  do {
+    [progress] = await advanceRollouts(rolloutDeps(deps, rollouts), {
+      owner: "bench",
+      deadline: Date.now() + 600_000,
+      lookMs: GATE_LOOK_MS.background,
+    });
+  } while (progress?.state === "running");
   const wallMs = performance.now() - t0;
   const done = await rollouts.get(rollout.id);
   const calls = countsSince(before, emulator.requestCounts());

@@ -235,7 +235,7 @@ CREATE FUNCTION private._count_fly_rollout(p_rollout_id uuid) RETURNS public.fly
     SET search_path TO ''
     AS $$
   update public.fly_rollouts r set
-    total = c.total, updated = c.updated, healthy = c.healthy, failed = c.failed,
+    total = c.total, updated = c.updated, healthy = c.healthy, failed = c.failed, skipped = c.skipped,
     rolled_back = c.rolled_back, rollback_failed = c.rollback_failed, canaries_failed = c.canaries_failed,
     canaries_open = c.canaries_open,
     updated_at = now()
@@ -244,6 +244,7 @@ CREATE FUNCTION private._count_fly_rollout(p_rollout_id uuid) RETURNS public.fly
            count(*) filter (where t.state in ('healthy', 'failed'))::integer as updated,
            count(*) filter (where t.state = 'healthy')::integer as healthy,
            count(*) filter (where t.state = 'failed')::integer as failed,
+           count(*) filter (where t.state = 'skipped')::integer as skipped,
            count(*) filter (where t.state = 'rolled_back')::integer as rolled_back,
            count(*) filter (where t.state = 'rollback_failed')::integer as rollback_failed,
            count(*) filter (where t.batch = 0 and t.state = 'failed')::integer as canaries_failed,
@@ -498,7 +499,7 @@ COMMENT ON FUNCTION private.claim_due_user_fly_apps(p_owner text, p_limit intege
 -- Name: claim_fly_rollout_targets(uuid, text, integer); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer) RETURNS TABLE(user_id uuid, batch integer, state text, attempts integer, previous jsonb)
+CREATE FUNCTION private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer) RETURNS TABLE(user_id uuid, batch integer, state text, attempts integer, previous jsonb, gate_started_at timestamp with time zone, app jsonb)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -507,6 +508,7 @@ declare
   v_row public.fly_rollouts;
   v_open text[];
   v_batch integer;
+  v_flight text;
 begin
   v_row := private._lock_fly_rollout(p_rollout_id, p_owner);
   if v_row.state <> 'running' or coalesce(p_limit, 0) <= 0 then
@@ -514,6 +516,7 @@ begin
   end if;
   v_open := case v_row.direction when 'forward' then array['pending', 'updating']
             else array['healthy', 'failed', 'updating', 'rolling_back'] end;
+  v_flight := case when v_row.direction = 'forward' then 'updating' else 'rolling_back' end;
   select min(t.batch) into v_batch from public.fly_rollout_targets t
   where t.rollout_id = p_rollout_id and t.state = any (v_open);
   if v_batch is null then
@@ -523,18 +526,24 @@ begin
   with picked as (
     select t.user_id from public.fly_rollout_targets t
     where t.rollout_id = p_rollout_id and t.batch = v_batch and t.state = any (v_open)
-    -- Targets already in flight (a driver stopped mid-way) first.
+    -- Targets already in flight (in their gate, or a driver stopped mid-way) first.
     order by (t.state in ('updating', 'rolling_back')) desc, t.user_id
     limit p_limit
     for update
   )
   update public.fly_rollout_targets t set
-    state = case when v_row.direction = 'forward' then 'updating' else 'rolling_back' end,
-    attempts = t.attempts + 1,
+    state = v_flight,
+    -- A new attempt only when the update is not applied yet; a look at a running gate is not one.
+    attempts = case when t.state = v_flight and t.gate_started_at is not null then t.attempts
+                    else t.attempts + 1 end,
+    gate_started_at = case when t.state = v_flight then t.gate_started_at end,
     updated_at = now()
   from picked
+  left join public.user_fly_apps a on a.user_id = picked.user_id
   where t.rollout_id = p_rollout_id and t.user_id = picked.user_id
-  returning t.user_id, t.batch, t.state, t.attempts, t.previous;
+  returning t.user_id, t.batch, t.state, t.attempts, t.previous, t.gate_started_at,
+    case when a.user_id is not null then jsonb_build_object('fly_app_name', a.fly_app_name,
+      'machine_id', a.machine_id, 'held_at', a.held_at, 'status', a.status) end;
 end
 $$;
 
@@ -544,7 +553,7 @@ ALTER FUNCTION private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text
 -- Name: FUNCTION claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer) IS 'For the lease holder of a running rollout: up to p_limit targets of the lowest batch with open targets (forward: pending/updating → updating; rollback: healthy/failed/updating/rolling_back → rolling_back), in-flight ones first, attempts + 1. Empty when the rollout is not running or nothing is open.';
+COMMENT ON FUNCTION private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer) IS 'For the lease holder of a running rollout: up to p_limit targets of the lowest batch with open targets (forward: pending/updating → updating; rollback: healthy/failed/updating/rolling_back → rolling_back), in-flight ones first, with their gate_started_at (null: not applied yet; attempts + 1 then) and the user''s app {fly_app_name, machine_id, held_at, status} (null: no row). Empty when the rollout is not running or nothing is open.';
 
 --
 -- Name: claim_user_fly_app(uuid, text, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -622,7 +631,7 @@ COMMENT ON FUNCTION private.claim_user_fly_apps(p_ids uuid[], p_owner text, p_le
 CREATE FUNCTION private.create_fly_rollout(p_request jsonb, p_actor text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
   v_tier text;
   v_unknown text;
@@ -632,6 +641,10 @@ declare
   v_total integer;
   v_row public.fly_rollouts;
   v_start boolean;
+  v_stages integer[];
+  v_users uuid[] := '{}';
+  v_cohort text;
+  v_missing text;
 begin
   if p_actor is null or btrim(p_actor) = '' then
     perform private._fail_input('actor: who starts the rollout is required');
@@ -641,7 +654,7 @@ begin
   end if;
   select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_request) k
   where k not in ('target', 'tier', 'canary_count', 'batch_size', 'max_unavailable', 'health_timeout_s',
-                  'max_failures', 'reason', 'start');
+                  'max_failures', 'reason', 'start', 'stages', 'users', 'cohort', 'bake_s');
   if v_unknown is not null then
     perform private._fail_input(format('request: unknown field(s) %s', v_unknown));
   end if;
@@ -664,6 +677,40 @@ begin
   end if;
   v_start := coalesce((p_request ->> 'start')::boolean, true);
 
+  -- Stages: increasing percentages in 1..100 ending at 100.
+  if p_request -> 'stages' is not null and p_request -> 'stages' <> 'null'::jsonb then
+    if jsonb_typeof(p_request -> 'stages') <> 'array'
+       or exists (select 1 from jsonb_array_elements(p_request -> 'stages') e
+                  where jsonb_typeof(e) <> 'number' or (e #>> '{}') !~ '^[0-9]{1,3}$') then
+      perform private._fail_input('stages: must be a list of percentages');
+    end if;
+    select array_agg((e #>> '{}')::integer order by n) into v_stages
+    from jsonb_array_elements(p_request -> 'stages') with ordinality as s(e, n);
+    if v_stages is null or v_stages[cardinality(v_stages)] <> 100 or v_stages[1] < 1
+       or exists (select 1 from generate_subscripts(v_stages, 1) i
+                  where i > 1 and v_stages[i] <= v_stages[i - 1]) then
+      perform private._fail_input('stages: must be increasing percentages from 1 to 100, ending at 100');
+    end if;
+  end if;
+  -- Named users and a saved cohort go first.
+  if p_request -> 'users' is not null and p_request -> 'users' <> 'null'::jsonb then
+    if jsonb_typeof(p_request -> 'users') <> 'array'
+       or exists (select 1 from jsonb_array_elements(p_request -> 'users') e
+                  where jsonb_typeof(e) <> 'string' or (e #>> '{}') !~*
+                    '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') then
+      perform private._fail_input('users: must be a list of user ids');
+    end if;
+    select array_agg(distinct (e #>> '{}')::uuid) into v_users from jsonb_array_elements(p_request -> 'users') e;
+    v_users := coalesce(v_users, '{}');
+  end if;
+  if p_request -> 'cohort' is not null and p_request -> 'cohort' <> 'null'::jsonb then
+    v_cohort := p_request ->> 'cohort';
+    select v_users || c.user_ids into v_users from public.fly_rollout_cohorts c where c.name = v_cohort;
+    if not found then
+      perform private._fail_input(format('cohort: no saved cohort named %s', v_cohort));
+    end if;
+  end if;
+
   v_canary := private._request_int(p_request, 'canary_count', 1, 0);
   v_batch := private._request_int(p_request, 'batch_size', null, 1);
   if p_request -> 'max_unavailable' is not null and p_request -> 'max_unavailable' <> 'null'::jsonb then
@@ -675,22 +722,25 @@ begin
       perform private._fail_input('max_unavailable: give batch_size or max_unavailable, not both');
     end if;
     v_max_unavailable := (p_request ->> 'max_unavailable')::numeric;
-  elsif v_batch is null then
+  elsif v_batch is null and v_stages is null then
     -- Neither given: fly deploy's default rolling strategy (a third of the machines at a time).
     v_max_unavailable := 0.33;
   end if;
 
   -- One creator at a time decides about overlapping scopes.
   perform pg_advisory_xact_lock(hashtext('public.fly_rollouts:create'));
-  if exists (select 1 from public.fly_rollouts r
-             where r.state in ('pending', 'running', 'paused', 'halted')
-               and (r.tier is null or v_tier is null or r.tier = v_tier)) then
-    raise exception 'scope: a rollout is already active for %', coalesce('tier ' || v_tier, 'all tiers')
-      using errcode = '23505';
+  select r.* into v_row from public.fly_rollouts r
+  where r.state in ('pending', 'running', 'paused', 'halted')
+    and (r.tier is null or v_tier is null or r.tier = v_tier)
+  order by r.created_at limit 1;
+  if found then
+    raise exception 'scope: rollout % (%, %) is already active; one rollout at a time for %', v_row.id,
+      v_row.state, coalesce('tier ' || v_row.tier, 'all tiers'), coalesce('tier ' || v_tier, 'all tiers')
+      using errcode = '23505', detail = jsonb_build_object('rollout_id', v_row.id, 'state', v_row.state)::text;
   end if;
 
   insert into public.fly_rollouts (tier, target, canary_count, batch_size, max_unavailable, health_timeout_s,
-                                   max_failures, created_by, reason, previous_spec)
+                                   max_failures, created_by, reason, previous_spec, stages, cohort, bake_s)
   values (v_tier, p_request -> 'target', v_canary, coalesce(v_batch, 1), v_max_unavailable,
           private._request_int(p_request, 'health_timeout_s', 300, 1),
           private._request_int(p_request, 'max_failures', 0, 0), p_actor, p_request ->> 'reason',
@@ -698,48 +748,101 @@ begin
                       'region', p.region, 'cpu_kind', p.cpu_kind, 'cpus', p.cpus, 'memory_mb', p.memory_mb,
                       'image', p.image)))
                     from public.fly_plans p where p.dedicated_app and (v_tier is null or p.tier = v_tier)),
-                   '{}'::jsonb))
+                   '{}'::jsonb),
+          v_stages, v_cohort, private._request_int(p_request, 'bake_s', 0, 0))
   returning * into v_row;
 
-  -- The target set: every user of the scope who should have an app, canaries first, then batches.
-  insert into public.fly_rollout_targets (rollout_id, user_id, batch, previous)
+  -- The target set: every user of the scope who should have an app.
+  insert into public.fly_rollout_targets (rollout_id, user_id, batch, previous, bucket)
   select v_row.id, a.user_id, 0, jsonb_strip_nulls(jsonb_build_object(
            'image', a.docker_image, 'digest', a.image_digest, 'region', a.region, 'cpu_kind', a.cpu_kind,
-           'cpus', a.cpu_count, 'memory_mb', a.memory_mb))
+           'cpus', a.cpu_count, 'memory_mb', a.memory_mb)), private.fly_rollout_bucket(a.user_id)
   from public.user_fly_apps a
   join public.user_subscriptions s on s.user_id = a.user_id
   join public.fly_plans p on p.tier = s.tier and p.dedicated_app
   where a.desired_state = 'present' and (v_tier is null or s.tier = v_tier);
   get diagnostics v_total = row_count;
 
+  select string_agg(u::text, ', ') into v_missing from unnest(v_users) u
+  where not exists (select 1 from public.fly_rollout_targets t where t.rollout_id = v_row.id and t.user_id = u);
+  if v_missing is not null then
+    perform private._fail_input(format('users: not in the rollout''s scope (no app wanted): %s', v_missing));
+  end if;
+
   if v_max_unavailable is not null then
     v_batch := greatest(1, floor(v_max_unavailable * v_total)::integer);
     update public.fly_rollouts r set batch_size = v_batch where r.id = v_row.id;
   end if;
-  v_batch := coalesce(v_batch, 1);
-  -- Number the targets in a stable order: canaries get batch 0, the rest fill batches of batch_size.
-  -- Canaries come from the users whose machine runs (active, not held): a canary is there to prove the image
-  -- serves, which a held (stopped) or not yet provisioned user cannot.
-  update public.fly_rollout_targets t set batch = case
-      when o.n <= v_canary then 0
-      else (o.n - v_canary - 1) / v_batch + 1 end
-  from (select rt.user_id,
-               row_number() over (order by (a.status = 'active' and a.held_at is null) desc,
-                                           md5(rt.user_id::text || v_row.id::text)) as n
-        from public.fly_rollout_targets rt
-        join public.user_fly_apps a on a.user_id = rt.user_id
-        where rt.rollout_id = v_row.id) o
-  where t.rollout_id = v_row.id and t.user_id = o.user_id;
+
+  -- The stable order: named users first, then by bucket (and hash within a bucket). Canaries are the first
+  -- canary_count users of that order whose machine runs (active, not held): a canary is there to prove the
+  -- image serves, which a held (stopped) or not yet provisioned user cannot. Then the named users, then each
+  -- stage (the first ceil(p% of the total) of the order), each cut into batches of batch_size (a whole stage
+  -- in one batch when stages are given without a batch size).
+  with ordered as (
+    select t.user_id,
+           row_number() over (order by (t.user_id = any (v_users)) desc, t.bucket, md5(t.user_id::text)) as n,
+           (t.user_id = any (v_users)) as named,
+           (a.status = 'active' and a.held_at is null) as running
+    from public.fly_rollout_targets t
+    join public.user_fly_apps a on a.user_id = t.user_id
+    where t.rollout_id = v_row.id
+  ),
+  canaries as (
+    select o.user_id from ordered o where o.running order by o.n limit v_canary
+  ),
+  staged as (
+    select o.user_id, o.n,
+           case when o.user_id in (select c.user_id from canaries c) then 'canary'
+                when o.named then 'users'
+                else coalesce((select s.p || '%' from unnest(coalesce(v_stages, array[100])) s(p)
+                               where o.n <= ceil(s.p * v_total / 100.0) order by s.p limit 1), '100%') end
+             as stage
+    from ordered o
+  ),
+  numbered as (
+    select s.user_id, s.stage,
+           case s.stage when 'canary' then 0 when 'users' then 0 else coalesce(
+             array_position(coalesce(v_stages, array[100]),
+                            nullif(rtrim(s.stage, '%'), '')::integer), 1) end as stage_no,
+           row_number() over (partition by s.stage order by s.n) as k
+    from staged s
+  ),
+  sized as (
+    select n.user_id, n.stage, n.stage_no, n.k,
+           coalesce(v_batch, greatest(1, count(*) over (partition by n.stage))::integer) as size
+    from numbered n
+  )
+  update public.fly_rollout_targets t set
+    stage = z.stage,
+    batch = case when z.stage = 'canary' then 0 else z.batch_no end
+  from (
+    select sz.user_id, sz.stage,
+           dense_rank() over (order by (sz.stage = 'users') desc, sz.stage_no, (sz.k - 1) / sz.size) as batch_no
+    from sized sz where sz.stage <> 'canary'
+    union all
+    select sz.user_id, sz.stage, 0 from sized sz where sz.stage = 'canary'
+  ) z
+  where t.rollout_id = v_row.id and t.user_id = z.user_id;
+  if v_batch is null and v_stages is not null then
+    -- Whole stages: the batch size is the largest stage's, so a driver claims a stage at once.
+    update public.fly_rollouts r set batch_size = greatest(1, coalesce((
+      select max(b.n) from (select count(*)::integer as n from public.fly_rollout_targets t
+                            where t.rollout_id = v_row.id and t.batch > 0 group by t.batch) b), 1))
+    where r.id = v_row.id;
+  end if;
 
   perform private._append_fly_rollout_event(v_row.id, 'created', p_actor, null, 'pending', v_row.reason,
-    jsonb_build_object('target', v_row.target, 'tier', v_tier, 'total', v_total));
+    jsonb_strip_nulls(jsonb_build_object('target', v_row.target, 'tier', v_tier, 'total', v_total,
+                                         'stages', v_stages, 'users', cardinality(v_users),
+                                         'cohort', v_cohort, 'bake_s', v_row.bake_s)));
   v_row := private._count_fly_rollout(v_row.id);
   if v_start then
     return (private.transition_fly_rollout(v_row.id, 'start', p_actor, v_row.reason)) -> 'rollout';
   end if;
   return private._fly_rollout_json(v_row);
 end
-$$;
+$_$;
 
 ALTER FUNCTION private.create_fly_rollout(p_request jsonb, p_actor text) OWNER TO postgres;
 
@@ -747,7 +850,7 @@ ALTER FUNCTION private.create_fly_rollout(p_request jsonb, p_actor text) OWNER T
 -- Name: FUNCTION create_fly_rollout(p_request jsonb, p_actor text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.create_fly_rollout(p_request jsonb, p_actor text) IS 'Creates a rollout from {target, tier?, canary_count? (1), batch_size? | max_unavailable?, health_timeout_s? (300), max_failures? (0), reason?, start? (true)}: validates (22023 naming the field), refuses an overlapping active rollout (23505), snapshots each target''s previous spec, batches the targets (0 = canaries), and starts it unless start = false. Returns the rollout.';
+COMMENT ON FUNCTION private.create_fly_rollout(p_request jsonb, p_actor text) IS 'Creates a rollout from {target, tier?, canary_count? (1), batch_size? | max_unavailable?, health_timeout_s? (300), max_failures? (0), stages? (percentages ending at 100), users? (ids first), cohort? (a saved cohort first), bake_s? (0), reason?, start? (true)}: validates (22023 naming the field), refuses an overlapping active rollout (23505 naming it and its state), snapshots each target''s previous spec, orders the targets by (named users, bucket, hash) and batches them (0 = canaries, then the named users, then each stage), and starts it unless start = false. Returns the rollout.';
 
 --
 -- Name: drain_tier_outbox(integer, boolean); Type: FUNCTION; Schema: private; Owner: postgres
@@ -922,6 +1025,43 @@ ALTER FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status t
 COMMENT ON FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status text, OUT retry_count integer, OUT next_attempt_at timestamp with time zone) IS 'Due now with a clean slate: (status: error/failed, and deleted when p_reactivate, back to pending; retry_count 0; next_attempt_at now()). The one place for that rule.';
 
 --
+-- Name: fly_fleet_versions(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.fly_fleet_versions() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'versions', coalesce((
+      select jsonb_agg(v order by v ->> 'tier', (v ->> 'machines')::integer desc) from (
+        select jsonb_build_object('tier', s.tier, 'image', min(a.docker_image), 'digest', a.image_digest,
+                                  -- The image a rollout pinned to this digest (its tag names the version).
+                                  'rollout_image', (select r.target ->> 'image' from public.fly_rollouts r
+                                                    where r.image_digest = a.image_digest
+                                                    order by r.created_at desc limit 1),
+                                  'machines', count(*),
+                                  'running', count(*) filter (where a.last_machine_state = 'started')) as v
+        from public.user_fly_apps a
+        join public.user_subscriptions s on s.user_id = a.user_id
+        where a.machine_id is not null and a.desired_state = 'present'
+        group by s.tier, a.image_digest) x), '[]'::jsonb),
+    'rollout', (
+      select jsonb_build_object('id', r.id, 'state', r.state, 'tier', r.tier, 'image', r.target ->> 'image',
+                                'digest', r.image_digest, 'direction', r.direction)
+      from public.fly_rollouts r where r.state in ('pending', 'running', 'paused', 'halted')
+      order by r.created_at desc limit 1))
+$$;
+
+ALTER FUNCTION private.fly_fleet_versions() OWNER TO postgres;
+
+--
+-- Name: FUNCTION fly_fleet_versions(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.fly_fleet_versions() IS 'Machines per tier and image digest (with the image reference they were given, the image of the rollout that pinned the digest, and how many the last observation saw started), and the active rollout''s target: {versions: [{tier, image, digest, rollout_image, machines, running}], rollout: {id, state, tier, image, digest, direction} or null}.';
+
+--
 -- Name: fly_plans_set_cost_estimate(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -966,6 +1106,91 @@ ALTER FUNCTION private.fly_prices_changed() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.fly_prices_changed() IS 'Trigger: re-estimates plans and rows after any change to public.fly_prices.';
+
+--
+-- Name: fly_rollout_bake(uuid, text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.fly_rollout_bake(p_rollout_id uuid, p_owner text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.fly_rollouts;
+  v_next integer;
+  v_done integer;
+  v_failing jsonb;
+  v_count integer;
+begin
+  v_row := private._lock_fly_rollout(p_rollout_id, p_owner);
+  if v_row.state <> 'running' or v_row.direction <> 'forward' or v_row.bake_s = 0 then
+    return jsonb_build_object('state', 'none');
+  end if;
+  select min(t.batch) into v_next from public.fly_rollout_targets t
+  where t.rollout_id = p_rollout_id and t.state in ('pending', 'updating');
+  select max(t.batch) into v_done from public.fly_rollout_targets t
+  where t.rollout_id = p_rollout_id and t.batch < v_next;
+  -- Nothing finished yet, the last batch (nothing after it to hold back), or already baked.
+  if v_next is null or v_done is null or v_done <= v_row.baked_batch then
+    return jsonb_build_object('state', 'none');
+  end if;
+  if v_row.bake_started_at is null then
+    update public.fly_rollouts r set bake_started_at = now() where r.id = p_rollout_id returning * into v_row;
+    perform private._append_fly_rollout_event(p_rollout_id, 'bake_started', 'system', v_row.state,
+      v_row.state, null, jsonb_build_object('batch', v_done, 'bake_s', v_row.bake_s));
+  end if;
+  -- Machines of the finished batches that the sweep saw unhealthy or failed since the bake began.
+  select count(*), coalesce(jsonb_agg(jsonb_build_object(
+           'user_id', a.user_id, 'fly_app_name', a.fly_app_name, 'machine_id', a.machine_id,
+           'why', case when a.last_machine_state = 'failed' then 'machine failed'
+                       else 'health ' || a.health_status end) order by a.user_id), '[]'::jsonb)
+    into v_count, v_failing
+  from public.fly_rollout_targets t
+  join public.user_fly_apps a on a.user_id = t.user_id
+  where t.rollout_id = p_rollout_id and t.batch <= v_done and t.batch > v_row.baked_batch
+    and t.state = 'healthy' and t.skip_reason is null
+    and a.last_health_check_at >= v_row.bake_started_at
+    and (a.health_status = 'unhealthy' or a.last_machine_state = 'failed');
+  if v_count > v_row.max_failures then
+    return jsonb_build_object('state', 'failed', 'batch', v_done, 'machines', v_failing);
+  end if;
+  if now() >= v_row.bake_started_at + make_interval(secs => v_row.bake_s) then
+    update public.fly_rollouts r set baked_batch = v_done, bake_started_at = null where r.id = p_rollout_id;
+    perform private._append_fly_rollout_event(p_rollout_id, 'bake_passed', 'system', v_row.state,
+      v_row.state, null, jsonb_build_object('batch', v_done));
+    return jsonb_build_object('state', 'passed', 'batch', v_done);
+  end if;
+  return jsonb_build_object('state', 'baking', 'batch', v_done, 'machines', v_failing,
+    'seconds_left', ceil(extract(epoch from v_row.bake_started_at + make_interval(secs => v_row.bake_s) - now())));
+end
+$$;
+
+ALTER FUNCTION private.fly_rollout_bake(p_rollout_id uuid, p_owner text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION fly_rollout_bake(p_rollout_id uuid, p_owner text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.fly_rollout_bake(p_rollout_id uuid, p_owner text) IS 'For the lease holder of a running forward rollout with bake_s: whether the batches finished since the last bake may be followed. {state: none (no bake due) | baking (seconds_left, machines failing so far) | passed (the bake ended, recorded) | failed (more machines unhealthy or failed, as the sweep observed them since the bake began, than max_failures; machines: [{user_id, fly_app_name, machine_id, why}])}.';
+
+--
+-- Name: fly_rollout_bucket(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.fly_rollout_bucket(p_user_id uuid) RETURNS integer
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select (('x' || substr(md5(p_user_id::text), 1, 8))::bit(32)::bigint % 100)::integer
+$$;
+
+ALTER FUNCTION private.fly_rollout_bucket(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION fly_rollout_bucket(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.fly_rollout_bucket(p_user_id uuid) IS 'A user''s stable rollout bucket, 0-99: the first 32 bits of md5(user id) modulo 100.';
 
 --
 -- Name: fly_rollout_record_in_plans(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1048,10 +1273,30 @@ CREATE FUNCTION private.fly_rollout_status(p_rollout_id uuid DEFAULT NULL::uuid,
     'rollout', private._fly_rollout_json(r),
     'batches', coalesce((
       select jsonb_agg(b.counts order by b.batch) from (
-        select t.batch, jsonb_build_object('batch', t.batch) || jsonb_object_agg(t.state, t.n) as counts
-        from (select t2.batch, t2.state, count(*) as n from public.fly_rollout_targets t2
-              where t2.rollout_id = r.id group by t2.batch, t2.state) t
+        select t.batch, jsonb_build_object('batch', t.batch, 'stage', min(t.stage)) || jsonb_object_agg(t.state, t.n)
+                 as counts
+        from (select t2.batch, t2.stage, t2.state, count(*) as n from public.fly_rollout_targets t2
+              where t2.rollout_id = r.id group by t2.batch, t2.stage, t2.state) t
         group by t.batch) b), '[]'::jsonb),
+    'targets', coalesce((
+      select jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'user_id', t.user_id, 'batch', t.batch, 'stage', t.stage, 'state', t.state,
+               'attempts', t.attempts, 'gate_started_at', t.gate_started_at,
+               'gate_seconds_left', case when t.gate_started_at is not null
+                 and t.state in ('updating', 'rolling_back') then greatest(0, ceil(r.health_timeout_s
+                   - extract(epoch from now() - t.gate_started_at)))::integer end,
+               'machine_state', t.machine_state, 'failing_checks', to_jsonb(t.failing_checks),
+               'skip_reason', t.skip_reason, 'error', t.error, 'fly_app_name', a.fly_app_name,
+               'machine_id', a.machine_id, 'updated_at', t.updated_at)) order by t.batch, t.user_id)
+      from (select * from public.fly_rollout_targets t3
+            where t3.rollout_id = r.id
+              and (t3.state not in ('pending', 'healthy', 'rolled_back') or t3.skip_reason is not null)
+            order by t3.batch, t3.user_id limit 200) t
+      left join public.user_fly_apps a on a.user_id = t.user_id), '[]'::jsonb),
+    'bake', case when r.bake_started_at is not null then jsonb_build_object(
+      'batch', r.baked_batch + 1, 'started_at', r.bake_started_at,
+      'seconds_left', greatest(0, ceil(extract(epoch from r.bake_started_at + make_interval(secs => r.bake_s)
+                                                - now())))::integer) end,
     'events', coalesce((
       select jsonb_agg(to_jsonb(e) - 'rollout_id' order by e.seq) from (
         select * from public.fly_rollout_events e2 where e2.rollout_id = r.id
@@ -1068,7 +1313,30 @@ ALTER FUNCTION private.fly_rollout_status(p_rollout_id uuid, p_events integer) O
 -- Name: FUNCTION fly_rollout_status(p_rollout_id uuid, p_events integer); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.fly_rollout_status(p_rollout_id uuid, p_events integer) IS 'What ops see of a rollout (the latest when p_rollout_id is null): {rollout, batches: [{batch, <state>: count, ...}], events: the last p_events fly_rollout_events, oldest first}. Null when there is none.';
+COMMENT ON FUNCTION private.fly_rollout_status(p_rollout_id uuid, p_events integer) IS 'What ops see of a rollout (the latest when p_rollout_id is null): {rollout, batches: [{batch, stage, <state>: count, ...}], targets: the targets in flight, failed, skipped or applied without a gate (at most 200) with gate_seconds_left, machine_state, failing_checks, skip_reason, error; bake: {batch, started_at, seconds_left} or null; events: the last p_events fly_rollout_events, oldest first}. Null when none.';
+
+--
+-- Name: free_fly_rollout_lease(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.free_fly_rollout_lease() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  new.lease_owner := null;
+  new.lease_expires_at := null;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.free_fly_rollout_lease() OWNER TO postgres;
+
+--
+-- Name: FUNCTION free_fly_rollout_lease(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.free_fly_rollout_lease() IS 'Trigger: a rollout rolled back (its direction changes) or aborted loses its driver lease, so the driver kicked by the change takes it at once (the old driver''s next write fails with lease_not_held: it stops).';
 
 --
 -- Name: function_endpoint(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1080,14 +1348,14 @@ CREATE FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OU
     AS $_$
 begin
   select btrim(max(s.decrypted_secret) filter (where s.name = 'project_url')),
-         max(s.decrypted_secret) filter (where s.name = 'fly_kick_secret')
+         max(s.decrypted_secret) filter (where s.name = 'fly_provisioner_secret')
   into base_url, secret
   from vault.decrypted_secrets s
-  where s.name in ('project_url', 'fly_kick_secret');
+  where s.name in ('project_url', 'fly_provisioner_secret');
   if base_url is null or base_url = '' then
     problem := 'vault secret project_url is missing';
   elsif secret is null or secret = '' then
-    problem := 'vault secret fly_kick_secret is missing';
+    problem := 'vault secret fly_provisioner_secret is missing';
   elsif base_url !~* '^https?://[^/\s?#]+[^\s]*$' then
     problem := 'vault secret project_url is not an http(s) URL';
   end if;
@@ -1101,7 +1369,7 @@ ALTER FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT
 -- Name: FUNCTION function_endpoint(OUT base_url text, OUT secret text, OUT problem text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_kick_secret: the kick secret, never the admin secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
+COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_provisioner_secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
 
 --
 -- Name: get_desired_spec(uuid); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1223,33 +1491,6 @@ ALTER FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer,
 COMMENT ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) IS 'Cost of 30 days of running one machine of this guest (cpu_kind, cpus, memory_mb) plus dedicated IPv4 addresses and volume GB, from public.fly_prices; null for an unknown kind or size.';
 
 --
--- Name: make_expired_kept_volumes_due(); Type: FUNCTION; Schema: private; Owner: postgres
---
-
-CREATE FUNCTION private.make_expired_kept_volumes_due() RETURNS integer
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-  with due as (
-    update public.user_fly_apps a set next_attempt_at = now()
-    where a.user_id in (select m.user_id from public.user_fly_volume_moves m
-                        where m.kept_state = 'kept' and m.keep_until <= now())
-      and a.lease_owner is null and (a.next_attempt_at is null or a.next_attempt_at > now())
-      and a.status not in ('deleted', 'error', 'failed')
-    returning 1
-  )
-  select count(*)::integer from due
-$$;
-
-ALTER FUNCTION private.make_expired_kept_volumes_due() OWNER TO postgres;
-
---
--- Name: FUNCTION make_expired_kept_volumes_due(); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.make_expired_kept_volumes_due() IS 'Makes the users whose kept volume''s keep period is over due now (the sweep reconciles them and the engine deletes the volume after a final snapshot); returns how many.';
-
---
 -- Name: on_user_tier_change(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -1288,10 +1529,10 @@ ALTER FUNCTION private.on_user_tier_change() OWNER TO postgres;
 COMMENT ON FUNCTION private.on_user_tier_change() IS 'Trigger on user_subscriptions (after insert or delete; after update of tier when it really changed), in the writer''s transaction: the first 64 changes of a transaction append (user_id, queued_at) to private.tier_outbox each, the 65th appends one bulk marker (user_id null) and sets the transaction-local count fly_apps.tier_changes_queued to ''bulk'': later changes append nothing (the marker stands for them).';
 
 --
--- Name: ops_doctor_report(text); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: ops_doctor_report(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION private.ops_doctor_report() RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -1307,16 +1548,11 @@ begin
       select jsonb_build_object('available', true,
         'project_url', exists(select 1 from vault.decrypted_secrets
                               where name = 'project_url' and coalesce(btrim(decrypted_secret), '') <> ''),
-        'fly_kick_secret', exists(select 1 from vault.decrypted_secrets
-                              where name = 'fly_kick_secret' and coalesce(decrypted_secret, '') <> ''),
-        'legacy_fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
-                              where name = 'fly_provisioner_secret'),
-        'admin_secret_in_vault', $1 is not null and exists(select 1 from vault.decrypted_secrets
-                              where encode(sha256(convert_to(coalesce(decrypted_secret, ''), 'UTF8')), 'hex')
-                                    = lower($1)),
+        'fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
+                              where name = 'fly_provisioner_secret' and coalesce(decrypted_secret, '') <> ''),
         'project_url_is_http', coalesce((select btrim(decrypted_secret) ~* '^https?://[^/\s?#]+'
                               from vault.decrypted_secrets where name = 'project_url' limit 1), false))
-    $q$ into v_vault using p_admin_secret_sha256;
+    $q$ into v_vault;
   end if;
 
   if to_regclass('cron.job') is null then
@@ -1358,13 +1594,13 @@ begin
 end
 $_$;
 
-ALTER FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) OWNER TO postgres;
+ALTER FUNCTION private.ops_doctor_report() OWNER TO postgres;
 
 --
--- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist (fly_kick_secret; a legacy fly_provisioner_secret; whether any equals the admin secret whose SHA-256 hex is p_admin_secret_sha256), the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
+COMMENT ON FUNCTION private.ops_doctor_report() IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
 
 --
 -- Name: pin_fly_rollout_digest(uuid, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1433,7 +1669,7 @@ ALTER FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout
 -- Name: FUNCTION post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_kick_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
+COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_provisioner_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
 
 --
 -- Name: record_fleet_states(jsonb); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1470,10 +1706,10 @@ ALTER FUNCTION private.record_fleet_states(p_states jsonb) OWNER TO postgres;
 COMMENT ON FUNCTION private.record_fleet_states(p_states jsonb) IS 'Writes last_machine_state/last_observed_at of the rows whose app appears in p_states [{app_name, state, machine_id, live_machines, observed_at}] in one statement; returns each written row with its previous state, for the sweep to decide which apps need a closer look.';
 
 --
--- Name: record_fly_rollout_target(uuid, text, uuid, text, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: record_fly_rollout_target(uuid, text, uuid, text, text, text, jsonb); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text DEFAULT NULL::text, p_error text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text DEFAULT NULL::text, p_error text DEFAULT NULL::text, p_details jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1481,9 +1717,17 @@ declare
   v_target public.fly_rollout_targets;
   v_to text;
   v_row public.fly_rollouts;
+  v_details jsonb := coalesce(p_details, '{}'::jsonb);
+  v_checks text[];
 begin
-  if p_outcome is null or p_outcome not in ('healthy', 'failed', 'progressing') then
-    perform private._fail_input('outcome: must be healthy, failed or progressing');
+  if p_outcome is null or p_outcome not in ('healthy', 'failed', 'progressing', 'gate', 'skipped') then
+    perform private._fail_input('outcome: must be healthy, failed, progressing, gate or skipped');
+  end if;
+  if p_outcome = 'gate' and (v_details ->> 'gate_started_at') is null then
+    perform private._fail_input('gate_started_at: required with outcome gate');
+  end if;
+  if p_outcome = 'skipped' and (v_details ->> 'skip_reason') is null then
+    perform private._fail_input('skip_reason: required with outcome skipped');
   end if;
   perform private._lock_fly_rollout(p_rollout_id, p_owner);
   select * into v_target from public.fly_rollout_targets t
@@ -1496,13 +1740,22 @@ begin
     select * into v_row from public.fly_rollouts r where r.id = p_rollout_id;
     return private._fly_rollout_json(v_row);
   end if;
-  if p_outcome = 'progressing' then
-    update public.fly_rollout_targets t set error = left(p_error, 4000), updated_at = now()
+  select array_agg(c) into v_checks from jsonb_array_elements_text(v_details -> 'failing_checks') c
+  where jsonb_typeof(v_details -> 'failing_checks') = 'array';
+  if p_outcome in ('progressing', 'gate') then
+    update public.fly_rollout_targets t set
+      error = left(p_error, 4000),
+      gate_started_at = coalesce(t.gate_started_at, (v_details ->> 'gate_started_at')::timestamptz),
+      machine_state = coalesce(v_details ->> 'machine_state', t.machine_state),
+      failing_checks = coalesce(v_checks, t.failing_checks),
+      image_digest = coalesce(p_image_digest, t.image_digest),
+      updated_at = now()
     where t.rollout_id = p_rollout_id and t.user_id = p_user_id;
     select * into v_row from public.fly_rollouts r where r.id = p_rollout_id;
     return private._fly_rollout_json(v_row);
   end if;
   v_to := case
+    when p_outcome = 'skipped' then 'skipped'
     when v_target.state = 'updating' then p_outcome
     when p_outcome = 'healthy' then 'rolled_back'
     else 'rollback_failed' end;
@@ -1510,25 +1763,29 @@ begin
     state = v_to,
     image_digest = coalesce(p_image_digest, t.image_digest),
     error = case when p_outcome = 'failed' then left(p_error, 4000) end,
+    skip_reason = v_details ->> 'skip_reason',
+    machine_state = coalesce(v_details ->> 'machine_state', t.machine_state),
+    failing_checks = case when p_outcome = 'failed' then coalesce(v_checks, t.failing_checks) end,
     updated_at = now()
   where t.rollout_id = p_rollout_id and t.user_id = p_user_id;
   perform private.append_user_fly_app_event(p_user_id, 'rollout_target_' || v_to,
-    case when p_outcome = 'healthy' then 'ok' else 'error' end,
+    case when p_outcome in ('healthy', 'skipped') then 'ok' else 'error' end,
     jsonb_strip_nulls(jsonb_build_object('rollout_id', p_rollout_id, 'batch', v_target.batch,
-                                         'attempts', v_target.attempts, 'image_digest', p_image_digest)),
+                                         'attempts', v_target.attempts, 'image_digest', p_image_digest,
+                                         'skip_reason', v_details ->> 'skip_reason')),
     case when p_outcome = 'failed' then p_error end);
   v_row := private._count_fly_rollout(p_rollout_id);
   return private._fly_rollout_json(v_row);
 end
 $$;
 
-ALTER FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text) OWNER TO postgres;
+ALTER FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text, p_details jsonb) OWNER TO postgres;
 
 --
--- Name: FUNCTION record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text, p_details jsonb); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text) IS 'Records a claimed target''s outcome (healthy | failed | progressing = still waiting, stays claimed): forward → healthy/failed, rollback → rolled_back/rollback_failed; appends a rollout_target_<state> event for the user, recomputes the counters, returns the rollout. A target not in flight is left as it is.';
+COMMENT ON FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text, p_details jsonb) IS 'Records what a driver saw of a claimed target. progressing (update not applied yet) and gate (applied, waiting on its health gate; p_details.gate_started_at is kept from the first record) leave it claimed with the machine state and failing checks of p_details; healthy / failed end it (forward → healthy/failed, rollback → rolled_back/rollback_failed), skipped (p_details.skip_reason) leaves it alone. An ending appends a rollout_target_<state> event for the user, recomputes the counters; returns the rollout. A target not in flight is left as it is.';
 
 --
 -- Name: record_machine_observations(jsonb, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1802,26 +2059,6 @@ ALTER FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) OWNE
 COMMENT ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) IS 'Releases the driver lease of a rollout if p_owner holds it.';
 
 --
--- Name: release_sweep_lease(text); Type: FUNCTION; Schema: private; Owner: postgres
---
-
-CREATE FUNCTION private.release_sweep_lease(p_owner text) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-  with gone as (delete from private.sweep_lease where owner = p_owner returning 1)
-  select exists (select 1 from gone);
-$$;
-
-ALTER FUNCTION private.release_sweep_lease(p_owner text) OWNER TO postgres;
-
---
--- Name: FUNCTION release_sweep_lease(p_owner text); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.release_sweep_lease(p_owner text) IS 'Gives the sweep lease back if p_owner holds it; returns whether it did.';
-
---
 -- Name: release_user_fly_app(uuid, text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -1963,96 +2200,41 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
--- Name: revoke_replaced_user_credential(); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: save_fly_rollout_cohort(text, uuid[], text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.revoke_replaced_user_credential() RETURNS trigger
+CREATE FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
-  v_deprovisioned boolean := new.status in ('suspended', 'deleted') and old.status is distinct from new.status;
+  v_row public.fly_rollout_cohorts;
 begin
-  if old.credential_jti is null then
-    return new;
+  if p_actor is null or btrim(p_actor) = '' then
+    perform private._fail_input('actor: required');
   end if;
-  if v_deprovisioned and new.credential_jti is not distinct from old.credential_jti then
-    -- The app is going away: its credential goes with it (a re-upgrade mints a new one: the expiry is gone).
-    new.credential_jti := null;
-    new.credential_expires_at := null;
-    new.credential_key_id := null;
+  if p_name is null or p_name !~ '^[a-z0-9][a-z0-9_-]{0,62}$' then
+    perform private._fail_input('name: must be 1-63 lowercase letters, digits, - or _');
   end if;
-  if new.credential_jti is distinct from old.credential_jti then
-    insert into private.revoked_user_credentials (jti, user_id, expires_at)
-    values (old.credential_jti, old.user_id, coalesce(old.credential_expires_at, now() + interval '1 year'))
-    on conflict (jti) do nothing;
-    delete from private.revoked_user_credentials where expires_at < now() - interval '1 day';
+  if p_user_ids is null or cardinality(p_user_ids) = 0 or cardinality(p_user_ids) > 1000 then
+    perform private._fail_input('users: must list 1 to 1000 user ids');
   end if;
-  return new;
+  insert into public.fly_rollout_cohorts (name, user_ids, created_by)
+  values (p_name, (select array_agg(distinct u order by u) from unnest(p_user_ids) u), p_actor)
+  on conflict (name) do update set user_ids = excluded.user_ids, created_by = excluded.created_by,
+    updated_at = now()
+  returning * into v_row;
+  return to_jsonb(v_row);
 end
-$$;
+$_$;
 
-ALTER FUNCTION private.revoke_replaced_user_credential() OWNER TO postgres;
-
---
--- Name: FUNCTION revoke_replaced_user_credential(); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.revoke_replaced_user_credential() IS 'Trigger: when a row''s credential_jti is replaced or the app is deprovisioned (status becomes suspended or deleted), the previous jti goes on private.revoked_user_credentials (and expired entries are pruned).';
+ALTER FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) OWNER TO postgres;
 
 --
--- Name: set_plan_idle_action(text, text, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: FUNCTION save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-  v_previous text;
-  v_due integer := 0;
-begin
-  if p_actor is null or p_actor = '' then
-    raise exception 'set_plan_idle_action: actor is required' using errcode = '22004';
-  end if;
-  select idle_action into v_previous from public.fly_plans where tier = p_tier and dedicated_app for update;
-  if not found then
-    raise exception 'no plan with a dedicated app for tier %', p_tier using errcode = 'P0002';
-  end if;
-  update public.fly_plans set idle_action = p_idle_action, updated_at = now() where tier = p_tier;
-  if v_previous is distinct from p_idle_action then
-    with due as (
-      update public.user_fly_apps a set
-        (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
-        updated_at = now()
-      from public.user_subscriptions s
-      where s.user_id = a.user_id and s.tier = p_tier
-        and a.desired_state = 'present' and a.status in ('active', 'held')
-      returning a.id, a.user_id
-    ),
-    logged as (
-      insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata)
-      select d.id, d.user_id, 'retry_requested', 'info',
-             jsonb_build_object('actor', p_actor, 'reason', p_reason,
-                                'plan', jsonb_build_object('tier', p_tier, 'idle_action',
-                                  jsonb_build_object('from', v_previous, 'to', p_idle_action)))
-      from due d
-      returning 1
-    )
-    select count(*) into v_due from logged;
-  end if;
-  return jsonb_build_object('tier', p_tier, 'previous', v_previous, 'idle_action', p_idle_action,
-                            'due_users', v_due);
-end
-$$;
-
-ALTER FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) OWNER TO postgres;
-
---
--- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) IS 'Sets fly_plans.idle_action of a tier with a dedicated app (P0002 otherwise; the table''s checks refuse suspend over 2048 MB) and, when it changed, makes every active or held row of the tier due now with a retry_requested event naming p_actor, p_reason and the change, so reconciles give the machines the new services. Returns {tier, previous, idle_action, due_users}.';
+COMMENT ON FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) IS 'Saves (or replaces) a named cohort of users a rollout can send first; 22023 naming the field.';
 
 --
 -- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2207,40 +2389,6 @@ ALTER FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double preci
 --
 
 COMMENT ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) IS 'Takes p_tokens from the shared token bucket p_bucket (refilled at p_rate_per_s up to p_burst; a new bucket is full) and returns the milliseconds the caller must wait before using them (0: at once). The tokens are reserved either way, so callers that each wait the returned time never exceed rate * t + burst in any window t, across connections. Atomic (one statement, the bucket row locked).';
-
---
--- Name: take_sweep_lease(text, integer); Type: FUNCTION; Schema: private; Owner: postgres
---
-
-CREATE FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) RETURNS TABLE(taken boolean, held_by text, held_since timestamp with time zone)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-begin
-  if p_owner is null or p_owner = '' or p_seconds is null or p_seconds < 1 then
-    raise exception 'take_sweep_lease: an owner and a positive number of seconds are required'
-      using errcode = '22023';
-  end if;
-  return query
-    insert into private.sweep_lease as l (singleton, owner, acquired_at, expires_at)
-    values (true, p_owner, now(), now() + make_interval(secs => p_seconds))
-    on conflict (singleton) do update
-      set owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-      where l.expires_at < now()
-    returning true, l.owner, l.acquired_at;
-  if not found then
-    return query select false, l.owner, l.acquired_at from private.sweep_lease l;
-  end if;
-end
-$$;
-
-ALTER FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) OWNER TO postgres;
-
---
--- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) IS 'Takes the sweep lease for p_owner for p_seconds when it is free or expired: (taken true, held_by, held_since); else (taken false) with the running sweep''s owner and start.';
 
 --
 -- Name: tier_has_app(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2400,29 +2548,6 @@ ALTER FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit in
 COMMENT ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) IS 'Ids of active or held rows no fleet listing has seen since p_since (a full listing''s start): their machine or app vanished.';
 
 --
--- Name: user_fly_app_idle_since(uuid); Type: FUNCTION; Schema: private; Owner: postgres
---
-
-CREATE FUNCTION private.user_fly_app_idle_since(p_user_id uuid) RETURNS timestamp with time zone
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-  select max(e.created_at)
-  from public.user_fly_apps a
-  join public.user_fly_app_events e on e.user_id = a.user_id
-  where a.user_id = p_user_id and a.health_status = 'idle'
-    and e.event_type = 'health_changed' and e.metadata ->> 'to' = 'idle'
-$$;
-
-ALTER FUNCTION private.user_fly_app_idle_since(p_user_id uuid) OWNER TO postgres;
-
---
--- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) IS 'When the user''s app became idle (its last health_changed event to idle), or null when its health is not idle: the "idle since" of the status, the ops CLI and the console.';
-
---
 -- Name: user_fly_app_patch_columns(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2435,7 +2560,7 @@ CREATE FUNCTION private.user_fly_app_patch_columns() RETURNS text[]
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id'
   ]::text[]
 $$;
 
@@ -2575,45 +2700,6 @@ ALTER TABLE private.machine_last_observations OWNER TO postgres;
 COMMENT ON TABLE private.machine_last_observations IS 'Last observed state per machine: where private.record_machine_observations resumes.';
 
 --
--- Name: revoked_user_credentials; Type: TABLE; Schema: private; Owner: postgres
---
-
-CREATE TABLE private.revoked_user_credentials (
-    jti text NOT NULL,
-    user_id uuid NOT NULL,
-    revoked_at timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone NOT NULL
-);
-
-ALTER TABLE private.revoked_user_credentials OWNER TO postgres;
-
---
--- Name: TABLE revoked_user_credentials; Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON TABLE private.revoked_user_credentials IS 'Denylist of revoked user app credentials by jti, until they would have expired (pruned afterwards).';
-
---
--- Name: sweep_lease; Type: TABLE; Schema: private; Owner: postgres
---
-
-CREATE TABLE private.sweep_lease (
-    singleton boolean DEFAULT true NOT NULL,
-    owner text NOT NULL,
-    acquired_at timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    CONSTRAINT sweep_lease_singleton_check CHECK (singleton)
-);
-
-ALTER TABLE private.sweep_lease OWNER TO postgres;
-
---
--- Name: TABLE sweep_lease; Type: COMMENT; Schema: private; Owner: postgres
---
-
-COMMENT ON TABLE private.sweep_lease IS 'The running sweep''s lease (at most one row): its owner (one attempt of check-fly-apps-health), since when, and until when it holds without being given back (the sweep budget plus a margin, so a crashed sweep frees it).';
-
---
 -- Name: tier_outbox; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -2679,31 +2765,11 @@ ALTER TABLE ONLY private.machine_last_observations
     ADD CONSTRAINT machine_last_observations_pkey PRIMARY KEY (machine_id);
 
 --
--- Name: revoked_user_credentials revoked_user_credentials_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
---
-
-ALTER TABLE ONLY private.revoked_user_credentials
-    ADD CONSTRAINT revoked_user_credentials_pkey PRIMARY KEY (jti);
-
---
--- Name: sweep_lease sweep_lease_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
---
-
-ALTER TABLE ONLY private.sweep_lease
-    ADD CONSTRAINT sweep_lease_pkey PRIMARY KEY (singleton);
-
---
 -- Name: user_fly_apps_archive user_fly_apps_archive_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
 ALTER TABLE ONLY private.user_fly_apps_archive
     ADD CONSTRAINT user_fly_apps_archive_pkey PRIMARY KEY (id);
-
---
--- Name: revoked_user_credentials_expires_at_idx; Type: INDEX; Schema: private; Owner: postgres
---
-
-CREATE INDEX revoked_user_credentials_expires_at_idx ON private.revoked_user_credentials USING btree (expires_at);
 
 --
 -- Name: fly_rate_buckets; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2716,18 +2782,6 @@ ALTER TABLE private.fly_rate_buckets ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.machine_last_observations ENABLE ROW LEVEL SECURITY;
-
---
--- Name: revoked_user_credentials; Type: ROW SECURITY; Schema: private; Owner: postgres
---
-
-ALTER TABLE private.revoked_user_credentials ENABLE ROW LEVEL SECURITY;
-
---
--- Name: sweep_lease; Type: ROW SECURITY; Schema: private; Owner: postgres
---
-
-ALTER TABLE private.sweep_lease ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: tier_outbox; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2868,6 +2922,12 @@ REVOKE ALL ON FUNCTION private.drain_tier_outbox(p_limit integer, p_kick boolean
 REVOKE ALL ON FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status text, OUT retry_count integer, OUT next_attempt_at timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION fly_fleet_versions(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.fly_fleet_versions() FROM PUBLIC;
+
+--
 -- Name: FUNCTION fly_plans_set_cost_estimate(); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -2878,6 +2938,18 @@ REVOKE ALL ON FUNCTION private.fly_plans_set_cost_estimate() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.fly_prices_changed() FROM PUBLIC;
+
+--
+-- Name: FUNCTION fly_rollout_bake(p_rollout_id uuid, p_owner text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.fly_rollout_bake(p_rollout_id uuid, p_owner text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION fly_rollout_bucket(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.fly_rollout_bucket(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION fly_rollout_record_in_plans(); Type: ACL; Schema: private; Owner: postgres
@@ -2896,6 +2968,12 @@ REVOKE ALL ON FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) FROM PU
 --
 
 REVOKE ALL ON FUNCTION private.fly_rollout_status(p_rollout_id uuid, p_events integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION free_fly_rollout_lease(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.free_fly_rollout_lease() FROM PUBLIC;
 
 --
 -- Name: FUNCTION function_endpoint(OUT base_url text, OUT secret text, OUT problem text); Type: ACL; Schema: private; Owner: postgres
@@ -2928,22 +3006,16 @@ REVOKE ALL ON FUNCTION private.lease_fly_rollouts(p_owner text, p_lease_seconds 
 REVOKE ALL ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION make_expired_kept_volumes_due(); Type: ACL; Schema: private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION private.make_expired_kept_volumes_due() FROM PUBLIC;
-
---
 -- Name: FUNCTION on_user_tier_change(); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.on_user_tier_change() FROM PUBLIC;
 
 --
--- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.ops_doctor_report() FROM PUBLIC;
 
 --
 -- Name: FUNCTION pin_fly_rollout_digest(p_rollout_id uuid, p_digest text, p_pinned_image text); Type: ACL; Schema: private; Owner: postgres
@@ -2964,10 +3036,10 @@ REVOKE ALL ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p
 REVOKE ALL ON FUNCTION private.record_fleet_states(p_states jsonb) FROM PUBLIC;
 
 --
--- Name: FUNCTION record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text, p_details jsonb); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.record_fly_rollout_target(p_rollout_id uuid, p_owner text, p_user_id uuid, p_outcome text, p_image_digest text, p_error text, p_details jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION record_machine_observations(p_observations jsonb, p_max_gap_seconds integer); Type: ACL; Schema: private; Owner: postgres
@@ -3012,12 +3084,6 @@ REVOKE ALL ON FUNCTION private.reject_fly_rollout_event_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) FROM PUBLIC;
 
 --
--- Name: FUNCTION release_sweep_lease(p_owner text); Type: ACL; Schema: private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION private.release_sweep_lease(p_owner text) FROM PUBLIC;
-
---
 -- Name: FUNCTION release_user_fly_app(p_app_id uuid, p_owner text); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3042,16 +3108,10 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION revoke_replaced_user_credential(); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.revoke_replaced_user_credential() FROM PUBLIC;
-
---
--- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres
@@ -3078,12 +3138,6 @@ REVOKE ALL ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) FRO
 REVOKE ALL ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: ACL; Schema: private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) FROM PUBLIC;
-
---
 -- Name: FUNCTION tier_has_app(p_tier text); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3106,12 +3160,6 @@ REVOKE ALL ON FUNCTION private.transition_fly_rollout(p_rollout_id uuid, p_actio
 --
 
 REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
-
---
--- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
---
-
-REVOKE ALL ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_fly_app_patch_columns(); Type: ACL; Schema: private; Owner: postgres

@@ -421,7 +421,10 @@ Deno.test({
             ["rollout-canary", "", "1"],
             ["rollout-batch", "", "⅓ fleet"],
             ["rollout-max-failures", "", "0"],
+            ["rollout-bake", "", "0"],
           ]);
+          // Which version runs where: one row per tier and digest.
+          await page.waitForSelector("[data-testid=versions-chart] tr[data-tier=pro]");
           await page.type("[data-testid=rollout-image]", ROLLOUT_IMAGE);
           for (const [field, value] of [["canary", "1"], ["batch", "2"]]) {
             const input = await page.$(`[data-testid=rollout-${field}]`);
@@ -458,6 +461,12 @@ Deno.test({
             await new Promise((resolve) => setTimeout(resolve, 500));
           }
           await completed;
+          // One line per batch, the canary's first.
+          const firstLine = await page.$eval(
+            "[data-testid=rollout-lines] li",
+            (el) => (el as unknown as { textContent: string }).textContent,
+          );
+          assert(firstLine.startsWith("batch 0 (canary): 1 healthy"), firstLine);
           const [{ image_digest: digest }] = await stack.sql<{ image_digest: string }[]>`
           select image_digest from public.fly_rollouts where id = ${rollout.id}`;
           assert(digest?.startsWith("sha256:"), `pinned digest: ${digest}`);

@@ -132,6 +132,10 @@ Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushe
           body: { image: IMAGE_B, tier: "pro" },
         });
         assertEquals(second.status, 409, JSON.stringify(second.body));
+        assert(
+          second.body.error.message.includes(`rollout ${rolloutB} (running, all tiers) is already active`),
+          second.body.error.message,
+        );
 
         // The canary pins the digest; then pause, and kill the functions with whatever was in flight.
         const pinned = await waitRollout(stack, rolloutB, (r) => Number(r.healthy) >= 2);
@@ -189,40 +193,72 @@ Deno.test("rollouts end to end: canary, batches, pause + kill + resume, re-pushe
       },
     );
 
-    await t.step("a -broken image halts at the canaries with an alert; rollback heals them", async () => {
-      const onB = await machinesOf(stack, users);
-      const created = await admin(stack, "/rollouts", {
-        method: "POST",
-        body: { image: IMAGE_BROKEN, canary: 2, batch: 5, health_timeout_s: 3 },
-        actor: "bob",
-      });
-      assertEquals(created.status, 201, JSON.stringify(created.body));
-      const id = created.body.rollout.id;
-      const halted = await waitRollout(stack, id, (r) => r.state === "halted");
-      assertEquals([halted.rollout.failed, halted.rollout.healthy], [2, 0]);
-      const canaries = await stack.sql<{ user_id: string }[]>`
+    await t.step(
+      "a -broken image waits in its gate, then a sweep halts it with an alert; rollback heals it at once",
+      async () => {
+        const onB = await machinesOf(stack, users);
+        const created = await admin(stack, "/rollouts", {
+          method: "POST",
+          body: { image: IMAGE_BROKEN, canary: 1, batch: 5, health_timeout_s: 12 },
+          actor: "bob",
+        });
+        assertEquals(created.status, 201, JSON.stringify(created.body));
+        const id = created.body.rollout.id;
+        // The driver kicked by the start applies the canary, looks at its gate for a few seconds and returns.
+        const waiting = await waitFor("the canary in its gate", async () => {
+          const answer = await admin(stack, `/rollouts/${id}`);
+          const target = answer.body.targets.find((t: { label: string }) => t.label.startsWith("gate ("));
+          return target && answer.body;
+        });
+        const [inGate] = waiting.targets;
+        assert(/^gate \(\d+ s left; machine started, checks not passing: /.test(inGate.label), inGate.label);
+        assertEquals(waiting.lines[0], "batch 0 (canary): 1 in gate");
+        // No driver waits on the gate: sweeps look at it once each and halt it when its 12 s are up.
+        const cron = setInterval(() => {
+          stack.call("check-fly-apps-health", { body: {}, wait: false }).catch(() => {});
+        }, 3_000);
+        const halted = await waitRollout(stack, id, (r) => r.state === "halted").finally(() =>
+          clearInterval(cron)
+        );
+        assertEquals([halted.rollout.failed, halted.rollout.healthy], [1, 0]);
+        assert(
+          String(halted.rollout.error).includes("health gate not passed within 12 s"),
+          halted.rollout.error,
+        );
+        const canaries = await stack.sql<{ user_id: string }[]>`
         select user_id from public.fly_rollout_targets where rollout_id = ${id} and batch = 0`;
-      const canaryIds = new Set(canaries.map((c) => c.user_id));
-      const now = await machinesOf(stack, users);
-      for (const user of users.filter((u) => !canaryIds.has(u))) assertEquals(now.get(user), onB.get(user));
-      await waitFor(
-        "the halt alert",
-        () => alerts.requests.some((r) => r.body.includes("rollout_halted") && r.body.includes(id)),
-      );
+        const canaryIds = new Set(canaries.map((c) => c.user_id));
+        const now = await machinesOf(stack, users);
+        for (const user of users.filter((u) => !canaryIds.has(u))) assertEquals(now.get(user), onB.get(user));
+        await waitFor(
+          "the halt alert",
+          () => alerts.requests.some((r) => r.body.includes("rollout_halted") && r.body.includes(id)),
+        );
 
-      const rolledBack = await admin(stack, `/rollouts/${id}/rollback`, { method: "POST", actor: "bob" });
-      assertEquals([rolledBack.status, rolledBack.body.rollout.direction], [200, "rollback"]);
-      await waitRollout(stack, id, (r) => r.state === "rolled_back");
-      const healed = await machinesOf(stack, users);
-      await stack.sweep();
-      for (const user of canaryIds) {
-        assertEquals(healed.get(user)!.digest, onB.get(user)!.digest, user);
-        const row = (await stack.row(user))!;
-        assertEquals([row.status, row.health_status], ["active", "healthy"], user);
-      }
-      const list = await admin(stack, "/rollouts");
-      assertEquals(list.body.rollouts.map((r: { id: string }) => r.id), [id, rolloutB]);
-    });
+        const canary = [...canaryIds][0];
+        const rollbackAt = Date.now();
+        const rolledBack = await admin(stack, `/rollouts/${id}/rollback`, { method: "POST", actor: "bob" });
+        assertEquals([rolledBack.status, rolledBack.body.rollout.direction], [200, "rollback"]);
+        // The rollback starts at once (the driver kicked by the action), not at the next sweep.
+        await waitFor(
+          "the canary's rollback update",
+          async () => (await machinesOf(stack, [canary])).get(canary)!.digest === onB.get(canary)!.digest,
+          5_000,
+          100,
+        );
+        assert(Date.now() - rollbackAt < 5_000, `rollback started after ${Date.now() - rollbackAt} ms`);
+        await waitRollout(stack, id, (r) => r.state === "rolled_back");
+        const healed = await machinesOf(stack, users);
+        await stack.sweep();
+        for (const user of canaryIds) {
+          assertEquals(healed.get(user)!.digest, onB.get(user)!.digest, user);
+          const row = (await stack.row(user))!;
+          assertEquals([row.status, row.health_status], ["active", "healthy"], user);
+        }
+        const list = await admin(stack, "/rollouts");
+        assertEquals(list.body.rollouts.map((r: { id: string }) => r.id), [id, rolloutB]);
+      },
+    );
   } finally {
     await stack.stop();
     await alerts.close();

@@ -1,7 +1,8 @@
 /**
  * The rollout driver against a migrated scratch database, with a fake fleet standing in for the controller's
  * apply: it resolves tags to digests (re-pushable), updates a user's "machine" only when the spec differs
- * (as the controller does), and fails the health gate for `-broken` images and unknown tags.
+ * (as the controller does), and fails the health gate for `-broken` images and unknown tags (at once, or, with
+ * `openGates`, by keeping the gate open with check `health` critical until the driver ends it).
  */
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import {
@@ -9,10 +10,13 @@ import {
   type Rollout,
   type RolloutSpec,
   RolloutsRepository,
+  type RolloutTarget,
 } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import {
   advanceRollouts,
+  type ApplyOptions,
+  GATE_LOOK_MS,
   type RolloutDeps,
   type RolloutProgress,
   type TargetOutcome,
@@ -49,6 +53,10 @@ export class FakeFleet {
   onApply?: (userId: string) => Promise<void>;
   /** Outcomes to return instead of the real one, once each, by user. */
   readonly scripted = new Map<string, TargetOutcome>();
+  /** A `-broken` image keeps its gate open (check `health` critical) instead of failing at once. */
+  openGates = false;
+  /** Looks at open gates (applies whose update was already applied). */
+  looks = 0;
 
   /** Pushes `tag` (again): a new digest. */
   push(tag: string): string {
@@ -63,7 +71,13 @@ export class FakeFleet {
   }
 
   /** The apply the driver calls. */
-  apply = async (userId: string, spec: RolloutSpec): Promise<TargetOutcome> => {
+  apply = async (target: RolloutTarget, spec: RolloutSpec, options: ApplyOptions): Promise<TargetOutcome> => {
+    const userId = target.user_id;
+    if (options.gateStartedAt !== null) {
+      this.looks += 1;
+      const digest = this.machines.get(userId)?.digest;
+      return { outcome: "gate", imageDigest: digest, machineState: "started", failingChecks: ["health"] };
+    }
     this.applied.push({ userId, spec });
     this.#inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
@@ -82,6 +96,9 @@ export class FakeFleet {
       if (current?.digest !== digest || current.image !== image) {
         this.machines.set(userId, { image, digest });
         this.updates.set(userId, (this.updates.get(userId) ?? 0) + 1);
+      }
+      if (image.endsWith("-broken") && this.openGates) {
+        return { outcome: "gate", imageDigest: digest, machineState: "started", failingChecks: ["health"] };
       }
       if (image.endsWith("-broken")) {
         return { outcome: "failed", imageDigest: digest, error: "health checks not passing within the gate" };
@@ -173,4 +190,27 @@ export function appliesPerUser(fleet: FakeFleet): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { userId } of fleet.applied) counts.set(userId, (counts.get(userId) ?? 0) + 1);
   return counts;
+}
+
+/**
+ * Drives like an operator's background driver, step after step, until no rollout waits on a gate or a bake
+ * (it ended or halted) or `budgetMs` runs out; returns every step's progress.
+ */
+export async function driveUntilSettled(
+  deps: RolloutDeps,
+  options: { owner?: string; budgetMs?: number } = {},
+): Promise<RolloutProgress[]> {
+  const ends = Date.now() + (options.budgetMs ?? 60_000);
+  const steps: RolloutProgress[] = [];
+  while (Date.now() < ends) {
+    const progress = await advanceRollouts(deps, {
+      owner: options.owner ?? "driver",
+      deadline: ends,
+      lookMs: GATE_LOOK_MS.background,
+    });
+    steps.push(...progress);
+    if (!progress.some((step) => step.waiting !== null)) return steps;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return steps;
 }

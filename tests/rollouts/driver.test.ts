@@ -11,6 +11,8 @@ Deno.test("rollout: 20 users, canary 1, batch 5 → all on B's pinned digest, he
       healthy: 20,
       failed: 0,
       progressing: 0,
+      gate: 0,
+      skipped: 0,
     }]);
 
     const done = await get(rollout.id);
@@ -38,8 +40,8 @@ Deno.test("rollout: 20 users, canary 1, batch 5 → all on B's pinned digest, he
     assertEquals(events.map((e) => e.event_type), ["created", "started", "digest_pinned", "completed"]);
     const status = await repo.status();
     assertEquals(status?.batches, [
-      { batch: 0, healthy: 1 },
-      ...[5, 5, 5, 4].map((healthy, index) => ({ batch: index + 1, healthy })),
+      { batch: 0, stage: "canary", healthy: 1 },
+      ...[5, 5, 5, 4].map((healthy, index) => ({ batch: index + 1, stage: "100%", healthy })),
     ]);
   });
 });
@@ -144,7 +146,11 @@ Deno.test("rollout: pause mid-way, a driver dies with targets in flight, resume 
     await repo.leaseRunning("dead-driver", 60);
     const inFlight = await repo.claimTargets(rollout.id, "dead-driver", 4);
     assertEquals(inFlight.map((target) => target.batch), [2, 2, 2, 2], "the next batch");
-    await fleet.apply(inFlight[0].user_id, { image: IMAGE_B, digest: mid.image_digest! });
+    await fleet.apply(inFlight[0], { image: IMAGE_B, digest: mid.image_digest! }, {
+      deadline: Date.now() + 1_000,
+      gateStartedAt: null,
+      lookMs: 0,
+    });
     assertEquals(await advance("driver-2"), [], "the dead driver's lease still holds");
     await db.sql`update public.fly_rollouts set lease_expires_at = now() - interval '1 second'`;
 

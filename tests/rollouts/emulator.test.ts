@@ -6,7 +6,8 @@ import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
 import { createFlyClient, type FlyClient, type Machine } from "../../supabase/functions/_shared/fly/mod.ts";
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { advanceRollouts, type ApplyTarget } from "../../supabase/functions/_shared/rollout/driver.ts";
+import type { ApplyTarget } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { driveUntilSettled } from "./_fixture.ts";
 import { type FlyEmulator, startFlyEmulator } from "../../scripts/local/fly-emulator/mod.ts";
 import { assert, assertEquals } from "../_support/assert.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
@@ -74,7 +75,7 @@ async function withEmulatorFleet(count: number, fn: (fleet: EmulatorFleet) => Pr
         const all = new Map((await fly.machines.list(FLEET_APP)).map((m) => [m.id, m]));
         return users.map((user) => all.get(machineIds.get(user)!)!);
       },
-      advance: () => advanceRollouts(deps, { owner: "driver", deadline: Date.now() + 30_000 }),
+      advance: () => driveUntilSettled(deps, { budgetMs: 30_000 }),
     });
   } finally {
     await emulator.close();
@@ -113,7 +114,7 @@ Deno.test("rollout on the emulator: -broken canaries fail the gate and halt; the
     await advance();
     const halted = (await repo.get(rollout.id))!;
     assertEquals([halted.state, halted.failed], ["halted", 2]);
-    assert(halted.error?.includes("health checks not passing"), String(halted.error));
+    assert(halted.error?.includes("health gate not passed within 1 s"), String(halted.error));
     const after = await machines();
     const changed = after.filter((m) => m.version !== before.get(m.id)?.version);
     assertEquals(changed.length, 2, "only the canaries changed");

@@ -2,26 +2,22 @@
  * A fleet of user machines on the Machines API emulator for the rollout driver (tests and `bench rollout`):
  * {@link provisionFleet} gives each paid user one started machine and an active row, and
  * {@link emulatorApply} is what the controller does for a rollout target, reduced to the machine: a
- * full-config update with `current_version` when the config differs, then a wait until the machine is started
- * with passing checks, within the health gate. It counts the updates it sent per user.
+ * full-config update with `current_version` when the config differs, then the product's look at the health
+ * gate. It counts the updates it sent per user.
  */
 import type { Plan } from "../../supabase/functions/_shared/db/user_fly_apps.ts";
 import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
 import type { ScratchDatabase } from "../_support/database.ts";
 import type { RolloutSpec } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import {
-  FlyApiError,
-  type FlyClient,
-  FlyNotFoundError,
-  type Machine,
-} from "../../supabase/functions/_shared/fly/mod.ts";
+import { FlyApiError, type FlyClient, FlyNotFoundError } from "../../supabase/functions/_shared/fly/mod.ts";
 import {
   configDrift,
   desiredMachineConfig,
   updatedConfig,
 } from "../../supabase/functions/_shared/engine/machine_spec.ts";
 import { pinnedImage } from "../../supabase/functions/_shared/image_ref.ts";
-import { type ApplyTarget, type TargetOutcome } from "../../supabase/functions/_shared/rollout/driver.ts";
+import type { ApplyTarget } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { lookAtGate } from "../../supabase/functions/_shared/rollout/apply.ts";
 
 /** The one app every test user's machine lives in (one machine per user, found by metadata). */
 export const FLEET_APP = "rollout-fleet";
@@ -75,25 +71,26 @@ export async function provisionFleet(
   return machineIds;
 }
 
-function passing(machine: Machine): boolean {
-  return machine.state === "started" && (machine.checks ?? []).every((check) => check.status === "passing");
-}
-
 /**
  * The apply, and the number of updates it sent per user. `machineIds` maps each user to their machine (the
- * controller finds it by metadata; a list per target would only add rate-limited calls here).
+ * controller finds it by metadata; a list per target would only add rate-limited calls here). The gate is the
+ * product's: {@link lookAtGate}, ended by the driver.
  */
 export function emulatorApply(
   fly: FlyClient,
   machineIds: ReadonlyMap<string, string>,
 ): { apply: ApplyTarget; updates: Map<string, number> } {
   const updates = new Map<string, number>();
-  const apply: ApplyTarget = async (userId, spec, { healthTimeoutMs, deadline }): Promise<TargetOutcome> => {
-    let machine = await fly.machines.get(FLEET_APP, machineIds.get(userId)!);
+  const apply: ApplyTarget = async ({ user_id: userId }, spec, { deadline, gateStartedAt, lookMs }) => {
+    const machineId = machineIds.get(userId)!;
+    const look = (started: number) =>
+      lookAtGate({ fly }, { appName: FLEET_APP, machineId, gateStartedAt: started }, { lookMs, deadline });
+    if (gateStartedAt !== null) return await look(gateStartedAt);
+    const machine = await fly.machines.get(FLEET_APP, machineId);
     const desired = configFor(userId, spec, machine.config.metadata?.create_token ?? "");
     if (configDrift(machine.config, desired).length > 0) {
       try {
-        machine = await fly.machines.update(FLEET_APP, machine.id, {
+        await fly.machines.update(FLEET_APP, machine.id, {
           config: updatedConfig(machine, desired),
           current_version: machine.version,
         });
@@ -105,19 +102,7 @@ export function emulatorApply(
       }
       updates.set(userId, (updates.get(userId) ?? 0) + 1);
     }
-    const gateEnds = Math.min(deadline, Date.now() + healthTimeoutMs);
-    while (true) {
-      await fly.machines.wait(FLEET_APP, machine.id, { state: ["started", "failed"], timeoutSeconds: 1 });
-      machine = await fly.machines.get(FLEET_APP, machine.id);
-      if (machine.state === "failed") return { outcome: "failed", error: "machine failed to start" };
-      if (passing(machine)) return { outcome: "healthy", imageDigest: machine.image_ref?.digest };
-      if (Date.now() >= gateEnds) {
-        if (Date.now() >= deadline) return { outcome: "progressing" };
-        const error = `health checks not passing within ${healthTimeoutMs / 1000} s`;
-        return { outcome: "failed", imageDigest: machine.image_ref?.digest, error };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    return await look(Date.now());
   };
   return { apply, updates };
 }

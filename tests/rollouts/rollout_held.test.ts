@@ -1,13 +1,15 @@
 /**
  * A rollout through the controller over a fleet with held users: canaries are drawn from the running users,
  * a held user's machine gets the pinned image and stays stopped, its target counts as applied without the
- * health gate, and the rollout completes with the default max_failures of 0.
+ * health gate, and the rollout completes with the default max_failures of 0. A user not provisioned yet is
+ * skipped.
  */
 import { assert, assertEquals } from "../_support/assert.ts";
 import { withEngine } from "../_support/engine_fixture.ts";
 import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { driveUntilSettled } from "./_fixture.ts";
+import { targetLabel } from "../../supabase/functions/_shared/rollout/progress.ts";
 import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import type { EngineFixture } from "../_support/engine_fixture.ts";
 
@@ -48,9 +50,15 @@ Deno.test("rollout through the controller: held users get the image and stay sto
       "the canaries are the running users",
     );
 
-    await advanceRollouts(rolloutDeps(f.deps, rollouts), { owner: "driver", deadline: Date.now() + 60_000 });
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
     const done = (await rollouts.get(rollout.id))!;
     assertEquals([done.state, done.healthy, done.failed], ["completed", 4, 0], JSON.stringify(done));
+    const status = (await rollouts.status(rollout.id))!;
+    assertEquals(
+      status.targets.filter((t) => t.skip_reason === "held").map((t) => t.user_id).sort(),
+      [...held].sort(),
+      "status says which targets got the config without a gate",
+    );
     assert(done.image_digest?.startsWith("sha256:"), String(done.image_digest));
 
     for (const user of held) {
@@ -62,5 +70,27 @@ Deno.test("rollout through the controller: held users get the image and stay sto
       const machine = await machineOf(f, user);
       assertEquals([machine.state, machine.image_ref?.digest], ["started", done.image_digest], user);
     }
+  });
+});
+
+Deno.test("rollout through the controller: a user not provisioned yet is skipped, untouched, and status says why", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 3);
+    for (const user of users.slice(0, 2)) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const waiting = users[2];
+    assertEquals((await f.row(waiting)).machine_id, null);
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 1, batch_size: 2, health_timeout_s: 30 },
+      "ops:test",
+    );
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.healthy, done.skipped, done.failed], ["completed", 2, 1, 0]);
+    assertEquals((await f.row(waiting)).machine_id, null, "the rollout did not provision it");
+    const status = (await rollouts.status(rollout.id))!;
+    const skipped = status.targets.find((t) => t.user_id === waiting)!;
+    assertEquals(targetLabel(skipped), "skipped (not provisioned)");
   });
 });

@@ -15,9 +15,8 @@ export const IMAGE_REFERENCE_PATTERN = /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/;
  */
 export function pinnedImage(image: string, digest: string): string {
   const name = image.split("@")[0];
-  const tagAt = name.lastIndexOf(":");
-  const repository = tagAt > name.lastIndexOf("/") ? name.slice(0, tagAt) : name;
-  return `${repository}@${digest}`;
+  const tag = imageTag(name);
+  return `${tag === null ? name : name.slice(0, -tag.length - 1)}@${digest}`;
 }
 
 /**
@@ -29,4 +28,11 @@ export function sameImage(observed: string | undefined, desired: string | undefi
   if (observed === desired) return true;
   if (!observed || !desired || !digest || !desired.endsWith(`@${digest}`)) return false;
   return pinnedImage(observed, digest) === desired;
+}
+
+/** The tag of an image reference (`registry.fly.io/app:v2` → `v2`), or null when it has none (`…@sha256:…`). */
+export function imageTag(image: string): string | null {
+  const name = image.split("@")[0];
+  const tagAt = name.lastIndexOf(":");
+  return tagAt > name.lastIndexOf("/") ? name.slice(tagAt + 1) : null;
 }

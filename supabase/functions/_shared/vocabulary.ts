@@ -82,6 +82,7 @@ export const ROLLOUT_TARGET_STATES = [
   "updating",
   "healthy",
   "failed",
+  "skipped",
   "rolling_back",
   "rolled_back",
   "rollback_failed",
@@ -93,7 +94,7 @@ export type RolloutTargetState = typeof ROLLOUT_TARGET_STATES[number];
 export const IN_FLIGHT_TARGET_STATES = ["updating", "rolling_back"] as const;
 
 /** Target states that end a target, each event `rollout_target_<state>` in the user's log. */
-const FINISHED_TARGET_STATES = ["healthy", "failed", "rolled_back", "rollback_failed"] as const;
+const FINISHED_TARGET_STATES = ["healthy", "failed", "skipped", "rolled_back", "rollback_failed"] as const;
 
 /**
  * Event types of a user's audit log (`user_fly_app_events.event_type`), written by the SQL side (requests,

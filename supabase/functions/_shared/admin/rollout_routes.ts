@@ -2,16 +2,20 @@
  * Rollout routes of the admin API (the ops CLI's `rollout` command and the console):
  *
  * - `POST /rollouts {image?, plan?: {region?, cpu_kind?, cpus?, memory_mb?}, tier?, canary?, batch?,
- *   max_unavailable?, max_failures?, health_timeout_s?, wake?, reason?}` (an image or a plan change; `wake`:
- *   idle machines are started for the health gate) → 201
- *   `{rollout}`, started at once;
- * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, events}`;
- * - `POST /rollouts/:id/{pause|resume|abort|rollback} {reason?}` → `{changed, rollout}`.
+ *   max_unavailable?, max_failures?, health_timeout_s?, stages?, users?, cohort?, bake_s?, wake?, reason?}` (an
+ *   image or a plan change; `wake`: idle machines are started for the health gate) → 201 `{rollout}`, started
+ *   at once;
+ * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, targets,
+ *   bake, events, lines}`: `targets` carry a `label` and `lines` are the batch lines (`rollout/progress.ts`);
+ * - `POST /rollouts/:id/{pause|resume|abort|rollback} {reason?}` → `{changed, rollout}`;
+ * - `GET /rollout-cohorts` → `{cohorts}`; `PUT /rollout-cohorts/:name {users}` → `{cohort}`;
+ * - `GET /versions` → machines per tier and image digest, and the active rollout's target.
  *
  * Bad input is a 400 naming the field (zod here, an image from outside `FLY_IMAGE_ALLOWED`, the SQL checks for
- * what needs the database: an unknown tier);
- * an unknown rollout 404; another active rollout for the scope or an action its state refuses 409. After a
- * start, resume or rollback the driver is kicked in the background (the sweep drives it on every run too).
+ * what needs the database: an unknown tier); an unknown rollout 404; another active rollout for the scope (the
+ * answer names it and its state) or an action its state refuses 409. After a start, resume, rollback or abort
+ * the driver runs at once in the background until the rollout waits on a gate or ends (the sweep looks at its
+ * gates on every run).
  *
  * @module
  */
@@ -26,11 +30,18 @@ import { HttpError } from "../http/errors.ts";
 import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
 import { imageNotAllowed } from "../image_allowed.ts";
 import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
-import { advanceRollouts } from "../rollout/driver.ts";
+import { driveNow } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
+import { batchLine, targetLabel } from "../rollout/progress.ts";
 import { actorOf, engine, ownerOf } from "./request.ts";
 import { object, reason } from "./schemas.ts";
 import { CPU_KINDS } from "../vocabulary.ts";
+
+/** A saved cohort's name. */
+const cohortName = z.string({ error: "must be a string" }).regex(
+  /^[a-z0-9][a-z0-9_-]{0,62}$/,
+  "must be 1-63 lowercase letters, digits, - or _",
+);
 
 const int = (min: number, max: number) =>
   z.int({ error: "must be an integer" }).min(min, `must be at least ${min}`).max(
@@ -61,12 +72,26 @@ export const createRolloutBody = object({
     .optional(),
   max_failures: int(0, 10_000).optional(),
   health_timeout_s: int(1, 3_600).optional(),
+  stages: z.array(int(1, 100), { error: "must be a list of percentages" }).min(1, "must not be empty")
+    .max(20, "must have at most 20 stages")
+    .refine((stages) => stages.every((p, i) => i === 0 || p > stages[i - 1]), "must be increasing")
+    .refine((stages) => stages[stages.length - 1] === 100, "must end at 100").optional(),
+  users: z.array(z.guid({ error: "must be user ids" }), { error: "must be a list of user ids" })
+    .min(1, "must not be empty").max(1_000, "must list at most 1000 users").optional(),
+  cohort: cohortName.optional(),
+  bake_s: int(0, 86_400).optional(),
   wake: z.boolean({ error: "must be true or false" }).optional(),
   reason,
 }).refine(
   (body) => body.image !== undefined || (body.plan !== undefined && Object.keys(body.plan).length > 0),
   { message: "is required (or a non-empty plan)", path: ["image"] },
 );
+
+/** PUT /rollout-cohorts/:name body. */
+const cohortBody = object({
+  users: z.array(z.guid({ error: "must be user ids" }), { error: "must be a list of user ids" })
+    .min(1, "must not be empty").max(1_000, "must list at most 1000 users"),
+});
 
 /** GET /rollouts query. */
 const listQuery = z.strictObject({
@@ -76,6 +101,9 @@ const listQuery = z.strictObject({
 
 /** `:id` of the rollout routes. */
 const rolloutIdParam = z.object({ id: z.guid({ error: "must be a UUID" }) });
+
+/** `:name` of the cohort routes. */
+const cohortParam = z.object({ name: cohortName });
 
 /** `:id/:action` of the rollout routes. */
 const actionParam = rolloutIdParam.extend({
@@ -87,8 +115,8 @@ const actionParam = rolloutIdParam.extend({
 /** POST /rollouts/:id/:action body. */
 const transitionBody = object({ reason });
 
-/** Actions after which the driver has work to do at once. */
-const KICKING = new Set(["start", "resume", "rollback"]);
+/** Actions after which the driver has work to do at once (an abort stops the driver in flight). */
+const KICKING = new Set(["start", "resume", "rollback", "abort"]);
 
 function rollouts(c: Context<AppEnv>): RolloutsRepository {
   return new RolloutsRepository(getSql(c.get("config").db));
@@ -105,11 +133,15 @@ async function rolloutCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Drives the rollouts in the background, within the sweep's budget (the sweep carries on after that). */
-function kickDriver(c: Context<AppEnv>): void {
+/**
+ * Drives the rollout at once in the background, until it waits on a gate or ends, within the sweep's budget
+ * (the sweep carries on after that).
+ */
+function kickDriver(c: Context<AppEnv>, rolloutId: string): void {
   const deps = engine(c);
-  const work = advanceRollouts(rolloutDeps(deps, rollouts(c)), {
+  const work = driveNow(rolloutDeps(deps, rollouts(c)), {
     owner: ownerOf(),
+    rolloutId,
     deadline: Date.now() + c.get("config").sweep.budgetMs,
   });
   runInBackground("rollout driver", work, c.get("log"));
@@ -125,6 +157,10 @@ function createRequest(body: z.output<typeof createRolloutBody>): CreateRolloutR
     ...(body.max_unavailable !== undefined ? { max_unavailable: body.max_unavailable } : {}),
     ...(body.max_failures !== undefined ? { max_failures: body.max_failures } : {}),
     ...(body.health_timeout_s !== undefined ? { health_timeout_s: body.health_timeout_s } : {}),
+    ...(body.stages !== undefined ? { stages: body.stages } : {}),
+    ...(body.users !== undefined ? { users: body.users } : {}),
+    ...(body.cohort !== undefined ? { cohort: body.cohort } : {}),
+    ...(body.bake_s !== undefined ? { bake_s: body.bake_s } : {}),
     ...(body.reason !== undefined ? { reason: body.reason } : {}),
     ...(body.wake ? { wake: true } : {}),
   };
@@ -140,7 +176,7 @@ export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
       imageNotAllowed(body.image, { allowed: imageAllowed, fallbackImage: appImage });
     if (problem) throw new HttpError(400, "invalid_request", `image ${problem}`, { field: "image" });
     const rollout = await rolloutCall(() => rollouts(c).create(createRequest(body), actor));
-    if (rollout.state === "running") kickDriver(c);
+    if (rollout.state === "running") kickDriver(c, rollout.id);
     return c.json({ rollout }, 201);
   })
   .get("/rollouts", queryOf(listQuery), async (c) => {
@@ -151,13 +187,23 @@ export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
     const { id } = c.req.valid("param");
     const status = await rollouts(c).status(id);
     if (!status) throw new HttpError(404, "not_found", `rollout ${id} does not exist`);
-    return c.json(status);
+    const targets = status.targets.map((target) => ({ ...target, label: targetLabel(target) }));
+    const lines = status.batches.map((batch) => batchLine(batch, status.targets));
+    return c.json({ ...status, targets, lines });
   })
   .post("/rollouts/:id/:action", paramsOf(actionParam), jsonBody(transitionBody), async (c) => {
     const { id, action } = c.req.valid("param");
     const actor = actorOf(c);
     const { reason: why } = c.req.valid("json");
     const result = await rolloutCall(() => rollouts(c).transition(id, action, actor, { reason: why }));
-    if (result.changed && KICKING.has(action)) kickDriver(c);
+    if (result.changed && KICKING.has(action)) kickDriver(c, id);
     return c.json(result);
-  });
+  })
+  .get("/rollout-cohorts", async (c) => c.json({ cohorts: await rollouts(c).cohorts() }))
+  .put("/rollout-cohorts/:name", paramsOf(cohortParam), jsonBody(cohortBody), async (c) => {
+    const { name } = c.req.valid("param");
+    const { users } = c.req.valid("json");
+    const cohort = await rolloutCall(() => rollouts(c).saveCohort(name, users, actorOf(c)));
+    return c.json({ cohort });
+  })
+  .get("/versions", async (c) => c.json(await rollouts(c).fleetVersions()));

@@ -25,6 +25,8 @@ export interface RolloutAlert {
   error: string;
   failed: number;
   total: number;
+  /** A failed bake: the machines it saw failing. */
+  machines?: { user_id: string; fly_app_name: string | null; machine_id: string | null; why: string }[];
 }
 
 /** Tier changes waiting in the outbox for too long: the drainer (pg_cron every second) is not running. */

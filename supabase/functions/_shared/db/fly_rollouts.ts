@@ -1,15 +1,22 @@
 /**
- * Typed access to fleet rollouts through the private SQL API of migration `20261206000500_rollouts.sql`
- * (`private.create_fly_rollout`, `transition_fly_rollout`, `lease_fly_rollouts`, `claim_fly_rollout_targets`,
- * `record_fly_rollout_target`, `pin_fly_rollout_digest`, `fly_rollout_spec_for_user`). Every row that comes
- * back is parsed with zod.
+ * Typed access to fleet rollouts through the private SQL API of migrations `20261206000500_rollouts.sql` and
+ * `20261206002000_rollout_gates_stages.sql` (`private.create_fly_rollout`, `transition_fly_rollout`,
+ * `lease_fly_rollouts`, `claim_fly_rollout_targets`, `record_fly_rollout_target`, `pin_fly_rollout_digest`,
+ * `fly_rollout_bake`, `fly_rollout_status`, `save_fly_rollout_cohort`, `fly_fleet_versions`,
+ * `fly_rollout_spec_for_user`). Every row that comes back is parsed with zod.
  *
  * @module
  */
 import { z } from "zod";
 import type postgres from "postgres";
 import type { Sql } from "./client.ts";
-import { CPU_KINDS, IN_FLIGHT_TARGET_STATES, ROLLOUT_DIRECTIONS, ROLLOUT_STATES } from "../vocabulary.ts";
+import {
+  CPU_KINDS,
+  IN_FLIGHT_TARGET_STATES,
+  ROLLOUT_DIRECTIONS,
+  ROLLOUT_STATES,
+  ROLLOUT_TARGET_STATES,
+} from "../vocabulary.ts";
 
 /** What a rollout changes, over each user's plan. */
 export const RolloutSpecSchema = z.looseObject({
@@ -49,6 +56,12 @@ export const RolloutSchema = z.looseObject({
   rollback_failed: z.number().int(),
   canaries_failed: z.number().int(),
   canaries_open: z.number().int(),
+  skipped: z.number().int(),
+  stages: z.array(z.number().int()).nullable(),
+  cohort: z.string().nullable(),
+  bake_s: z.number().int(),
+  baked_batch: z.number().int(),
+  bake_started_at: z.string().nullable(),
   image_digest: z.string().nullable(),
   created_by: z.string(),
   reason: z.string().nullable(),
@@ -62,6 +75,17 @@ export const RolloutSchema = z.looseObject({
 /** A rollout. */
 export type Rollout = z.infer<typeof RolloutSchema>;
 
+/** The facts of a target's app the driver decides on (see `skipReason` in `rollout/apply.ts`). */
+export const TargetAppSchema = z.looseObject({
+  fly_app_name: z.string().nullable(),
+  machine_id: z.string().nullable(),
+  held_at: z.string().nullable(),
+  status: z.string(),
+});
+
+/** See {@link TargetAppSchema}. */
+export type TargetApp = z.infer<typeof TargetAppSchema>;
+
 /** A target claimed for an update (forward) or a rollback. */
 export const RolloutTargetSchema = z.object({
   user_id: z.string(),
@@ -69,6 +93,10 @@ export const RolloutTargetSchema = z.object({
   state: z.enum(IN_FLIGHT_TARGET_STATES),
   attempts: z.number().int(),
   previous: RolloutSpecSchema,
+  /** When its update was applied (its gate started); null: not applied yet. */
+  gate_started_at: z.coerce.date().nullable(),
+  /** The user's app (null: no row). */
+  app: TargetAppSchema.nullable(),
 });
 
 /** A claimed target. */
@@ -85,6 +113,14 @@ export interface CreateRolloutRequest {
   max_unavailable?: number;
   health_timeout_s?: number;
   max_failures?: number;
+  /** Percentages of the scope's users, increasing, ending at 100. */
+  stages?: number[];
+  /** Users (ids) who go first, before the first stage. */
+  users?: string[];
+  /** A saved cohort whose users go first. */
+  cohort?: string;
+  /** Seconds a finished batch's machines are watched before the next batch starts. */
+  bake_s?: number;
   reason?: string;
   /** Start at once (default true). */
   start?: boolean;
@@ -95,13 +131,77 @@ export interface CreateRolloutRequest {
 /** Actions of {@link RolloutsRepository.transition}. */
 export type RolloutAction = "start" | "pause" | "resume" | "abort" | "halt" | "rollback" | "complete";
 
-/** The outcome of applying a spec to one target. */
+/** The outcome of applying a spec to one target, or of a look at its gate. */
 export interface TargetOutcomeRecord {
   userId: string;
-  outcome: "healthy" | "failed" | "progressing";
+  outcome: "healthy" | "failed" | "progressing" | "gate" | "skipped";
   imageDigest?: string | null;
   error?: string | null;
+  /** `gate`: when the update was applied (epoch ms; the first recorded stays). */
+  gateStartedAt?: number;
+  machineState?: string;
+  failingChecks?: string[];
+  /** `skipped`: why; `healthy`: `held` (config applied to a stopped machine, no gate). */
+  skipReason?: string;
 }
+
+/** A machine a bake saw failing. */
+export const BakeMachineSchema = z.object({
+  user_id: z.string(),
+  fly_app_name: z.string().nullable(),
+  machine_id: z.string().nullable(),
+  why: z.string(),
+});
+
+/** What `private.fly_rollout_bake` says about the batches finished since the last bake. */
+export const BakeSchema = z.discriminatedUnion("state", [
+  z.object({ state: z.literal("none") }),
+  z.object({ state: z.literal("passed"), batch: z.number().int() }),
+  z.object({
+    state: z.literal("baking"),
+    batch: z.number().int(),
+    seconds_left: z.number(),
+    machines: z.array(BakeMachineSchema),
+  }),
+  z.object({ state: z.literal("failed"), batch: z.number().int(), machines: z.array(BakeMachineSchema) }),
+]);
+
+/** See {@link BakeSchema}. */
+export type Bake = z.infer<typeof BakeSchema>;
+
+/** Machines per tier and image digest, and the active rollout's target. */
+export const FleetVersionsSchema = z.object({
+  versions: z.array(z.object({
+    tier: z.string(),
+    image: z.string().nullable(),
+    digest: z.string().nullable(),
+    rollout_image: z.string().nullable(),
+    machines: z.number().int(),
+    running: z.number().int(),
+  })),
+  rollout: z.object({
+    id: z.string(),
+    state: z.enum(ROLLOUT_STATES),
+    tier: z.string().nullable(),
+    image: z.string().nullable(),
+    digest: z.string().nullable(),
+    direction: z.enum(ROLLOUT_DIRECTIONS),
+  }).nullable(),
+});
+
+/** See {@link FleetVersionsSchema}. */
+export type FleetVersions = z.infer<typeof FleetVersionsSchema>;
+
+/** A saved cohort. */
+export const CohortSchema = z.object({
+  name: z.string(),
+  user_ids: z.array(z.string()),
+  created_by: z.string(),
+  updated_at: z.string(),
+});
+
+/** See {@link CohortSchema}. */
+export type Cohort = z.infer<typeof CohortSchema>;
 
 /** What the controller should apply to a user an active rollout covers. */
 export const UserRolloutSpecSchema = z.object({
@@ -115,10 +215,34 @@ export const UserRolloutSpecSchema = z.object({
 /** See {@link UserRolloutSpecSchema}. */
 export type UserRolloutSpec = z.infer<typeof UserRolloutSpecSchema>;
 
-/** What ops see of a rollout: the row, its targets' states per batch, its latest events. */
+/** One target as status shows it (in flight, failed, skipped or applied without a gate). */
+export const TargetStatusSchema = z.object({
+  user_id: z.string(),
+  batch: z.number().int(),
+  stage: z.string().optional(),
+  state: z.enum(ROLLOUT_TARGET_STATES),
+  attempts: z.number().int(),
+  gate_started_at: z.string().optional(),
+  gate_seconds_left: z.number().int().optional(),
+  machine_state: z.string().optional(),
+  failing_checks: z.array(z.string()).optional(),
+  skip_reason: z.string().optional(),
+  error: z.string().optional(),
+  fly_app_name: z.string().optional(),
+  machine_id: z.string().optional(),
+  updated_at: z.string(),
+});
+
+/** See {@link TargetStatusSchema}. */
+export type TargetStatus = z.infer<typeof TargetStatusSchema>;
+
+/** What ops see of a rollout: the row, its targets' states per batch, the targets worth a line, its events. */
 export const RolloutStatusSchema = z.object({
   rollout: RolloutSchema,
-  batches: z.array(z.looseObject({ batch: z.number().int() })),
+  batches: z.array(z.looseObject({ batch: z.number().int(), stage: z.string().nullable().optional() })),
+  targets: z.array(TargetStatusSchema),
+  bake: z.object({ batch: z.number().int(), started_at: z.string(), seconds_left: z.number().int() })
+    .nullable(),
   events: z.array(z.looseObject({
     seq: z.number().int(),
     event_type: z.string(),
@@ -258,10 +382,47 @@ export class RolloutsRepository {
 
   /** Records a target's outcome; returns the rollout with its counters. */
   async recordTarget(rolloutId: string, owner: string, record: TargetOutcomeRecord): Promise<Rollout> {
+    const details = {
+      ...(record.gateStartedAt !== undefined
+        ? { gate_started_at: new Date(record.gateStartedAt).toISOString() }
+        : {}),
+      ...(record.machineState ? { machine_state: record.machineState } : {}),
+      ...(record.failingChecks ? { failing_checks: record.failingChecks } : {}),
+      ...(record.skipReason ? { skip_reason: record.skipReason } : {}),
+    };
     const [{ rollout }] = await this.#sql<{ rollout: unknown }[]>`
       select private.record_fly_rollout_target(${rolloutId}::uuid, ${owner}, ${record.userId}::uuid,
-        ${record.outcome}, ${record.imageDigest ?? null}, ${record.error ?? null}) as rollout`;
+        ${record.outcome}, ${record.imageDigest ?? null}, ${record.error ?? null}, ${this.#json(details)})
+        as rollout`;
     return RolloutSchema.parse(rollout);
+  }
+
+  /** For the lease holder: whether the batches finished since the last bake may be followed (see {@link Bake}). */
+  async bake(rolloutId: string, owner: string): Promise<Bake> {
+    const [{ bake }] = await this.#sql<{ bake: unknown }[]>`
+      select private.fly_rollout_bake(${rolloutId}::uuid, ${owner}) as bake`;
+    return BakeSchema.parse(bake);
+  }
+
+  /** Saves (or replaces) a named cohort; `actor` is who saved it. */
+  async saveCohort(name: string, userIds: string[], actor: string): Promise<Cohort> {
+    const [{ cohort }] = await this.#sql<{ cohort: unknown }[]>`
+      select private.save_fly_rollout_cohort(${name}, ${userIds}::uuid[], ${actor}) as cohort`;
+    return CohortSchema.parse(cohort);
+  }
+
+  /** Every saved cohort, by name. */
+  async cohorts(): Promise<Cohort[]> {
+    const rows = await this.#sql<{ cohort: unknown }[]>`
+      select to_jsonb(c) as cohort from public.fly_rollout_cohorts c order by c.name`;
+    return rows.map((row) => CohortSchema.parse(row.cohort));
+  }
+
+  /** Machines per tier and image digest, and the active rollout's target. */
+  async fleetVersions(): Promise<FleetVersions> {
+    const [{ versions }] = await this.#sql<{ versions: unknown }[]>`
+      select private.fly_fleet_versions() as versions`;
+    return FleetVersionsSchema.parse(versions);
   }
 
   /**

@@ -1,55 +1,102 @@
 /**
- * The rollout driver's {@link ApplyTarget}, done by the controller: the user's row is reconciled (reason
- * `rollout`); the desired spec then carries the rollout's spec for the user (their target is in flight), so
- * `ensureMachine` sends the full-config update with `current_version`. Then the health gate: the machine
- * must be `started` with every check passing within the rollout's `health_timeout_s`.
+ * The rollout driver's {@link ApplyTarget}, done by the controller, and what decides a target's path:
  *
- * A user the rollout no longer concerns (downgraded mid-rollout) is reported healthy without any change. A
- * held user's machine gets the rollout's config and stays stopped (the controller keeps held machines
- * stopped): it counts as applied without the health gate, which a stopped machine could never pass, and
- * starts on the new image when released. (Canaries are drawn from running users, so the gate that pins the
- * digest is a real one.) An idle machine (stopped or suspended by Fly's proxy as its plan allows: the
- * reconcile leaves it down) is applied the same way, `applied (idle)`; with the rollout's `wake` it is
- * started and must pass the gate, and the proxy idles it again afterwards.
+ * - {@link skipReason}: a target the rollout leaves alone (`skipped`, with why): a user not provisioned yet
+ *   (no app or machine: it gets the plan when it is created, and the plan when the rollout completes);
+ * - {@link gatelessReason}: the stopped-machine rule: a machine meant to stay stopped (a held user, or an idle
+ *   one that Fly's proxy stopped or suspended as its plan allows) gets the rollout's config through the
+ *   controller, which leaves it down; it counts as applied (`applied (held)`, `applied (idle)`), without the
+ *   gate (a stopped machine could never pass it), and starts on the new image when released or woken.
+ *   Canaries are drawn from running users, so the gate that pins the digest is a real one. With the
+ *   rollout's `wake`, an idle machine is started for the gate instead, and the proxy idles it again;
+ * - every other target: the user's row is reconciled (reason `rollout`; the desired spec then carries the
+ *   rollout's spec for the user, so `ensureMachine` sends the full-config update with `current_version`);
+ *   that moment starts the target's gate, and the machine is looked at (see {@link lookAtGate}). A target
+ *   whose gate started earlier is only looked at: no second update.
  *
  * @module
  */
 import type { EngineDeps } from "../engine/context.ts";
 import { reconcileUser } from "../controller/controller.ts";
-import type { RolloutsRepository } from "../db/fly_rollouts.ts";
+import type { RolloutsRepository, TargetApp } from "../db/fly_rollouts.ts";
 import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
-import { healthGateVerdict } from "../engine/health.ts";
+import { failingChecks, healthGateVerdict } from "../engine/health.ts";
 import { FlyPreconditionFailedError } from "../fly/mod.ts";
 
 /** Reason recorded on the reconciles a rollout makes. */
 export const ROLLOUT_RECONCILE_REASON = "rollout";
-/** Looks at the machine until it passes the gate, fails, or the gate or the deadline ends. */
-async function healthGate(
-  deps: EngineDeps,
-  target: { appName: string; machineId: string },
-  gate: { healthTimeoutMs: number; deadline: number },
+
+/** Why a target is left alone. */
+export type SkipReason = "not_provisioned";
+
+/**
+ * Why the rollout leaves this user's machine alone, or null to apply it. The one place that decides (the
+ * per-user overrides add their predicate here).
+ */
+export function skipReason(app: TargetApp | null): SkipReason | null {
+  if (!app || !app.fly_app_name || !app.machine_id) return "not_provisioned";
+  return null;
+}
+
+/**
+ * The stopped-machine rule: why this user's machine gets the config without a health gate (it is meant to stay
+ * stopped: held, or idle unless the rollout wakes idle machines), or null for the gate. The target then counts as applied (`healthy`, with this reason).
+ */
+export function gatelessReason(
+  app: { held_at: unknown; health_status?: string | null },
+  options: { wake: boolean },
+): "held" | "idle" | null {
+  if (app.held_at) return "held";
+  if (app.health_status === "idle" && !options.wake) return "idle";
+  return null;
+}
+
+/** Checks the machine's config asks for that Fly does not report passing (critical or not reported). */
+function checksNotPassing(machine: Parameters<typeof healthGateVerdict>[0]): string[] {
+  const wanted = Object.keys(machine.config?.checks ?? {});
+  const passing = new Set((machine.checks ?? []).filter((c) => c.status === "passing").map((c) => c.name));
+  return [...new Set([...failingChecks(machine), ...wanted.filter((name) => !passing.has(name))])].sort();
+}
+
+/**
+ * Looks at the machine's gate: once, or polling for up to `lookMs` (never past `deadline`). `healthy` when it
+ * passes, `failed` when the machine failed, else `gate` with what it saw (the driver ends the gate); a look
+ * that failed (Fly unreachable) leaves the gate open.
+ */
+export async function lookAtGate(
+  deps: Pick<EngineDeps, "fly">,
+  target: { appName: string; machineId: string; gateStartedAt: number },
+  look: { lookMs: number; deadline: number },
 ): Promise<TargetOutcome> {
-  const gateEnds = Date.now() + gate.healthTimeoutMs;
-  const look = async (): Promise<TargetOutcome> => {
-    const machine = await deps.fly.machines.get(target.appName, target.machineId);
+  const once = async (): Promise<TargetOutcome> => {
+    let machine;
+    try {
+      machine = await deps.fly.machines.get(target.appName, target.machineId);
+    } catch (error) {
+      // A look that failed decides nothing: the gate stays open (and still ends at its time).
+      return {
+        outcome: "gate",
+        gateStartedAt: target.gateStartedAt,
+        error: `look failed: ${(error as Error).message}`,
+      };
+    }
     const imageDigest = machine.image_ref?.digest ?? null;
+    const seen = { imageDigest, machineState: machine.state, failingChecks: checksNotPassing(machine) };
     switch (healthGateVerdict(machine)) {
       case "pass":
-        return { outcome: "healthy", imageDigest };
+        return { outcome: "healthy", ...seen, failingChecks: [] };
       case "fail":
-        return { outcome: "failed", imageDigest, error: `machine ${machine.id} is ${machine.state}` };
+        return { outcome: "failed", ...seen, error: `machine ${machine.id} is ${machine.state}` };
     }
-    if (Date.now() < gateEnds) return { outcome: "progressing", imageDigest };
-    const error = `health checks not passing within ${Math.round(gate.healthTimeoutMs / 1000)} s`;
-    return { outcome: "failed", imageDigest, error };
+    return { outcome: "gate", gateStartedAt: target.gateStartedAt, ...seen };
   };
-  // Unsettled when this run's time ends before the gate is decided: the next run looks again.
   const { value } = await pollUntil({
     policy: BACKOFF.healthGate,
-    attempt: look,
-    settled: (outcome) => outcome.outcome !== "progressing",
-    deadline: gate.deadline,
+    attempt: once,
+    settled: (outcome) => outcome.outcome !== "gate",
+    deadline: Math.min(look.deadline, Date.now() + look.lookMs),
+    ...(look.lookMs <= 0 ? { maxAttempts: 1 } : {}),
   });
   return value;
 }
@@ -59,18 +106,24 @@ async function healthGate(
  * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
-  return async (userId, _spec, { healthTimeoutMs, deadline, wake }) => {
-    const desired = await deps.repo.desired.desiredSpec(userId);
+  return async (target, _spec, { deadline, gateStartedAt, lookMs, wake }) => {
+    const skip = skipReason(target.app);
+    if (skip) return { outcome: "skipped", skipReason: skip };
+    if (gateStartedAt !== null && target.app?.fly_app_name && target.app.machine_id) {
+      const machine = { appName: target.app.fly_app_name, machineId: target.app.machine_id };
+      return await lookAtGate(deps, { ...machine, gateStartedAt }, { lookMs, deadline });
+    }
+    const desired = await deps.repo.desired.desiredSpec(target.user_id);
     if (desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
-      userId,
+      userId: target.user_id,
       owner: `rollout-${crypto.randomUUID()}`,
       deadline,
       reason: ROLLOUT_RECONCILE_REASON,
     });
     switch (result.outcome) {
       case "no_row":
-        return { outcome: "healthy" };
+        return { outcome: "skipped", skipReason: "not_provisioned" };
       case "busy":
       case "lease_lost":
         return { outcome: "progressing" };
@@ -83,19 +136,23 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     if ("desiredState" in result && result.desiredState === "absent") return { outcome: "healthy" };
     const { fly_app_name: appName, machine_id: machineId } = result.app;
     if (!appName || !machineId) return { outcome: "failed", error: "the reconcile left no machine" };
-    const idle = result.app.health_status === "idle";
-    if (result.app.held_at || (idle && !wake)) {
+    const applied = Date.now();
+    const gateless = gatelessReason(result.app, { wake });
+    if (gateless) {
       const machine = await deps.fly.machines.get(appName, machineId);
-      deps.log.info(
-        `rollout target ${
-          idle ? "applied (idle)" : "held"
-        }: config applied, machine left down, no health gate`,
-        { user_id: userId, state: machine.state },
-      );
-      return { outcome: "healthy", imageDigest: machine.image_ref?.digest ?? null };
+      deps.log.info(`rollout target applied (${gateless}): config applied, machine left down, no health gate`, {
+        user_id: target.user_id,
+        state: machine.state,
+      });
+      return {
+        outcome: "healthy",
+        skipReason: gateless,
+        imageDigest: machine.image_ref?.digest ?? null,
+        machineState: machine.state,
+      };
     }
-    if (idle) {
-      // --wake: start it for the gate; Fly's proxy idles it again once no request comes in. A start that
+    if (result.app.health_status === "idle") {
+      // wake: start it for the gate; Fly's proxy idles it again once no request comes in. A start that
       // races the machine's last stop (412) is tried again on the driver's next pass.
       try {
         await deps.fly.machines.start(appName, machineId);
@@ -105,9 +162,9 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
         }
         throw error;
       }
-      deps.log.info("rollout target idle: woken for the health gate", { user_id: userId });
+      deps.log.info("rollout target idle: woken for the health gate", { user_id: target.user_id });
     }
-    return await healthGate(deps, { appName, machineId }, { healthTimeoutMs, deadline });
+    return await lookAtGate(deps, { appName, machineId, gateStartedAt: applied }, { lookMs, deadline });
   };
 }
 
@@ -116,19 +173,22 @@ export function rolloutDeps(deps: EngineDeps, rollouts: RolloutsRepository): Rol
   return { config: deps.config, log: deps.log, rollouts, applyTarget: controllerApply(deps) };
 }
 
-/** What one sweep's rollout phase did: rollouts driven, targets applied by outcome, rollouts halted. */
+/** What one sweep's rollout phase did: rollouts driven, targets by outcome, rollouts halted or ended. */
 export interface RolloutsReport {
   driven: number;
   healthy: number;
   failed: number;
   progressing: number;
+  /** Targets looked at in their open gate. */
+  gate: number;
+  skipped: number;
   halted: number;
   completed: number;
 }
 
 /** The report of a rollout phase that did nothing. */
 export function emptyRolloutsReport(): RolloutsReport {
-  return { driven: 0, healthy: 0, failed: 0, progressing: 0, halted: 0, completed: 0 };
+  return { driven: 0, healthy: 0, failed: 0, progressing: 0, gate: 0, skipped: 0, halted: 0, completed: 0 };
 }
 
 /** Adds one driver step's progress to `report`. */
@@ -138,6 +198,8 @@ export function countRollouts(report: RolloutsReport, progress: RolloutProgress[
     report.healthy += step.applied.healthy;
     report.failed += step.applied.failed;
     report.progressing += step.applied.progressing;
+    report.gate += step.applied.gate;
+    report.skipped += step.applied.skipped;
     if (step.halted) report.halted++;
     if (step.state === "completed" || step.state === "rolled_back") report.completed++;
   }

@@ -1,21 +1,28 @@
 /**
- * The rollout driver: one step, {@link advanceRollouts}, that the sweep calls on every run (and the admin API
- * after start and resume), moving each running rollout forward within a deadline.
+ * The rollout driver: one step, {@link advanceRollouts}, that the sweep calls on every run and that
+ * {@link driveNow} runs in the background after an operator's start, resume, rollback or abort. A step never
+ * waits on a health gate: it applies what is due, looks at each gate in flight once (a bounded look), records
+ * what it saw, and returns.
  *
- * A rollout goes canaries first (batch 0), then batch after batch; the database hands out only the targets of
- * the lowest batch with open targets, so a batch starts only once the one before is done. Each target gets the
- * spec through the injected {@link ApplyTarget} (the controller: full-config update with `current_version`,
- * then started and health checks passing within the gate timeout):
+ * A rollout goes canaries first (batch 0), then batch after batch (named users, then each stage); the database
+ * hands out only the targets of the lowest batch with open targets, so a batch starts only once the one before
+ * is done. Each target:
  *
- * - forward: the rollout's target; once a digest is pinned (the first success records the digest Fly
- *   reported; until then targets go one at a time), every later target gets `image@digest`, so a tag re-pushed
- *   mid-rollout cannot split the fleet;
- * - rollback: the target's own previous spec (snapshotted at creation, with its digest), same strategy.
+ * 1. is applied through the injected {@link ApplyTarget} (the controller: full-config update with
+ *    `current_version`); the moment the update is applied starts its **gate**, stored with the target;
+ * 2. is looked at until its gate passes (started, every check passing: `healthy`), fails (the machine failed),
+ *    or ends: `health_timeout_s` after the stored start, whichever driver run looks (a driver that replaced a
+ *    crashed one measures from the same start), the target fails with what the last look saw;
+ * 3. or is left alone (`skipped`, with why) or applied without a gate (a stopped machine): the apply decides.
  *
- * A failed canary (once the canaries are done), or failures beyond `max_failures`, halt the rollout (a `halted` rollout event, an alert
- * through the webhook); when every target is done the rollout completes (or ends `rolled_back`). Pause and
- * abort take effect between targets. Progress lives in the database (targets are marked in flight before they
- * are applied), so a restarted function resumes where the last one stopped, in-flight targets first.
+ * Forward, the rollout's target goes out; once a digest is pinned (the first success records the digest Fly
+ * reported; until then targets go one at a time) every later target gets `image@digest`. A rollback applies
+ * each target's own previous spec (snapshotted at creation, with its digest), same gates.
+ *
+ * A failed canary (once the canaries are done), failures beyond `max_failures`, or a bake that saw more
+ * machines fail than `max_failures`, halt the rollout (a `halted` rollout event, an alert through the webhook);
+ * when every target is done the rollout completes (or ends `rolled_back`). Pause and abort take effect between
+ * steps (they free the driver's lease: its next write fails and it stops).
  *
  * @module
  */
@@ -27,32 +34,46 @@ import {
   type RolloutTarget,
 } from "../db/fly_rollouts.ts";
 import type { EngineDeps } from "../engine/context.ts";
-import { sendAlert } from "../controller/alerts.ts";
+import { type RolloutAlert, sendAlert } from "../controller/alerts.ts";
 import { pinnedImage } from "../image_ref.ts";
 
-/** What applying a spec to one user's machine came to. */
+/** What applying a spec to one user's machine, or looking at its gate, came to. */
 export interface TargetOutcome {
-  /** `progressing`: not done yet (still booting, budget ran out); the target is applied again next run. */
-  outcome: "healthy" | "failed" | "progressing";
+  /**
+   * `healthy` / `failed`: the gate passed / the machine failed; `gate`: applied, the gate is open (the driver
+   * ends it when its time is up); `progressing`: the update is not applied yet (busy row, budget ran out);
+   * `skipped`: left alone (see `skipReason`).
+   */
+  outcome: "healthy" | "failed" | "progressing" | "gate" | "skipped";
   /** The digest Fly reported for the machine's image (`image_ref.digest`). */
   imageDigest?: string | null;
   /** Why it failed (no secret values). */
   error?: string | null;
+  /** `gate`: when the update was applied (epoch ms); the first one recorded stays. */
+  gateStartedAt?: number;
+  /** What the look saw: the machine's state. */
+  machineState?: string;
+  /** What the look saw: the checks not passing (critical or not reported yet). */
+  failingChecks?: string[];
+  /** `skipped`: why (`not_provisioned`, ...); `healthy`: `held` when a stopped machine got the config, no gate. */
+  skipReason?: string;
 }
 
 /** Options of one {@link ApplyTarget} call. */
 export interface ApplyOptions {
-  /** The health gate: how long the machine may take to be started with passing checks. */
-  healthTimeoutMs: number;
-  /** Epoch ms after which no new wait should start (answer `progressing` instead). */
+  /** Epoch ms after which no new wait should start (answer `progressing` or `gate` instead). */
   deadline: number;
+  /** When the target's gate started (epoch ms): its update is applied, only look. Null: apply it first. */
+  gateStartedAt: number | null;
+  /** How long one look at a gate may poll (0: a single look). */
+  lookMs: number;
   /** Start an idle machine to run the health gate on it (else it gets the config and stays down). */
-  wake?: boolean;
+  wake: boolean;
 }
 
-/** Applies `spec` over the user's plan to the user's machine and waits for it to be healthy. */
+/** Applies `spec` to the target's machine (unless its gate started already) and looks at its gate. */
 export type ApplyTarget = (
-  userId: string,
+  target: RolloutTarget,
   spec: RolloutSpec,
   options: ApplyOptions,
 ) => Promise<TargetOutcome>;
@@ -63,12 +84,17 @@ export interface RolloutDeps extends Pick<EngineDeps, "config" | "log"> {
   applyTarget: ApplyTarget;
 }
 
+/** How long one look at a gate may poll: the sweep looks once; a driver kicked by an operator a few seconds. */
+export const GATE_LOOK_MS = { sweep: 0, background: 5_000 } as const;
+
 /** Options of {@link advanceRollouts}. */
 export interface AdvanceOptions {
   /** Names this driver (the lease holder). */
   owner: string;
   /** Epoch ms after which no new target is started. */
   deadline: number;
+  /** How long one look at a gate may poll (default {@link GATE_LOOK_MS}.sweep: one look). */
+  lookMs?: number;
 }
 
 /** What one {@link advanceRollouts} did to one rollout. */
@@ -77,16 +103,19 @@ export interface RolloutProgress {
   /** State after this step. */
   state: Rollout["state"];
   direction: Rollout["direction"];
-  /** Targets applied in this step, by outcome. */
-  applied: { healthy: number; failed: number; progressing: number };
+  /** Targets seen in this step, by outcome. */
+  applied: Record<TargetOutcome["outcome"], number>;
   /** Whether this step halted the rollout (alert raised). */
   halted: boolean;
   /** Whether another driver took the rollout over mid-step. */
   lease_lost: boolean;
+  /** What the running rollout waits for after this step: a gate, a bake, or null (ended, or out of time). */
+  waiting: "gate" | "bake" | null;
 }
 
 /** Actor recorded for the driver's own transitions (halt, complete). */
 export const ROLLOUT_DRIVER_ACTOR = "rollout-driver";
+
 /** The spec a claimed target gets now. */
 export function specForTarget(rollout: Rollout, target: RolloutTarget): RolloutSpec {
   if (target.state === "rolling_back") return target.previous;
@@ -115,15 +144,45 @@ export function haltReason(rollout: Rollout, lastError: string | null): string |
   return null;
 }
 
-/** Applies one target, turning a thrown error into a failed outcome. */
+/** What a look saw, in words: `machine started, checks health not passing`. */
+export function describeLook(outcome: Pick<TargetOutcome, "machineState" | "failingChecks">): string {
+  const parts = [];
+  if (outcome.machineState) parts.push(`machine ${outcome.machineState}`);
+  if (outcome.failingChecks?.length) parts.push(`checks not passing: ${outcome.failingChecks.join(", ")}`);
+  return parts.join(", ");
+}
+
+/** A `gate` outcome whose time is up (measured from the stored start) becomes `failed`; others pass through. */
+export function endGate(rollout: Rollout, outcome: TargetOutcome, now = Date.now()): TargetOutcome {
+  if (outcome.outcome !== "gate" || outcome.gateStartedAt === undefined) return outcome;
+  if (now < outcome.gateStartedAt + rollout.health_timeout_s * 1000) return outcome;
+  const seen = describeLook(outcome);
+  return {
+    ...outcome,
+    outcome: "failed",
+    error: `health gate not passed within ${rollout.health_timeout_s} s${seen ? ` (${seen})` : ""}`,
+  };
+}
+
+/** Applies (or looks at) one target, turning a thrown error into a failed outcome. */
 async function applyOne(
   deps: RolloutDeps,
   rollout: Rollout,
   target: RolloutTarget,
-  options: ApplyOptions,
+  options: Omit<ApplyOptions, "gateStartedAt">,
 ): Promise<TargetOutcome> {
+  const gateStartedAt = target.gate_started_at?.getTime() ?? null;
   try {
-    return await deps.applyTarget(target.user_id, specForTarget(rollout, target), options);
+    const outcome = await deps.applyTarget(target, specForTarget(rollout, target), {
+      ...options,
+      gateStartedAt,
+    });
+    if (outcome.outcome !== "gate") return outcome;
+    // The stored start wins: every run measures the gate from the moment the update was applied.
+    return endGate(rollout, {
+      ...outcome,
+      gateStartedAt: gateStartedAt ?? outcome.gateStartedAt ?? Date.now(),
+    });
   } catch (error) {
     deps.log.warn("rollout target apply threw", { rollout_id: rollout.id, user_id: target.user_id, error });
     return { outcome: "failed", error: `apply failed: ${(error as Error).message ?? error}` };
@@ -131,7 +190,12 @@ async function applyOne(
 }
 
 /** Halts the rollout and raises the alert (event by the transition, webhook here). */
-async function halt(deps: RolloutDeps, rollout: Rollout, reason: string): Promise<Rollout> {
+async function halt(
+  deps: RolloutDeps,
+  rollout: Rollout,
+  reason: string,
+  extra: Pick<RolloutAlert, "machines"> = {},
+): Promise<Rollout> {
   const { changed, rollout: halted } = await deps.rollouts.transition(
     rollout.id,
     "halt",
@@ -148,12 +212,45 @@ async function halt(deps: RolloutDeps, rollout: Rollout, reason: string): Promis
       error: reason,
       failed: rollout.direction === "forward" ? halted.failed : halted.rollback_failed,
       total: halted.total,
+      ...extra,
     });
   }
   return halted;
 }
 
-/** Moves one leased rollout forward until it is done, stops, or the deadline passes. */
+/** Records one target's outcome (pinning the digest on the first forward success); returns the rollout. */
+async function record(
+  deps: RolloutDeps,
+  rollout: Rollout,
+  owner: string,
+  target: RolloutTarget,
+  outcome: TargetOutcome,
+): Promise<Rollout> {
+  let current = rollout;
+  const pins = outcome.outcome === "healthy" && target.state === "updating" && !outcome.skipReason
+    ? rollout.target.image
+    : undefined;
+  if (pins && outcome.imageDigest) {
+    const pinned = pinnedImage(pins, outcome.imageDigest);
+    current = {
+      ...current,
+      image_digest: await deps.rollouts.pinDigest(rollout.id, outcome.imageDigest, pinned),
+    };
+  }
+  const recorded = await deps.rollouts.recordTarget(rollout.id, owner, {
+    userId: target.user_id,
+    outcome: outcome.outcome,
+    imageDigest: outcome.imageDigest,
+    error: outcome.error,
+    gateStartedAt: outcome.gateStartedAt,
+    machineState: outcome.machineState,
+    failingChecks: outcome.failingChecks,
+    skipReason: outcome.skipReason,
+  });
+  return { ...recorded, image_digest: recorded.image_digest ?? current.image_digest };
+}
+
+/** Moves one leased rollout forward until it waits on a gate or a bake, ends, or the deadline passes. */
 async function advanceOne(
   deps: RolloutDeps,
   start: Rollout,
@@ -164,13 +261,14 @@ async function advanceOne(
     rollout_id: rollout.id,
     state: rollout.state,
     direction: rollout.direction,
-    applied: { healthy: 0, failed: 0, progressing: 0 },
+    applied: { healthy: 0, failed: 0, progressing: 0, gate: 0, skipped: 0 },
     halted: false,
     lease_lost: false,
+    waiting: null,
   };
   const applyOptions = {
-    healthTimeoutMs: rollout.health_timeout_s * 1000,
     deadline: options.deadline,
+    lookMs: options.lookMs ?? GATE_LOOK_MS.sweep,
     wake: rollout.wake ?? false,
   };
   while (rollout.state === "running" && Date.now() < options.deadline) {
@@ -180,6 +278,24 @@ async function advanceOne(
       rollout = await halt(deps, rollout, pending);
       progress.halted = true;
       break;
+    }
+    if (rollout.direction === "forward" && rollout.bake_s > 0) {
+      const bake = await deps.rollouts.bake(rollout.id, options.owner);
+      if (bake.state === "failed") {
+        const names = bake.machines.map((m) =>
+          `${m.fly_app_name ?? m.user_id}/${m.machine_id ?? "-"} (${m.why})`
+        );
+        const reason =
+          `bake of batch ${bake.batch} failed: ${bake.machines.length} machine(s) failing, more ` +
+          `than max_failures ${rollout.max_failures}: ${names.join(", ")}`;
+        rollout = await halt(deps, rollout, reason, { machines: bake.machines });
+        progress.halted = true;
+        break;
+      }
+      if (bake.state === "baking") {
+        progress.waiting = "bake";
+        break;
+      }
     }
     // Until a digest is pinned, an image rollout goes one target at a time (the first success pins it).
     const unpinned = rollout.direction === "forward" && rollout.target.image && !rollout.image_digest;
@@ -198,37 +314,27 @@ async function advanceOne(
     for (const [index, target] of targets.entries()) {
       const outcome = outcomes[index];
       progress.applied[outcome.outcome] += 1;
-      const pins = outcome.outcome === "healthy" && target.state === "updating" && rollout.target.image;
-      if (pins && outcome.imageDigest) {
-        const pinned = pinnedImage(pins, outcome.imageDigest);
-        rollout = {
-          ...rollout,
-          image_digest: await deps.rollouts.pinDigest(rollout.id, outcome.imageDigest, pinned),
-        };
-      }
       if (outcome.outcome === "failed") lastError = outcome.error ?? "failed";
-      const recorded = await deps.rollouts.recordTarget(rollout.id, options.owner, {
-        userId: target.user_id,
-        outcome: outcome.outcome,
-        imageDigest: outcome.imageDigest,
-        error: outcome.error,
-      });
-      rollout = { ...recorded, image_digest: recorded.image_digest ?? rollout.image_digest };
+      rollout = await record(deps, rollout, options.owner, target, outcome);
     }
     const reason = rollout.state === "running" ? haltReason(rollout, lastError) : null;
     if (reason) {
       rollout = await halt(deps, rollout, reason);
       progress.halted = true;
     }
-    // A target still on its way is applied again next run; don't spin on it now.
-    if (outcomes.some((outcome) => outcome.outcome === "progressing")) break;
+    // A gate still open (or an update not applied yet) is looked at again by the next run; don't spin on it.
+    if (outcomes.some((outcome) => outcome.outcome === "gate" || outcome.outcome === "progressing")) {
+      if (rollout.state === "running") progress.waiting = "gate";
+      break;
+    }
   }
   return { ...progress, state: rollout.state, direction: rollout.direction };
 }
 
 /**
  * One step of every running rollout this driver can lease: applies targets batch by batch until each rollout
- * completes, halts, is paused or aborted, or the deadline passes; then releases the leases.
+ * waits on a gate or a bake, completes, halts, is paused or aborted, or the deadline passes; then releases the
+ * leases.
  */
 export async function advanceRollouts(
   deps: RolloutDeps,
@@ -238,6 +344,7 @@ export async function advanceRollouts(
   // it): a driver that dies (a killed function) frees its rollouts within that time.
   const leaseSeconds = deps.config.reconcile.leaseSeconds;
   const leased = await deps.rollouts.leaseRunning(options.owner, leaseSeconds);
+  if (leased.length === 0) return [];
   const mine = new Set(leased.map((rollout) => rollout.id));
   const heartbeat = setInterval(async () => {
     try {
@@ -273,13 +380,58 @@ async function advanceLeased(
         rollout_id: rollout.id,
         state: rollout.state,
         direction: rollout.direction,
-        applied: { healthy: 0, failed: 0, progressing: 0 },
+        applied: { healthy: 0, failed: 0, progressing: 0, gate: 0, skipped: 0 },
         halted: false,
         lease_lost: true,
+        waiting: null,
       });
     } finally {
       await deps.rollouts.release(rollout.id, options.owner);
     }
   }
   return report;
+}
+
+/** Options of {@link driveNow}. */
+export interface DriveNowOptions {
+  /** Names this driver (the lease holder). */
+  owner: string;
+  /** The rollout an operator just acted on. */
+  rolloutId: string;
+  /** Epoch ms after which no new target is started. */
+  deadline: number;
+  /** How long to wait for another driver (a sweep mid-look) to let go of the rollout (default 10 s). */
+  leaseWaitMs?: number;
+}
+
+/** Pause between two tries to lease a rollout another driver holds. */
+const LEASE_RETRY_MS = 250;
+
+/**
+ * Drives a rollout at once, step after step, until it waits on a gate or a bake, ends, or the deadline passes
+ * (the sweep then goes on with it every run): what an operator's start, resume, rollback or abort runs in the
+ * background. Each step looks at open gates for up to {@link GATE_LOOK_MS}.background, so a healthy batch is
+ * followed by the next at once. While another driver holds the rollout (a sweep's bounded look), it waits
+ * for the lease.
+ */
+export async function driveNow(deps: RolloutDeps, options: DriveNowOptions): Promise<RolloutProgress[]> {
+  const steps: RolloutProgress[] = [];
+  const leaseWaitEnds = Date.now() + (options.leaseWaitMs ?? 10_000);
+  while (Date.now() < options.deadline) {
+    const progress = await advanceRollouts(deps, {
+      owner: options.owner,
+      deadline: options.deadline,
+      lookMs: GATE_LOOK_MS.background,
+    });
+    steps.push(...progress);
+    const mine = progress.find((step) => step.rollout_id === options.rolloutId);
+    if (mine && !mine.lease_lost) {
+      // A step ends when the rollout waits, ends, or its deadline passes: nothing more to do at once.
+      return steps;
+    }
+    const rollout = await deps.rollouts.get(options.rolloutId);
+    if (!rollout || rollout.state !== "running" || Date.now() >= leaseWaitEnds) return steps;
+    await new Promise((resolve) => setTimeout(resolve, LEASE_RETRY_MS));
+  }
+  return steps;
 }

@@ -11,8 +11,9 @@
  * 3. the detail check: a per-app check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
  *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
  *    so a backlog of due rows never starves observation);
- * 4. rollouts: each running rollout is driven forward (see {@link advanceRollouts}) until three quarters of
- *    the budget, when the sweep is given a rollouts repository;
+ * 4. rollouts: each running rollout is driven forward (see {@link advanceRollouts}), when the sweep is given
+ *    a rollouts repository: one look at each open health gate (never a wait on it), due batches applied
+ *    until three quarters of the budget;
  * 5. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
  *    expired), reconciled through the controller in parallel lanes with the rest of the budget;
  * 6. orphan apps (see {@link handleOrphans}).
@@ -30,7 +31,7 @@ import { sendAlert } from "../controller/alerts.ts";
 import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
 import { handleOrphans, type OrphanReport } from "./orphans.ts";
 import type { RolloutsRepository } from "../db/fly_rollouts.ts";
-import { advanceRollouts } from "../rollout/driver.ts";
+import { advanceRollouts, GATE_LOOK_MS } from "../rollout/driver.ts";
 import { countRollouts, emptyRolloutsReport, rolloutDeps, type RolloutsReport } from "../rollout/apply.ts";
 
 /** Options of one sweep (defaults from the configuration). */
@@ -228,6 +229,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
         const progress = await advanceRollouts(rolloutDeps(deps, rollouts), {
           owner: options.owner,
           deadline,
+          lookMs: GATE_LOOK_MS.sweep,
         });
         countRollouts(report.rollouts, progress);
       }),
