@@ -1348,14 +1348,14 @@ CREATE FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OU
     AS $_$
 begin
   select btrim(max(s.decrypted_secret) filter (where s.name = 'project_url')),
-         max(s.decrypted_secret) filter (where s.name = 'fly_provisioner_secret')
+         max(s.decrypted_secret) filter (where s.name = 'fly_kick_secret')
   into base_url, secret
   from vault.decrypted_secrets s
-  where s.name in ('project_url', 'fly_provisioner_secret');
+  where s.name in ('project_url', 'fly_kick_secret');
   if base_url is null or base_url = '' then
     problem := 'vault secret project_url is missing';
   elsif secret is null or secret = '' then
-    problem := 'vault secret fly_provisioner_secret is missing';
+    problem := 'vault secret fly_kick_secret is missing';
   elsif base_url !~* '^https?://[^/\s?#]+[^\s]*$' then
     problem := 'vault secret project_url is not an http(s) URL';
   end if;
@@ -1369,7 +1369,7 @@ ALTER FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT
 -- Name: FUNCTION function_endpoint(OUT base_url text, OUT secret text, OUT problem text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_provisioner_secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
+COMMENT ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret text, OUT problem text) IS 'Reads Vault once: base_url (project_url without trailing slash), secret (fly_kick_secret: the kick secret, never the admin secret) and problem (null when both are usable; else which secret is missing or malformed, never a value). Owner only.';
 
 --
 -- Name: get_desired_spec(uuid); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1491,6 +1491,33 @@ ALTER FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer,
 COMMENT ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) IS 'Cost of 30 days of running one machine of this guest (cpu_kind, cpus, memory_mb) plus dedicated IPv4 addresses and volume GB, from public.fly_prices; null for an unknown kind or size.';
 
 --
+-- Name: make_expired_kept_volumes_due(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.make_expired_kept_volumes_due() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with due as (
+    update public.user_fly_apps a set next_attempt_at = now()
+    where a.user_id in (select m.user_id from public.user_fly_volume_moves m
+                        where m.kept_state = 'kept' and m.keep_until <= now())
+      and a.lease_owner is null and (a.next_attempt_at is null or a.next_attempt_at > now())
+      and a.status not in ('deleted', 'error', 'failed')
+    returning 1
+  )
+  select count(*)::integer from due
+$$;
+
+ALTER FUNCTION private.make_expired_kept_volumes_due() OWNER TO postgres;
+
+--
+-- Name: FUNCTION make_expired_kept_volumes_due(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.make_expired_kept_volumes_due() IS 'Makes the users whose kept volume''s keep period is over due now (the sweep reconciles them and the engine deletes the volume after a final snapshot); returns how many.';
+
+--
 -- Name: on_user_tier_change(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -1529,10 +1556,10 @@ ALTER FUNCTION private.on_user_tier_change() OWNER TO postgres;
 COMMENT ON FUNCTION private.on_user_tier_change() IS 'Trigger on user_subscriptions (after insert or delete; after update of tier when it really changed), in the writer''s transaction: the first 64 changes of a transaction append (user_id, queued_at) to private.tier_outbox each, the 65th appends one bulk marker (user_id null) and sets the transaction-local count fly_apps.tier_changes_queued to ''bulk'': later changes append nothing (the marker stands for them).';
 
 --
--- Name: ops_doctor_report(); Type: FUNCTION; Schema: private; Owner: postgres
+-- Name: ops_doctor_report(text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
-CREATE FUNCTION private.ops_doctor_report() RETURNS jsonb
+CREATE FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -1548,11 +1575,16 @@ begin
       select jsonb_build_object('available', true,
         'project_url', exists(select 1 from vault.decrypted_secrets
                               where name = 'project_url' and coalesce(btrim(decrypted_secret), '') <> ''),
-        'fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
-                              where name = 'fly_provisioner_secret' and coalesce(decrypted_secret, '') <> ''),
+        'fly_kick_secret', exists(select 1 from vault.decrypted_secrets
+                              where name = 'fly_kick_secret' and coalesce(decrypted_secret, '') <> ''),
+        'legacy_fly_provisioner_secret', exists(select 1 from vault.decrypted_secrets
+                              where name = 'fly_provisioner_secret'),
+        'admin_secret_in_vault', $1 is not null and exists(select 1 from vault.decrypted_secrets
+                              where encode(sha256(convert_to(coalesce(decrypted_secret, ''), 'UTF8')), 'hex')
+                                    = lower($1)),
         'project_url_is_http', coalesce((select btrim(decrypted_secret) ~* '^https?://[^/\s?#]+'
                               from vault.decrypted_secrets where name = 'project_url' limit 1), false))
-    $q$ into v_vault;
+    $q$ into v_vault using p_admin_secret_sha256;
   end if;
 
   if to_regclass('cron.job') is null then
@@ -1594,13 +1626,13 @@ begin
 end
 $_$;
 
-ALTER FUNCTION private.ops_doctor_report() OWNER TO postgres;
+ALTER FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) OWNER TO postgres;
 
 --
--- Name: FUNCTION ops_doctor_report(); Type: COMMENT; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.ops_doctor_report() IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist, the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
+COMMENT ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) IS 'Database side of `ops doctor`, names and states only (never a secret value): which Vault secrets exist (fly_kick_secret; a legacy fly_provisioner_secret; whether any equals the admin secret whose SHA-256 hex is p_admin_secret_sha256), the check-fly-apps-health cron job, since when it is scheduled (scheduled_since: the later of the server start and private.cron_job_schedules) and its last run, pg_net''s queue and its recent responses.';
 
 --
 -- Name: pin_fly_rollout_digest(uuid, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1669,7 +1701,7 @@ ALTER FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout
 -- Name: FUNCTION post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_provisioner_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
+COMMENT ON FUNCTION private.post_to_function(p_function text, p_body jsonb, p_timeout_milliseconds integer) IS 'Queues POST <vault project_url>/functions/v1/<p_function> with body p_body, Authorization: Bearer <vault fly_kick_secret> and an explicit timeout, through net.http_post (sent only after commit). Never raises: returns {function, request_id} or {function, request_id: null, problem} (missing Vault secret, bad URL, pg_net error; secret values redacted).';
 
 --
 -- Name: record_fleet_states(jsonb); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2059,6 +2091,26 @@ ALTER FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) OWNE
 COMMENT ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) IS 'Releases the driver lease of a rollout if p_owner holds it.';
 
 --
+-- Name: release_sweep_lease(text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.release_sweep_lease(p_owner text) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with gone as (delete from private.sweep_lease where owner = p_owner returning 1)
+  select exists (select 1 from gone);
+$$;
+
+ALTER FUNCTION private.release_sweep_lease(p_owner text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION release_sweep_lease(p_owner text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.release_sweep_lease(p_owner text) IS 'Gives the sweep lease back if p_owner holds it; returns whether it did.';
+
+--
 -- Name: release_user_fly_app(uuid, text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2200,6 +2252,44 @@ ALTER FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statu
 COMMENT ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) IS 'Ops retry: the row of p_user_id, or up to p_limit rows whose status is in p_statuses, become due now with retry_count 0 and no error_message (error/failed go back to pending), each with a retry_requested event naming p_actor. The controller (sync reconcile, kick or sweep) then reconciles them at the rate limits. Returns the user ids.';
 
 --
+-- Name: revoke_replaced_user_credential(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.revoke_replaced_user_credential() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_deprovisioned boolean := new.status in ('suspended', 'deleted') and old.status is distinct from new.status;
+begin
+  if old.credential_jti is null then
+    return new;
+  end if;
+  if v_deprovisioned and new.credential_jti is not distinct from old.credential_jti then
+    -- The app is going away: its credential goes with it (a re-upgrade mints a new one: the expiry is gone).
+    new.credential_jti := null;
+    new.credential_expires_at := null;
+    new.credential_key_id := null;
+  end if;
+  if new.credential_jti is distinct from old.credential_jti then
+    insert into private.revoked_user_credentials (jti, user_id, expires_at)
+    values (old.credential_jti, old.user_id, coalesce(old.credential_expires_at, now() + interval '1 year'))
+    on conflict (jti) do nothing;
+    delete from private.revoked_user_credentials where expires_at < now() - interval '1 day';
+  end if;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.revoke_replaced_user_credential() OWNER TO postgres;
+
+--
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.revoke_replaced_user_credential() IS 'Trigger: when a row''s credential_jti is replaced or the app is deprovisioned (status becomes suspended or deleted), the previous jti goes on private.revoked_user_credentials (and expired entries are pruned).';
+
+--
 -- Name: save_fly_rollout_cohort(text, uuid[], text); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2235,6 +2325,60 @@ ALTER FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p
 --
 
 COMMENT ON FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) IS 'Saves (or replaces) a named cohort of users a rollout can send first; 22023 naming the field.';
+
+--
+-- Name: set_plan_idle_action(text, text, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_previous text;
+  v_due integer := 0;
+begin
+  if p_actor is null or p_actor = '' then
+    raise exception 'set_plan_idle_action: actor is required' using errcode = '22004';
+  end if;
+  select idle_action into v_previous from public.fly_plans where tier = p_tier and dedicated_app for update;
+  if not found then
+    raise exception 'no plan with a dedicated app for tier %', p_tier using errcode = 'P0002';
+  end if;
+  update public.fly_plans set idle_action = p_idle_action, updated_at = now() where tier = p_tier;
+  if v_previous is distinct from p_idle_action then
+    with due as (
+      update public.user_fly_apps a set
+        (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
+        updated_at = now()
+      from public.user_subscriptions s
+      where s.user_id = a.user_id and s.tier = p_tier
+        and a.desired_state = 'present' and a.status in ('active', 'held')
+      returning a.id, a.user_id
+    ),
+    logged as (
+      insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata)
+      select d.id, d.user_id, 'retry_requested', 'info',
+             jsonb_build_object('actor', p_actor, 'reason', p_reason,
+                                'plan', jsonb_build_object('tier', p_tier, 'idle_action',
+                                  jsonb_build_object('from', v_previous, 'to', p_idle_action)))
+      from due d
+      returning 1
+    )
+    select count(*) into v_due from logged;
+  end if;
+  return jsonb_build_object('tier', p_tier, 'previous', v_previous, 'idle_action', p_idle_action,
+                            'due_users', v_due);
+end
+$$;
+
+ALTER FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) IS 'Sets fly_plans.idle_action of a tier with a dedicated app (P0002 otherwise; the table''s checks refuse suspend over 2048 MB) and, when it changed, makes every active or held row of the tier due now with a retry_requested event naming p_actor, p_reason and the change, so reconciles give the machines the new services. Returns {tier, previous, idle_action, due_users}.';
 
 --
 -- Name: set_user_fly_app_hold(uuid, boolean, text, text, boolean); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2389,6 +2533,40 @@ ALTER FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double preci
 --
 
 COMMENT ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) IS 'Takes p_tokens from the shared token bucket p_bucket (refilled at p_rate_per_s up to p_burst; a new bucket is full) and returns the milliseconds the caller must wait before using them (0: at once). The tokens are reserved either way, so callers that each wait the returned time never exceed rate * t + burst in any window t, across connections. Atomic (one statement, the bucket row locked).';
+
+--
+-- Name: take_sweep_lease(text, integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) RETURNS TABLE(taken boolean, held_by text, held_since timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_owner is null or p_owner = '' or p_seconds is null or p_seconds < 1 then
+    raise exception 'take_sweep_lease: an owner and a positive number of seconds are required'
+      using errcode = '22023';
+  end if;
+  return query
+    insert into private.sweep_lease as l (singleton, owner, acquired_at, expires_at)
+    values (true, p_owner, now(), now() + make_interval(secs => p_seconds))
+    on conflict (singleton) do update
+      set owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+      where l.expires_at < now()
+    returning true, l.owner, l.acquired_at;
+  if not found then
+    return query select false, l.owner, l.acquired_at from private.sweep_lease l;
+  end if;
+end
+$$;
+
+ALTER FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) IS 'Takes the sweep lease for p_owner for p_seconds when it is free or expired: (taken true, held_by, held_since); else (taken false) with the running sweep''s owner and start.';
 
 --
 -- Name: tier_has_app(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2548,6 +2726,29 @@ ALTER FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit in
 COMMENT ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) IS 'Ids of active or held rows no fleet listing has seen since p_since (a full listing''s start): their machine or app vanished.';
 
 --
+-- Name: user_fly_app_idle_since(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_app_idle_since(p_user_id uuid) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select max(e.created_at)
+  from public.user_fly_apps a
+  join public.user_fly_app_events e on e.user_id = a.user_id
+  where a.user_id = p_user_id and a.health_status = 'idle'
+    and e.event_type = 'health_changed' and e.metadata ->> 'to' = 'idle'
+$$;
+
+ALTER FUNCTION private.user_fly_app_idle_since(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) IS 'When the user''s app became idle (its last health_changed event to idle), or null when its health is not idle: the "idle since" of the status, the ops CLI and the console.';
+
+--
 -- Name: user_fly_app_patch_columns(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2560,7 +2761,7 @@ CREATE FUNCTION private.user_fly_app_patch_columns() RETURNS text[]
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
   ]::text[]
 $$;
 
@@ -2700,6 +2901,45 @@ ALTER TABLE private.machine_last_observations OWNER TO postgres;
 COMMENT ON TABLE private.machine_last_observations IS 'Last observed state per machine: where private.record_machine_observations resumes.';
 
 --
+-- Name: revoked_user_credentials; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.revoked_user_credentials (
+    jti text NOT NULL,
+    user_id uuid NOT NULL,
+    revoked_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE private.revoked_user_credentials OWNER TO postgres;
+
+--
+-- Name: TABLE revoked_user_credentials; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.revoked_user_credentials IS 'Denylist of revoked user app credentials by jti, until they would have expired (pruned afterwards).';
+
+--
+-- Name: sweep_lease; Type: TABLE; Schema: private; Owner: postgres
+--
+
+CREATE TABLE private.sweep_lease (
+    singleton boolean DEFAULT true NOT NULL,
+    owner text NOT NULL,
+    acquired_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT sweep_lease_singleton_check CHECK (singleton)
+);
+
+ALTER TABLE private.sweep_lease OWNER TO postgres;
+
+--
+-- Name: TABLE sweep_lease; Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON TABLE private.sweep_lease IS 'The running sweep''s lease (at most one row): its owner (one attempt of check-fly-apps-health), since when, and until when it holds without being given back (the sweep budget plus a margin, so a crashed sweep frees it).';
+
+--
 -- Name: tier_outbox; Type: TABLE; Schema: private; Owner: postgres
 --
 
@@ -2765,11 +3005,31 @@ ALTER TABLE ONLY private.machine_last_observations
     ADD CONSTRAINT machine_last_observations_pkey PRIMARY KEY (machine_id);
 
 --
+-- Name: revoked_user_credentials revoked_user_credentials_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.revoked_user_credentials
+    ADD CONSTRAINT revoked_user_credentials_pkey PRIMARY KEY (jti);
+
+--
+-- Name: sweep_lease sweep_lease_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
+--
+
+ALTER TABLE ONLY private.sweep_lease
+    ADD CONSTRAINT sweep_lease_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: user_fly_apps_archive user_fly_apps_archive_pkey; Type: CONSTRAINT; Schema: private; Owner: postgres
 --
 
 ALTER TABLE ONLY private.user_fly_apps_archive
     ADD CONSTRAINT user_fly_apps_archive_pkey PRIMARY KEY (id);
+
+--
+-- Name: revoked_user_credentials_expires_at_idx; Type: INDEX; Schema: private; Owner: postgres
+--
+
+CREATE INDEX revoked_user_credentials_expires_at_idx ON private.revoked_user_credentials USING btree (expires_at);
 
 --
 -- Name: fly_rate_buckets; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -2782,6 +3042,18 @@ ALTER TABLE private.fly_rate_buckets ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE private.machine_last_observations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: revoked_user_credentials; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.revoked_user_credentials ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sweep_lease; Type: ROW SECURITY; Schema: private; Owner: postgres
+--
+
+ALTER TABLE private.sweep_lease ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: tier_outbox; Type: ROW SECURITY; Schema: private; Owner: postgres
@@ -3006,16 +3278,22 @@ REVOKE ALL ON FUNCTION private.lease_fly_rollouts(p_owner text, p_lease_seconds 
 REVOKE ALL ON FUNCTION private.machine_monthly_cost_usd(p_cpu_kind text, p_cpus integer, p_memory_mb integer, p_dedicated_ipv4 integer, p_volume_gb integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION make_expired_kept_volumes_due(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.make_expired_kept_volumes_due() FROM PUBLIC;
+
+--
 -- Name: FUNCTION on_user_tier_change(); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.on_user_tier_change() FROM PUBLIC;
 
 --
--- Name: FUNCTION ops_doctor_report(); Type: ACL; Schema: private; Owner: postgres
+-- Name: FUNCTION ops_doctor_report(p_admin_secret_sha256 text); Type: ACL; Schema: private; Owner: postgres
 --
 
-REVOKE ALL ON FUNCTION private.ops_doctor_report() FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.ops_doctor_report(p_admin_secret_sha256 text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION pin_fly_rollout_digest(p_rollout_id uuid, p_digest text, p_pinned_image text); Type: ACL; Schema: private; Owner: postgres
@@ -3084,6 +3362,12 @@ REVOKE ALL ON FUNCTION private.reject_fly_rollout_event_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION release_sweep_lease(p_owner text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.release_sweep_lease(p_owner text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION release_user_fly_app(p_app_id uuid, p_owner text); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3108,10 +3392,22 @@ REVOKE ALL ON FUNCTION private.repair_desired_state_drift(p_limit integer) FROM 
 REVOKE ALL ON FUNCTION private.retry_user_fly_apps(p_actor text, p_user_id uuid, p_statuses text[], p_reason text, p_limit integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION revoke_replaced_user_credential(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.revoke_replaced_user_credential() FROM PUBLIC;
+
+--
 -- Name: FUNCTION save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.save_fly_rollout_cohort(p_name text, p_user_ids uuid[], p_actor text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action text, p_actor text, p_reason text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: ACL; Schema: private; Owner: postgres
@@ -3138,6 +3434,12 @@ REVOKE ALL ON FUNCTION private.storage_monthly_cost_usd(p_volume_gb integer) FRO
 REVOKE ALL ON FUNCTION private.take_rate_tokens(p_bucket text, p_rate_per_s double precision, p_burst integer, p_tokens integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION take_sweep_lease(p_owner text, p_seconds integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.take_sweep_lease(p_owner text, p_seconds integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION tier_has_app(p_tier text); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3160,6 +3462,12 @@ REVOKE ALL ON FUNCTION private.transition_fly_rollout(p_rollout_id uuid, p_actio
 --
 
 REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_app_idle_since(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_fly_app_patch_columns(); Type: ACL; Schema: private; Owner: postgres

@@ -72,6 +72,7 @@ CREATE TABLE public.fly_rollouts (
     baked_batch integer DEFAULT '-1'::integer NOT NULL,
     bake_started_at timestamp with time zone,
     skipped integer DEFAULT 0 NOT NULL,
+    wake boolean DEFAULT false NOT NULL,
     CONSTRAINT fly_rollouts_bake_s_check CHECK ((bake_s >= 0)),
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
@@ -142,6 +143,12 @@ COMMENT ON COLUMN public.fly_rollouts.baked_batch IS 'The last batch whose bake 
 COMMENT ON COLUMN public.fly_rollouts.bake_started_at IS 'When the bake of the batch after baked_batch began.';
 
 --
+-- Name: COLUMN fly_rollouts.wake; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.wake IS 'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay down and count as applied (idle).';
+
+--
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -189,11 +196,12 @@ CREATE TABLE public.user_fly_apps (
     desired_tier text,
     lease_released_at timestamp with time zone,
     lease_released_by text,
+    credential_jti text,
     CONSTRAINT user_fly_apps_cpu_kind_check CHECK (((cpu_kind IS NULL) OR (cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text])))),
     CONSTRAINT user_fly_apps_desired_state_check CHECK ((desired_state = ANY (ARRAY['present'::text, 'absent'::text]))),
     CONSTRAINT user_fly_apps_drift_is_object CHECK ((jsonb_typeof(drift) = 'object'::text)),
     CONSTRAINT user_fly_apps_generations_check CHECK (((desired_generation >= 0) AND (observed_generation >= 0) AND (retry_count >= 0))),
-    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text]))),
+    CONSTRAINT user_fly_apps_health_status_check CHECK ((health_status = ANY (ARRAY['healthy'::text, 'unhealthy'::text, 'starting'::text, 'unknown'::text, 'idle'::text]))),
     CONSTRAINT user_fly_apps_hold_check CHECK (((held_at IS NOT NULL) OR ((held_by IS NULL) AND (hold_reason IS NULL)))),
     CONSTRAINT user_fly_apps_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'held'::text, 'suspended'::text, 'failed'::text, 'error'::text, 'deprovisioning'::text, 'deleted'::text])))
 );
@@ -321,6 +329,12 @@ COMMENT ON COLUMN public.user_fly_apps.lease_released_at IS 'When the last lease
 COMMENT ON COLUMN public.user_fly_apps.lease_released_by IS 'The lease owner that let go at lease_released_at (a function invocation, the sweep or an ops call).';
 
 --
+-- Name: COLUMN user_fly_apps.credential_jti; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.user_fly_apps.credential_jti IS 'The jti of the app''s current credential (never the token). Replacing or clearing it, or deprovisioning the app, puts the previous jti on private.revoked_user_credentials.';
+
+--
 -- Name: get_user_fly_app_status(uuid); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -362,8 +376,8 @@ CREATE FUNCTION public.get_user_fly_app_status(p_user_id uuid) RETURNS jsonb
     'recent_events', coalesce((
       select jsonb_agg(jsonb_build_object('event_type', e.event_type, 'status', e.status,
                                           'created_at', e.created_at) order by e.seq desc)
-      from (select * from public.user_fly_app_events e2 where e2.user_id = p_user_id
-            order by e2.seq desc limit 10) e), '[]'::jsonb)
+      from (select e2.event_type, e2.status, e2.created_at, e2.seq from public.user_fly_app_events e2
+            where e2.user_id = p_user_id order by e2.seq desc limit 10) e), '[]'::jsonb)
   ) end
   from (select p_user_id as uid) u
   left join public.user_subscriptions s on s.user_id = u.uid
@@ -377,7 +391,28 @@ ALTER FUNCTION public.get_user_fly_app_status(p_user_id uuid) OWNER TO postgres;
 -- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS.';
+COMMENT ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) IS 'Status of a user''s dedicated Fly app for the user (RLS: only their own) and ops: tier, desired_state (from the row, else from the tier: a paid user without a row wants an app), status, in_sync, health, machine state, image and digest, drift, size, hold, delete_after (end of a downgrade''s grace period), volume_id, credential_expires_at, error, timestamps and the last 10 events; null when nothing is visible. SECURITY INVOKER: what the caller may read is decided by RLS and the column grants (no operator notes, lease owners or event metadata).';
+
+--
+-- Name: user_credential_revoked(); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.user_credential_revoked() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select exists (
+    select 1 from private.revoked_user_credentials r where r.jti = (select auth.jwt() ->> 'jti')
+  );
+$$;
+
+ALTER FUNCTION public.user_credential_revoked() OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON FUNCTION public.user_credential_revoked() IS 'Whether the caller''s JWT is a revoked user app credential (its jti is on the denylist). For RLS policies: ... and not (select public.user_credential_revoked()). One primary-key probe per statement.';
 
 --
 -- Name: fly_plans; Type: TABLE; Schema: public; Owner: postgres
@@ -398,15 +433,21 @@ CREATE TABLE public.fly_plans (
     volume_size_gb integer,
     volume_mount_path text,
     deprovision_grace_seconds integer,
+    idle_action text DEFAULT 'off'::text NOT NULL,
+    volume_snapshot_retention_days integer,
+    volume_auto_backup boolean,
     CONSTRAINT fly_plans_cpu_kind_check CHECK ((cpu_kind = ANY (ARRAY['shared'::text, 'performance'::text]))),
     CONSTRAINT fly_plans_cpus_check CHECK ((cpus > 0)),
     CONSTRAINT fly_plans_dedicated_needs_size CHECK (((NOT dedicated_app) OR ((region IS NOT NULL) AND (cpu_kind IS NOT NULL) AND (cpus IS NOT NULL) AND (memory_mb IS NOT NULL)))),
     CONSTRAINT fly_plans_grace_check CHECK (((deprovision_grace_seconds IS NULL) OR (deprovision_grace_seconds >= 0))),
+    CONSTRAINT fly_plans_idle_action_check CHECK ((idle_action = ANY (ARRAY['off'::text, 'stop'::text, 'suspend'::text]))),
     CONSTRAINT fly_plans_memory_mb_check CHECK ((memory_mb >= 256)),
+    CONSTRAINT fly_plans_suspend_limits_check CHECK (((idle_action <> 'suspend'::text) OR (memory_mb IS NULL) OR (memory_mb <= 2048))),
     CONSTRAINT fly_plans_tier_check CHECK ((tier = ANY (ARRAY['free'::text, 'pro'::text, 'elite'::text]))),
     CONSTRAINT fly_plans_volume_complete_check CHECK (((volume_size_gb IS NULL) = (volume_mount_path IS NULL))),
     CONSTRAINT fly_plans_volume_mount_path_check CHECK (((volume_mount_path IS NULL) OR ((volume_mount_path ~ '^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$'::text) AND (volume_mount_path !~ '//|(^|/)\.\.?(/|$)'::text)))),
-    CONSTRAINT fly_plans_volume_size_check CHECK (((volume_size_gb IS NULL) OR ((volume_size_gb >= 1) AND (volume_size_gb <= 500))))
+    CONSTRAINT fly_plans_volume_size_check CHECK (((volume_size_gb IS NULL) OR ((volume_size_gb >= 1) AND (volume_size_gb <= 500)))),
+    CONSTRAINT fly_plans_volume_snapshot_retention_check CHECK (((volume_snapshot_retention_days IS NULL) OR ((volume_snapshot_retention_days >= 1) AND (volume_snapshot_retention_days <= 60))))
 );
 
 ALTER TABLE public.fly_plans OWNER TO postgres;
@@ -436,6 +477,24 @@ COMMENT ON COLUMN public.fly_plans.volume_mount_path IS 'Absolute path where the
 COMMENT ON COLUMN public.fly_plans.deprovision_grace_seconds IS 'Seconds an app is kept (machine stopped, volume kept) when a user moves to this tier before it is deleted; null: the DEPROVISION_GRACE_SECONDS default. An upgrade within the grace starts the same machine again.';
 
 --
+-- Name: COLUMN fly_plans.idle_action; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.idle_action IS 'What Fly''s proxy does with the tier''s machine when no request comes in: off (keeps it running, the default), stop or suspend (at most 2048 MB of memory); the next request starts or resumes it. A stopped or suspended machine costs its storage only.';
+
+--
+-- Name: COLUMN fly_plans.volume_snapshot_retention_days; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_snapshot_retention_days IS 'Days Fly keeps the snapshots of the tier''s volume (1..60; null: Fly''s default, 5). Also how long a downgraded user''s data can be restored after the volume is deleted.';
+
+--
+-- Name: COLUMN fly_plans.volume_auto_backup; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_plans.volume_auto_backup IS 'Whether Fly takes daily automatic snapshots of the tier''s volume (null: Fly''s default, on).';
+
+--
 -- Name: fly_prices; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -447,7 +506,7 @@ CREATE TABLE public.fly_prices (
     source text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT fly_prices_included_memory_mb_per_cpu_check CHECK ((included_memory_mb_per_cpu >= 0)),
-    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text, 'rootfs_gb'::text]))),
+    CONSTRAINT fly_prices_item_check CHECK ((item = ANY (ARRAY['cpu_shared'::text, 'cpu_performance'::text, 'memory_gb'::text, 'ipv4_dedicated'::text, 'volume_gb'::text, 'rootfs_gb'::text, 'snapshot_gb'::text]))),
     CONSTRAINT fly_prices_monthly_usd_check CHECK ((monthly_usd >= (0)::numeric))
 );
 
@@ -683,6 +742,105 @@ ALTER TABLE public.user_fly_app_usage_daily OWNER TO postgres;
 COMMENT ON TABLE public.user_fly_app_usage_daily IS 'Running time of each user''s machine per UTC day, accumulated by private.record_machine_observations from successive observed states (the time between two observations counts as running when the earlier one saw the machine started, up to a maximum gap).';
 
 --
+-- Name: user_fly_volume_moves; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_volume_moves (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    kind text NOT NULL,
+    snapshot_id text,
+    from_volume_id text NOT NULL,
+    to_volume_id text,
+    keep_days integer DEFAULT 7 NOT NULL,
+    requested_by text NOT NULL,
+    reason text,
+    state text DEFAULT 'pending'::text NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    done_at timestamp with time zone,
+    keep_until timestamp with time zone,
+    kept_state text,
+    kept_size_gb integer,
+    CONSTRAINT user_fly_volume_moves_done CHECK (((state <> 'done'::text) OR ((to_volume_id IS NOT NULL) AND (done_at IS NOT NULL) AND (keep_until IS NOT NULL) AND (kept_state IS NOT NULL)))),
+    CONSTRAINT user_fly_volume_moves_keep_days_check CHECK (((keep_days >= 1) AND (keep_days <= 60))),
+    CONSTRAINT user_fly_volume_moves_kept_size_gb_check CHECK (((kept_size_gb IS NULL) OR (kept_size_gb > 0))),
+    CONSTRAINT user_fly_volume_moves_kept_state_check CHECK ((kept_state = ANY (ARRAY['kept'::text, 'reverted'::text, 'deleted'::text]))),
+    CONSTRAINT user_fly_volume_moves_kind_check CHECK ((kind = ANY (ARRAY['restore'::text, 'revert'::text, 'recovery'::text]))),
+    CONSTRAINT user_fly_volume_moves_restore_snapshot CHECK (((kind <> 'restore'::text) OR (snapshot_id IS NOT NULL))),
+    CONSTRAINT user_fly_volume_moves_revert_target CHECK (((kind <> 'revert'::text) OR (to_volume_id IS NOT NULL))),
+    CONSTRAINT user_fly_volume_moves_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'canceled'::text])))
+);
+
+ALTER TABLE public.user_fly_volume_moves OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_volume_moves; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_volume_moves IS 'Operator restores (a new volume from snapshot_id), reverts (back onto the volume a restore kept) and recoveries from a lost host (requested_at: when the host was first seen unreachable): pending until the engine applied it, then done with the volume it left (from_volume_id) kept detached until keep_until (kept_state kept; kept_size_gb of storage, in usage), then deleted after a final snapshot, or reverted to.';
+
+--
+-- Name: user_fly_volume_moves_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_moves ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.user_fly_volume_moves_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: user_fly_volume_snapshots; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.user_fly_volume_snapshots (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    app_name text NOT NULL,
+    volume_id text NOT NULL,
+    region text NOT NULL,
+    snapshot_id text,
+    reason text NOT NULL,
+    status text DEFAULT 'requested'::text NOT NULL,
+    size_bytes bigint,
+    volume_size_gb integer,
+    retention_days integer,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    CONSTRAINT user_fly_volume_snapshots_created_complete CHECK (((status <> 'created'::text) OR ((snapshot_id IS NOT NULL) AND (created_at IS NOT NULL) AND (expires_at IS NOT NULL)))),
+    CONSTRAINT user_fly_volume_snapshots_reason_check CHECK ((reason = ANY (ARRAY['final'::text, 'ops'::text]))),
+    CONSTRAINT user_fly_volume_snapshots_retention_days_check CHECK (((retention_days IS NULL) OR ((retention_days >= 1) AND (retention_days <= 60)))),
+    CONSTRAINT user_fly_volume_snapshots_size_bytes_check CHECK (((size_bytes IS NULL) OR (size_bytes >= 0))),
+    CONSTRAINT user_fly_volume_snapshots_status_check CHECK ((status = ANY (ARRAY['requested'::text, 'created'::text, 'gone'::text]))),
+    CONSTRAINT user_fly_volume_snapshots_volume_size_gb_check CHECK (((volume_size_gb IS NULL) OR (volume_size_gb > 0)))
+);
+
+ALTER TABLE public.user_fly_volume_snapshots OWNER TO postgres;
+
+--
+-- Name: TABLE user_fly_volume_snapshots; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON TABLE public.user_fly_volume_snapshots IS 'Snapshots this system took of users'' volumes: reason final (before a deletion) or ops; status requested (asked of Fly, not yet found created), created (size, expiry), gone (Fly no longer has it). Written by the engine; restores read the newest created one within its retention.';
+
+--
+-- Name: user_fly_volume_snapshots_id_seq; Type: SEQUENCE; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_snapshots ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.user_fly_volume_snapshots_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: user_subscriptions; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -773,6 +931,27 @@ ALTER TABLE ONLY public.user_fly_apps
     ADD CONSTRAINT user_fly_apps_pkey PRIMARY KEY (id);
 
 --
+-- Name: user_fly_volume_moves user_fly_volume_moves_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_moves
+    ADD CONSTRAINT user_fly_volume_moves_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_fly_volume_snapshots user_fly_volume_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_snapshots
+    ADD CONSTRAINT user_fly_volume_snapshots_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_fly_volume_snapshots user_fly_volume_snapshots_snapshot_id_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.user_fly_volume_snapshots
+    ADD CONSTRAINT user_fly_volume_snapshots_snapshot_id_key UNIQUE (snapshot_id);
+
+--
 -- Name: user_subscriptions user_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -852,6 +1031,30 @@ CREATE INDEX user_fly_apps_health_idx ON public.user_fly_apps USING btree (last_
 CREATE UNIQUE INDEX user_fly_apps_user_id_key ON public.user_fly_apps USING btree (user_id);
 
 --
+-- Name: user_fly_volume_moves_kept; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_moves_kept ON public.user_fly_volume_moves USING btree (keep_until) WHERE (kept_state = 'kept'::text);
+
+--
+-- Name: user_fly_volume_moves_one_pending; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX user_fly_volume_moves_one_pending ON public.user_fly_volume_moves USING btree (user_id) WHERE (state = 'pending'::text);
+
+--
+-- Name: user_fly_volume_snapshots_user_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_snapshots_user_idx ON public.user_fly_volume_snapshots USING btree (user_id, created_at DESC);
+
+--
+-- Name: user_fly_volume_snapshots_volume_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX user_fly_volume_snapshots_volume_idx ON public.user_fly_volume_snapshots USING btree (volume_id) WHERE (status = 'requested'::text);
+
+--
 -- Name: fly_plans fly_plans_cost_estimate; Type: TRIGGER; Schema: public; Owner: postgres
 --
 
@@ -910,6 +1113,12 @@ CREATE TRIGGER user_fly_apps_cost_estimate BEFORE INSERT OR UPDATE OF monthly_co
 --
 
 CREATE TRIGGER user_fly_apps_lease_released BEFORE UPDATE OF lease_owner ON public.user_fly_apps FOR EACH ROW WHEN (((old.lease_owner IS NOT NULL) AND (old.lease_owner IS DISTINCT FROM new.lease_owner))) EXECUTE FUNCTION private.stamp_lease_release();
+
+--
+-- Name: user_fly_apps user_fly_apps_revoke_replaced_credential; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER user_fly_apps_revoke_replaced_credential BEFORE UPDATE OF credential_jti, status ON public.user_fly_apps FOR EACH ROW EXECUTE FUNCTION private.revoke_replaced_user_credential();
 
 --
 -- Name: fly_rollout_events fly_rollout_events_rollout_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
@@ -1013,6 +1222,18 @@ ALTER TABLE public.user_fly_app_usage_daily ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.user_fly_apps ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: user_fly_volume_moves; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_moves ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_fly_volume_snapshots; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.user_fly_volume_snapshots ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: user_subscriptions; Type: ROW SECURITY; Schema: public; Owner: postgres
 --
 
@@ -1062,7 +1283,204 @@ GRANT ALL ON TABLE public.fly_rollouts TO service_role;
 --
 
 GRANT ALL ON TABLE public.user_fly_apps TO service_role;
-GRANT SELECT ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.user_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(user_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.fly_app_name; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(fly_app_name) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(status) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.region; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(region) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.docker_image; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(docker_image) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.cpu_count; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(cpu_count) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.memory_mb; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(memory_mb) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.machine_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(machine_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.health_status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(health_status) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_health_check_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_health_check_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.error_message; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(error_message) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.retry_count; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(retry_count) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.deployed_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(deployed_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.deleted_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(deleted_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.monthly_cost_estimate_usd; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(monthly_cost_estimate_usd) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.updated_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(updated_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_state; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_state) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_generation; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_generation) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.observed_generation; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(observed_generation) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.next_attempt_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(next_attempt_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.image_digest; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(image_digest) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.cpu_kind; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(cpu_kind) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.drift; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(drift) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_machine_state; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_machine_state) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.last_observed_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(last_observed_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.held_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(held_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.in_sync; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(in_sync) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.delete_after; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(delete_after) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.volume_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(volume_id) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.credential_expires_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(credential_expires_at) ON TABLE public.user_fly_apps TO authenticated;
+
+--
+-- Name: COLUMN user_fly_apps.desired_tier; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(desired_tier) ON TABLE public.user_fly_apps TO authenticated;
 
 --
 -- Name: FUNCTION get_user_fly_app_status(p_user_id uuid); Type: ACL; Schema: public; Owner: postgres
@@ -1071,6 +1489,14 @@ GRANT SELECT ON TABLE public.user_fly_apps TO authenticated;
 REVOKE ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION public.get_user_fly_app_status(p_user_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION user_credential_revoked(); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.user_credential_revoked() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO service_role;
+GRANT ALL ON FUNCTION public.user_credential_revoked() TO authenticated;
 
 --
 -- Name: TABLE fly_plans; Type: ACL; Schema: public; Owner: postgres
@@ -1101,8 +1527,6 @@ GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.fly_rollout_events TO ser
 -- Name: SEQUENCE fly_rollout_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO anon;
-GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.fly_rollout_events_seq_seq TO service_role;
 
 --
@@ -1121,8 +1545,6 @@ GRANT ALL ON TABLE public.fly_sweep_runs TO service_role;
 -- Name: SEQUENCE fly_sweep_runs_id_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO service_role;
 
 --
@@ -1130,14 +1552,53 @@ GRANT ALL ON SEQUENCE public.fly_sweep_runs_id_seq TO service_role;
 --
 
 GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.user_fly_app_events TO service_role;
-GRANT SELECT ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.fly_app_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(fly_app_id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.user_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(user_id) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.event_type; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(event_type) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.status; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(status) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.user_fly_app_events TO authenticated;
+
+--
+-- Name: COLUMN user_fly_app_events.seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(seq) ON TABLE public.user_fly_app_events TO authenticated;
 
 --
 -- Name: SEQUENCE user_fly_app_events_seq_seq; Type: ACL; Schema: public; Owner: postgres
 --
 
-GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO anon;
-GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
 
 --
@@ -1146,6 +1607,30 @@ GRANT ALL ON SEQUENCE public.user_fly_app_events_seq_seq TO service_role;
 
 GRANT ALL ON TABLE public.user_fly_app_usage_daily TO service_role;
 GRANT SELECT ON TABLE public.user_fly_app_usage_daily TO authenticated;
+
+--
+-- Name: TABLE user_fly_volume_moves; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_volume_moves TO service_role;
+
+--
+-- Name: SEQUENCE user_fly_volume_moves_id_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.user_fly_volume_moves_id_seq TO service_role;
+
+--
+-- Name: TABLE user_fly_volume_snapshots; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.user_fly_volume_snapshots TO service_role;
+
+--
+-- Name: SEQUENCE user_fly_volume_snapshots_id_seq; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE public.user_fly_volume_snapshots_id_seq TO service_role;
 
 --
 -- Name: TABLE user_subscriptions; Type: ACL; Schema: public; Owner: postgres
@@ -1158,8 +1643,6 @@ GRANT SELECT ON TABLE public.user_subscriptions TO authenticated;
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
 
 --
@@ -1175,8 +1658,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON S
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
 
 --
@@ -1192,8 +1673,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON F
 -- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres
 --
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
 
 --

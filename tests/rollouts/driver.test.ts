@@ -150,6 +150,7 @@ Deno.test("rollout: pause mid-way, a driver dies with targets in flight, resume 
       deadline: Date.now() + 1_000,
       gateStartedAt: null,
       lookMs: 0,
+      wake: false,
     });
     assertEquals(await advance("driver-2"), [], "the dead driver's lease still holds");
     await db.sql`update public.fly_rollouts set lease_expires_at = now() - interval '1 second'`;

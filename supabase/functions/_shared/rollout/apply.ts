@@ -140,10 +140,13 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     const gateless = gatelessReason(result.app, { wake });
     if (gateless) {
       const machine = await deps.fly.machines.get(appName, machineId);
-      deps.log.info(`rollout target applied (${gateless}): config applied, machine left down, no health gate`, {
-        user_id: target.user_id,
-        state: machine.state,
-      });
+      deps.log.info(
+        `rollout target applied (${gateless}): config applied, machine left down, no health gate`,
+        {
+          user_id: target.user_id,
+          state: machine.state,
+        },
+      );
       return {
         outcome: "healthy",
         skipReason: gateless,
