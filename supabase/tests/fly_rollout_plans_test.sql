@@ -50,6 +50,7 @@ select results_eq($$select image, memory_mb from public.fly_plans where tier = '
 
 -- Rolled back: the plan as it was when the rollout was created.
 select from private.transition_fly_rollout((select id from r), 'rollback', 'alice');
+select from private.lease_fly_rollouts('driver', 60);  -- a rollback frees the driver lease
 -- Batch by batch (the canary's batch first).
 select from (select private.record_fly_rollout_target((select id from r), 'driver', t.user_id, 'healthy', null, null)
               from private.claim_fly_rollout_targets((select id from r), 'driver', 5) t) recorded;

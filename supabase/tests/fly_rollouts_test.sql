@@ -1,7 +1,7 @@
 -- Rollouts: creation (validation, batches, previous spec), one active rollout per scope, state transitions
 -- (idempotent, recorded with the actor), driving (lease, claim, record, pin), RLS.
 begin;
-select plan(57);
+select plan(58);
 set local client_min_messages = error;
 
 create function pg_temp.uid(n integer) returns uuid language sql as $$
@@ -130,6 +130,9 @@ select throws_ok($$select private.transition_fly_rollout((select id from r1), 'p
   'a halted rollout cannot be paused');
 select is(private.transition_fly_rollout((select id from r1), 'rollback', 'dave', 'v2 is bad') -> 'rollout' ->> 'direction',
   'rollback', 'rollback runs the rollout backwards');
+select is((select lease_owner from public.fly_rollouts where id = (select id from r1)), null,
+  'a rollback frees the driver lease (the driver it kicks takes it at once)');
+select from private.lease_fly_rollouts('driver-1', 60);
 select results_eq(
   $$select batch, state from private.claim_fly_rollout_targets((select id from r1), 'driver-1', 10)$$,
   $$values (0, 'rolling_back'::text)$$, 'the canary is rolled back first');
@@ -144,7 +147,7 @@ select results_eq(
   'every change is an event with its actor (repeated pause: none)');
 
 select is(private.fly_rollout_status((select id from r1)) -> 'batches' -> 0,
-  '{"batch": 0, "rolled_back": 1}'::jsonb, 'status: target states per batch');
+  '{"batch": 0, "stage": "canary", "rolled_back": 1}'::jsonb, 'status: target states per batch');
 select is(jsonb_array_length(private.fly_rollout_status((select id from r1), 3) -> 'events'), 3,
   'status: the latest events');
 select is(private.fly_rollout_status() -> 'rollout' ->> 'id', (select id::text from r1), 'status: the latest rollout');

@@ -8,7 +8,7 @@ import { assertEquals } from "../_support/assert.ts";
 import { type EngineFixture, withEngine } from "../_support/engine_fixture.ts";
 import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
 import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
-import { advanceRollouts } from "../../supabase/functions/_shared/rollout/driver.ts";
+import { advanceRollouts, GATE_LOOK_MS } from "../../supabase/functions/_shared/rollout/driver.ts";
 import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
 import { waitFor } from "../_support/wait.ts";
 
@@ -30,8 +30,18 @@ async function rollOut(f: EngineFixture, image: string, wake: boolean) {
     "ops:test",
   );
   assertEquals(created.wake, wake);
-  await advanceRollouts(rolloutDeps(f.deps, rollouts), { owner: "driver", deadline: Date.now() + 60_000 });
-  return (await rollouts.get(created.id))!;
+  // Each driver run looks at a gate for a few seconds at most and returns; drive until the rollout ends.
+  const deadline = Date.now() + 60_000;
+  let rollout = created;
+  while (rollout.state === "running" && Date.now() < deadline) {
+    await advanceRollouts(rolloutDeps(f.deps, rollouts), {
+      owner: "driver",
+      deadline,
+      lookMs: GATE_LOOK_MS.background,
+    });
+    rollout = (await rollouts.get(created.id))!;
+  }
+  return rollout;
 }
 
 Deno.test("rollout over a half idle fleet: idle machines are applied (idle) without a start; --wake gates them all", async () => {

@@ -20,7 +20,6 @@ const USAGE_KEYS = [
   "fly_app_name",
   "status",
   "running_hours",
-  "running_share",
   "estimated_monthly_usd",
   "observed_usd",
   "snapshot_gb",
