@@ -473,6 +473,8 @@ $$;
 comment on function private.release_fly_rollout(uuid, text) is
   'Releases the driver lease of a rollout if p_owner holds it.';
 
+-- Dropped first: 20261206002000 changes its result columns, and a re-run of this file must not collide with them.
+drop function if exists private.claim_fly_rollout_targets(uuid, text, integer);
 create or replace function private.claim_fly_rollout_targets(p_rollout_id uuid, p_owner text, p_limit integer)
 returns table (user_id uuid, batch integer, state text, attempts integer, previous jsonb)
 language plpgsql

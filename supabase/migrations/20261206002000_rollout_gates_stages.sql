@@ -466,7 +466,7 @@ comment on function private.claim_fly_rollout_targets(uuid, text, integer) is
   'running or nothing is open.';
 
 drop function if exists private.record_fly_rollout_target(uuid, text, uuid, text, text, text);
-create function private.record_fly_rollout_target(
+create or replace function private.record_fly_rollout_target(
   p_rollout_id uuid,
   p_owner text,
   p_user_id uuid,

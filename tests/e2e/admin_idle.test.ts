@@ -93,7 +93,7 @@ Deno.test({
       assert(toSuspend.out.includes("stop -> suspend (1 machines due"), toSuspend.out);
       const [retry] = await stack.sql`select metadata from public.user_fly_app_events
         where user_id = ${user} and event_type = 'retry_requested' order by seq desc limit 1`;
-      assertEquals([retry.metadata.actor, retry.metadata.plan.idle_action.to], ["ops:bo", "suspend"]);
+      assertEquals([retry.metadata.actor, retry.metadata.plan.idle_action.to], ["claimed:bo", "suspend"]);
       await stack.sweep();
       const service = configOf(liveMachines((await stack.appsOf(user))[0])[0]).services![0];
       assertEquals(service.autostop, "suspend");

@@ -31,8 +31,8 @@ Deno.test("ops snapshot / snapshots: taken, recorded with the actor, listed; ref
       e.event_type === "snapshot_requested" || e.event_type === "volume_snapshotted"
     );
     assertEquals(events.map((e) => [e.event_type, e.metadata.actor, e.metadata.note]), [
-      ["snapshot_requested", "ops:ann", "before the migration"],
-      ["volume_snapshotted", "ops:ann", "before the migration"],
+      ["snapshot_requested", "claimed:ann", "before the migration"],
+      ["volume_snapshotted", "claimed:ann", "before the migration"],
     ]);
 
     const listed = await ops(stack, ["snapshots", user, "--wide"]);
@@ -57,7 +57,7 @@ Deno.test("ops snapshot / snapshots: taken, recorded with the actor, listed; ref
     assertEquals(dead.code, 1, dead.out);
     assert(dead.err.includes("unreachable"), dead.err);
     const failed = (await stack.events(user)).filter((e) => e.event_type === "snapshot_failed");
-    assertEquals(failed.map((e) => e.metadata.actor), ["ops:ann"]);
+    assertEquals(failed.map((e) => e.metadata.actor), ["claimed:ann"]);
     stack.emulator.setHostStatus(host, "ok");
 
     await stack.setTier(free, "free");
@@ -122,10 +122,10 @@ Deno.test("ops restore: a snapshot's data back, --revert the newer data, the kep
       ["restore_requested", "volume_restored", "volume_reverted"].includes(e.event_type)
     );
     assertEquals(moves.map((e) => [e.event_type, e.metadata.actor]), [
-      ["restore_requested", "ops:ann"],
-      ["volume_restored", "ops:ann"],
-      ["restore_requested", "ops:ann"],
-      ["volume_reverted", "ops:ann"],
+      ["restore_requested", "claimed:ann"],
+      ["volume_restored", "claimed:ann"],
+      ["restore_requested", "claimed:ann"],
+      ["volume_reverted", "claimed:ann"],
     ]);
 
     // The volume the revert left (the restored one) is kept a day; once that is over it goes.
