@@ -50,6 +50,7 @@ export async function sqlAction<T>(action: () => Promise<T>): Promise<T> {
     const { code, message } = error as { code?: string; message?: string };
     if (code === "P0002") throw new HttpError(404, "not_found", message ?? "not found");
     if (code === "55000") throw new HttpError(409, "conflict", message ?? "refused in this state");
+    if (code === "22023") throw new HttpError(400, "invalid_request", message ?? "invalid value");
     throw error;
   }
 }

@@ -29,6 +29,17 @@ export class SweepRunsRepository extends SqlRepository {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * The safety net: rows whose observed state contradicts their desired state (see
+   * `private.flag_state_contradictions`; `liveIds`: deleted rows the fleet listing saw a live machine for)
+   * become due now with a `state_contradiction` event. Returns their ids.
+   */
+  async flagStateContradictions(liveIds: string[], limit: number): Promise<string[]> {
+    const rows = await this.sql<{ id: string }[]>`
+      select private.flag_state_contradictions(${liveIds}::uuid[], ${limit}) as id`;
+    return rows.map((row) => row.id);
+  }
+
   /** Opens the record of a sweep run; returns its id. */
   async startSweepRun(budgetMs: number): Promise<number> {
     const [{ id }] = await this.sql<{ id: number }[]>`
