@@ -7,11 +7,20 @@ import { SqlRepository } from "./repository.ts";
 
 /** Read models of user apps. */
 export class StatusRepository extends SqlRepository {
-  /** The user-facing status document (`public.get_user_fly_app_status`), or null when there is no row. */
+  /**
+   * The status document (`public.get_user_fly_app_status`) with the user's ops override (`override`: its
+   * fields, actor, reason and time, or null), or null when there is no row.
+   */
   async status(userId: string): Promise<Record<string, unknown> | null> {
-    const [{ status }] = await this.sql<{ status: Record<string, unknown> | null }[]>`
-      select public.get_user_fly_app_status(${userId}::uuid) as status`;
-    return status;
+    const [{ status, override }] = await this.sql<
+      { status: Record<string, unknown> | null; override: Record<string, unknown> | null }[]
+    >`
+      select public.get_user_fly_app_status(${userId}::uuid) as status,
+             (select jsonb_strip_nulls(jsonb_build_object(
+                'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region,
+                'image', o.image, 'reason', o.reason, 'actor', o.actor, 'updated_at', o.updated_at))
+              from public.user_fly_app_overrides o where o.user_id = ${userId}::uuid) as override`;
+    return status && { ...status, override };
   }
 
   /** Row counts by status and health, for the health function's GET. */

@@ -1,0 +1,77 @@
+/**
+ * The model of the property test: what the product promises for a sequence of steps, kept next to the real
+ * stack (the world). Steps (`steps.ts`) update the model the way the product's rules say and act on the
+ * world; once the sequence has settled, {@link checkInvariants} compares the two.
+ *
+ * @module
+ */
+import type { Stack } from "../e2e/_support.ts";
+
+/** The tiers the test moves users between. */
+export type Tier = "free" | "pro" | "elite";
+/** Paid tiers (their plans have an app). */
+export type PaidTier = "pro" | "elite";
+
+/** A machine size. */
+export interface Size {
+  cpu_kind: "shared" | "performance";
+  cpus: number;
+  memory_mb: number;
+}
+
+/** An ops override: any of size, region and image. */
+export interface OverrideFields extends Partial<Size> {
+  region?: string;
+  image?: string;
+}
+
+/** What the product promises, as the steps changed it. */
+export interface Model {
+  /** The users of this sequence. */
+  users: string[];
+  /** Each user's tier; null: no subscription (free); absent: never set. */
+  tier: Map<string, Tier | null>;
+  /** Users whose account was deleted (no subscription, no further changes). */
+  deleted: Set<string>;
+  /**
+   * Every size each paid plan had during the sequence, the current one last. A plan edit is drift until a
+   * rollout applies it, so a machine may run any of them; with one entry, exactly that one.
+   */
+  planSizes: Record<PaidTier, Size[]>;
+  /** Each user's ops override. */
+  override: Map<string, OverrideFields>;
+  /** Users on an ops hold. */
+  held: Set<string>;
+}
+
+/** The real side: the stack, and what the sequence did to it that the settling must undo. */
+export interface World {
+  stack: Stack;
+  /** When the functions were killed (leases taken before then die with the process). */
+  kills: Date[];
+  /** The configured default image (`FLY_APP_IMAGE`). */
+  defaultImage: string;
+}
+
+/** The plans' sizes at the start of every sequence (the project's defaults). */
+export const DEFAULT_PLAN_SIZE: Size = { cpu_kind: "shared", cpus: 2, memory_mb: 512 };
+/** The default plans' region. */
+export const DEFAULT_REGION = "sin";
+
+/** A fresh model for `users`. */
+export function newModel(users: string[]): Model {
+  return {
+    users,
+    tier: new Map(),
+    deleted: new Set(),
+    planSizes: { pro: [DEFAULT_PLAN_SIZE], elite: [DEFAULT_PLAN_SIZE] },
+    override: new Map(),
+    held: new Set(),
+  };
+}
+
+/** Whether the user's tier gets an app. */
+export function isPaid(model: Model, user: string): boolean {
+  const tier = model.tier.get(user);
+  return tier === "pro" || tier === "elite";
+}
