@@ -8,7 +8,7 @@ import { type DesiredSpec, DesiredSpecSchema } from "./user_fly_apps.ts";
 
 /** What each user should have (`private.get_desired_spec`), the tier outbox's drain and the drift repair of desired state. */
 export class DesiredStateRepository extends SqlRepository {
-  /** What the user should have now, from the current tier and plan. */
+  /** What the user should have under the row's recorded desired generation (its tier's plan, override, rollout). */
   async desiredSpec(userId: string): Promise<DesiredSpec> {
     const [{ spec }] = await this.sql<{ spec: unknown }[]>`
       select private.get_desired_spec(${userId}::uuid) as spec`;

@@ -155,7 +155,7 @@ export const DesiredSpecSchema = z.discriminatedUnion("desired_state", [
     tier: z.string().nullable(),
     desired_state: z.literal("absent"),
     desired_generation: z.number().int().nullable(),
-    /** Grace before the app is deleted, from the current tier's plan (null: the configured default). */
+    /** Grace before the app is deleted, from the recorded tier's plan (null: the configured default). */
     deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
   }),
 ]);
