@@ -53,8 +53,14 @@ export interface World {
   defaultImage: string;
 }
 
-/** The plans' sizes at the start of every sequence (the project's defaults). */
-export const DEFAULT_PLAN_SIZE: Size = { cpu_kind: "shared", cpus: 2, memory_mb: 512 };
+/**
+ * The plans' sizes at the start of every sequence: pro as shipped, elite bigger (as the issue's second
+ * sequence has it), so that a tier change must change the machine.
+ */
+export const START_PLAN_SIZES: Record<PaidTier, Size> = {
+  pro: { cpu_kind: "shared", cpus: 2, memory_mb: 512 },
+  elite: { cpu_kind: "performance", cpus: 1, memory_mb: 2048 },
+};
 /** The default plans' region. */
 export const DEFAULT_REGION = "sin";
 
@@ -64,7 +70,7 @@ export function newModel(users: string[]): Model {
     users,
     tier: new Map(),
     deleted: new Set(),
-    planSizes: { pro: [DEFAULT_PLAN_SIZE], elite: [DEFAULT_PLAN_SIZE] },
+    planSizes: { pro: [START_PLAN_SIZES.pro], elite: [START_PLAN_SIZES.elite] },
     override: new Map(),
     held: new Set(),
   };

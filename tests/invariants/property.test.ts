@@ -15,7 +15,7 @@
  */
 import fc from "fast-check";
 import { startStack } from "../e2e/_support.ts";
-import { newModel, type World } from "./model.ts";
+import { newModel, START_PLAN_SIZES, type World } from "./model.ts";
 import { initialTiers, SETUP_SQL, STEP_KINDS, stepArbitraries } from "./steps.ts";
 import { invariantViolations } from "./invariants.ts";
 
@@ -76,8 +76,10 @@ Deno.test({
       let runs = 0;
       const property = fc.asyncProperty(initialTiers(USERS), commands, async (tiers, cmds) => {
         runs++;
-        await stack.sql`update public.fly_plans set cpu_kind = 'shared', cpus = 2, memory_mb = 512
-                        where tier in ('pro', 'elite')`;
+        for (const [tier, size] of Object.entries(START_PLAN_SIZES)) {
+          await stack.sql`update public.fly_plans set cpu_kind = ${size.cpu_kind}, cpus = ${size.cpus},
+                          memory_mb = ${size.memory_mb} where tier = ${tier}`;
+        }
         const users = await stack.newUsers(USERS);
         known.push(...users);
         const model = newModel(users);

@@ -54,12 +54,18 @@ export function stepArbitraries(kinds: StepKind[], users: number): fc.Arbitrary<
 
 const TIERS: Tier[] = ["free", "pro", "elite"];
 
-/** Sizes a plan edit moves a paid plan between (all valid on Fly). */
-export const PLAN_SIZES: Size[] = [
-  { cpu_kind: "shared", cpus: 2, memory_mb: 512 },
-  { cpu_kind: "performance", cpus: 1, memory_mb: 2048 },
-  { cpu_kind: "shared", cpus: 1, memory_mb: 1024 },
-];
+/**
+ * Sizes a plan edit moves each paid plan between (all valid on Fly). The two tiers never share a size, so a
+ * machine left at its old tier's size after a tier change is always caught.
+ */
+export const PLAN_SIZES: Record<PaidTier, Size[]> = {
+  pro: [{ cpu_kind: "shared", cpus: 2, memory_mb: 512 }, { cpu_kind: "shared", cpus: 1, memory_mb: 1024 }],
+  elite: [{ cpu_kind: "performance", cpus: 1, memory_mb: 2048 }, {
+    cpu_kind: "performance",
+    cpus: 2,
+    memory_mb: 4096,
+  }],
+};
 
 /** Overrides ops may set (valid on Fly whatever the plan under them: they name a full size or none). */
 const OVERRIDES: OverrideFields[] = [
@@ -163,7 +169,8 @@ export const STEP_KINDS: StepKind[] = [
   {
     name: "plan edit (stays drift until a rollout)",
     arbitrary: () =>
-      fc.record({ tier: fc.constantFrom<PaidTier>("pro", "elite"), size: fc.constantFrom(...PLAN_SIZES) })
+      fc.record({ tier: fc.constantFrom<PaidTier>("pro", "elite"), i: fc.nat(PLAN_SIZES.pro.length - 1) })
+        .map(({ tier, i }) => ({ tier, size: PLAN_SIZES[tier][i] }))
         .map(({ tier, size }) =>
           step(`plan ${tier} ${size.cpu_kind}/${size.cpus}/${size.memory_mb}`, {
             run: async (m, w) => {
