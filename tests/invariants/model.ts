@@ -42,6 +42,8 @@ export interface Model {
   override: Map<string, OverrideFields>;
   /** Users on an ops hold. */
   held: Set<string>;
+  /** The tier outbox's drainer is stalled (its lock held by the test). */
+  drainerStalled: boolean;
 }
 
 /** The real side: the stack, and what the sequence did to it that the settling must undo. */
@@ -51,6 +53,8 @@ export interface World {
   kills: Date[];
   /** The configured default image (`FLY_APP_IMAGE`). */
   defaultImage: string;
+  /** Lets a stalled drainer go again (set while it is stalled); settling calls it. */
+  resumeDrainer?: () => Promise<void>;
 }
 
 /**
@@ -73,6 +77,7 @@ export function newModel(users: string[]): Model {
     planSizes: { pro: [START_PLAN_SIZES.pro], elite: [START_PLAN_SIZES.elite] },
     override: new Map(),
     held: new Set(),
+    drainerStalled: false,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * The model-based property test (fast-check commands) over the real local stack with the project's default
  * settings: random sequences of the steps in `steps.ts` (tier changes of every kind, bursts, account
- * deletions, plan edits, overrides, holds, Fly faults, function crashes, dropped kicks, machines forced down
- * behind the engine's back, sweeps, pauses) against fresh users; then faults stop, and the system must
+ * deletions, plan edits, overrides, holds, Fly faults, function crashes, dropped kicks, a stalled drainer,
+ * ops reconciles, machines forced down behind the engine's back, sweeps, pauses) against fresh users; then faults stop, and the system must
  * converge within {@link MAX_SETTLE_SWEEPS} sweeps, after which every invariant of `invariants.ts` holds.
  *
  * `PROPERTY_RUNS` sequences (default 3, which fits in about 90 s), of at most `PROPERTY_STEPS` steps
@@ -34,6 +34,7 @@ const LEASE_SECONDS = 30;
 /** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
 async function settle(world: World, users: string[]): Promise<string | null> {
   const { stack } = world;
+  await world.resumeDrainer?.();
   await stack.flyControl.clearFaults();
   await stack.sql`update proptest.kick_drop set share = 0`;
   for (let sweep = 1; sweep <= MAX_SETTLE_SWEEPS; sweep++) {
@@ -103,12 +104,14 @@ Deno.test({
         ...(PATH ? { path: PATH } : {}),
         endOnFailure: Deno.env.get("PROPERTY_SHRINK") === "0",
       });
-      console.log(`property: ${runs} sequences run (PROPERTY_RUNS=${RUNS})`);
+      console.log(`property: ${runs} sequences run (PROPERTY_RUNS=${RUNS}, shrinking included)`);
       if (details.failed) {
         const replay = `PROPERTY_SEED=${details.seed} PROPERTY_PATH=${details.counterexamplePath} ` +
           `npx --yes deno@2.9.6 task test tests/invariants/property.test.ts`;
         throw new Error(
-          `${fc.defaultReportMessage(details)}\nseed ${details.seed}; replay: ${replay}`,
+          `${fc.defaultReportMessage(details)}\nviolations:\n${
+            (details.errorInstance as Error | undefined)?.message ?? "?"
+          }\nseed ${details.seed}; replay: ${replay}`,
         );
       }
     } finally {

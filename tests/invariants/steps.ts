@@ -274,6 +274,46 @@ export const STEP_KINDS: StepKind[] = [
         ),
   },
   {
+    name: "drainer stalled (pg_cron late: the tier outbox is not drained until it resumes)",
+    arbitrary: () =>
+      fc.constant(step("stall drainer", {
+        check: (m) => !m.drainerStalled,
+        run: async (m, w) => {
+          const conn = await w.stack.sql.reserve();
+          await conn`select pg_advisory_lock(hashtext('private.drain_tier_outbox'))`;
+          m.drainerStalled = true;
+          w.resumeDrainer = async () => {
+            w.resumeDrainer = undefined;
+            await conn`select pg_advisory_unlock(hashtext('private.drain_tier_outbox'))`;
+            conn.release();
+          };
+        },
+      })),
+  },
+  {
+    name: "drainer resumes",
+    arbitrary: () =>
+      fc.constant(step("resume drainer", {
+        check: (m) => m.drainerStalled,
+        run: async (m, w) => {
+          m.drainerStalled = false;
+          await w.resumeDrainer?.();
+        },
+      })),
+  },
+  {
+    name: "ops reconcile now (`ops provision USER`)",
+    weight: 2,
+    arbitrary: (users) =>
+      fc.nat(users - 1).map((u) =>
+        step(`ops reconcile u${u}`, {
+          run: async (m, w) => {
+            await w.stack.call("provision-user-fly-app", { body: { user_id: m.users[u] }, wait: true });
+          },
+        })
+      ),
+  },
+  {
     name: "health sweep",
     arbitrary: () => fc.constant(step("sweep", { run: async (_m, w) => void await w.stack.sweep() })),
   },
