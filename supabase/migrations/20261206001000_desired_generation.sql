@@ -14,6 +14,8 @@
 --   desired one.
 -- * record_fleet_states ignores settled deleted rows whose machines are all destroyed.
 -- * public.user_fly_app_overrides: per-user ops overrides (size, region, image), with actor and reason.
+-- * An override, a hold or a release is a new desired generation (they change what the user should run), so
+--   an attempt in flight leaves the row due instead of clearing it.
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Plan versions and what a machine was converged to.
@@ -134,8 +136,10 @@ begin
       raise exception 'invalid override: %', sqlerrm using errcode = '22023';
     end;
   end if;
-  -- Applied at once through the controller, like a tier change: the row is due now with a clean slate.
+  -- Applied at once through the controller, like a tier change: a new desired generation, due now with a
+  -- clean slate (an attempt in flight then leaves the row due: the generation fence of record_outcome).
   update public.user_fly_apps a set
+    desired_generation = a.desired_generation + 1,
     (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
     updated_at = now()
   where a.user_id = p_user_id and a.desired_state = 'present'
@@ -156,9 +160,91 @@ end
 $$;
 comment on function private.set_user_fly_app_override(uuid, jsonb, text, text) is
   'Sets (p_fields: {cpu_kind?, cpus?, memory_mb?, region?, image?}) or clears ({}) a user''s override, with '
-  'actor and reason; bad values raise 22023 and write nothing. Makes the user''s row due now (applied at once '
-  'through the controller) and appends override_set / override_cleared (actor, reason, from, to). Returns '
+  'actor and reason; bad values raise 22023 and write nothing. Gives the user''s row a new desired generation, '
+  'due now (applied at once through the controller; an attempt in flight leaves it due: the generation fence '
+  'of record_outcome), and appends override_set / override_cleared (actor, reason, from, to). Returns '
   '{override (null: cleared), due}.';
+
+-- A user's override as jsonb (null: none): the one shape the spec, the admin API and the status show.
+create or replace function private.user_fly_app_override(p_user_id uuid) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'version', o.version, 'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region,
+    'image', o.image, 'reason', o.reason, 'actor', o.actor, 'updated_at', o.updated_at))
+  from public.user_fly_app_overrides o where o.user_id = p_user_id
+$$;
+comment on function private.user_fly_app_override(uuid) is
+  'The user''s ops override as {version, cpu_kind?, cpus?, memory_mb?, region?, image?, reason?, actor, '
+  'updated_at}, or null when there is none.';
+
+-- Holds too are a change of what the user should run: a hold or release recorded while an attempt was in
+-- flight was lost when that attempt recorded its outcome (next_attempt_at cleared); a new desired
+-- generation keeps the row due (same function as 20261206000400_ops.sql, plus the generation).
+create or replace function private.set_user_fly_app_hold(
+  p_user_id uuid,
+  p_held boolean,
+  p_actor text,
+  p_reason text default null,
+  p_replace boolean default false
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.user_fly_apps;
+  v_replaced jsonb;
+begin
+  if p_actor is null or p_actor = '' then
+    raise exception 'set_user_fly_app_hold: actor is required' using errcode = '22004';
+  end if;
+  select * into v_row from public.user_fly_apps a where a.user_id = p_user_id for update;
+  if not found then
+    raise exception 'no app row for user %', p_user_id using errcode = 'P0002';
+  end if;
+  if p_held and v_row.desired_state <> 'present' then
+    raise exception 'user % has no app to hold (desired state %)', p_user_id, v_row.desired_state
+      using errcode = '55000';
+  end if;
+  if p_held and v_row.held_at is not null then
+    if not p_replace then
+      raise exception 'user % is already held by % since % (%); release it first or replace the hold',
+        p_user_id, v_row.held_by, to_char(v_row.held_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        coalesce('reason: ' || v_row.hold_reason, 'no reason given')
+        using errcode = '55000';
+    end if;
+    v_replaced := jsonb_build_object('held_by', v_row.held_by, 'held_at', v_row.held_at,
+                                     'reason', v_row.hold_reason);
+  end if;
+  update public.user_fly_apps a set
+    held_at = case when p_held then now() end,
+    held_by = case when p_held then p_actor end,
+    hold_reason = case when p_held then left(p_reason, 500) end,
+    -- A new desired generation: an attempt in flight then leaves the row due (record_outcome's fence).
+    desired_generation = a.desired_generation + 1,
+    next_attempt_at = now(),
+    updated_at = now()
+  where a.id = v_row.id
+  returning * into v_row;
+  perform private.append_user_fly_app_event(p_user_id,
+    case when p_held then 'hold_set' else 'hold_released' end, 'info',
+    jsonb_build_object('actor', p_actor, 'reason', p_reason)
+      || case when v_replaced is null then '{}'::jsonb else jsonb_build_object('replaced', v_replaced) end,
+    null, v_row.id);
+  return to_jsonb(v_row);
+end
+$$;
+revoke all on function private.set_user_fly_app_hold(uuid, boolean, text, text, boolean) from public;
+comment on function private.set_user_fly_app_hold(uuid, boolean, text, text, boolean) is
+  'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a '
+  'user''s machine; the row gets a new desired generation, due now (an attempt in flight leaves it due), so the controller stops (hold) or starts (release) the machine, '
+  'and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, '
+  'since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". '
+  'Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
 
 -- The one place that says whether a user's image is pinned by an override (rollouts skip such users).
 create or replace function private.has_image_override(p_user_id uuid) returns boolean
@@ -191,10 +277,7 @@ as $$
     'desired_generation', a.desired_generation,
     'deprovision_grace_seconds', p.deprovision_grace_seconds,
     'rollout', private.fly_rollout_spec_for_user(p_user_id),
-    'override', (select jsonb_strip_nulls(jsonb_build_object(
-        'version', o.version, 'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb,
-        'region', o.region, 'image', o.image))
-      from public.user_fly_app_overrides o where o.user_id = p_user_id),
+    'override', private.user_fly_app_override(p_user_id),
     'plan', case when coalesce(p.dedicated_app, false) then jsonb_build_object(
       'tier', p.tier, 'plan_version', p.plan_version, 'region', p.region, 'cpu_kind', p.cpu_kind,
       'cpus', p.cpus, 'memory_mb', p.memory_mb, 'image', p.image, 'public_services', p.public_services,

@@ -1191,10 +1191,7 @@ CREATE FUNCTION private.get_desired_spec(p_user_id uuid) RETURNS jsonb
     'desired_generation', a.desired_generation,
     'deprovision_grace_seconds', p.deprovision_grace_seconds,
     'rollout', private.fly_rollout_spec_for_user(p_user_id),
-    'override', (select jsonb_strip_nulls(jsonb_build_object(
-        'version', o.version, 'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb,
-        'region', o.region, 'image', o.image))
-      from public.user_fly_app_overrides o where o.user_id = p_user_id),
+    'override', private.user_fly_app_override(p_user_id),
     'plan', case when coalesce(p.dedicated_app, false) then jsonb_build_object(
       'tier', p.tier, 'plan_version', p.plan_version, 'region', p.region, 'cpu_kind', p.cpu_kind,
       'cpus', p.cpus, 'memory_mb', p.memory_mb, 'image', p.image, 'public_services', p.public_services,
@@ -2045,6 +2042,8 @@ begin
     held_at = case when p_held then now() end,
     held_by = case when p_held then p_actor end,
     hold_reason = case when p_held then left(p_reason, 500) end,
+    -- A new desired generation: an attempt in flight then leaves the row due (record_outcome's fence).
+    desired_generation = a.desired_generation + 1,
     next_attempt_at = now(),
     updated_at = now()
   where a.id = v_row.id
@@ -2064,7 +2063,7 @@ ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_a
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
+COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row gets a new desired generation, due now (an attempt in flight leaves it due), so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
 
 --
 -- Name: set_user_fly_app_override(uuid, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2109,8 +2108,10 @@ begin
       raise exception 'invalid override: %', sqlerrm using errcode = '22023';
     end;
   end if;
-  -- Applied at once through the controller, like a tier change: the row is due now with a clean slate.
+  -- Applied at once through the controller, like a tier change: a new desired generation, due now with a
+  -- clean slate (an attempt in flight then leaves the row due: the generation fence of record_outcome).
   update public.user_fly_apps a set
+    desired_generation = a.desired_generation + 1,
     (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
     updated_at = now()
   where a.user_id = p_user_id and a.desired_state = 'present'
@@ -2136,7 +2137,7 @@ ALTER FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb,
 -- Name: FUNCTION set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text) IS 'Sets (p_fields: {cpu_kind?, cpus?, memory_mb?, region?, image?}) or clears ({}) a user''s override, with actor and reason; bad values raise 22023 and write nothing. Makes the user''s row due now (applied at once through the controller) and appends override_set / override_cleared (actor, reason, from, to). Returns {override (null: cleared), due}.';
+COMMENT ON FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text) IS 'Sets (p_fields: {cpu_kind?, cpus?, memory_mb?, region?, image?}) or clears ({}) a user''s override, with actor and reason; bad values raise 22023 and write nothing. Gives the user''s row a new desired generation, due now (applied at once through the controller; an attempt in flight leaves it due: the generation fence of record_outcome), and appends override_set / override_cleared (actor, reason, from, to). Returns {override (null: cleared), due}.';
 
 --
 -- Name: stamp_lease_release(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2390,6 +2391,28 @@ ALTER FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit in
 --
 
 COMMENT ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) IS 'Ids of active or held rows no fleet listing has seen since p_since (a full listing''s start): their machine or app vanished.';
+
+--
+-- Name: user_fly_app_override(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_app_override(p_user_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'version', o.version, 'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region,
+    'image', o.image, 'reason', o.reason, 'actor', o.actor, 'updated_at', o.updated_at))
+  from public.user_fly_app_overrides o where o.user_id = p_user_id
+$$;
+
+ALTER FUNCTION private.user_fly_app_override(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_app_override(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_app_override(p_user_id uuid) IS 'The user''s ops override as {version, cpu_kind?, cpus?, memory_mb?, region?, image?, reason?, actor, updated_at}, or null when there is none.';
 
 --
 -- Name: user_fly_app_patch_columns(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2999,6 +3022,12 @@ REVOKE ALL ON FUNCTION private.transition_fly_rollout(p_rollout_id uuid, p_actio
 --
 
 REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_app_override(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_app_override(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_fly_app_patch_columns(); Type: ACL; Schema: private; Owner: postgres

@@ -79,11 +79,7 @@ const APP_FROM = `
   public.user_fly_apps a
   left join auth.users u on u.id = a.user_id
   left join public.user_subscriptions s on s.user_id = a.user_id
-  left join lateral (
-    select jsonb_strip_nulls(jsonb_build_object(
-      'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region, 'image', o.image,
-      'reason', o.reason, 'actor', o.actor, 'version', o.version, 'updated_at', o.updated_at)) as override
-    from public.user_fly_app_overrides o where o.user_id = a.user_id) ov on true`;
+  left join lateral (select private.user_fly_app_override(a.user_id) as override) ov on true`;
 
 /**
  * Summary figures of the fleet (the seed admin panel's stats grid). Every count but `deleted` is over the

@@ -16,10 +16,7 @@ export class StatusRepository extends SqlRepository {
       { status: Record<string, unknown> | null; override: Record<string, unknown> | null }[]
     >`
       select public.get_user_fly_app_status(${userId}::uuid) as status,
-             (select jsonb_strip_nulls(jsonb_build_object(
-                'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region,
-                'image', o.image, 'reason', o.reason, 'actor', o.actor, 'updated_at', o.updated_at))
-              from public.user_fly_app_overrides o where o.user_id = ${userId}::uuid) as override`;
+             private.user_fly_app_override(${userId}::uuid) as override`;
     return status && { ...status, override };
   }
 

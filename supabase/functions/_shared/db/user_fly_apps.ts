@@ -121,7 +121,10 @@ export const PlanSchema = z.looseObject({
 /** A dedicated-app plan. */
 export type Plan = z.infer<typeof PlanSchema>;
 
-/** A per-user ops override of the plan (`public.user_fly_app_overrides`): any of size, region and image. */
+/**
+ * A per-user ops override of the plan (`private.user_fly_app_override`): any of size, region and image, with
+ * who set it, why and when.
+ */
 export const OverrideSchema = z.looseObject({
   version: z.coerce.number().int(),
   cpu_kind: z.enum(CPU_KINDS).optional(),
