@@ -12,8 +12,9 @@ Deno.test("desired state per generation, contradictions, deleted rows, plan vers
   const db = await createMigratedDatabase();
   const sql = db.sql;
   try {
-    const [a, b, c] = await createUsers(db, 3);
-    await sql`insert into public.user_subscriptions (user_id, tier) values (${a}, 'pro'), (${b}, 'pro'), (${c}, 'pro')`;
+    const [a, b, c, d] = await createUsers(db, 4);
+    await sql`insert into public.user_subscriptions (user_id, tier) values (${a}, 'pro'), (${b}, 'pro'), (${c}, 'pro'),
+      (${d}, 'pro')`;
     await applyTierChanges(sql);
     const spec = async (user: string) =>
       (await sql<{ s: Record<string, unknown> }[]>`select private.get_desired_spec(${user}) as s`)[0].s;
@@ -71,6 +72,32 @@ Deno.test("desired state per generation, contradictions, deleted rows, plan vers
       assertEquals(((await spec(c)).plan as { plan_version: number }).plan_version, before.plan_version + 1);
     });
 
+    await t.step(
+      "an override or hold recorded during an attempt leaves the row due (found by the property test)",
+      async () => {
+        for (const change of ["override", "hold"] as const) {
+          await sql`update public.user_fly_apps set next_attempt_at = now() where user_id = ${d}`;
+          const [{ row }] = await sql<{ row: { id: string; desired_generation: number } }[]>`
+          select private.claim_user_fly_app(${d}, 'attempt', 30) -> 'app' as row`;
+          if (change === "override") {
+            await sql`select private.set_user_fly_app_override(${d}, ${
+              sql.json({ region: "ams" })
+            }, 'ops:ann', 'x')`;
+          } else {
+            await sql`select private.set_user_fly_app_hold(${d}, true, 'ops:ann', 'x')`;
+          }
+          // The attempt converged on what it read before the change and records that.
+          await sql`select private.record_outcome(${row.id}, 'attempt', ${row.desired_generation},
+                  ${
+            sql.json({ next_attempt_at: null, observed_generation: Number(row.desired_generation) })
+          })`;
+          const [after] = await sql`select next_attempt_at is not null as due from public.user_fly_apps
+                                  where user_id = ${d}`;
+          assertEquals(after.due, true, `${change}: still due`);
+        }
+      },
+    );
+
     await t.step("an override is validated, stored with its actor and makes the row due", async () => {
       for (const fields of [{ cpus: 99 }, { region: "Paris" }, { colour: "red" }, { image: "a b" }]) {
         await assertRejects(
@@ -78,7 +105,11 @@ Deno.test("desired state per generation, contradictions, deleted rows, plan vers
           Error,
         );
       }
-      assertEquals((await sql`select 1 from public.user_fly_app_overrides`).length, 0, "nothing written");
+      assertEquals(
+        (await sql`select 1 from public.user_fly_app_overrides where user_id = ${c}`).length,
+        0,
+        "nothing written",
+      );
       await sql`select private.set_user_fly_app_override(${c}, ${
         sql.json({ memory_mb: 2048 })
       }, 'ops:ann', 'more')`;
