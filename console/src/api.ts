@@ -109,6 +109,9 @@ export type AppListQuery = InferRequestType<typeof admin.apps.$get>["query"];
 /** The body of `POST /rollouts`. */
 export type RolloutRequest = InferRequestType<typeof admin.rollouts.$post>["json"];
 
+/** The body of `PUT /apps/:user_id/override`. */
+export type OverrideRequest = InferRequestType<(typeof admin.apps)[":user_id"]["override"]["$put"]>["json"];
+
 /** The per-user actions the console offers. */
 export type AppAction = "retry" | "hold" | "release" | "restart" | "snapshot" | "restore" | "revert";
 
@@ -134,6 +137,12 @@ export const calls = {
     }
     return answer(route[action].$post(args));
   },
+  /** Sets a user's ops override (size, region, image; at least one), applied at once. */
+  setOverride: (userId: string, fields: OverrideRequest) =>
+    answer(admin.apps[":user_id"].override.$put({ param: { user_id: userId }, json: fields })),
+  /** Clears a user's ops override: they run their plan again. */
+  clearOverride: (userId: string, reason = "console") =>
+    answer(admin.apps[":user_id"].override.$delete({ param: { user_id: userId }, json: { reason } })),
   /** Every row in error or failed becomes due now. */
   retryFailed: () =>
     answer(admin.retry.$post({ json: { statuses: ["error", "failed"], reason: "console" } })),

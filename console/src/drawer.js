@@ -1,7 +1,7 @@
 /**
  * The user drawer: one user's row, its health as recorded next to the machine as Fly reports it now
- * (`?live=true`), each with its time and which is newer, drift, costs, the actions, and the full event log,
- * paged newest first with metadata and error details readable.
+ * (`?live=true`), each with its time and which is newer, the ops override (set or clear it), drift, costs, the
+ * actions, and the full event log, paged newest first with metadata and error details readable.
  *
  * @module
  */
@@ -25,6 +25,75 @@ function Fields({ fields }) {
       `
     )
   }</dl>`;
+}
+
+/** The override's fields in a few words, or "". */
+function overrideText(override) {
+  if (!override) return "";
+  return ["cpu_kind", "cpus", "memory_mb", "region", "image"].filter((k) => override[k] !== undefined)
+    .map((k) => `${k}=${override[k]}`).join(" ");
+}
+
+/**
+ * The user's ops override (what support pinned over the plan: size, region, image), who set it and why, and
+ * a form to set or clear it. Bad values come back as the API's 400, shown in the toast; nothing is written.
+ */
+function Override({ userId, override, onDone }) {
+  const [form, setForm] = useState({
+    cpu_kind: "",
+    cpus: "",
+    memory_mb: "",
+    region: "",
+    image: "",
+    reason: "",
+  });
+  const [busy, setBusy] = useState(false);
+  const field = (name) => (event) => setForm({ ...form, [name]: event.target.value });
+  const run = async (call) => {
+    setBusy(true);
+    try {
+      const body = await call();
+      onDone({ text: body.override ? `override set: ${overrideText(body.override)}` : "override cleared" });
+    } catch (failure) {
+      onDone({ text: failure.message, error: true });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const apply = () => {
+    const fields = {};
+    for (const key of ["cpu_kind", "region", "image"]) if (form[key]) fields[key] = form[key];
+    for (const key of ["cpus", "memory_mb"]) if (form[key]) fields[key] = Number(form[key]);
+    return run(() => calls.setOverride(userId, { ...fields, reason: form.reason || "console" }));
+  };
+  return html`
+    <div data-testid="override">
+      <p>${override
+        ? `${overrideText(override)} — by ${override.actor} ${ago(override.updated_at)}${
+          override.reason ? `: ${override.reason}` : ""
+        }`
+        : "None: the user runs their plan."}</p>
+      <div class="override-form">
+        <select aria-label="CPU kind" value=${form.cpu_kind} onChange=${field("cpu_kind")}>
+          <option value="">cpu kind</option><option value="shared">shared</option>
+          <option value="performance">performance</option>
+        </select>
+        <input aria-label="CPUs" placeholder="cpus" inputmode="numeric" value=${form.cpus} onInput=${field(
+          "cpus",
+        )} />
+        <input aria-label="Memory MB" placeholder="memory MB" inputmode="numeric" value=${form.memory_mb}
+          onInput=${field("memory_mb")} />
+        <input aria-label="Region" placeholder="region" value=${form.region} onInput=${field("region")} />
+        <input aria-label="Image" placeholder="image" value=${form.image} onInput=${field("image")} />
+        <input aria-label="Reason" placeholder="reason" value=${form.reason} onInput=${field("reason")} />
+        <button data-action="override" disabled=${busy} onClick=${apply}>Set override</button>
+        ${override
+          ? html`<button data-action="clear-override" disabled=${busy} onClick=${() =>
+            run(() => calls.clearOverride(userId, form.reason || "console"))}>Clear</button>`
+          : null}
+      </div>
+    </div>
+  `;
 }
 
 /** The newest `updated_at` of the live machines (ISO), or null. */
@@ -226,6 +295,13 @@ export function Drawer({ userId, onClose }) {
             <section>
               <h3>Machine now</h3>
               <${Machines} live=${data.live} />
+            </section>
+            <section>
+              <h3>Override</h3>
+              <${Override} userId=${userId} override=${data.override} onDone=${(message) => {
+                setToast(message);
+                detail.reload();
+              }} />
             </section>
             <section><h3>Drift</h3>${Object.keys(drift).length
               ? html`<pre data-testid="drift">${JSON.stringify(drift, null, 2)}</pre>`

@@ -22,7 +22,8 @@ comment on table private.revoked_user_credentials is
 alter table private.revoked_user_credentials enable row level security;
 revoke all on private.revoked_user_credentials from public, anon, authenticated;
 
--- The patch whitelist gains credential_jti (the zod UserFlyAppPatchSchema lists it too).
+-- The patch whitelist gains credential_jti (the zod UserFlyAppPatchSchema lists it too), after the applied_*
+-- columns of 20261206001000.
 create or replace function private.user_fly_app_patch_columns()
 returns text[]
 language sql
@@ -35,7 +36,8 @@ as $$
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'applied_tier',
+    'applied_plan_version', 'applied_override_version', 'credential_jti'
   ]::text[]
 $$;
 

@@ -1025,6 +1025,55 @@ ALTER FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status t
 COMMENT ON FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status text, OUT retry_count integer, OUT next_attempt_at timestamp with time zone) IS 'Due now with a clean slate: (status: error/failed, and deleted when p_reactivate, back to pending; retry_count 0; next_attempt_at now()). The one place for that rule.';
 
 --
+-- Name: flag_state_contradictions(uuid[], integer); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.flag_state_contradictions(p_live_ids uuid[] DEFAULT '{}'::uuid[], p_limit integer DEFAULT 1000) RETURNS SETOF uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  return query
+  with contradicted as (
+    select a.id, a.user_id, a.desired_state, a.status, a.desired_generation,
+           case when a.id = any(coalesce(p_live_ids, '{}')) then 'live_machine_on_fly' else 'row_status' end
+             as seen
+    from public.user_fly_apps a
+    where (a.lease_expires_at is null or a.lease_expires_at < now())
+      and (a.next_attempt_at is null or a.next_attempt_at > now())
+      and (
+        (a.desired_state = 'absent' and (a.status in ('active', 'held')
+                                         or (a.status = 'deleted' and a.id = any(coalesce(p_live_ids, '{}')))))
+        or (a.desired_state = 'present' and a.status in ('deleted', 'suspended')))
+    order by a.id
+    limit greatest(p_limit, 0)
+    for update skip locked
+  ), due as (
+    update public.user_fly_apps a set
+      (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
+      updated_at = now()
+    from contradicted c where c.id = a.id
+    returning a.id
+  ), logged as (
+    insert into public.user_fly_app_events (fly_app_id, user_id, event_type, status, metadata)
+    select c.id, c.user_id, 'state_contradiction', 'warning',
+           jsonb_build_object('desired_state', c.desired_state, 'status', c.status, 'seen', c.seen,
+                              'generation', c.desired_generation)
+    from contradicted c
+  )
+  select d.id from due d;
+end
+$$;
+
+ALTER FUNCTION private.flag_state_contradictions(p_live_ids uuid[], p_limit integer) OWNER TO postgres;
+
+--
+-- Name: FUNCTION flag_state_contradictions(p_live_ids uuid[], p_limit integer); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.flag_state_contradictions(p_live_ids uuid[], p_limit integer) IS 'The sweep''s safety net: rows whose observed state contradicts their desired state (absent but active or held, or deleted while the fleet listing saw a live machine of ours for it (p_live_ids); present but deleted or suspended), not leased and not already due, become due now with a state_contradiction warning naming both sides. Returns their ids (at most p_limit).';
+
+--
 -- Name: fly_fleet_versions(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -1060,6 +1109,28 @@ ALTER FUNCTION private.fly_fleet_versions() OWNER TO postgres;
 --
 
 COMMENT ON FUNCTION private.fly_fleet_versions() IS 'Machines per tier and image digest (with the image reference they were given, the image of the rollout that pinned the digest, and how many the last observation saw started), and the active rollout''s target: {versions: [{tier, image, digest, rollout_image, machines, running}], rollout: {id, state, tier, image, digest, direction} or null}.';
+
+--
+-- Name: fly_plans_bump_version(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.fly_plans_bump_version() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  new.plan_version := old.plan_version + 1;
+  return new;
+end
+$$;
+
+ALTER FUNCTION private.fly_plans_bump_version() OWNER TO postgres;
+
+--
+-- Name: FUNCTION fly_plans_bump_version(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.fly_plans_bump_version() IS 'Trigger: a changed plan gets the next plan_version.';
 
 --
 -- Name: fly_plans_set_cost_estimate(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1381,21 +1452,24 @@ CREATE FUNCTION private.get_desired_spec(p_user_id uuid) RETURNS jsonb
     AS $$
   select jsonb_build_object(
     'user_id', p_user_id,
-    'tier', s.tier,
-    'desired_state', case when coalesce(p.dedicated_app, false) then 'present' else 'absent' end,
+    'tier', coalesce(a.desired_tier, s.tier),
+    'desired_state', case when a.desired_state = 'present' and p.dedicated_app then 'present'
+                          when a.id is null and coalesce(p.dedicated_app, false) then 'present'
+                          else 'absent' end,
     'desired_generation', a.desired_generation,
     'deprovision_grace_seconds', p.deprovision_grace_seconds,
     'rollout', private.fly_rollout_spec_for_user(p_user_id),
+    'override', private.user_fly_app_override(p_user_id),
     'plan', case when coalesce(p.dedicated_app, false) then jsonb_build_object(
-      'tier', p.tier, 'region', p.region, 'cpu_kind', p.cpu_kind, 'cpus', p.cpus, 'memory_mb', p.memory_mb,
-      'image', p.image, 'public_services', p.public_services,
+      'tier', p.tier, 'plan_version', p.plan_version, 'region', p.region, 'cpu_kind', p.cpu_kind,
+      'cpus', p.cpus, 'memory_mb', p.memory_mb, 'image', p.image, 'public_services', p.public_services,
       'monthly_cost_estimate_usd', p.monthly_cost_estimate_usd,
       'volume_size_gb', p.volume_size_gb, 'volume_mount_path', p.volume_mount_path,
-      'deprovision_grace_seconds', p.deprovision_grace_seconds) end)
+      'deprovision_grace_seconds', p.deprovision_grace_seconds, 'idle_action', p.idle_action) end)
   from (select p_user_id as uid) u
-  left join public.user_subscriptions s on s.user_id = u.uid
-  left join public.fly_plans p on p.tier = s.tier
   left join public.user_fly_apps a on a.user_id = u.uid
+  left join public.user_subscriptions s on s.user_id = u.uid
+  left join public.fly_plans p on p.tier = coalesce(a.desired_tier, s.tier)
 $$;
 
 ALTER FUNCTION private.get_desired_spec(p_user_id uuid) OWNER TO postgres;
@@ -1404,7 +1478,26 @@ ALTER FUNCTION private.get_desired_spec(p_user_id uuid) OWNER TO postgres;
 -- Name: FUNCTION get_desired_spec(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.get_desired_spec(p_user_id uuid) IS 'What the user should have right now, read from the CURRENT tier (so rapid flips collapse to the last): {user_id, tier (null: no subscription), desired_state present|absent, desired_generation (of the row, null: no row), deprovision_grace_seconds (of the current tier''s plan, null: the configured default), rollout (private.fly_rollout_spec_for_user: what an active rollout says the user runs now, or null), plan: {tier, region, cpu_kind, cpus, memory_mb, image (override or null), public_services, monthly_cost_estimate_usd, volume_size_gb, volume_mount_path (both null: no volume), deprovision_grace_seconds} or null}. The plan''s image and size are what a NEW machine gets; a running machine keeps its own unless the rollout says otherwise.';
+COMMENT ON FUNCTION private.get_desired_spec(p_user_id uuid) IS 'What the user should have under the row''s recorded desired generation (never the unrecorded current tier: the drainer records that as a new generation): {user_id, tier (the recorded desired_tier), desired_state present|absent (the row''s; absent when its tier''s plan has no app), desired_generation, deprovision_grace_seconds, rollout (private.fly_rollout_spec_for_user), override ({version, cpu_kind?, cpus?, memory_mb?, region?, image?} or null), plan: {tier, plan_version, region, cpu_kind, cpus, memory_mb, image, public_services, monthly_cost_estimate_usd, volume_size_gb, volume_mount_path, deprovision_grace_seconds, idle_action} or null}.';
+
+--
+-- Name: has_image_override(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.has_image_override(p_user_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select exists (select 1 from public.user_fly_app_overrides o where o.user_id = p_user_id and o.image is not null)
+$$;
+
+ALTER FUNCTION private.has_image_override(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION has_image_override(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.has_image_override(p_user_id uuid) IS 'Whether an ops override pins the user''s image (a rollout leaves such users alone unless told otherwise).';
 
 --
 -- Name: invoke_health_check(jsonb); Type: FUNCTION; Schema: private; Owner: postgres
@@ -1717,6 +1810,8 @@ CREATE FUNCTION private.record_fleet_states(p_states jsonb) RETURNS TABLE(id uui
       as s(app_name text, state text, machine_id text, live_machines integer, observed_at timestamptz)
   ), before as (
     select a.id, a.last_machine_state from public.user_fly_apps a join seen on seen.app_name = a.fly_app_name
+    -- A deleted row whose machines are all gone is settled: destroyed machines in a listing say nothing.
+    where not (a.status = 'deleted' and seen.live_machines = 0)
     for update of a
   ), written as (
     update public.user_fly_apps a set last_machine_state = seen.state, last_observed_at = seen.observed_at
@@ -1735,7 +1830,7 @@ ALTER FUNCTION private.record_fleet_states(p_states jsonb) OWNER TO postgres;
 -- Name: FUNCTION record_fleet_states(p_states jsonb); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.record_fleet_states(p_states jsonb) IS 'Writes last_machine_state/last_observed_at of the rows whose app appears in p_states [{app_name, state, machine_id, live_machines, observed_at}] in one statement; returns each written row with its previous state, for the sweep to decide which apps need a closer look.';
+COMMENT ON FUNCTION private.record_fleet_states(p_states jsonb) IS 'Writes last_machine_state/last_observed_at of the rows whose app appears in p_states [{app_name, state, machine_id, live_machines, observed_at}] in one statement, except deleted rows whose machines are all gone (destroyed machines are ignored); returns each written row with its previous state, for the sweep to decide which apps need a closer look.';
 
 --
 -- Name: record_fly_rollout_target(uuid, text, uuid, text, text, text, jsonb); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2417,6 +2512,8 @@ begin
     held_at = case when p_held then now() end,
     held_by = case when p_held then p_actor end,
     hold_reason = case when p_held then left(p_reason, 500) end,
+    -- A new desired generation: an attempt in flight then leaves the row due (record_outcome's fence).
+    desired_generation = a.desired_generation + 1,
     next_attempt_at = now(),
     updated_at = now()
   where a.id = v_row.id
@@ -2436,7 +2533,81 @@ ALTER FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_a
 -- Name: FUNCTION set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row becomes due now so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
+COMMENT ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) IS 'Ops hold (p_held true: held_at = now(), held_by = p_actor, hold_reason) or release (clears them) of a user''s machine; the row gets a new desired generation, due now (an attempt in flight leaves it due), so the controller stops (hold) or starts (release) the machine, and an event hold_set / hold_released names the actor. Holding a held row raises 55000 naming who holds it, since when and why, unless p_replace: then the hold_set event records the replaced hold under "replaced". Raises P0002 without a row, 55000 when holding a row whose desired state is absent. Returns the row.';
+
+--
+-- Name: set_user_fly_app_override(uuid, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_unknown text;
+  v_old public.user_fly_app_overrides;
+  v_new public.user_fly_app_overrides;
+  v_app uuid;
+begin
+  if p_actor is null or btrim(p_actor) = '' then
+    raise exception 'an actor is required' using errcode = '22023';
+  end if;
+  if p_fields is null or jsonb_typeof(p_fields) <> 'object' then
+    raise exception 'fields must be an object' using errcode = '22023';
+  end if;
+  select string_agg(k, ', ' order by k) into v_unknown from jsonb_object_keys(p_fields) k
+  where k not in ('cpu_kind', 'cpus', 'memory_mb', 'region', 'image');
+  if v_unknown is not null then
+    raise exception 'unknown override field(s): %', v_unknown using errcode = '22023';
+  end if;
+  select * into v_old from public.user_fly_app_overrides o where o.user_id = p_user_id for update;
+  if p_fields = '{}'::jsonb then
+    delete from public.user_fly_app_overrides o where o.user_id = p_user_id;
+  else
+    begin
+      insert into public.user_fly_app_overrides as o (user_id, cpu_kind, cpus, memory_mb, region, image, reason,
+                                                      actor)
+      values (p_user_id, p_fields ->> 'cpu_kind', (p_fields ->> 'cpus')::integer,
+              (p_fields ->> 'memory_mb')::integer, p_fields ->> 'region', p_fields ->> 'image', p_reason, p_actor)
+      on conflict (user_id) do update set
+        cpu_kind = excluded.cpu_kind, cpus = excluded.cpus, memory_mb = excluded.memory_mb,
+        region = excluded.region, image = excluded.image, reason = excluded.reason, actor = excluded.actor,
+        version = o.version + 1, updated_at = now()
+      returning * into v_new;
+    exception when check_violation or invalid_text_representation or numeric_value_out_of_range then
+      raise exception 'invalid override: %', sqlerrm using errcode = '22023';
+    end;
+  end if;
+  -- Applied at once through the controller, like a tier change: a new desired generation, due now with a
+  -- clean slate (an attempt in flight then leaves the row due: the generation fence of record_outcome).
+  update public.user_fly_apps a set
+    desired_generation = a.desired_generation + 1,
+    (status, retry_count, next_attempt_at) = (select d.* from private.due_now(a.status) d),
+    updated_at = now()
+  where a.user_id = p_user_id and a.desired_state = 'present'
+  returning a.id into v_app;
+  perform private.append_user_fly_app_event(p_user_id,
+    case when v_new.user_id is null then 'override_cleared' else 'override_set' end, 'info',
+    jsonb_build_object('actor', p_actor, 'reason', p_reason,
+      'from', case when v_old.user_id is not null then jsonb_strip_nulls(jsonb_build_object(
+        'cpu_kind', v_old.cpu_kind, 'cpus', v_old.cpus, 'memory_mb', v_old.memory_mb, 'region', v_old.region,
+        'image', v_old.image)) end,
+      'to', case when v_new.user_id is not null then jsonb_strip_nulls(jsonb_build_object(
+        'cpu_kind', v_new.cpu_kind, 'cpus', v_new.cpus, 'memory_mb', v_new.memory_mb, 'region', v_new.region,
+        'image', v_new.image)) end),
+    null, v_app);
+  return jsonb_build_object('override', case when v_new.user_id is not null then to_jsonb(v_new) end,
+                            'due', v_app is not null);
+end
+$$;
+
+ALTER FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text) OWNER TO postgres;
+
+--
+-- Name: FUNCTION set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text) IS 'Sets (p_fields: {cpu_kind?, cpus?, memory_mb?, region?, image?}) or clears ({}) a user''s override, with actor and reason; bad values raise 22023 and write nothing. Gives the user''s row a new desired generation, due now (applied at once through the controller; an attempt in flight leaves it due: the generation fence of record_outcome), and appends override_set / override_cleared (actor, reason, from, to). Returns {override (null: cleared), due}.';
 
 --
 -- Name: stamp_lease_release(); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2749,6 +2920,28 @@ ALTER FUNCTION private.user_fly_app_idle_since(p_user_id uuid) OWNER TO postgres
 COMMENT ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) IS 'When the user''s app became idle (its last health_changed event to idle), or null when its health is not idle: the "idle since" of the status, the ops CLI and the console.';
 
 --
+-- Name: user_fly_app_override(uuid); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.user_fly_app_override(p_user_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'version', o.version, 'cpu_kind', o.cpu_kind, 'cpus', o.cpus, 'memory_mb', o.memory_mb, 'region', o.region,
+    'image', o.image, 'reason', o.reason, 'actor', o.actor, 'updated_at', o.updated_at))
+  from public.user_fly_app_overrides o where o.user_id = p_user_id
+$$;
+
+ALTER FUNCTION private.user_fly_app_override(p_user_id uuid) OWNER TO postgres;
+
+--
+-- Name: FUNCTION user_fly_app_override(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.user_fly_app_override(p_user_id uuid) IS 'The user''s ops override as {version, cpu_kind?, cpus?, memory_mb?, region?, image?, reason?, actor, updated_at}, or null when there is none.';
+
+--
 -- Name: user_fly_app_patch_columns(); Type: FUNCTION; Schema: private; Owner: postgres
 --
 
@@ -2761,7 +2954,8 @@ CREATE FUNCTION private.user_fly_app_patch_columns() RETURNS text[]
     'machine_id', 'image_digest', 'secrets_version', 'secrets_digest', 'deployed_at', 'deleted_at',
     'health_status', 'last_health_check_at', 'monthly_cost_estimate_usd', 'error_message', 'retry_count',
     'next_attempt_at', 'observed_generation', 'drift', 'last_machine_state', 'last_observed_at',
-    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti'
+    'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'applied_tier',
+    'applied_plan_version', 'applied_override_version', 'credential_jti'
   ]::text[]
 $$;
 
@@ -3194,10 +3388,22 @@ REVOKE ALL ON FUNCTION private.drain_tier_outbox(p_limit integer, p_kick boolean
 REVOKE ALL ON FUNCTION private.due_now(p_status text, p_reactivate boolean, OUT status text, OUT retry_count integer, OUT next_attempt_at timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION flag_state_contradictions(p_live_ids uuid[], p_limit integer); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.flag_state_contradictions(p_live_ids uuid[], p_limit integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION fly_fleet_versions(); Type: ACL; Schema: private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION private.fly_fleet_versions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION fly_plans_bump_version(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.fly_plans_bump_version() FROM PUBLIC;
 
 --
 -- Name: FUNCTION fly_plans_set_cost_estimate(); Type: ACL; Schema: private; Owner: postgres
@@ -3258,6 +3464,12 @@ REVOKE ALL ON FUNCTION private.function_endpoint(OUT base_url text, OUT secret t
 --
 
 REVOKE ALL ON FUNCTION private.get_desired_spec(p_user_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION has_image_override(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.has_image_override(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION invoke_health_check(p_body jsonb); Type: ACL; Schema: private; Owner: postgres
@@ -3416,6 +3628,12 @@ REVOKE ALL ON FUNCTION private.set_plan_idle_action(p_tier text, p_idle_action t
 REVOKE ALL ON FUNCTION private.set_user_fly_app_hold(p_user_id uuid, p_held boolean, p_actor text, p_reason text, p_replace boolean) FROM PUBLIC;
 
 --
+-- Name: FUNCTION set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.set_user_fly_app_override(p_user_id uuid, p_fields jsonb, p_actor text, p_reason text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION stamp_lease_release(); Type: ACL; Schema: private; Owner: postgres
 --
 
@@ -3468,6 +3686,12 @@ REVOKE ALL ON FUNCTION private.unseen_since(p_since timestamp with time zone, p_
 --
 
 REVOKE ALL ON FUNCTION private.user_fly_app_idle_since(p_user_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION user_fly_app_override(p_user_id uuid); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.user_fly_app_override(p_user_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION user_fly_app_patch_columns(); Type: ACL; Schema: private; Owner: postgres

@@ -221,10 +221,10 @@ select throws_ok($$select private.append_user_fly_app_event('44444444-0000-0000-
 select is(
   private.get_desired_spec('44444444-0000-0000-0000-000000000002') - 'desired_generation' - 'user_id',
   '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null, "rollout": null,
-    "plan": {"tier": "pro", "region": "sin", "cpu_kind": "shared",
+    "override": null, "plan": {"tier": "pro", "plan_version": 1, "region": "sin", "cpu_kind": "shared",
     "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": 3.88,
     "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null}}'::jsonb,
-  'desired spec from the current tier and plan');
+  'desired spec from the recorded tier and its plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
 insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000004', 'elite');
 select ok('44444444-0000-0000-0000-000000000004'::uuid in (select private.repair_desired_state_drift(1000)),

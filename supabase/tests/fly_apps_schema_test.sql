@@ -14,7 +14,8 @@ select columns_are('public', 'user_fly_apps', array[
   'observed_generation', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'secrets_version', 'image_digest',
   'cpu_kind', 'secrets_digest', 'drift', 'in_sync', 'last_machine_state', 'last_observed_at', 'held_at', 'held_by',
   'hold_reason', 'delete_after', 'volume_id', 'credential_expires_at', 'credential_key_id', 'credential_jti',
-  'desired_tier', 'lease_released_at', 'lease_released_by'
+  'desired_tier', 'lease_released_at', 'lease_released_by', 'applied_tier', 'applied_plan_version',
+  'applied_override_version'
 ], 'user_fly_apps has the seed columns plus the reconcile columns');
 select columns_are('public', 'user_fly_app_events', array[
   'id', 'fly_app_id', 'user_id', 'event_type', 'status', 'metadata', 'error_details', 'created_at', 'seq'

@@ -40,10 +40,12 @@ select is(
 
 update public.fly_plans set deprovision_grace_seconds = 7 where tier = 'free';
 update public.user_subscriptions set tier = 'free' where user_id = '00000000-0000-4000-8000-0000000000c1';
+select from private.drain_tier_outbox(1000, false); -- a reconcile acts on the desired state the drainer recorded
 select is(
   private.get_desired_spec('00000000-0000-4000-8000-0000000000c1') - 'desired_generation',
   jsonb_build_object('user_id', '00000000-0000-4000-8000-0000000000c1', 'tier', 'free',
-                     'desired_state', 'absent', 'deprovision_grace_seconds', 7, 'plan', null, 'rollout', null),
+                     'desired_state', 'absent', 'deprovision_grace_seconds', 7, 'plan', null, 'rollout', null,
+                     'override', null),
   'a downgrade''s spec carries the grace of the tier moved to');
 
 select lives_ok($$update public.user_fly_apps set status = 'suspended', delete_after = now() + interval '5 seconds'

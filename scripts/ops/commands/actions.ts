@@ -1,6 +1,7 @@
 /**
  * Action commands: `provision USER`, `deprovision USER`, `retry USER|--status S|--all-failed`, `hold USER`,
- * `release USER`, `restart USER`. The admin actions record the operator (`--actor`, `OPS_ACTOR`) in events.
+ * `release USER`, `restart USER`, `override USER [--cpu-kind K] [--cpus N] [--memory-mb N] [--region R]
+ * [--image REF] | --clear`. The admin actions record the operator (`--actor`, `OPS_ACTOR`) in events.
  *
  * @module
  */
@@ -133,6 +134,46 @@ export function registerActionCommands(program: Command, ctx: CommandContext): v
       }),
     );
     print(ctx, options, result, (r) => holdDetails(user, r));
+  });
+
+  withJson(
+    program.command("override").description(
+      "pin one user's size, region or image over their plan (applied at once); --clear returns them to it",
+    )
+      .argument("<user>", "user id", userId)
+      .option("--cpu-kind <kind>", "shared or performance")
+      .option("--cpus <n>", "CPUs (1, 2, 4, 8 or 16)", positiveInt)
+      .option("--memory-mb <n>", "memory in MB", positiveInt)
+      .option("--region <region>", "Fly region code")
+      .option("--image <ref>", "image reference (a rollout leaves the user alone while pinned)")
+      .option("--clear", "remove the override: the user runs their plan again")
+      .option("--reason <text>", "recorded with the override and in the events"),
+  ).action(async (user, options) => {
+    const fields = {
+      cpu_kind: options.cpuKind,
+      cpus: options.cpus,
+      memory_mb: options.memoryMb,
+      region: options.region,
+      image: options.image,
+    };
+    const named = Object.values(fields).some((value) => value !== undefined);
+    if (named === Boolean(options.clear)) {
+      throw new UsageError(
+        "override needs --clear, or at least one of --cpu-kind, --cpus, --memory-mb, --region, --image",
+      );
+    }
+    const route = admin(ctx).apps[":user_id"].override;
+    const result = await parseResponse(
+      options.clear
+        ? route.$delete({ param: { user_id: user }, json: { reason: options.reason } })
+        : route.$put({ param: { user_id: user }, json: { ...fields, reason: options.reason } }),
+    );
+    print(ctx, options, result, (r) =>
+      details({
+        user,
+        override: r.override ?? "none (the plan applies)",
+        reconcile: r.reconcile ? outcome(r) : "no app: applies when the user gets one",
+      }, ctx.layout()));
   });
 
   withJson(

@@ -24,8 +24,16 @@ const APP_COLUMNS: Column<App>[] = [
   { header: "region", value: (a) => a.region },
   { header: "sync", value: (a) => a.in_sync },
   { header: "held", value: (a) => a.held_at ? `by ${a.held_by}` : "" },
+  { header: "override", value: (a) => overrideText(a.override as Record<string, unknown> | null) },
   { header: "$/mo", value: (a) => a.monthly_cost_estimate_usd },
 ];
+
+/** An ops override in a few words: its fields (`shared 4 CPU 2048 MB ams image …`), or "". */
+function overrideText(override: Record<string, unknown> | null | undefined): string {
+  if (!override) return "";
+  return ["cpu_kind", "cpus", "memory_mb", "region", "image"].filter((k) => override[k] !== undefined)
+    .map((k) => `${k}=${override[k]}`).join(" ");
+}
 
 /** An event row. */
 type Event = Record<string, unknown>;
@@ -63,6 +71,7 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       .option("--drift", "only apps with recorded drift")
       .option("--out-of-sync", "only apps not in sync")
       .option("--held", "only held apps")
+      .option("--overridden", "only users with an ops override")
       .option("--search <text>", "user id, email or app name contains")
       .option("--sort <key>", Object.keys(APP_SORT_KEYS).join("|"), "updated_at")
       .option("--asc", "ascending order (default descending)")
@@ -78,6 +87,7 @@ export function registerAppCommands(program: Command, ctx: CommandContext): void
       drift: options.drift ? "true" as const : undefined,
       in_sync: options.outOfSync ? "false" as const : undefined,
       held: options.held ? "true" as const : undefined,
+      overridden: options.overridden ? "true" as const : undefined,
       q: options.search,
       sort: options.sort,
       order: options.asc ? "asc" as const : "desc" as const,
@@ -191,6 +201,15 @@ function renderDetail(detail: Record<string, unknown>, layout: Layout): string {
         : undefined,
       held: hold
         ? `since ${hold.held_at} by ${hold.held_by}${hold.reason ? ` (${hold.reason})` : ""}`
+        : undefined,
+      override: detail.override
+        ? `${overrideText(detail.override as Record<string, unknown>)} by ${
+          (detail.override as Record<string, unknown>).actor
+        }${
+          (detail.override as Record<string, unknown>).reason
+            ? ` (${(detail.override as Record<string, unknown>).reason})`
+            : ""
+        }`
         : undefined,
       error: app.error_message,
       retries: app.retry_count,

@@ -111,6 +111,9 @@ export const APP_EVENT_TYPES = [
   "hold_released",
   "status_migrated",
   "duplicate_row_archived",
+  "override_set",
+  "override_cleared",
+  "state_contradiction",
   // attempts and outcomes (the controller)
   "provision_started",
   "deprovision_started",
@@ -151,6 +154,7 @@ export const APP_EVENT_TYPES = [
   "resumed",
   "deprovision_suspended",
   "grace_expired",
+  "plan_applied",
   // operator actions (the admin API)
   "restart_requested",
   "restart_failed",

@@ -7,19 +7,22 @@
  * - hold / release: record it, then reconcile now (the controller keeps a held machine stopped); holding a
  *   held user is a 409 naming who holds it, since when and why, unless the body says `replace: true` (the
  *   event then records the hold it replaced);
- * - restart: restart the user's machine on Fly (refused while held).
+ * - restart: restart the user's machine on Fly (refused while held);
+ * - override set / cleared (`PUT` / `DELETE /apps/:user_id/override`): size, region or image for one user,
+ *   validated like a plan (a size Fly would refuse on the user's plan is a 400, nothing written), stored with
+ *   actor and reason, then reconciled now: it applies at once, like a tier change.
  *
  * @module
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import type { JsonRow } from "../db/admin.ts";
+import type { JsonRow, OverrideFields } from "../db/admin.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { jsonBody, paramsOf } from "../http/validate.ts";
 import { reconcileFailed, reconcileNow } from "./reconcile_now.ts";
-import { actorOf, adminRepo, engine, sqlAction } from "./request.ts";
-import { actionBody, bulkRetryBody, holdBody, userIdParam } from "./schemas.ts";
+import { actorOf, adminRepo, assertImageAllowed, engine, sqlAction } from "./request.ts";
+import { actionBody, bulkRetryBody, guestProblem, holdBody, overrideBody, userIdParam } from "./schemas.ts";
 
 /** What a hold or release asks for: the user, whether to hold, and why. */
 interface HoldRequest {
@@ -79,6 +82,42 @@ async function setHold(c: Context<AppEnv>, { userId: user_id, held, reason, repl
   });
 }
 
+/**
+ * Sets (`fields`) or clears (`{}`) a user's ops override, then reconciles now when the user has an app (the
+ * override applies at once, like a tier change). A size the user's plan would make invalid on Fly, or an image
+ * from outside `FLY_IMAGE_ALLOWED`, is a 400.
+ */
+async function setOverride(
+  c: Context<AppEnv>,
+  { userId: user_id, fields, reason }: { userId: string; fields: OverrideFields; reason?: string },
+) {
+  const actor = actorOf(c);
+  assertImageAllowed(c, fields.image);
+  const repo = adminRepo(c);
+  if (fields.cpu_kind !== undefined || fields.cpus !== undefined || fields.memory_mb !== undefined) {
+    const { tier, plan } = await repo.appDetail(user_id);
+    const base = plan?.dedicated_app ? plan : {};
+    const problem = guestProblem({
+      cpu_kind: fields.cpu_kind ?? (base.cpu_kind as "shared" | "performance" | undefined) ?? "shared",
+      cpus: fields.cpus ?? (base.cpus as number | undefined) ?? 1,
+      memory_mb: fields.memory_mb ?? (base.memory_mb as number | undefined) ?? 256,
+    });
+    if (problem) {
+      throw new HttpError(
+        400,
+        "invalid_request",
+        `the size this override gives on the ${tier ?? "user's"} plan: ${problem}`,
+      );
+    }
+  }
+  const result = await sqlAction(() => repo.setOverride({ userId: user_id, fields, actor, reason }));
+  const reconcile = result.due ? await reconcileNow(c, user_id, actor) : null;
+  return c.json(
+    { user_id, actor, override: result.override, reconcile },
+    reconcile && reconcileFailed(reconcile) ? 502 : 200,
+  );
+}
+
 /** The action routes. */
 export const actionRoutes = new Hono<AppEnv>({ strict: false })
   .post("/apps/:user_id/retry", paramsOf(userIdParam), jsonBody(actionBody), async (c) => {
@@ -114,6 +153,21 @@ export const actionRoutes = new Hono<AppEnv>({ strict: false })
     jsonBody(actionBody),
     (c) =>
       setHold(c, { userId: c.req.valid("param").user_id, held: false, reason: c.req.valid("json").reason }),
+  )
+  .put("/apps/:user_id/override", paramsOf(userIdParam), jsonBody(overrideBody), (c) => {
+    const { reason, ...fields } = c.req.valid("json");
+    return setOverride(c, { userId: c.req.valid("param").user_id, fields, reason });
+  })
+  .delete(
+    "/apps/:user_id/override",
+    paramsOf(userIdParam),
+    jsonBody(actionBody),
+    (c) =>
+      setOverride(c, {
+        userId: c.req.valid("param").user_id,
+        fields: {},
+        reason: c.req.valid("json").reason,
+      }),
   )
   .post("/apps/:user_id/restart", paramsOf(userIdParam), jsonBody(actionBody), async (c) => {
     const { user_id } = c.req.valid("param");

@@ -103,6 +103,7 @@ export const appsRoutes = new Hono<AppEnv>({ strict: false })
       plan,
       app,
       hold: app?.held_at ? { held_at: app.held_at, held_by: app.held_by, reason: app.hold_reason } : null,
+      override: app?.override ?? null,
       drift: app?.drift ?? {},
       last_observation: app
         ? { machine_state: app.last_machine_state, observed_at: app.last_observed_at }

@@ -11,6 +11,7 @@ import { engineDeps } from "../handlers/engine_deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { attemptOwner } from "../http/lease_owner.ts";
+import { imageNotAllowed } from "../image_allowed.ts";
 import type { EngineDeps } from "../engine/context.ts";
 
 /** An operator name in `X-Actor`: letters, digits and `.`, `_`, `@`, `-`, at most 64 characters. */
@@ -31,6 +32,17 @@ export function actorOf(c: Context<AppEnv>): string {
     });
   }
   return `claimed:${name}`;
+}
+
+/**
+ * Refuses an image from outside `FLY_IMAGE_ALLOWED` (default: the repository of `FLY_APP_IMAGE`) with a 400
+ * naming `image`: rollouts and per-user overrides both go through here.
+ */
+export function assertImageAllowed(c: Context<AppEnv>, image: string | undefined): void {
+  if (image === undefined) return;
+  const { appImage, imageAllowed } = c.get("config").fly;
+  const problem = imageNotAllowed(image, { allowed: imageAllowed, fallbackImage: appImage });
+  if (problem) throw new HttpError(400, "invalid_request", `image ${problem}`, { field: "image" });
 }
 
 /** The admin repository on the instance's shared pool. */
@@ -56,6 +68,7 @@ export async function sqlAction<T>(action: () => Promise<T>): Promise<T> {
     const { code, message } = error as { code?: string; message?: string };
     if (code === "P0002") throw new HttpError(404, "not_found", message ?? "not found");
     if (code === "55000") throw new HttpError(409, "conflict", message ?? "refused in this state");
+    if (code === "22023") throw new HttpError(400, "invalid_request", message ?? "invalid value");
     throw error;
   }
 }

@@ -28,12 +28,11 @@ import { runInBackground } from "../http/background.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpError } from "../http/errors.ts";
 import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
-import { imageNotAllowed } from "../image_allowed.ts";
 import { jsonBody, paramsOf, queryOf } from "../http/validate.ts";
 import { driveNow } from "../rollout/driver.ts";
 import { rolloutDeps } from "../rollout/apply.ts";
 import { batchLine, targetLabel } from "../rollout/progress.ts";
-import { actorOf, engine, ownerOf } from "./request.ts";
+import { actorOf, assertImageAllowed, engine, ownerOf } from "./request.ts";
 import { object, reason } from "./schemas.ts";
 import { CPU_KINDS } from "../vocabulary.ts";
 
@@ -171,10 +170,7 @@ export const rolloutRoutes = new Hono<AppEnv>({ strict: false })
   .post("/rollouts", jsonBody(createRolloutBody), async (c) => {
     const actor = actorOf(c);
     const body = c.req.valid("json");
-    const { appImage, imageAllowed } = c.get("config").fly;
-    const problem = body.image &&
-      imageNotAllowed(body.image, { allowed: imageAllowed, fallbackImage: appImage });
-    if (problem) throw new HttpError(400, "invalid_request", `image ${problem}`, { field: "image" });
+    assertImageAllowed(c, body.image);
     const rollout = await rolloutCall(() => rollouts(c).create(createRequest(body), actor));
     if (rollout.state === "running") kickDriver(c, rollout.id);
     return c.json({ rollout }, 201);

@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 import { APP_SORT_KEYS, type AppSortKey } from "../db/admin.ts";
-import { APP_STATUSES, IDLE_ACTIONS, RETRYABLE_STATUSES } from "../vocabulary.ts";
+import { APP_STATUSES, CPU_KINDS, IDLE_ACTIONS, RETRYABLE_STATUSES } from "../vocabulary.ts";
+import { IMAGE_REFERENCE_PATTERN } from "../image_ref.ts";
 
 /** Message for a missing value, or `otherwise` for a value of the wrong kind. */
 const requiredOr = (otherwise: string) => (issue: { input: unknown }) =>
@@ -85,6 +86,7 @@ export const appListQuery = z.strictObject({
   drift: queryBool(),
   in_sync: queryBool(),
   held: queryBool(),
+  overridden: queryBool(),
   q: text().optional(),
   sort: z.enum(Object.keys(APP_SORT_KEYS) as [AppSortKey, ...AppSortKey[]], {
     error: `must be one of ${Object.keys(APP_SORT_KEYS).join(", ")}`,
@@ -220,3 +222,54 @@ export const migrateBody = object({
   )
     .default(20),
 });
+
+/** A machine size as Fly checks it. */
+export interface GuestSize {
+  cpu_kind: "shared" | "performance";
+  cpus: number;
+  memory_mb: number;
+}
+
+/**
+ * Why Fly would refuse `size` (null: it would accept it): CPUs 1, 2, 4, 8 or 16; shared 256..2048 MB per CPU
+ * in steps of 256, performance 2048..8192 MB per CPU in steps of 1024. A plan or an override is checked
+ * against this before anything is written.
+ */
+export function guestProblem(size: GuestSize): string | null {
+  const { cpu_kind, cpus, memory_mb } = size;
+  if (![1, 2, 4, 8, 16].includes(cpus)) return `cpus must be 1, 2, 4, 8 or 16 (got ${cpus})`;
+  const [min, max, step] = cpu_kind === "shared"
+    ? [256 * cpus, 2048 * cpus, 256]
+    : [2048 * cpus, 8192 * cpus, 1024];
+  if (memory_mb < min || memory_mb > max || memory_mb % step !== 0) {
+    return `${cpus} ${cpu_kind} CPU(s) take ${min}..${max} MB of memory in steps of ${step} (got ${memory_mb})`;
+  }
+  return null;
+}
+
+/** PUT /apps/:user_id/override body: at least one of size, region and image, and why. */
+export const overrideBody = object({
+  cpu_kind: z.enum(CPU_KINDS, { error: "must be shared or performance" }).optional(),
+  cpus: z.int({ error: "must be an integer" }).refine(
+    (n) => [1, 2, 4, 8, 16].includes(n),
+    "must be 1, 2, 4, 8 or 16",
+  )
+    .optional(),
+  memory_mb: z.int({ error: "must be an integer" }).min(256, "must be at least 256").max(
+    131_072,
+    "must be at most 131072",
+  )
+    .optional(),
+  region: z.string({ error: "must be a string" }).regex(/^[a-z]{3}$/, "must be a Fly region code").optional(),
+  image: z.string({ error: "must be a string" }).regex(
+    IMAGE_REFERENCE_PATTERN,
+    "must be an image reference (registry/name:tag or name@sha256:...)",
+  ).optional(),
+  reason,
+}).refine(
+  (body) =>
+    ["cpu_kind", "cpus", "memory_mb", "region", "image"].some((k) =>
+      body[k as keyof typeof body] !== undefined
+    ),
+  "must set at least one of cpu_kind, cpus, memory_mb, region, image (or clear the override with DELETE)",
+);

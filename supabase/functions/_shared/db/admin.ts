@@ -43,6 +43,8 @@ export interface AppListQuery {
   drift?: boolean;
   in_sync?: boolean;
   held?: boolean;
+  /** Only users with (true) or without (false) an ops override. */
+  overridden?: boolean;
   /** Substring of the user id, the email or the app name (case-insensitive). */
   q?: string;
   sort: AppSortKey;
@@ -50,6 +52,15 @@ export interface AppListQuery {
   limit: number;
   /** Where the previous page ended: the sort value and the row id. */
   after?: { value: string; id: string };
+}
+
+/** The fields of an ops override (`public.user_fly_app_overrides`). */
+export interface OverrideFields {
+  cpu_kind?: "shared" | "performance";
+  cpus?: number;
+  memory_mb?: number;
+  region?: string;
+  image?: string;
 }
 
 /** The columns every app listing shows. */
@@ -60,14 +71,15 @@ const APP_COLUMNS = `
   a.last_observed_at, a.last_health_check_at, a.held_at, a.held_by, a.hold_reason, a.error_message,
   a.retry_count, a.next_attempt_at, a.lease_owner, a.lease_expires_at,
   a.monthly_cost_estimate_usd::float8 as monthly_cost_estimate_usd, a.deployed_at, a.deleted_at, a.delete_after,
-  a.volume_id, a.credential_expires_at, private.user_fly_app_idle_since(a.user_id) as idle_since,
+  a.volume_id, a.credential_expires_at, ov.override, private.user_fly_app_idle_since(a.user_id) as idle_since,
   a.created_at, a.updated_at`;
 
 /** The apps/events tables joined with the user's email and tier. */
 const APP_FROM = `
   public.user_fly_apps a
   left join auth.users u on u.id = a.user_id
-  left join public.user_subscriptions s on s.user_id = a.user_id`;
+  left join public.user_subscriptions s on s.user_id = a.user_id
+  left join lateral (select private.user_fly_app_override(a.user_id) as override) ov on true`;
 
 /**
  * Summary figures of the fleet (the seed admin panel's stats grid). Every count but `deleted` is over the
@@ -135,6 +147,9 @@ export class AdminRepository {
         ${when(query.drift !== undefined, sql`and (a.drift <> '{}'::jsonb) = ${query.drift ?? false}`)}
         ${when(query.in_sync !== undefined, sql`and a.in_sync = ${query.in_sync ?? true}`)}
         ${when(query.held !== undefined, sql`and (a.held_at is not null) = ${query.held ?? false}`)}
+        ${
+      when(query.overridden !== undefined, sql`and (ov.override is not null) = ${query.overridden ?? false}`)
+    }
         ${
       when(
         like !== undefined,
@@ -295,6 +310,22 @@ export class AdminRepository {
       select private.set_user_fly_app_hold(${userId}::uuid, ${held}, ${actor}, ${reason ?? null},
                                            ${replace}) as row`;
     return row;
+  }
+
+  /**
+   * Sets (`fields` with at least one value) or clears (`{}`) a user's ops override, with actor and reason
+   * (`private.set_user_fly_app_override`: bad values raise 22023, nothing written; the row is due now).
+   */
+  async setOverride(
+    options: { userId: string; fields: OverrideFields; actor: string; reason?: string },
+  ): Promise<{ override: JsonRow | null; due: boolean }> {
+    const { userId, fields, actor, reason } = options;
+    const [{ result }] = await this.#sql<{ result: { override: JsonRow | null; due: boolean } }[]>`
+      select private.set_user_fly_app_override(${userId}::uuid, ${
+      this.#sql.json(fields as postgres.JSONValue)
+    },
+                                               ${actor}, ${reason ?? null}) as result`;
+    return result;
   }
 
   /** Appends one event naming the actor. */

@@ -8,23 +8,16 @@ import { type DesiredSpec, DesiredSpecSchema } from "./user_fly_apps.ts";
 
 /** What each user should have (`private.get_desired_spec`), the tier outbox's drain and the drift repair of desired state. */
 export class DesiredStateRepository extends SqlRepository {
-  /** What the user should have now, from the current tier and plan. */
+  /** What the user should have under the row's recorded desired generation (its tier's plan, override, rollout). */
   async desiredSpec(userId: string): Promise<DesiredSpec> {
     return (await this.desiredSpecs([userId])).get(userId)!;
   }
 
-  /**
-   * What each of `userIds` should have now, in one query. The plan's `idle_action` is added to the spec's
-   * plan here (`private.get_desired_spec` predates the column).
-   */
+  /** What each of `userIds` should have now, in one query. */
   async desiredSpecs(userIds: string[]): Promise<Map<string, DesiredSpec>> {
     if (userIds.length === 0) return new Map();
     const rows = await this.sql<{ spec: unknown }[]>`
-      select case when jsonb_typeof(d.spec -> 'plan') = 'object'
-                  then jsonb_set(d.spec, '{plan,idle_action}', to_jsonb(coalesce(p.idle_action, 'off')))
-                  else d.spec end as spec
-      from (select private.get_desired_spec(u) as spec from unnest(${userIds}::uuid[]) u) d
-      left join public.fly_plans p on p.tier = d.spec -> 'plan' ->> 'tier'`;
+      select private.get_desired_spec(u) as spec from unnest(${userIds}::uuid[]) u`;
     const specs = rows.map((row) => DesiredSpecSchema.parse(row.spec));
     return new Map(specs.map((spec) => [spec.user_id, spec]));
   }

@@ -8,16 +8,22 @@ import { SqlRepository } from "./repository.ts";
 /** Read models of user apps. */
 export class StatusRepository extends SqlRepository {
   /**
-   * The user-facing status document (`public.get_user_fly_app_status`) with `idle_since` while the app is
-   * idle, or null when there is no row.
+   * The status document (`public.get_user_fly_app_status`) with the user's ops override (`override`: its
+   * fields, actor, reason and time, or null) and `idle_since` while the app is idle, or null when there is
+   * no row.
    */
   async status(userId: string): Promise<Record<string, unknown> | null> {
-    const [{ status, idle_since }] = await this.sql<
-      { status: Record<string, unknown> | null; idle_since: string | null }[]
+    const [{ status, override, idle_since }] = await this.sql<
+      {
+        status: Record<string, unknown> | null;
+        override: Record<string, unknown> | null;
+        idle_since: string | null;
+      }[]
     >`
       select public.get_user_fly_app_status(${userId}::uuid) as status,
+             private.user_fly_app_override(${userId}::uuid) as override,
              private.user_fly_app_idle_since(${userId}::uuid) as idle_since`;
-    return status && idle_since ? { ...status, idle_since } : status;
+    return status && { ...status, override, ...(idle_since ? { idle_since } : {}) };
   }
 
   /** Row counts by status and health, for the health function's GET. */

@@ -51,6 +51,19 @@ export class SweepRunsRepository extends SqlRepository {
     await this.sql`select private.release_sweep_lease(${owner})`;
   }
 
+  /**
+   * The safety net: rows whose observed state contradicts their desired state (see
+   * `private.flag_state_contradictions`; `liveIds`: deleted rows the fleet listing saw a live machine for)
+   * become due now with a `state_contradiction` event. Returns their ids. The ids travel as one text
+   * parameter: an array parameter needs postgres.js to have fetched the array types on that connection.
+   */
+  async flagStateContradictions(liveIds: string[], limit: number): Promise<string[]> {
+    const rows = await this.sql<{ id: string }[]>`
+      select private.flag_state_contradictions(
+        string_to_array(${liveIds.join(",")}, ',')::uuid[], ${limit}) as id`;
+    return rows.map((row) => row.id);
+  }
+
   /** Opens the record of a sweep run; returns its id. */
   async startSweepRun(budgetMs: number): Promise<number> {
     const [{ id }] = await this.sql<{ id: number }[]>`

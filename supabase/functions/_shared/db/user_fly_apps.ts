@@ -50,6 +50,10 @@ export const UserFlyAppSchema = z.looseObject({
   credential_expires_at: timestamp.optional(),
   credential_key_id: z.string().nullable().optional(),
   credential_jti: z.string().nullable().optional(),
+  /** The tier, plan version and override version the machine was last converged to (null: none/unknown). */
+  applied_tier: z.string().nullable().optional(),
+  applied_plan_version: z.coerce.number().int().nullable().optional(),
+  applied_override_version: z.coerce.number().int().nullable().optional(),
 });
 
 /** A user app row. */
@@ -89,6 +93,9 @@ export const UserFlyAppPatchSchema = z.strictObject({
   credential_expires_at: timestamp,
   credential_key_id: z.string().nullable(),
   credential_jti: z.string().nullable(),
+  applied_tier: z.string().nullable(),
+  applied_plan_version: z.number().int().nullable(),
+  applied_override_version: z.number().int().nullable(),
 }).partial();
 
 /** Columns an outcome or observation sets (validated by {@link UserFlyAppPatchSchema}). */
@@ -111,12 +118,33 @@ export const PlanSchema = z.looseObject({
   deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
   /** What Fly's proxy does with the idle machine (`fly_plans.idle_action`; absent: `off`). */
   idle_action: z.enum(IDLE_ACTIONS).optional(),
+  /** `fly_plans.plan_version`: bumped by every edit of the plan. */
+  plan_version: z.coerce.number().int().optional(),
 });
 
 /** A dedicated-app plan. */
 export type Plan = z.infer<typeof PlanSchema>;
 
-/** What a user should have right now, read from the current tier (`private.get_desired_spec`). */
+/**
+ * A per-user ops override of the plan (`private.user_fly_app_override`): any of size, region and image, with
+ * who set it, why and when.
+ */
+export const OverrideSchema = z.looseObject({
+  version: z.coerce.number().int(),
+  cpu_kind: z.enum(CPU_KINDS).optional(),
+  cpus: z.number().int().positive().optional(),
+  memory_mb: z.number().int().positive().optional(),
+  region: z.string().optional(),
+  image: z.string().optional(),
+});
+
+/** A per-user ops override. */
+export type Override = z.infer<typeof OverrideSchema>;
+
+/**
+ * What a user should have under the row's recorded desired generation (`private.get_desired_spec`): the
+ * drainer records a tier change before any reconcile acts on it.
+ */
 export const DesiredSpecSchema = z.discriminatedUnion("desired_state", [
   z.looseObject({
     user_id: z.string(),
@@ -126,13 +154,15 @@ export const DesiredSpecSchema = z.discriminatedUnion("desired_state", [
     plan: PlanSchema,
     /** What an active rollout says the user runs now (null or absent: none covers the user). */
     rollout: UserRolloutSpecSchema.nullable().optional(),
+    /** The user's ops override (null or absent: none). */
+    override: OverrideSchema.nullable().optional(),
   }),
   z.looseObject({
     user_id: z.string(),
     tier: z.string().nullable(),
     desired_state: z.literal("absent"),
     desired_generation: z.number().int().nullable(),
-    /** Grace before the app is deleted, from the current tier's plan (null: the configured default). */
+    /** Grace before the app is deleted, from the recorded tier's plan (null: the configured default). */
     deprovision_grace_seconds: z.number().int().min(0).nullable().optional(),
   }),
 ]);

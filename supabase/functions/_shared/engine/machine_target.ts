@@ -1,17 +1,21 @@
 /**
- * What image, size and region a reconcile converges the user's machine to. Rollouts own these: a plan change
- * by SQL or a new `FLY_APP_IMAGE` only shows as drift until a rollout applies it.
+ * What image, size and region a reconcile converges the user's machine to: the user's override over the
+ * rollout over the tier plan. A fleet-wide change (a plan edited by SQL, a new `FLY_APP_IMAGE`) only shows as
+ * drift until a rollout applies it; one user's own change (a new tier, a new override) applies at once.
  *
- * - the user's batch of an active rollout has started (the target is in flight, done, or being rolled
- *   back): the rollout's spec (image pinned to its digest) over what the machine runs;
+ * - a new machine, or one whose user changed tier or override since it was converged ({@link planChange}):
+ *   the plan's size and region, and its image override (else the image the machine runs, else the
+ *   configured default);
  * - otherwise an existing machine keeps what it runs (image, guest, region);
- * - a new machine gets the plan (its image override or the configured default).
+ * - the user's batch of an active rollout has started (the target is in flight, done, or being rolled
+ *   back): the rollout's spec (image pinned to its digest) over that;
+ * - the user's ops override, if any, over everything.
  *
  * Everything else (env, services, checks, mounts, secrets) still converges to the plan as before.
  *
  * @module
  */
-import type { Plan } from "../db/user_fly_apps.ts";
+import type { Override, Plan, UserFlyApp } from "../db/user_fly_apps.ts";
 import type { RolloutSpec, UserRolloutSpec } from "../db/fly_rollouts.ts";
 import type { Machine } from "../fly/mod.ts";
 import { preferredMachine } from "./observe.ts";
@@ -26,6 +30,33 @@ export interface MachineTargetInput {
   rollout?: UserRolloutSpec | null;
   /** The machine the user runs now (the recorded one if live), if any. */
   current?: Machine;
+  /** The user's ops override (null or absent: none). */
+  override?: Override | null;
+  /** The user changed tier or override since `current` was converged: it gets the plan ({@link planChange}). */
+  applyPlan?: boolean;
+}
+
+/** What changed for one user since their machine was last converged (from the row's `applied_*`). */
+export interface PlanChange {
+  /** The user's tier differs from the one the machine was converged to. */
+  tierChanged: boolean;
+  /** The user's override was set, changed or cleared since. */
+  overrideChanged: boolean;
+}
+
+/**
+ * Whether the user's own tier or override changed since the machine was converged, decided by data: the
+ * row's `applied_tier` / `applied_override_version` against the spec. A row that never recorded a tier
+ * (converged before this was recorded) counts as unchanged: its machine keeps what it runs.
+ */
+export function planChange(
+  row: Pick<UserFlyApp, "applied_tier" | "applied_override_version">,
+  spec: { plan: Plan; override?: Override | null },
+): PlanChange {
+  return {
+    tierChanged: (row.applied_tier ?? null) !== null && row.applied_tier !== spec.plan.tier,
+    overrideChanged: (row.applied_override_version ?? null) !== (spec.override?.version ?? null),
+  };
 }
 
 /** The machine the user runs now: the recorded one if it is live, else the preferred live one. */
@@ -45,7 +76,7 @@ function rolloutImage(spec: RolloutSpec): string | undefined {
  */
 export function machineTarget(input: MachineTargetInput): Plan {
   const { plan, current } = input;
-  const base: Plan = current
+  const base: Plan = current && !input.applyPlan
     ? {
       ...plan,
       image: current.config.image ?? plan.image ?? input.defaultImage,
@@ -54,16 +85,39 @@ export function machineTarget(input: MachineTargetInput): Plan {
       cpus: current.config.guest?.cpus ?? plan.cpus,
       memory_mb: current.config.guest?.memory_mb ?? plan.memory_mb,
     }
-    : { ...plan, image: plan.image ?? input.defaultImage };
+    : { ...plan, image: plan.image ?? current?.config.image ?? input.defaultImage };
   const rollout = input.rollout;
-  if (!rollout || rollout.target_state === "pending") return base;
-  const spec = rollout.spec;
+  const spec = rollout && rollout.target_state !== "pending" ? rollout.spec : undefined;
+  const rolled: Plan = spec
+    ? {
+      ...base,
+      image: rolloutImage(spec) ?? base.image,
+      region: spec.region ?? base.region,
+      cpu_kind: spec.cpu_kind ?? base.cpu_kind,
+      cpus: spec.cpus ?? base.cpus,
+      memory_mb: spec.memory_mb ?? base.memory_mb,
+    }
+    : base;
+  const override = input.override;
+  if (!override) return rolled;
   return {
-    ...base,
-    image: rolloutImage(spec) ?? base.image,
-    region: spec.region ?? base.region,
-    cpu_kind: spec.cpu_kind ?? base.cpu_kind,
-    cpus: spec.cpus ?? base.cpus,
-    memory_mb: spec.memory_mb ?? base.memory_mb,
+    ...rolled,
+    image: override.image ?? rolled.image,
+    region: override.region ?? rolled.region,
+    cpu_kind: override.cpu_kind ?? rolled.cpu_kind,
+    cpus: override.cpus ?? rolled.cpus,
+    memory_mb: override.memory_mb ?? rolled.memory_mb,
   };
+}
+
+/** The machine fields a plan change can touch. */
+const TARGET_FIELDS = ["image", "region", "cpu_kind", "cpus", "memory_mb"] as const;
+
+/** The fields where `to` differs from `from`, each with both values (for `plan_applied`). */
+export function targetChanges(from: Plan, to: Plan): Record<string, { from: unknown; to: unknown }> {
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of TARGET_FIELDS) {
+    if (from[field] !== to[field]) changed[field] = { from: from[field], to: to[field] };
+  }
+  return changed;
 }

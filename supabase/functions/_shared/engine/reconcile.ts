@@ -31,7 +31,7 @@ import {
   stopAllMachines,
 } from "./machine_step.ts";
 import { desiredMachineConfig } from "./machine_spec.ts";
-import { currentMachine, machineTarget } from "./machine_target.ts";
+import { currentMachine, machineTarget, planChange, targetChanges } from "./machine_target.ts";
 import { ensurePublicIps } from "./network_step.ts";
 import { healthChangedEvent, observe } from "./observe.ts";
 import { idleAsAllowed } from "./health.ts";
@@ -60,13 +60,19 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
   await ensurePublicIps(ctx, appName, spec.plan.public_services);
   const secrets = await ensureSecrets(ctx, appName);
   const machines = await ourMachines(ctx, appName);
-  // Image, size and region: what the machine runs, unless a rollout of the user's batch says otherwise.
-  const plan = machineTarget({
+  // Image, size and region: what the machine runs, unless the user changed tier or override (then the new
+  // plan), a rollout of the user's batch or the user's override says otherwise.
+  const current = currentMachine(machines, ctx.row.machine_id);
+  const change = planChange(ctx.row, spec);
+  const applyPlan = change.tierChanged || change.overrideChanged;
+  const target = {
     plan: spec.plan,
     defaultImage: ctx.config.fly.appImage,
     rollout: spec.rollout,
-    current: currentMachine(machines, ctx.row.machine_id),
-  });
+    override: spec.override,
+    current,
+  };
+  const plan = machineTarget({ ...target, applyPlan });
   const volume = await ensureVolume(ctx, { appName, plan });
   if (volume) ctx.patch.volume_id = volume.volume.id;
   let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount, machines });
@@ -84,11 +90,7 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
     });
   }
   // Drift against what the user should run: the plan, with what the user's rollout batch already got.
-  const reference = machineTarget({
-    plan: spec.plan,
-    defaultImage: ctx.config.fly.appImage,
-    rollout: spec.rollout,
-  });
+  const reference = machineTarget({ ...target, current: undefined });
   const observation = observe({
     machines: [machine],
     row: {
@@ -113,6 +115,21 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
   });
   const healthEvent = healthChangedEvent(ctx.row, observation);
   if (healthEvent) ctx.events.push(healthEvent);
+  if (current && applyPlan) {
+    ctx.events.push({
+      event_type: "plan_applied",
+      status: "ok",
+      metadata: {
+        from_tier: ctx.row.applied_tier ?? null,
+        to_tier: spec.plan.tier,
+        plan_version: spec.plan.plan_version ?? null,
+        from_override_version: ctx.row.applied_override_version ?? null,
+        to_override_version: spec.override?.version ?? null,
+        machine_id: machine.id,
+        changed: targetChanges(machineTarget(target), plan),
+      },
+    });
+  }
   const deployed = ctx.events.some((e) =>
     e.event_type === "machine_created" || e.event_type === "machine_updated"
   );
@@ -133,6 +150,11 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
     last_observed_at: now,
     drift: observation.drift,
     monthly_cost_estimate_usd: plan.monthly_cost_estimate_usd,
+    applied_tier: spec.plan.tier,
+    applied_plan_version: !current || applyPlan
+      ? spec.plan.plan_version ?? null
+      : ctx.row.applied_plan_version ?? spec.plan.plan_version ?? null,
+    applied_override_version: spec.override?.version ?? null,
   });
 }
 
@@ -242,6 +264,9 @@ async function convergeAbsent(ctx: ReconcileContext, graceSeconds: number): Prom
     drift: {},
     deleted_at: ctx.row.deleted_at ?? now,
     monthly_cost_estimate_usd: 0,
+    applied_tier: null,
+    applied_plan_version: null,
+    applied_override_version: null,
   });
   return undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * Handlers of `provision-user-fly-app` and `deprovision-user-fly-app`. Both run the same reconcile: the
- * desired state comes from the user's current tier, so a late or duplicated kick can never undo a newer
- * change. POST answers 202 at once and reconciles in the background (trigger), or with `?wait=true` answers
+ * desired state is the one the drainer recorded on the user's row (its latest generation), so a late or
+ * duplicated kick can never undo a newer change. POST answers 202 at once and reconciles in the background (trigger), or with `?wait=true` answers
  * with the outcome (ops). The provision function also takes a batch `{user_ids}` (the tier-outbox drainer's
  * one kick per batch; see user_batch.ts). GET shows the user's state.
  *

@@ -1,6 +1,6 @@
 /**
  * The batch form of the per-user functions, `POST {user_ids, reason?}` (the tier-outbox drainer's one kick per
- * batch, or ops): each user reconciled to what their current tier says, `reconcile.batchConcurrency` at a
+ * batch, or ops): each user reconciled to the desired state recorded on their row, `reconcile.batchConcurrency` at a
  * time, within one `reconcile.budgetMs`. A user whose current desired state another reconciler has already
  * settled (the sweep's due lane, an earlier hop) is skipped as `up_to_date`.
  *

@@ -86,6 +86,7 @@ function desiredLook(
     plan: spec.plan,
     defaultImage: deps.config.fly.appImage,
     rollout: spec.rollout,
+    override: spec.override,
   });
   const config = desiredMachineConfig({
     userId: spec.user_id,

@@ -6,7 +6,8 @@
  * not a transaction time), including destroyed machines; every `fullListingEverySeconds` a full listing also
  * finds rows whose app or machine vanished without a trace. The apps whose state changed, is not what it
  * should be, or whose health is not `healthy` are flagged for a detail check (a machine judged `idle` that
- * stays down is not). After a
+ * stays down is not). Deleted rows are not observed: a destroyed machine in the listing says nothing about
+ * them, a live one is a state contradiction. After a
  * complete listing, every machine's state feeds runtime accounting (`user_fly_app_usage_daily`).
  *
  * @module
@@ -140,11 +141,14 @@ export interface FleetOptions {
   deadline: number;
 }
 
-/** Runs the fleet listing; returns its report and the ids of the rows flagged for a detail check. */
+/**
+ * Runs the fleet listing; returns its report, the ids of the rows flagged for a detail check, and those of
+ * deleted rows for which it saw a live machine of ours (a state contradiction).
+ */
 export async function observeFleet(
   deps: EngineDeps,
   options: FleetOptions,
-): Promise<{ report: FleetReport; flagged: Set<string> }> {
+): Promise<{ report: FleetReport; flagged: Set<string>; contradicted: Set<string> }> {
   const cursor = await deps.repo.sweeps.fleetCursor();
   const lastFull = cursor.lastFullAt ? Date.parse(cursor.lastFullAt) : 0;
   const full = cursor.highWater === null ||
@@ -163,6 +167,7 @@ export async function observeFleet(
     error_regions: [],
   };
   const flagged = new Set<string>();
+  const contradicted = new Set<string>();
   const naming = deps.config.appNaming;
   const isOurs = (m: ListedMachine) =>
     m.managedBy !== undefined ? m.managedBy === MANAGED_BY : isManagedAppName(m.appName, naming);
@@ -183,7 +188,12 @@ export async function observeFleet(
     report.apps += states.length;
     const rows = await deps.repo.records.recordFleetStates(states);
     report.rows += rows.length;
-    for (const row of rows) if (needsDetail(row)) flagged.add(row.id);
+    for (const row of rows) {
+      // A deleted row is not observed: only a live machine of ours for it matters (a contradiction).
+      if (row.status === "deleted") {
+        if (row.live_machines > 0) contradicted.add(row.id);
+      } else if (needsDetail(row)) flagged.add(row.id);
+    }
     if (Date.now() >= options.deadline) {
       complete = false;
       break;
@@ -202,5 +212,5 @@ export async function observeFleet(
     report.full = false;
   }
   report.flagged = flagged.size;
-  return { report, flagged };
+  return { report, flagged, contradicted };
 }

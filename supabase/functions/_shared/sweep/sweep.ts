@@ -7,7 +7,9 @@
  *    running), with an alert when its oldest change waited longer than `ALERT_OUTBOX_AGE_S`;
  * 1. drift in the database: paid users without a row get one (due now);
  * 2. the fleet listing, every run: the state of every machine of ours from the org-wide listing (see
- *    {@link observeFleet}), one set-based write per page;
+ *    {@link observeFleet}), one set-based write per page; then the safety net: rows whose observed state
+ *    contradicts their desired state (absent but active, or a live machine of ours for a deleted row;
+ *    present but deleted or suspended) become due now with a `state_contradiction` event;
  * 3. the detail check: a per-app check (see {@link checkApps}) of the flagged apps, the unhealthy ones and a
  *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
  *    so a backlog of due rows never starves observation);
@@ -71,6 +73,8 @@ export interface SweepReport {
   /** Rows created or flipped to present for paid users that had none. */
   drift_rows: number;
   fleet: FleetReport | { error: string };
+  /** Rows made due because their observed state contradicted their desired state. */
+  contradictions: number;
   reconciled: DueReport;
   observed: DetailReport;
   orphans: OrphanReport;
@@ -91,6 +95,7 @@ function emptyReport(budgetMs: number): SweepReport {
     outbox: { drained: 0, users: 0, oldest_age_s: null },
     drift_rows: 0,
     fleet: { error: "not run" },
+    contradictions: 0,
     reconciled: {
       attempted: 0,
       converged: 0,
@@ -194,6 +199,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
   );
 
   let flagged = new Set<string>();
+  let contradicted = new Set<string>();
   const fleetError = await isolated(deps, "fleet", async () => {
     const listing = await observeFleet(deps, {
       lister: options.lister,
@@ -202,8 +208,17 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     });
     report.fleet = listing.report;
     flagged = listing.flagged;
+    contradicted = listing.contradicted;
   });
   if (fleetError) report.fleet = { error: fleetError };
+
+  note(
+    await isolated(deps, "contradictions", async () => {
+      report.contradictions =
+        (await deps.repo.sweeps.flagStateContradictions([...contradicted], options.limit))
+          .length;
+    }),
+  );
 
   note(
     await isolated(deps, "detail", async () => {

@@ -1,0 +1,88 @@
+/**
+ * The model of the property test: what the product promises for a sequence of steps, kept next to the real
+ * stack (the world). Steps (`steps.ts`) update the model the way the product's rules say and act on the
+ * world; once the sequence has settled, {@link checkInvariants} compares the two.
+ *
+ * @module
+ */
+import type { Stack } from "../e2e/_support.ts";
+
+/** The tiers the test moves users between. */
+export type Tier = "free" | "pro" | "elite";
+/** Paid tiers (their plans have an app). */
+export type PaidTier = "pro" | "elite";
+
+/** A machine size. */
+export interface Size {
+  cpu_kind: "shared" | "performance";
+  cpus: number;
+  memory_mb: number;
+}
+
+/** An ops override: any of size, region and image. */
+export interface OverrideFields extends Partial<Size> {
+  region?: string;
+  image?: string;
+}
+
+/** What the product promises, as the steps changed it. */
+export interface Model {
+  /** The users of this sequence. */
+  users: string[];
+  /** Each user's tier; null: no subscription (free); absent: never set. */
+  tier: Map<string, Tier | null>;
+  /** Users whose account was deleted (no subscription, no further changes). */
+  deleted: Set<string>;
+  /**
+   * Every size each paid plan had during the sequence, the current one last. A plan edit is drift until a
+   * rollout applies it, so a machine may run any of them; with one entry, exactly that one.
+   */
+  planSizes: Record<PaidTier, Size[]>;
+  /** Each user's ops override. */
+  override: Map<string, OverrideFields>;
+  /** Users on an ops hold. */
+  held: Set<string>;
+  /** The tier outbox's drainer is stalled (its lock held by the test). */
+  drainerStalled: boolean;
+}
+
+/** The real side: the stack, and what the sequence did to it that the settling must undo. */
+export interface World {
+  stack: Stack;
+  /** When the functions were killed (leases taken before then die with the process). */
+  kills: Date[];
+  /** The configured default image (`FLY_APP_IMAGE`). */
+  defaultImage: string;
+  /** Lets a stalled drainer go again (set while it is stalled); settling calls it. */
+  resumeDrainer?: () => Promise<void>;
+}
+
+/**
+ * The plans' sizes at the start of every sequence: pro as shipped, elite bigger (as the issue's second
+ * sequence has it), so that a tier change must change the machine.
+ */
+export const START_PLAN_SIZES: Record<PaidTier, Size> = {
+  pro: { cpu_kind: "shared", cpus: 2, memory_mb: 512 },
+  elite: { cpu_kind: "performance", cpus: 1, memory_mb: 2048 },
+};
+/** The default plans' region. */
+export const DEFAULT_REGION = "sin";
+
+/** A fresh model for `users`. */
+export function newModel(users: string[]): Model {
+  return {
+    users,
+    tier: new Map(),
+    deleted: new Set(),
+    planSizes: { pro: [START_PLAN_SIZES.pro], elite: [START_PLAN_SIZES.elite] },
+    override: new Map(),
+    held: new Set(),
+    drainerStalled: false,
+  };
+}
+
+/** Whether the user's tier gets an app. */
+export function isPaid(model: Model, user: string): boolean {
+  const tier = model.tier.get(user);
+  return tier === "pro" || tier === "elite";
+}

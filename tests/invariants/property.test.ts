@@ -1,0 +1,121 @@
+/**
+ * The model-based property test (fast-check commands) over the real local stack with the project's default
+ * settings: random sequences of the steps in `steps.ts` (tier changes of every kind, bursts, account
+ * deletions, plan edits, overrides, holds, Fly faults, function crashes, dropped kicks, a stalled drainer,
+ * ops reconciles, machines forced down behind the engine's back, sweeps, pauses) against fresh users; then faults stop, and the system must
+ * converge within {@link MAX_SETTLE_SWEEPS} sweeps, after which every invariant of `invariants.ts` holds.
+ *
+ * `PROPERTY_RUNS` sequences (default 3, which fits in about 90 s), of at most `PROPERTY_STEPS` steps
+ * (default 10) over `PROPERTY_USERS` users (default 3). A failure is shrunk and printed with its seed and a
+ * one-line replay (`PROPERTY_SEED=… PROPERTY_PATH=…`); `PROPERTY_VERBOSE=1` prints every sequence.
+ *
+ * Settling goes faster than the defaults would without changing what converges: the leases of killed
+ * processes are expired at once (instead of after 30 s) and backed-off rows made due (instead of up to
+ * 5 minutes later).
+ */
+import fc from "fast-check";
+import { startStack } from "../e2e/_support.ts";
+import { newModel, START_PLAN_SIZES, type World } from "./model.ts";
+import { initialTiers, SETUP_SQL, STEP_KINDS, stepArbitraries } from "./steps.ts";
+import { invariantViolations } from "./invariants.ts";
+
+const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 3);
+const STEPS = Number(Deno.env.get("PROPERTY_STEPS") ?? 10);
+const USERS = Number(Deno.env.get("PROPERTY_USERS") ?? 3);
+const SEED = Deno.env.get("PROPERTY_SEED");
+const PATH = Deno.env.get("PROPERTY_PATH");
+/** Print every sequence as it runs. */
+const VERBOSE = Deno.env.get("PROPERTY_VERBOSE") === "1";
+/** Sweeps the system gets to converge once the sequence ends and its faults stop. */
+const MAX_SETTLE_SWEEPS = 10;
+/** The lease the functions use by default: a killed process's leases end this long after it took them. */
+const LEASE_SECONDS = 30;
+
+/** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
+async function settle(world: World, users: string[]): Promise<string | null> {
+  const { stack } = world;
+  await world.resumeDrainer?.();
+  await stack.flyControl.clearFaults();
+  await stack.sql`update proptest.kick_drop set share = 0`;
+  for (let sweep = 1; sweep <= MAX_SETTLE_SWEEPS; sweep++) {
+    for (const killedAt of world.kills) {
+      await stack.sql`update public.user_fly_apps set lease_expires_at = now() - interval '1 second'
+        where lease_expires_at > now()
+          and lease_expires_at <= ${new Date(killedAt.getTime() + LEASE_SECONDS * 1000)}`;
+    }
+    await stack.sql`update public.user_fly_apps set next_attempt_at = now() where next_attempt_at > now()`;
+    await stack.sweep();
+    const [{ unsettled, queued }] = await stack.sql<{ unsettled: number; queued: number }[]>`
+      select (select count(*)::int from public.user_fly_apps a
+              where a.user_id = any(${users}::uuid[])
+                and (a.observed_generation < a.desired_generation or a.next_attempt_at is not null
+                     or a.lease_owner is not null)) as unsettled,
+             (select count(*)::int from private.tier_outbox) as queued`;
+    if (unsettled === 0 && queued === 0) {
+      await stack.sweep(); // one more: the safety net must find nothing left to do
+      return null;
+    }
+  }
+  return `not settled after ${MAX_SETTLE_SWEEPS} sweeps`;
+}
+
+Deno.test({
+  name: "property: every invariant holds after any sequence",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const stack = await startStack();
+    const known: string[] = [];
+    try {
+      await stack.sql.unsafe(SETUP_SQL);
+      const world: World = {
+        stack,
+        kills: [],
+        defaultImage: stack.services.functionEnv.FLY_APP_IMAGE ?? "registry.fly.io/vyx-user-backend:latest",
+      };
+      const commands = fc.commands(stepArbitraries(STEP_KINDS, USERS), { maxCommands: STEPS, size: "max" });
+      let runs = 0;
+      const property = fc.asyncProperty(initialTiers(USERS), commands, async (tiers, cmds) => {
+        runs++;
+        for (const [tier, size] of Object.entries(START_PLAN_SIZES)) {
+          await stack.sql`update public.fly_plans set cpu_kind = ${size.cpu_kind}, cpus = ${size.cpus},
+                          memory_mb = ${size.memory_mb} where tier = ${tier}`;
+        }
+        const users = await stack.newUsers(USERS);
+        known.push(...users);
+        const model = newModel(users);
+        world.kills = [];
+        // The users start on their drawn tiers, in one statement (not waited for: the steps race it).
+        const start = users.map((user, i) => ({ user, tier: tiers[i] })).filter((s) => s.tier !== null);
+        if (start.length > 0) {
+          await stack.sql`insert into public.user_subscriptions (user_id, tier)
+            select * from unnest(${start.map((s) => s.user)}::uuid[], ${start.map((s) => s.tier!)}::text[])`;
+        }
+        for (const { user, tier } of start) model.tier.set(user, tier);
+        await fc.asyncModelRun(() => ({ model, real: world }), cmds);
+        if (VERBOSE) console.log(`sequence ${runs}: start ${JSON.stringify(tiers)}; ${cmds.toString()}`);
+        const unsettled = await settle(world, users);
+        const violations = unsettled ? [unsettled] : await invariantViolations(model, world, known);
+        if (violations.length > 0) throw new Error(violations.join("\n"));
+      });
+      const details = await fc.check(property, {
+        numRuns: RUNS,
+        ...(SEED ? { seed: Number(SEED) } : {}),
+        ...(PATH ? { path: PATH } : {}),
+        endOnFailure: Deno.env.get("PROPERTY_SHRINK") === "0",
+      });
+      console.log(`property: ${runs} sequences run (PROPERTY_RUNS=${RUNS}, shrinking included)`);
+      if (details.failed) {
+        const replay = `PROPERTY_SEED=${details.seed} PROPERTY_PATH=${details.counterexamplePath} ` +
+          `npx --yes deno@2.9.6 task test tests/invariants/property.test.ts`;
+        throw new Error(
+          `${fc.defaultReportMessage(details)}\nviolations:\n${
+            (details.errorInstance as Error | undefined)?.message ?? "?"
+          }\nseed ${details.seed}; replay: ${replay}`,
+        );
+      }
+    } finally {
+      await stack.stop();
+    }
+  },
+});
