@@ -94,3 +94,28 @@ Deno.test("rollout through the controller: a user not provisioned yet is skipped
     assertEquals(targetLabel(skipped), "skipped (not provisioned)");
   });
 });
+
+Deno.test("rollout through the controller: a user whose image an operator pinned is skipped, keeps the pin, and status says why", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 3);
+    const pinned = users[2];
+    const pinnedImage = "registry.fly.io/vyx-user-backend:hotfix";
+    await f.db.sql`select private.set_user_fly_app_override(${pinned}::uuid, ${
+      f.db.sql.json({ image: pinnedImage })
+    }, 'ops:test', 'testing a fix')`;
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    assertEquals((await f.row(pinned)).docker_image, pinnedImage);
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 1, batch_size: 2, health_timeout_s: 30 },
+      "ops:test",
+    );
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.healthy, done.skipped, done.failed], ["completed", 2, 1, 0]);
+    assertEquals((await f.row(pinned)).docker_image, pinnedImage, "the override still wins");
+    const status = (await rollouts.status(rollout.id))!;
+    assertEquals(targetLabel(status.targets.find((t) => t.user_id === pinned)!), "skipped (overridden)");
+  });
+});

@@ -2,7 +2,8 @@
  * The rollout driver's {@link ApplyTarget}, done by the controller, and what decides a target's path:
  *
  * - {@link skipReason}: a target the rollout leaves alone (`skipped`, with why): a user not provisioned yet
- *   (no app or machine: it gets the plan when it is created, and the plan when the rollout completes);
+ *   (no app or machine: it gets the plan when it is created, and the plan when the rollout completes), or one
+ *   whose image an operator pinned with an override;
  * - {@link gatelessReason}: the stopped-machine rule: a machine meant to stay stopped (a held user, or an idle
  *   one that Fly's proxy stopped or suspended as its plan allows) gets the rollout's config through the
  *   controller, which leaves it down; it counts as applied (`applied (held)`, `applied (idle)`), without the
@@ -28,14 +29,19 @@ import { FlyPreconditionFailedError } from "../fly/mod.ts";
 export const ROLLOUT_RECONCILE_REASON = "rollout";
 
 /** Why a target is left alone. */
-export type SkipReason = "not_provisioned";
+export type SkipReason = "not_provisioned" | "overridden";
 
 /**
- * Why the rollout leaves this user's machine alone, or null to apply it. The one place that decides (the
- * per-user overrides add their predicate here).
+ * Why the rollout leaves this user's machine alone, or null to apply it. The one place that decides: a user
+ * not provisioned yet, or one whose image an operator pinned with an override (`ops override --image`: the
+ * override wins over a rollout until it is cleared, so the rollout says so instead of counting it updated).
  */
-export function skipReason(app: TargetApp | null): SkipReason | null {
+export function skipReason(
+  app: TargetApp | null,
+  desired: { override?: { image?: string | null } | null } | null,
+): SkipReason | null {
   if (!app || !app.fly_app_name || !app.machine_id) return "not_provisioned";
+  if (desired?.override?.image) return "overridden";
   return null;
 }
 
@@ -107,14 +113,14 @@ export async function lookAtGate(
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
   return async (target, _spec, { deadline, gateStartedAt, lookMs, wake }) => {
-    const skip = skipReason(target.app);
-    if (skip) return { outcome: "skipped", skipReason: skip };
     if (gateStartedAt !== null && target.app?.fly_app_name && target.app.machine_id) {
       const machine = { appName: target.app.fly_app_name, machineId: target.app.machine_id };
       return await lookAtGate(deps, { ...machine, gateStartedAt }, { lookMs, deadline });
     }
-    const desired = await deps.repo.desired.desiredSpec(target.user_id);
-    if (desired.desired_state !== "present") return { outcome: "healthy" };
+    const desired = target.app ? await deps.repo.desired.desiredSpec(target.user_id) : null;
+    const skip = skipReason(target.app, desired?.desired_state === "present" ? desired : null);
+    if (skip) return { outcome: "skipped", skipReason: skip };
+    if (!desired || desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
       userId: target.user_id,
       owner: `rollout-${crypto.randomUUID()}`,
