@@ -17,7 +17,9 @@
  *
  * Figures: `halt_s` from the start request to the halt; `touched` machines whose version changed; `alert`
  * webhook posts of `fly_rollout_alert`; `sweep_ratio` = median sweep duration while the canary sat in its gate
- * / median without a rollout (same run); `rollback_start_s` from the rollback request until the canary's
+ * / median without a rollout (same run); `rollout_phase_ms` the sweep's rollout phase alone in those sweeps (the
+ * rest of the difference is the broken machine itself: the sweep checks it in detail every run);
+ * `rollback_start_s` from the rollback request until the canary's
  * machine got its rollback update; `rollback_s` until the rollout is `rolled_back`.
  */
 import { createPaidUsers, intSetting, median, startBenchStack, table } from "./_support.ts";
@@ -74,7 +76,12 @@ try {
   }
   console.log(`setup: ${USERS} users provisioned`);
 
-  const sweep = async () => Number((await stack.callWait("check-fly-apps-health", {})).duration_ms);
+  const rolloutPhaseMs: number[] = [];
+  const sweep = async () => {
+    const report = await stack.callWait("check-fly-apps-health", {});
+    rolloutPhaseMs.push(Number((report.rollouts as { ms?: number }).ms ?? 0));
+    return Number(report.duration_ms);
+  };
   let next = Date.now();
   const tick = async () => {
     await sleepUntil(next);
@@ -99,6 +106,7 @@ try {
     ]
       .state;
   const during: number[] = [];
+  const phaseFrom = rolloutPhaseMs.length;
   let haltedAt: number | null = null;
   while (Date.now() - started < 900_000) {
     const ms = await tick();
@@ -108,6 +116,7 @@ try {
     }
     during.push(ms);
   }
+  const gatePhaseMs = median(rolloutPhaseMs.slice(phaseFrom, phaseFrom + during.length));
   const after = machines();
   const touched = [...after].filter(([id, m]) => before.get(id)?.version !== m.version);
   const alerts = webhook.requests.filter((r) => JSON.parse(r.body).type === "fly_rollout_alert").length;
@@ -142,6 +151,7 @@ try {
       ["sweep ms without a rollout (after warm-up)", baseline.join(", ")],
       ["sweep ms with the canary in its gate", during.join(", ")],
       ["median ratio", sweepRatio.toFixed(2)],
+      ["the rollout phase's own time in those sweeps (median)", `${gatePhaseMs} ms`],
       ["rollback: canary updated after", `${rollbackStartS.toFixed(1)} s`],
       ["rollback: rolled_back after", `${rollbackS.toFixed(1)} s`],
       ["canary back on its previous digest", String(restored)],
@@ -151,7 +161,9 @@ try {
     `BENCH rollout_halt halt_s=${haltS.toFixed(1)} touched=${touched.length} sweep_ratio=${
       sweepRatio.toFixed(2)
     } ` +
-      `alerts=${alerts} baseline_ms=${median(baseline)} gate_ms=${median(during)} ` +
+      `alerts=${alerts} baseline_ms=${median(baseline)} gate_ms=${
+        median(during)
+      } rollout_phase_ms=${gatePhaseMs} ` +
       `rollback_start_s=${rollbackStartS.toFixed(1)} rollback_s=${
         rollbackS.toFixed(1)
       } digest_restored=${restored}`,

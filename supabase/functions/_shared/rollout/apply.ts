@@ -193,11 +193,23 @@ export interface RolloutsReport {
   skipped: number;
   halted: number;
   completed: number;
+  /** How long the sweep's rollout phase took. */
+  ms: number;
 }
 
 /** The report of a rollout phase that did nothing. */
 export function emptyRolloutsReport(): RolloutsReport {
-  return { driven: 0, healthy: 0, failed: 0, progressing: 0, gate: 0, skipped: 0, halted: 0, completed: 0 };
+  return {
+    driven: 0,
+    healthy: 0,
+    failed: 0,
+    progressing: 0,
+    gate: 0,
+    skipped: 0,
+    halted: 0,
+    completed: 0,
+    ms: 0,
+  };
 }
 
 /** Adds one driver step's progress to `report`. */

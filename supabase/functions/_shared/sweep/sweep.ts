@@ -241,12 +241,14 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     note(
       await isolated(deps, "rollouts", async () => {
         const deadline = Math.min(phaseEnd(PHASE_ENDS.rollouts), stopTakingWorkAt);
+        const phaseStarted = Date.now();
         const progress = await advanceRollouts(rolloutDeps(deps, rollouts), {
           owner: options.owner,
           deadline,
           lookMs: GATE_LOOK_MS.sweep,
         });
         countRollouts(report.rollouts, progress);
+        report.rollouts.ms = Date.now() - phaseStarted;
       }),
     );
   }
