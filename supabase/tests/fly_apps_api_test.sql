@@ -223,7 +223,8 @@ select is(
   '{"tier": "pro", "desired_state": "present", "deprovision_grace_seconds": null, "rollout": null,
     "override": null, "plan": {"tier": "pro", "plan_version": 1, "region": "sin", "cpu_kind": "shared",
     "cpus": 2, "memory_mb": 512, "image": null, "public_services": true, "monthly_cost_estimate_usd": 3.88,
-    "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null}}'::jsonb,
+    "volume_size_gb": null, "volume_mount_path": null, "deprovision_grace_seconds": null,
+    "idle_action": "off"}}'::jsonb,
   'desired spec from the recorded tier and its plan');
 -- Paid user without a row (e.g. the trigger was disabled during a bulk import).
 insert into public.user_subscriptions (user_id, tier) values ('44444444-0000-0000-0000-000000000004', 'elite');

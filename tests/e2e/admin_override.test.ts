@@ -75,7 +75,7 @@ Deno.test({
       });
       const events = await stack.events(user);
       const stored = events.find((e) => e.event_type === "override_set");
-      assertEquals([stored?.metadata.actor, stored?.metadata.reason], ["ops:ann", "ticket 4711"]);
+      assertEquals([stored?.metadata.actor, stored?.metadata.reason], ["claimed:ann", "ticket 4711"]);
       assertEquals(events.filter((e) => e.event_type === "plan_applied").length, 1);
       const [{ cost }] = await stack.sql`
         select monthly_cost_estimate_usd::float8 as cost from public.user_fly_apps where user_id = ${user}`;
@@ -89,7 +89,7 @@ Deno.test({
       assertEquals(JSON.parse(listed.out).apps.map((a: { user_id: string }) => a.user_id), [user]);
       const shown = await ops(stack, ["show", user]);
       assert(
-        /override\s+cpu_kind=shared cpus=4 memory_mb=2048 region=ams by ops:ann \(ticket 4711\)/.test(
+        /override\s+cpu_kind=shared cpus=4 memory_mb=2048 region=ams by claimed:ann \(ticket 4711\)/.test(
           shown.out,
         ),
         shown.out,
