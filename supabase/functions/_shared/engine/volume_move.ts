@@ -26,8 +26,16 @@ export interface VolumeMoveTools {
 export interface AppliedMoves {
   /** Kept volumes: not the user's, never deleted as extras. */
   kept: Set<string>;
+  /**
+   * The kept volumes a host recovery left with their old machine on the dead host (Fly does not move a
+   * machine to another host's volume): that machine is kept with its volume, neither the user's nor a
+   * duplicate.
+   */
+  keptWithMachine: Set<string>;
   /** The volume a move just put the user on. */
   target: Volume | null;
+  /** The user's pending host recovery, left to host_recovery.ts. */
+  recovery?: VolumeMoveRow;
 }
 
 /** Deletes the kept volumes whose keep period is over (detached ones; a gone one is just recorded). */
@@ -112,23 +120,25 @@ export async function applyVolumeMoves(
     tools,
   });
   const keptIds = new Set(kept.map((move) => move.from_volume_id));
+  const keptWithMachine = new Set(
+    kept.filter((move) => move.kind === "recovery").map((move) => move.from_volume_id),
+  );
   const move = await ctx.repo.moves.pending(ctx.row.user_id);
-  if (!move) return { kept: keptIds, target: null };
+  if (!move) return { kept: keptIds, keptWithMachine, target: null };
   if (move.kind === "recovery") {
-    // Applied by host_recovery.ts once due; a host that came back in time ends it.
-    const from = volumes.find((volume) => volume.id === move.from_volume_id);
-    if (from && from.host_status !== "unreachable") await ctx.repo.moves.cancel(move.id);
-    return { kept: keptIds, target: null };
+    // Applied (or ended, when the host came back in time) by host_recovery.ts.
+    return { kept: keptIds, keptWithMachine, target: null, recovery: move };
   }
   const target = await moveTarget(ctx, { ...options, move }, tools);
   if (typeof target === "string") {
     await cancel(ctx, appName, move, target);
-    return { kept: keptIds, target: null };
+    return { kept: keptIds, keptWithMachine, target: null };
   }
   const left = volumes.find((volume) => volume.id === move.from_volume_id);
   const done = await ctx.repo.moves.complete({ ...move, to_volume_id: target.id }, left?.size_gb ?? null);
   keptIds.add(done.from_volume_id);
   keptIds.delete(target.id);
+  keptWithMachine.delete(target.id);
   const snapshot = move.snapshot_id ? await ctx.repo.snapshots.byId(move.user_id, move.snapshot_id) : null;
   ctx.events.push({
     event_type: move.kind === "restore" ? "volume_restored" : "volume_reverted",
@@ -152,5 +162,5 @@ export async function applyVolumeMoves(
         : {}),
     },
   });
-  return { kept: keptIds, target };
+  return { kept: keptIds, keptWithMachine, target };
 }
