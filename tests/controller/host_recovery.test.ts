@@ -68,6 +68,27 @@ Deno.test("host recovery: after HOST_RECOVERY_AFTER_S, a new volume from the lat
       "stopped",
       "the kept machine is no duplicate",
     );
+
+    // The keep period ends once the host is back: the old machine goes first, then its volume (after a
+    // final snapshot).
+    f.emulator.setHostStatus(host, "ok");
+    await f.db.sql`update public.user_fly_volume_moves set keep_until = now() - interval '1 second'
+                   where user_id = ${user} and kind = 'recovery'`;
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    const oldState = f.emulator.state().apps[0].machines.find((m) => m.id === oldMachineId)?.state;
+    assert(
+      ["destroying", "destroyed"].includes(String(oldState)),
+      `the kept machine goes first: ${oldState}`,
+    );
+    // Fly frees the volume shortly after the destroy; the kept-volume job makes the user due again.
+    for (let attempt = 0; f.emulator.state().apps[0].volumes.length > 1; attempt++) {
+      assert(attempt < 5, "the kept volume deleted within 5 attempts");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assertEquals((await f.reconcile(user)).outcome, "converged");
+    }
+    assertEquals(f.emulator.state().apps[0].volumes.map((v) => v.id), [row.volume_id], "then its volume");
+    assert((await f.eventTypes(user)).includes("volume_kept_expired"));
+    assertEquals((await f.row(user)).machine_id, row.machine_id, "the user's machine untouched");
   });
 });
 

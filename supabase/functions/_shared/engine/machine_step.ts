@@ -128,7 +128,12 @@ async function createMachine(
 }
 
 /** Destroys a machine of ours (forced; a 404 means it is gone already). */
-async function destroyMachine(ctx: ReconcileContext, appName: string, machine: Machine, reason: string) {
+export async function destroyMachine(
+  ctx: ReconcileContext,
+  appName: string,
+  machine: Pick<Machine, "id" | "region">,
+  reason: string,
+) {
   try {
     await ctx.fly.machines.delete(appName, machine.id, { force: true });
   } catch (error) {

@@ -6,7 +6,8 @@
  * the volume step hands the new volume to the machine step, whose config drift (a different mount) moves the
  * machine onto it, and the volume it left is kept detached until its keep period ends (`volume_restored` /
  * `volume_reverted` with the actor). Kept volumes are never the user's volume and never deleted as
- * duplicates; once their keep period is over they are deleted after a final snapshot (`volume_kept_expired`).
+ * duplicates; once their keep period is over they are deleted after a final snapshot (`volume_kept_expired`),
+ * a host recovery's kept volume after the old machine that still holds it (`machine_destroyed`).
  *
  * @module
  */
@@ -20,6 +21,8 @@ export interface VolumeMoveTools {
   restore(snapshotId: string, sizeGb: number): Promise<Volume>;
   /** Deletes a volume of ours (after its final snapshot). */
   remove(volume: Volume, reason: string): Promise<void>;
+  /** Destroys the machine that holds a kept volume (a host recovery's old machine). */
+  removeMachine(volume: Volume): Promise<void>;
 }
 
 /** The outcome of {@link applyVolumeMoves}: volumes to leave alone, and the user's volume if a move set it. */
@@ -49,7 +52,14 @@ async function expireKept(
     const volume = options.volumes.find((v) => v.id === move.from_volume_id);
     const over = Date.parse(move.keep_until ?? "") <= Date.now();
     // A volume on a dead host cannot get its final snapshot: it stays (and is reported) until the host is back.
-    if (!over || volume?.attached_machine_id || volume?.host_status === "unreachable") {
+    if (!over || volume?.host_status === "unreachable") {
+      left.push(move);
+      continue;
+    }
+    if (volume?.attached_machine_id) {
+      // A host recovery's old machine goes first; its volume follows once Fly has freed it (the kept-volume
+      // job makes the user due again).
+      if (move.kind === "recovery") await options.tools.removeMachine(volume);
       left.push(move);
       continue;
     }

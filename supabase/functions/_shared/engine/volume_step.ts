@@ -41,6 +41,7 @@ import { BACKOFF, pollUntil } from "../backoff.ts";
 import { ensureFinalSnapshot, restoreSource } from "./snapshot_step.ts";
 import { applyVolumeMoves, type VolumeMoveTools } from "./volume_move.ts";
 import { endRecoveryIfHostBack, recoverLostHost, startFailureRecoveryDue } from "./host_recovery.ts";
+import { destroyMachine } from "./machine_step.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
@@ -345,6 +346,13 @@ export async function ensureVolume(
         ...policyFields(policy),
       })).volume,
     remove: (volume, reason) => deleteVolume(ctx, appName, volume, reason),
+    removeMachine: (volume) =>
+      destroyMachine(
+        ctx,
+        appName,
+        { id: volume.attached_machine_id!, region: volume.region },
+        "keep_expired",
+      ),
   };
   const moves = await applyVolumeMoves(
     ctx,
