@@ -24,22 +24,31 @@ async function provisioned(f: EngineFixture): Promise<{ user: string; volumeId: 
   return { user, volumeId, host };
 }
 
+/**
+ * A provisioned user whose host dies after the daily snapshot ("snapshotted", then "after the snapshot" is
+ * written): recovered after HOST_RECOVERY_AFTER_S; returns the user, the dead volume and host, the old machine.
+ */
+async function recoveredUser(f: EngineFixture) {
+  f.reconfigure({ HOST_RECOVERY_AFTER_S: String(RECOVERY_AFTER_S) });
+  const { user, volumeId, host } = await provisioned(f);
+  f.emulator.writeVolumeData(volumeId, "snapshotted");
+  f.emulator.advanceClock(86_400_000); // the daily automatic snapshot
+  f.emulator.writeVolumeData(volumeId, "after the snapshot");
+  f.emulator.setHostStatus(host, "unreachable");
+
+  const early = await f.reconcile(user);
+  assertEquals(early.outcome, "progressing", "not before HOST_RECOVERY_AFTER_S");
+  assertEquals((await f.row(user)).volume_id, volumeId);
+  await new Promise((resolve) => setTimeout(resolve, RECOVERY_AFTER_S * 1000 + 200));
+
+  const oldMachineId = (await f.row(user)).machine_id;
+  assertEquals((await f.reconcile(user)).outcome, "converged");
+  return { user, volumeId, host, oldMachineId };
+}
+
 Deno.test("host recovery: after HOST_RECOVERY_AFTER_S, a new volume from the latest snapshot and the machine on it", async () => {
   await withEngine(async (f) => {
-    f.reconfigure({ HOST_RECOVERY_AFTER_S: String(RECOVERY_AFTER_S) });
-    const { user, volumeId, host } = await provisioned(f);
-    f.emulator.writeVolumeData(volumeId, "snapshotted");
-    f.emulator.advanceClock(86_400_000); // the daily automatic snapshot
-    f.emulator.writeVolumeData(volumeId, "after the snapshot");
-    f.emulator.setHostStatus(host, "unreachable");
-
-    const early = await f.reconcile(user);
-    assertEquals(early.outcome, "progressing", "not before HOST_RECOVERY_AFTER_S");
-    assertEquals((await f.row(user)).volume_id, volumeId);
-    await new Promise((resolve) => setTimeout(resolve, RECOVERY_AFTER_S * 1000 + 200));
-
-    const oldMachineId = (await f.row(user)).machine_id;
-    assertEquals((await f.reconcile(user)).outcome, "converged");
+    const { user, volumeId, host, oldMachineId } = await recoveredUser(f);
     const row = await f.row(user);
     assert(row.volume_id !== volumeId, "a new volume");
     assert(row.machine_id !== oldMachineId, "a new machine");
@@ -152,5 +161,26 @@ Deno.test("host recovery: a start that succeeds again cancels the recovery refus
       select state from public.user_fly_volume_moves where user_id = ${user}`;
     assertEquals(move.state, "canceled");
     assertEquals((await f.row(user)).volume_id, volumeId, "nothing replaced");
+  });
+});
+
+Deno.test("host recovery: a revert once the host is back returns to the old machine and volume", async () => {
+  await withEngine(async (f) => {
+    const { user, volumeId, host, oldMachineId } = await recoveredUser(f);
+    const recovered = await f.row(user);
+    f.emulator.setHostStatus(host, "ok");
+    // What `ops restore --revert` records.
+    await f.db.sql`insert into public.user_fly_volume_moves
+                     (user_id, kind, from_volume_id, to_volume_id, keep_days, requested_by, reason)
+                   values (${user}, 'revert', ${recovered
+      .volume_id!}, ${volumeId}, 7, 'claimed:test', 'host back')`;
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    const row = await f.row(user);
+    assertEquals([row.volume_id, row.machine_id], [volumeId, oldMachineId], "the old volume and machine");
+    assertEquals(f.emulator.readVolumeData(volumeId), "after the snapshot", "the newer data is back");
+    const [app] = f.emulator.state().apps;
+    assertEquals(app.machines.find((m) => m.id === oldMachineId)?.state, "started");
+    assert(app.volumes.some((v) => v.id === recovered.volume_id), "the recovery's volume is kept in turn");
+    assertEquals((await f.reconcile(user)).outcome, "converged", "settled");
   });
 });
