@@ -24,7 +24,12 @@ import {
   resetEmulator,
   snapshot,
 } from "./routes/control.ts";
-import { readVolumeData, setHostStatus, writeVolumeData } from "./routes/volume_control.ts";
+import {
+  type HostStatusOptions,
+  readVolumeData,
+  setHostStatus,
+  writeVolumeData,
+} from "./routes/volume_control.ts";
 import { advanceClock, holdSnapshots } from "./snapshots.ts";
 import { EmulatorStore } from "./state.ts";
 import { digestOf } from "./views.ts";
@@ -32,6 +37,7 @@ import { digestOf } from "./views.ts";
 export type { ActiveFaultRule, FaultAction, FaultInjector, FaultRule } from "./faults.ts";
 export { FAST_LATENCY, type LatencyOption, type LatencyProfile, REALISTIC_LATENCY } from "./latency.ts";
 export type { EmulatorSnapshot, ForcedMachineState } from "./routes/control.ts";
+export type { HostStatusOptions } from "./routes/volume_control.ts";
 export type { RegistryEntry } from "./images.ts";
 export type { FlyProxy, ProxyAnswer, ProxyOptions } from "./proxy.ts";
 
@@ -101,8 +107,8 @@ export interface FlyEmulator {
   writeVolumeData(volumeId: string, data: string | null): void;
   /** A volume's content fingerprint. */
   readVolumeData(volumeId: string): string | null;
-  /** Marks a host (`state().apps[].volumes[].host`) dead or alive again. */
-  setHostStatus(host: string, status: "ok" | "unreachable"): void;
+  /** Marks a host (`state().apps[].volumes[].host`) dead or alive again (see {@link HostStatusOptions}). */
+  setHostStatus(host: string, status: "ok" | "unreachable", options?: HostStatusOptions): void;
   /** Holds new on-demand snapshots in `creating` (true) or lets them complete (false). */
   holdSnapshots(hold: boolean): void;
   /** Moves the snapshots' clock forward: daily automatic snapshots are taken, expired ones dropped. */
@@ -180,7 +186,7 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
     setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
     writeVolumeData: (volumeId, data) => writeVolumeData(core, volumeId, data),
     readVolumeData: (volumeId) => readVolumeData(core, volumeId),
-    setHostStatus: (host, status) => setHostStatus(core, host, status),
+    setHostStatus: (host, status, options) => setHostStatus(core, host, status, options),
     holdSnapshots: (hold) => holdSnapshots(core, hold),
     advanceClock: (ms) => advanceClock(core.store, ms),
     pushImage: (image) => core.images.push(image),

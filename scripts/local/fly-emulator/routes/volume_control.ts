@@ -3,9 +3,10 @@
  *
  * - `PUT /_emulator/volumes/{id}/data` `{data}`: the content fingerprint a machine "wrote" to the volume;
  *   snapshots copy it and volumes restored from them carry it. `GET` reads it.
- * - `PUT /_emulator/hosts/{host}` `{status: "ok" | "unreachable"}`: a dead host's volumes report
+ * - `PUT /_emulator/hosts/{host}` `{status: "ok" | "unreachable", volumes?}`: a dead host's volumes report
  *   `host_status: unreachable` and cannot be snapshotted or forked; the machines mounting them stop, report
  *   `unreachable` and fail to start (412); a new machine cannot mount them (412 insufficient resources).
+ *   With `volumes: false` only the machines are affected (the volumes still report `ok`).
  *   The host of each volume is in `GET /_emulator/state`.
  * - `PUT /_emulator/snapshots` `{hold}`: while held, new on-demand snapshots stay `creating`; releasing
  *   completes them.
@@ -42,16 +43,32 @@ export function readVolumeData(core: EmulatorCore, volumeId: string): string | n
   return volumeById(core, volumeId).data;
 }
 
+/** Options of {@link setHostStatus}. */
+export interface HostStatusOptions {
+  /**
+   * Whether the host's volumes report the status too (default true). False: only its machines do (they stop
+   * and fail to start) while the volumes still report `ok`, as when Fly's volume view lags the host.
+   */
+  volumes?: boolean;
+}
+
 /**
  * Marks a host dead (`unreachable`) or alive again. A dying host's running machines stop at once; they stay
  * unable to start until it is back.
  */
-export function setHostStatus(core: EmulatorCore, host: string, status: HostStatus): void {
+export function setHostStatus(
+  core: EmulatorCore,
+  host: string,
+  status: HostStatus,
+  options: HostStatusOptions = {},
+): void {
   for (const app of core.store.apps.values()) {
     const volumes = new Set(
       [...app.volumes.values()].filter((volume) => volume.host === host).map((volume) => volume.id),
     );
-    for (const volume of app.volumes.values()) if (volume.host === host) volume.hostStatus = status;
+    for (const volume of app.volumes.values()) {
+      if (volume.host === host && options.volumes !== false) volume.hostStatus = status;
+    }
     for (const machine of app.machines.values()) {
       const mounts = Array.isArray(machine.config.mounts)
         ? machine.config.mounts as { volume?: string }[]
@@ -79,8 +96,11 @@ export function registerVolumeControlRoutes(app: Hono<EmulatorEnv>, core: Emulat
     (c) => c.json({ data: readVolumeData(core, c.req.param("volume_id")) }),
   );
   app.put("/_emulator/hosts/:host", async (c) => {
-    const { status } = await readBody(c, z.object({ status: z.enum(["ok", "unreachable"]) }));
-    setHostStatus(core, c.req.param("host"), status);
+    const { status, volumes } = await readBody(
+      c,
+      z.object({ status: z.enum(["ok", "unreachable"]), volumes: z.boolean().optional() }),
+    );
+    setHostStatus(core, c.req.param("host"), status, { volumes });
     return c.json({ ok: true });
   });
   app.put("/_emulator/snapshots", async (c) => {

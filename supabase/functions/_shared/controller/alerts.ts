@@ -11,7 +11,8 @@ import type { EngineDeps } from "../engine/context.ts";
 export interface Alert {
   user_id: string;
   fly_app_name: string | null;
-  reason: "consecutive_failures" | "permanent_failure";
+  /** `host_recovered`: the user was moved off a lost host onto a snapshot's data (see host_recovery.ts). */
+  reason: "consecutive_failures" | "permanent_failure" | "host_recovered";
   error: string;
   retry_count: number;
   desired_state: string;

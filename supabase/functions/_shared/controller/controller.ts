@@ -15,7 +15,7 @@
  * @module
  */
 import type { AppEvent, DesiredSpec, UserFlyApp, UserFlyAppPatch } from "../db/user_fly_apps.ts";
-import { sendAlert } from "./alerts.ts";
+import { type Alert, sendAlert } from "./alerts.ts";
 import type { EngineDeps, ReconcileContext } from "../engine/context.ts";
 import { isLeaseLost } from "../engine/failure.ts";
 import { reconcile, type ReconcileOutcome } from "../engine/reconcile.ts";
@@ -62,7 +62,7 @@ export interface ReconcileRequest extends AttemptOptions {
 export interface OutcomeRecord {
   patch: UserFlyAppPatch;
   events: AppEvent[];
-  alert: { reason: "consecutive_failures" | "permanent_failure"; retryCount: number } | null;
+  alert: { reason: Alert["reason"]; retryCount: number; message?: string } | null;
 }
 
 /** Inputs of {@link outcomeRecord}. */
@@ -126,6 +126,17 @@ export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
           app_name: patch.fly_app_name ?? row.fly_app_name,
           machine_id: patch.machine_id ?? row.machine_id,
         },
+      });
+    }
+    // A host recovery converges, and still alerts: the user lost the data written after the snapshot.
+    const recovered = input.events.find((event) => event.event_type === "host_recovered");
+    if (recovered) {
+      alert = { reason: "host_recovered", retryCount: 0, message: recovered.error_details };
+      events.push({
+        event_type: "alert_raised",
+        status: "warning",
+        metadata: { reason: alert.reason, generation, desired_state: spec.desired_state },
+        error_details: recovered.error_details,
       });
     }
     return { patch, events, alert };
@@ -283,7 +294,7 @@ export async function runClaimed(
         user_id: row.user_id,
         fly_app_name: app.fly_app_name,
         reason: record.alert.reason,
-        error: error ?? "",
+        error: record.alert.message ?? error ?? "",
         retry_count: record.alert.retryCount,
         desired_state: spec.desired_state,
       });

@@ -5,7 +5,8 @@
  * created with a random create token in its metadata, so that after an ambiguous failure (timeout, 5xx,
  * dropped response) a list by that token finds a silent success before anything is created again. Config
  * drift is fixed by an update with the full config and `current_version`; a machine in the wrong region is
- * replaced (region is immutable); extra machines of ours are destroyed.
+ * replaced (region is immutable); extra machines of ours are destroyed, except one kept with a volume kept for
+ * a revert (a host recovery's old machine, see {@link EnsureMachineOptions.keptVolumes}).
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { BOOTING_STATES, DOWN_STATES, GONE_STATES } from "./health.ts";
 import { preferredMachine } from "./observe.ts";
 import type { SecretsState } from "./secrets_step.ts";
 import { BACKOFF, pollUntil, retryWhile } from "../backoff.ts";
+import { endStartFailureRecovery, isHostError, noteHostStartFailure } from "./host_recovery.ts";
 /**
  * Longest single server-side wait (the API allows 60 s). Shorter, so a machine that ends `failed` instead of
  * `started` is noticed within this time rather than after a full minute.
@@ -50,7 +52,8 @@ function retryRaces<T>(ctx: ReconcileContext, what: string, call: () => Promise<
   return retryWhile(call, {
     policy: BACKOFF.flyRace,
     retryable: (error) => {
-      if (!(error instanceof FlyPreconditionFailedError)) return false;
+      // A lost host does not come back within a reconcile (host_recovery.ts takes it from there).
+      if (!(error instanceof FlyPreconditionFailedError) || isHostError(error)) return false;
       ctx.log.debug("fly refused a call for now; retrying", { what, error: error.message });
       return true;
     },
@@ -125,7 +128,12 @@ async function createMachine(
 }
 
 /** Destroys a machine of ours (forced; a 404 means it is gone already). */
-async function destroyMachine(ctx: ReconcileContext, appName: string, machine: Machine, reason: string) {
+export async function destroyMachine(
+  ctx: ReconcileContext,
+  appName: string,
+  machine: Pick<Machine, "id" | "region">,
+  reason: string,
+) {
   try {
     await ctx.fly.machines.delete(appName, machine.id, { force: true });
   } catch (error) {
@@ -144,6 +152,17 @@ export interface EnsureMachineOptions {
   volume?: VolumeMount | null;
   /** The user's live machines, when the caller listed them already ({@link ourMachines}). */
   machines?: Machine[];
+  /**
+   * Volumes a host recovery kept with their machine (`EnsuredVolume.kept`). A machine mounting one is kept
+   * too, untouched: the old machine stays on its dead host's volume (Fly does not move a machine to another
+   * host), and a new machine is created on the new volume.
+   */
+  keptVolumes?: ReadonlySet<string>;
+}
+
+/** True when `machine` mounts one of `volumeIds`. */
+function mountsOneOf(machine: Machine, volumeIds: ReadonlySet<string>): boolean {
+  return (machine.config.mounts ?? []).some((mount) => volumeIds.has(mount.volume ?? ""));
 }
 
 /**
@@ -159,8 +178,13 @@ export async function ensureMachine(
   options: EnsureMachineOptions = {},
 ): Promise<Machine> {
   const volume = options.volume ?? null;
-  const machines = options.machines ?? await ourMachines(ctx, appName);
-  const keeper = preferredMachine(machines.filter((m) => m.region === plan.region));
+  const kept = options.keptVolumes ?? new Set<string>();
+  const machines = (options.machines ?? await ourMachines(ctx, appName))
+    .filter((machine) => !mountsOneOf(machine, kept));
+  const inRegion = machines.filter((m) => m.region === plan.region);
+  // The machine already on the user's volume first (a revert after a host recovery goes back to it).
+  const onVolume = volume ? inRegion.filter((m) => mountsOneOf(m, new Set([volume.volumeId]))) : [];
+  const keeper = preferredMachine(onVolume.length > 0 ? onVolume : inRegion);
   let machine: Machine;
   if (!keeper) {
     machine = await createMachine(ctx, appName, plan, secrets, volume);
@@ -203,6 +227,8 @@ export async function ensureMachine(
 /**
  * Starts the machine if needed and waits, within the budget, until it is `started`; returns it then. A
  * machine that fails again after this run started it is left for the next attempt (backoff, then alert).
+ * A start Fly refuses with the host error leads to a host recovery (host_recovery.ts); a successful start
+ * ends one that such refusals had recorded.
  */
 export async function ensureStarted(
   ctx: ReconcileContext,
@@ -219,7 +245,12 @@ export async function ensureStarted(
       if (startedByUs) {
         throw new MachineDownError(`machine ${current.id} went to ${current.state} after a start`);
       }
-      await retryRaces(ctx, "machine start", () => ctx.fly.machines.start(appName, current.id));
+      try {
+        await retryRaces(ctx, "machine start", () => ctx.fly.machines.start(appName, current.id));
+      } catch (error) {
+        if (isHostError(error)) await noteHostStartFailure(ctx, current, error as Error);
+        throw error;
+      }
       startedByUs = true;
       ctx.events.push({
         event_type: "machine_started",
@@ -242,6 +273,7 @@ export async function ensureStarted(
     });
     current = await ctx.fly.machines.get(appName, current.id);
   }
+  if (startedByUs) await endStartFailureRecovery(ctx);
   return current;
 }
 

@@ -2,7 +2,7 @@
  * Health, repair need and spec drift of one user app, from what Fly reports about its machines: the one
  * function the controller, the sweep and the status API share, so they can never disagree. The health
  * values and the machine judgement are `health.ts`'s; this adds the app-level cases (no app, no machine,
- * duplicates) and the spec drift.
+ * duplicates; a machine kept with a host recovery's dead volume is none of them) and the spec drift.
  *
  * @module
  */
@@ -24,7 +24,9 @@ export interface DesiredLook {
 export interface ObserveInput {
   /** The app's machines of this user (any state); null when the app itself is missing. */
   machines: Machine[] | null;
-  row: Pick<UserFlyApp, "machine_id" | "held_at" | "status" | "secrets_digest" | "image_digest">;
+  row:
+    & Pick<UserFlyApp, "machine_id" | "held_at" | "status" | "secrets_digest" | "image_digest">
+    & Partial<Pick<UserFlyApp, "volume_id">>;
   /** When given, spec drift is computed against it. */
   desired?: DesiredLook;
   /** The plan's `idle_action` (absent: `off`): a stopped or suspended machine is then `idle`, not down. */
@@ -89,6 +91,16 @@ function driftOf(
   return drift;
 }
 
+/**
+ * True for a machine that mounts a volume other than the user's recorded one: the old machine a host
+ * recovery keeps on the dead host's volume for a revert (volume_step.ts), neither the user's machine nor a
+ * duplicate.
+ */
+function keptWithOtherVolume(machine: Machine, row: ObserveInput["row"]): boolean {
+  const mounted = (machine.config.mounts ?? []).map((mount) => mount.volume);
+  return Boolean(row.volume_id) && mounted.length > 0 && !mounted.includes(row.volume_id!);
+}
+
 /** Judges one app from its machines; see the module doc for the health values. */
 export function observe(input: ObserveInput): Observation {
   const { row } = input;
@@ -101,7 +113,7 @@ export function observe(input: ObserveInput): Observation {
       live: [],
     };
   }
-  const live = input.machines.filter((m) => !GONE_STATES.has(m.state));
+  const live = input.machines.filter((m) => !GONE_STATES.has(m.state) && !keptWithOtherVolume(m, row));
   const machine = keeperOf(live, row.machine_id);
   if (!machine) {
     return {

@@ -75,7 +75,11 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
   const plan = machineTarget({ ...target, applyPlan });
   const volume = await ensureVolume(ctx, { appName, plan });
   if (volume) ctx.patch.volume_id = volume.volume.id;
-  let machine = await ensureMachine(ctx, appName, plan, secrets, { volume: volume?.mount, machines });
+  let machine = await ensureMachine(ctx, appName, plan, secrets, {
+    volume: volume?.mount,
+    machines,
+    keptVolumes: volume?.kept,
+  });
   ctx.patch.machine_id = machine.id;
   const held = ctx.row.held_at !== null;
   // A machine Fly's proxy idled as the plan allows stays down: the next request wakes it.
@@ -97,6 +101,7 @@ async function convergePresent(ctx: ReconcileContext, spec: DesiredSpec & { desi
       ...ctx.row,
       status: "active",
       machine_id: machine.id,
+      volume_id: volume?.volume.id ?? null,
       image_digest: machine.image_ref?.digest ?? null,
     },
     desired: {

@@ -6,7 +6,8 @@
  * the volume step hands the new volume to the machine step, whose config drift (a different mount) moves the
  * machine onto it, and the volume it left is kept detached until its keep period ends (`volume_restored` /
  * `volume_reverted` with the actor). Kept volumes are never the user's volume and never deleted as
- * duplicates; once their keep period is over they are deleted after a final snapshot (`volume_kept_expired`).
+ * duplicates; once their keep period is over they are deleted after a final snapshot (`volume_kept_expired`),
+ * a host recovery's kept volume after the old machine that still holds it (`machine_destroyed`).
  *
  * @module
  */
@@ -20,14 +21,24 @@ export interface VolumeMoveTools {
   restore(snapshotId: string, sizeGb: number): Promise<Volume>;
   /** Deletes a volume of ours (after its final snapshot). */
   remove(volume: Volume, reason: string): Promise<void>;
+  /** Destroys the machine that holds a kept volume (a host recovery's old machine). */
+  removeMachine(volume: Volume): Promise<void>;
 }
 
 /** The outcome of {@link applyVolumeMoves}: volumes to leave alone, and the user's volume if a move set it. */
 export interface AppliedMoves {
   /** Kept volumes: not the user's, never deleted as extras. */
   kept: Set<string>;
+  /**
+   * The kept volumes a host recovery left with their old machine on the dead host (Fly does not move a
+   * machine to another host's volume): that machine is kept with its volume, neither the user's nor a
+   * duplicate.
+   */
+  keptWithMachine: Set<string>;
   /** The volume a move just put the user on. */
   target: Volume | null;
+  /** The user's pending host recovery, left to host_recovery.ts. */
+  recovery?: VolumeMoveRow;
 }
 
 /** Deletes the kept volumes whose keep period is over (detached ones; a gone one is just recorded). */
@@ -41,7 +52,14 @@ async function expireKept(
     const volume = options.volumes.find((v) => v.id === move.from_volume_id);
     const over = Date.parse(move.keep_until ?? "") <= Date.now();
     // A volume on a dead host cannot get its final snapshot: it stays (and is reported) until the host is back.
-    if (!over || volume?.attached_machine_id || volume?.host_status === "unreachable") {
+    if (!over || volume?.host_status === "unreachable") {
+      left.push(move);
+      continue;
+    }
+    if (volume?.attached_machine_id) {
+      // A host recovery's old machine goes first; its volume follows once Fly has freed it (the kept-volume
+      // job makes the user due again).
+      if (move.kind === "recovery") await options.tools.removeMachine(volume);
       left.push(move);
       continue;
     }
@@ -112,23 +130,25 @@ export async function applyVolumeMoves(
     tools,
   });
   const keptIds = new Set(kept.map((move) => move.from_volume_id));
+  const keptWithMachine = new Set(
+    kept.filter((move) => move.kind === "recovery").map((move) => move.from_volume_id),
+  );
   const move = await ctx.repo.moves.pending(ctx.row.user_id);
-  if (!move) return { kept: keptIds, target: null };
+  if (!move) return { kept: keptIds, keptWithMachine, target: null };
   if (move.kind === "recovery") {
-    // Applied by host_recovery.ts once due; a host that came back in time ends it.
-    const from = volumes.find((volume) => volume.id === move.from_volume_id);
-    if (from && from.host_status !== "unreachable") await ctx.repo.moves.cancel(move.id);
-    return { kept: keptIds, target: null };
+    // Applied (or ended, when the host came back in time) by host_recovery.ts.
+    return { kept: keptIds, keptWithMachine, target: null, recovery: move };
   }
   const target = await moveTarget(ctx, { ...options, move }, tools);
   if (typeof target === "string") {
     await cancel(ctx, appName, move, target);
-    return { kept: keptIds, target: null };
+    return { kept: keptIds, keptWithMachine, target: null };
   }
   const left = volumes.find((volume) => volume.id === move.from_volume_id);
   const done = await ctx.repo.moves.complete({ ...move, to_volume_id: target.id }, left?.size_gb ?? null);
   keptIds.add(done.from_volume_id);
   keptIds.delete(target.id);
+  keptWithMachine.delete(target.id);
   const snapshot = move.snapshot_id ? await ctx.repo.snapshots.byId(move.user_id, move.snapshot_id) : null;
   ctx.events.push({
     event_type: move.kind === "restore" ? "volume_restored" : "volume_reverted",
@@ -152,5 +172,5 @@ export async function applyVolumeMoves(
         : {}),
     },
   });
-  return { kept: keptIds, target };
+  return { kept: keptIds, keptWithMachine, target };
 }

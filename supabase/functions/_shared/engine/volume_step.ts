@@ -16,8 +16,8 @@
  *
  * An operator's restore or revert (`ops restore`) is applied here first (volume_move.ts): the volume it puts
  * the user on is the one returned, and the volumes restores keep are left alone until their keep period ends.
- * A volume whose host is unreachable is replaced from its latest snapshot after `HOST_RECOVERY_AFTER_S`
- * (host_recovery.ts).
+ * A volume whose host is unreachable (or whose machine's starts Fly refuses with the host error) is replaced
+ * from its latest snapshot after `HOST_RECOVERY_AFTER_S` (host_recovery.ts).
  *
  * {@link deleteVolumes} removes the app's volumes once its machines are gone (deprovision, end of a grace).
  * No volume is deleted before its final snapshot is `created` ({@link ensureFinalSnapshot}).
@@ -40,7 +40,8 @@ import type { VolumeMount } from "./machine_spec.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { ensureFinalSnapshot, restoreSource } from "./snapshot_step.ts";
 import { applyVolumeMoves, type VolumeMoveTools } from "./volume_move.ts";
-import { recoverLostHost } from "./host_recovery.ts";
+import { endRecoveryIfHostBack, recoverLostHost, startFailureRecoveryDue } from "./host_recovery.ts";
+import { destroyMachine } from "./machine_step.ts";
 
 /** Name of every volume this system creates (Fly: lowercase letters, digits, underscores, at most 30). */
 export const VOLUME_NAME = "user_data";
@@ -87,6 +88,11 @@ export interface EnsuredVolume {
   volume: Volume;
   /** Pass to `desiredMachineConfig({ volume })`. */
   mount: VolumeMount;
+  /**
+   * Volumes a host recovery kept for a revert together with their old machine: a machine mounting one is
+   * kept with it, neither the user's machine nor a duplicate (a restore's kept volume is detached instead).
+   */
+  kept: ReadonlySet<string>;
 }
 
 /** True for a failure after which the server may have done the work. */
@@ -340,20 +346,32 @@ export async function ensureVolume(
         ...policyFields(policy),
       })).volume,
     remove: (volume, reason) => deleteVolume(ctx, appName, volume, reason),
+    removeMachine: (volume) =>
+      destroyMachine(
+        ctx,
+        appName,
+        { id: volume.attached_machine_id!, region: volume.region },
+        "keep_expired",
+      ),
   };
   const moves = await applyVolumeMoves(
     ctx,
     { appName, region: plan.region, sizeGb: wanted.sizeGb, volumes: listed },
     tools,
   );
+  if (moves.recovery) await endRecoveryIfHostBack(ctx, moves.recovery, listed);
   // Volumes a restore keeps are neither the user's nor extras.
   let volumes = listed.filter((volume) => !moves.kept.has(volume.id));
   const recordedId = typeof ctx.row.volume_id === "string" ? ctx.row.volume_id : null;
   let keeper = moves.target ?? keeperOf(volumes, recordedId);
-  if (keeper?.host_status === "unreachable") {
+  const kept = new Set(moves.keptWithMachine);
+  if (
+    keeper && (keeper.host_status === "unreachable" || await startFailureRecoveryDue(ctx, keeper.id))
+  ) {
     const dead = keeper;
     keeper = await recoverLostHost(ctx, { appName, sizeGb: wanted.sizeGb, volume: dead }, tools);
     volumes = volumes.filter((volume) => volume.id !== dead.id);
+    kept.add(dead.id);
   }
   if (keeper && keeper.region !== plan.region && !options.allowRegionChange) {
     throw new PermanentReconcileError(
@@ -370,7 +388,7 @@ export async function ensureVolume(
   for (const extra of volumes.filter((v) => v.id !== volume.id && !v.attached_machine_id)) {
     await deleteVolume(ctx, appName, extra, extra.region === plan.region ? "duplicate" : "region_changed");
   }
-  return { volume, mount: { volumeId: volume.id, path: wanted.mountPath } };
+  return { volume, mount: { volumeId: volume.id, path: wanted.mountPath }, kept };
 }
 
 /**
