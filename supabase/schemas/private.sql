@@ -1313,6 +1313,7 @@ CREATE FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) RETURNS jsonb
     AS $$
   select jsonb_build_object(
     'rollout_id', r.id, 'state', r.state, 'direction', r.direction, 'target_state', t.state,
+    'include_overridden', r.include_overridden,
     'spec', case
       when t.state in ('updating', 'healthy', 'failed')
         then r.target || jsonb_strip_nulls(jsonb_build_object('digest', r.image_digest))
@@ -1330,7 +1331,7 @@ ALTER FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) OWNER TO postgr
 -- Name: FUNCTION fly_rollout_spec_for_user(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) IS 'For a user an active rollout covers: {rollout_id, state, direction, target_state, spec} where spec is what the controller should converge the user to now (the target + pinned digest once the user''s batch got it, else the previous spec). Null when no active rollout covers the user.';
+COMMENT ON FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) IS 'For a user an active rollout covers: {rollout_id, state, direction, target_state, include_overridden, spec} where spec is what the controller should converge the user to now (the target + pinned digest once the user''s batch got it, else the previous spec). Null when no active rollout covers the user.';
 
 --
 -- Name: fly_rollout_status(uuid, integer); Type: FUNCTION; Schema: private; Owner: postgres
@@ -2184,6 +2185,39 @@ ALTER FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) OWNE
 --
 
 COMMENT ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) IS 'Releases the driver lease of a rollout if p_owner holds it.';
+
+--
+-- Name: release_rolled_out_image_overrides(); Type: FUNCTION; Schema: private; Owner: postgres
+--
+
+CREATE FUNCTION private.release_rolled_out_image_overrides() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_override public.user_fly_app_overrides;
+begin
+  for v_override in
+    select o.* from public.user_fly_app_overrides o
+    join public.fly_rollout_targets t on t.user_id = o.user_id
+    where t.rollout_id = new.id and t.state = 'healthy' and o.image is not null
+  loop
+    perform private.set_user_fly_app_override(v_override.user_id,
+      jsonb_strip_nulls(jsonb_build_object('cpu_kind', v_override.cpu_kind, 'cpus', v_override.cpus,
+        'memory_mb', v_override.memory_mb, 'region', v_override.region)),
+      'rollout:' || new.id, 'the image was rolled out (--include-overridden)');
+  end loop;
+  return null;
+end
+$$;
+
+ALTER FUNCTION private.release_rolled_out_image_overrides() OWNER TO postgres;
+
+--
+-- Name: FUNCTION release_rolled_out_image_overrides(); Type: COMMENT; Schema: private; Owner: postgres
+--
+
+COMMENT ON FUNCTION private.release_rolled_out_image_overrides() IS 'Trigger: when a rollout with include_overridden completes forward, its healthy targets'' overrides lose their image (private.set_user_fly_app_override, actor rollout:<id>), so the plan''s image@digest holds.';
 
 --
 -- Name: release_sweep_lease(text); Type: FUNCTION; Schema: private; Owner: postgres
@@ -3572,6 +3606,12 @@ REVOKE ALL ON FUNCTION private.reject_fly_rollout_event_change() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.release_fly_rollout(p_rollout_id uuid, p_owner text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION release_rolled_out_image_overrides(); Type: ACL; Schema: private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION private.release_rolled_out_image_overrides() FROM PUBLIC;
 
 --
 -- Name: FUNCTION release_sweep_lease(p_owner text); Type: ACL; Schema: private; Owner: postgres

@@ -73,6 +73,7 @@ CREATE TABLE public.fly_rollouts (
     bake_started_at timestamp with time zone,
     skipped integer DEFAULT 0 NOT NULL,
     wake boolean DEFAULT false NOT NULL,
+    include_overridden boolean DEFAULT false NOT NULL,
     CONSTRAINT fly_rollouts_bake_s_check CHECK ((bake_s >= 0)),
     CONSTRAINT fly_rollouts_batch_size_check CHECK ((batch_size > 0)),
     CONSTRAINT fly_rollouts_canary_count_check CHECK ((canary_count >= 0)),
@@ -147,6 +148,12 @@ COMMENT ON COLUMN public.fly_rollouts.bake_started_at IS 'When the bake of the b
 --
 
 COMMENT ON COLUMN public.fly_rollouts.wake IS 'Whether the rollout starts idle machines (stopped or suspended by Fly''s proxy as their plan allows) to run the health gate on them (the proxy idles them again afterwards); false: they get the new config, stay down and count as applied (idle).';
+
+--
+-- Name: COLUMN fly_rollouts.include_overridden; Type: COMMENT; Schema: public; Owner: postgres
+--
+
+COMMENT ON COLUMN public.fly_rollouts.include_overridden IS 'Whether users with an image override are rolled out too (the rollout''s image wins for them); false: they are skipped.';
 
 --
 -- Name: user_fly_apps; Type: TABLE; Schema: public; Owner: postgres
@@ -1157,6 +1164,12 @@ CREATE TRIGGER fly_rollouts_free_lease BEFORE UPDATE OF state, direction ON publ
 --
 
 CREATE TRIGGER fly_rollouts_record_in_plans AFTER UPDATE OF state ON public.fly_rollouts FOR EACH ROW WHEN (((new.state = ANY (ARRAY['completed'::text, 'rolled_back'::text])) AND (old.state IS DISTINCT FROM new.state))) EXECUTE FUNCTION private.fly_rollout_record_in_plans();
+
+--
+-- Name: fly_rollouts fly_rollouts_release_image_overrides; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER fly_rollouts_release_image_overrides AFTER UPDATE OF state ON public.fly_rollouts FOR EACH ROW WHEN (((new.state = 'completed'::text) AND (old.state IS DISTINCT FROM 'completed'::text) AND new.include_overridden AND (new.direction = 'forward'::text))) EXECUTE FUNCTION private.release_rolled_out_image_overrides();
 
 --
 -- Name: user_subscriptions on_user_subscription_change; Type: TRIGGER; Schema: public; Owner: postgres

@@ -151,6 +151,7 @@ Deno.test("rollout: pause mid-way, a driver dies with targets in flight, resume 
       gateStartedAt: null,
       lookMs: 0,
       wake: false,
+      includeOverridden: false,
     });
     assertEquals(await advance("driver-2"), [], "the dead driver's lease still holds");
     await db.sql`update public.fly_rollouts set lease_expires_at = now() - interval '1 second'`;

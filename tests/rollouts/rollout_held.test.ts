@@ -119,3 +119,42 @@ Deno.test("rollout through the controller: a user whose image an operator pinned
     assertEquals(targetLabel(status.targets.find((t) => t.user_id === pinned)!), "skipped (overridden)");
   });
 });
+
+Deno.test("rollout through the controller: --include-overridden rolls out a user whose image an operator pinned", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 2);
+    const pinned = users[1];
+    await f.db.sql`select private.set_user_fly_app_override(${pinned}::uuid, ${
+      f.db.sql.json({ image: "registry.fly.io/vyx-user-backend:hotfix" })
+    }, 'ops:test', 'testing a fix')`;
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      {
+        target: { image: IMAGE_B },
+        tier: "pro",
+        canary_count: 1,
+        batch_size: 2,
+        health_timeout_s: 30,
+        include_overridden: true,
+      },
+      "ops:test",
+    );
+    assertEquals(rollout.include_overridden, true);
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.healthy, done.skipped, done.failed], ["completed", 2, 0, 0]);
+    const machine = await machineOf(f, pinned);
+    assertEquals(machine.image_ref?.digest, done.image_digest, "the rollout's image won over the override");
+    const [override] = await f.db
+      .sql`select image from public.user_fly_app_overrides where user_id = ${pinned}`;
+    assertEquals(override, undefined, "the override (image only) was handed over to the plan");
+    assertEquals((await f.reconcile(pinned)).outcome, "converged");
+    assertEquals(
+      (await machineOf(f, pinned)).image_ref?.digest,
+      done.image_digest,
+      "a later reconcile keeps it",
+    );
+  });
+});

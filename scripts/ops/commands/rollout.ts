@@ -147,6 +147,7 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
         positiveInt,
       )
       .option("--wake", "start idle machines to run the health gate on them (the proxy idles them again)")
+      .option("--include-overridden", "roll out users whose image an override pins too (default: skipped)")
       .option("--reason <text>", "recorded with the rollout"),
   ).action(async (options) => {
     const result = await parseResponse(
@@ -163,6 +164,7 @@ export function registerRolloutCommands(program: Command, ctx: CommandContext): 
           cohort: options.cohort,
           bake_s: options.bake,
           wake: options.wake,
+          include_overridden: options.includeOverridden,
           reason: options.reason,
         },
       }),

@@ -2,8 +2,9 @@
  * Rollout routes of the admin API (the ops CLI's `rollout` command and the console):
  *
  * - `POST /rollouts {image?, plan?: {region?, cpu_kind?, cpus?, memory_mb?}, tier?, canary?, batch?,
- *   max_unavailable?, max_failures?, health_timeout_s?, stages?, users?, cohort?, bake_s?, wake?, reason?}` (an
- *   image or a plan change; `wake`: idle machines are started for the health gate) → 201 `{rollout}`, started
+ *   max_unavailable?, max_failures?, health_timeout_s?, stages?, users?, cohort?, bake_s?, wake?,
+ *   include_overridden?, reason?}` (an image or a plan change; `wake`: idle machines are started for the
+ *   health gate; `include_overridden`: users with an image override are rolled out too) → 201 `{rollout}`, started
  *   at once;
  * - `GET /rollouts?limit=` → `{rollouts}` newest first; `GET /rollouts/:id` → `{rollout, batches, targets,
  *   bake, events, lines}`: `targets` carry a `label` and `lines` are the batch lines (`rollout/progress.ts`);
@@ -80,6 +81,7 @@ export const createRolloutBody = object({
   cohort: cohortName.optional(),
   bake_s: int(0, 86_400).optional(),
   wake: z.boolean({ error: "must be true or false" }).optional(),
+  include_overridden: z.boolean({ error: "must be true or false" }).optional(),
   reason,
 }).refine(
   (body) => body.image !== undefined || (body.plan !== undefined && Object.keys(body.plan).length > 0),
@@ -162,6 +164,7 @@ function createRequest(body: z.output<typeof createRolloutBody>): CreateRolloutR
     ...(body.bake_s !== undefined ? { bake_s: body.bake_s } : {}),
     ...(body.reason !== undefined ? { reason: body.reason } : {}),
     ...(body.wake ? { wake: true } : {}),
+    ...(body.include_overridden ? { include_overridden: true } : {}),
   };
 }
 

@@ -46,6 +46,8 @@ export const RolloutSchema = z.looseObject({
   max_failures: z.number().int(),
   /** Whether idle machines are started for the health gate (`fly_rollouts.wake`; absent: false). */
   wake: z.boolean().optional(),
+  /** Whether users with an image override are rolled out too (`fly_rollouts.include_overridden`). */
+  include_overridden: z.boolean().optional(),
   state: z.enum(ROLLOUT_STATES),
   direction: z.enum(ROLLOUT_DIRECTIONS),
   total: z.number().int(),
@@ -126,6 +128,8 @@ export interface CreateRolloutRequest {
   start?: boolean;
   /** Start idle machines to run the health gate on them (default false: they get the config, stay down). */
   wake?: boolean;
+  /** Roll out users with an image override too (default false: they are skipped). */
+  include_overridden?: boolean;
 }
 
 /** Actions of {@link RolloutsRepository.transition}. */
@@ -209,6 +213,8 @@ export const UserRolloutSpecSchema = z.object({
   state: z.enum(ROLLOUT_STATES),
   direction: z.enum(ROLLOUT_DIRECTIONS),
   target_state: z.string(),
+  /** The rollout's image wins over the user's image override (else the override wins and the user is skipped). */
+  include_overridden: z.boolean().optional(),
   spec: RolloutSpecSchema,
 });
 
@@ -313,13 +319,15 @@ export class RolloutsRepository {
 
   /** Creates (and by default starts) a rollout; `actor` is who asked (recorded). */
   async create(request: CreateRolloutRequest, actor: string): Promise<Rollout> {
-    const { wake, ...rest } = request;
+    // The switches are set in the same transaction (create_fly_rollout refuses fields it does not know).
+    const { wake, include_overridden, ...rest } = request;
     return await this.#sql.begin(async (tx) => {
       const [{ rollout }] = await tx<{ rollout: { id: string } }[]>`
         select private.create_fly_rollout(${this.#json(rest)}, ${actor}) as rollout`;
-      if (!wake) return RolloutSchema.parse(rollout);
-      await tx`update public.fly_rollouts set wake = true where id = ${rollout.id}::uuid`;
-      return RolloutSchema.parse({ ...rollout, wake: true });
+      const switches = { wake: wake ?? false, include_overridden: include_overridden ?? false };
+      if (!switches.wake && !switches.include_overridden) return RolloutSchema.parse(rollout);
+      await tx`update public.fly_rollouts set ${tx(switches)} where id = ${rollout.id}::uuid`;
+      return RolloutSchema.parse({ ...rollout, ...switches });
     });
   }
 

@@ -9,7 +9,8 @@
  * - otherwise an existing machine keeps what it runs (image, guest, region);
  * - the user's batch of an active rollout has started (the target is in flight, done, or being rolled
  *   back): the rollout's spec (image pinned to its digest) over that;
- * - the user's ops override, if any, over everything.
+ * - the user's ops override, if any, over everything (its image too, unless the rollout was started with
+ *   `--include-overridden`: then the rollout's image wins while it covers the user).
  *
  * Everything else (env, services, checks, mounts, secrets) still converges to the plan as before.
  *
@@ -100,9 +101,10 @@ export function machineTarget(input: MachineTargetInput): Plan {
     : base;
   const override = input.override;
   if (!override) return rolled;
+  const rolloutWinsImage = spec !== undefined && rollout?.include_overridden === true;
   return {
     ...rolled,
-    image: override.image ?? rolled.image,
+    image: rolloutWinsImage ? rolled.image : override.image ?? rolled.image,
     region: override.region ?? rolled.region,
     cpu_kind: override.cpu_kind ?? rolled.cpu_kind,
     cpus: override.cpus ?? rolled.cpus,

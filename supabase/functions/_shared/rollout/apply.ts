@@ -34,14 +34,16 @@ export type SkipReason = "not_provisioned" | "overridden";
 /**
  * Why the rollout leaves this user's machine alone, or null to apply it. The one place that decides: a user
  * not provisioned yet, or one whose image an operator pinned with an override (`ops override --image`: the
- * override wins over a rollout until it is cleared, so the rollout says so instead of counting it updated).
+ * override wins over a rollout until it is cleared, so the rollout says so instead of counting it updated),
+ * unless the rollout includes overridden users (`--include-overridden`: its image wins for them).
  */
 export function skipReason(
   app: TargetApp | null,
   desired: { override?: { image?: string | null } | null } | null,
+  options: { includeOverridden: boolean },
 ): SkipReason | null {
   if (!app || !app.fly_app_name || !app.machine_id) return "not_provisioned";
-  if (desired?.override?.image) return "overridden";
+  if (desired?.override?.image && !options.includeOverridden) return "overridden";
   return null;
 }
 
@@ -112,13 +114,14 @@ export async function lookAtGate(
  * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
-  return async (target, _spec, { deadline, gateStartedAt, lookMs, wake }) => {
+  return async (target, _spec, { deadline, gateStartedAt, lookMs, wake, includeOverridden }) => {
     if (gateStartedAt !== null && target.app?.fly_app_name && target.app.machine_id) {
       const machine = { appName: target.app.fly_app_name, machineId: target.app.machine_id };
       return await lookAtGate(deps, { ...machine, gateStartedAt }, { lookMs, deadline });
     }
     const desired = target.app ? await deps.repo.desired.desiredSpec(target.user_id) : null;
-    const skip = skipReason(target.app, desired?.desired_state === "present" ? desired : null);
+    const present = desired?.desired_state === "present" ? desired : null;
+    const skip = skipReason(target.app, present, { includeOverridden });
     if (skip) return { outcome: "skipped", skipReason: skip };
     if (!desired || desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {

@@ -69,6 +69,8 @@ export interface ApplyOptions {
   lookMs: number;
   /** Start an idle machine to run the health gate on it (else it gets the config and stays down). */
   wake: boolean;
+  /** Roll out users with an image override too (else they are skipped). */
+  includeOverridden: boolean;
 }
 
 /** Applies `spec` to the target's machine (unless its gate started already) and looks at its gate. */
@@ -270,6 +272,7 @@ async function advanceOne(
     deadline: options.deadline,
     lookMs: options.lookMs ?? GATE_LOOK_MS.sweep,
     wake: rollout.wake ?? false,
+    includeOverridden: rollout.include_overridden ?? false,
   };
   while (rollout.state === "running" && Date.now() < options.deadline) {
     // Failures recorded before a pause still count once the rollout is resumed.
