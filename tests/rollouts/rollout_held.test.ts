@@ -79,6 +79,9 @@ Deno.test("rollout through the controller: a user not provisioned yet is skipped
     for (const user of users.slice(0, 2)) assertEquals((await f.reconcile(user)).outcome, "converged");
     const waiting = users[2];
     assertEquals((await f.row(waiting)).machine_id, null);
+    // Its first provisioning failed and backs off: nothing is on its way, so the rollout does not wait.
+    await f.db.sql`update public.user_fly_apps set status = 'error', error_message = 'Fly answered 503',
+      next_attempt_at = now() + interval '1 hour' where user_id = ${waiting}`;
 
     const rollouts = new RolloutsRepository(f.db.sql);
     const rollout = await rollouts.create(
@@ -155,6 +158,39 @@ Deno.test("rollout through the controller: --include-overridden rolls out a user
       (await machineOf(f, pinned)).image_ref?.digest,
       done.image_digest,
       "a later reconcile keeps it",
+    );
+  });
+});
+
+Deno.test("rollout through the controller: a user whose first machine is on its way is waited for, then updated", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 3);
+    for (const user of users.slice(0, 2)) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const late = users[2];
+    assertEquals((await f.row(late)).status, "pending", "due, its provisioning not done yet");
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const deps = rolloutDeps(f.deps, rollouts);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 1, batch_size: 3, health_timeout_s: 30 },
+      "ops:test",
+    );
+    await driveUntilSettled(deps, { budgetMs: 10_000 });
+    const waiting = (await rollouts.get(rollout.id))!;
+    assertEquals(
+      [waiting.state, waiting.healthy, waiting.skipped],
+      ["running", 2, 0],
+      "waits for the late one",
+    );
+    // Its provisioning (the kick's reconcile) happens now, on whatever the spec says at this moment.
+    assertEquals((await f.reconcile(late)).outcome, "converged");
+    await driveUntilSettled(deps);
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.healthy, done.skipped, done.failed], ["completed", 3, 0, 0]);
+    assertEquals(
+      (await machineOf(f, late)).image_ref?.digest,
+      done.image_digest,
+      "the late machine is updated",
     );
   });
 });

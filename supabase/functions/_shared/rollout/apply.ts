@@ -2,7 +2,8 @@
  * The rollout driver's {@link ApplyTarget}, done by the controller, and what decides a target's path:
  *
  * - {@link skipReason}: a target the rollout leaves alone (`skipped`, with why): a user not provisioned yet
- *   (no app or machine: it gets the plan when it is created, and the plan when the rollout completes), or one
+ *   (no app or machine, and none on its way: it gets the plan when it is created; one whose first machine is
+ *   being created is waited for, {@link firstMachineOnItsWay}, then updated like the others), or one
  *   whose image an operator pinned with an override;
  * - {@link gatelessReason}: the stopped-machine rule: a machine meant to stay stopped (a held user, or an idle
  *   one that Fly's proxy stopped or suspended as its plan allows) gets the rollout's config through the
@@ -45,6 +46,14 @@ export function skipReason(
   if (!app || !app.fly_app_name || !app.machine_id) return "not_provisioned";
   if (desired?.override?.image && !options.includeOverridden) return "overridden";
   return null;
+}
+
+/**
+ * Whether a user without a machine is getting one now (a row `pending` or `provisioning`): the rollout then
+ * waits for it rather than skipping it as not provisioned.
+ */
+export function firstMachineOnItsWay(app: TargetApp | null): boolean {
+  return app?.status === "pending" || app?.status === "provisioning";
 }
 
 /**
@@ -122,6 +131,11 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
     const desired = target.app ? await deps.repo.desired.desiredSpec(target.user_id) : null;
     const present = desired?.desired_state === "present" ? desired : null;
     const skip = skipReason(target.app, present, { includeOverridden });
+    if (skip === "not_provisioned" && present && firstMachineOnItsWay(target.app)) {
+      // Skipping now would leave the machine about to be created on the image it read before the rollout
+      // reached it (and the plan changes only when the rollout completes): wait for it, then update it.
+      return { outcome: "progressing", error: "waiting for the user's first machine" };
+    }
     if (skip) return { outcome: "skipped", skipReason: skip };
     if (!desired || desired.desired_state !== "present") return { outcome: "healthy" };
     const result = await reconcileUser(deps, {
