@@ -196,7 +196,7 @@ Deno.test("rollout: failures within max_failures go on; one more halts; a progre
   });
 });
 
-Deno.test("rollout: a plan change (memory) without an image; an empty scope completes at once", async () => {
+Deno.test("rollout: a plan change (memory) without an image; an image over an empty scope halts, unproven", async () => {
   await withRollouts(3, async ({ create, advance, get, fleet, repo }) => {
     const rollout = await create({ target: { memory_mb: 1024 }, canary_count: 0, batch_size: 3 });
     await advance();
@@ -204,9 +204,12 @@ Deno.test("rollout: a plan change (memory) without an image; an empty scope comp
     assertEquals(fleet.maxInFlight, 3, "no pinning needed: the whole batch at once");
     assert(fleet.applied.every((apply) => apply.spec.memory_mb === 1024 && !apply.spec.digest));
 
+    // No machine can prove the image, and a completed rollout would write it into the elite plan.
     const empty = await repo.create({ target: { image: IMAGE_B }, tier: "elite" }, "ops-test");
     assertEquals(empty.total, 0);
     await advance();
-    assertEquals((await get(empty.id)).state, "completed");
+    const halted = await get(empty.id);
+    assertEquals(halted.state, "halted");
+    assert(halted.error?.includes("unproven"), halted.error ?? "no error");
   });
 });

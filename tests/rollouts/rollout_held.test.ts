@@ -194,3 +194,25 @@ Deno.test("rollout through the controller: a user whose first machine is on its 
     );
   });
 });
+
+Deno.test("rollout through the controller: an image no machine ran halts instead of completing into the plans", async () => {
+  await withEngine(async (f) => {
+    const [user] = await f.subscribe("pro", 1);
+    // Its first provisioning failed and backs off: the rollout has nobody to prove the image on.
+    await f.db.sql`update public.user_fly_apps set status = 'error', error_message = 'Fly answered 503',
+      next_attempt_at = now() + interval '1 hour' where user_id = ${user}`;
+    const [before] = await f.db.sql`select image from public.fly_plans where tier = 'pro'`;
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 1, batch_size: 2, health_timeout_s: 30 },
+      "ops:test",
+    );
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.skipped, done.image_digest], ["halted", 1, null]);
+    assert(done.error?.includes("unproven"), done.error ?? "no error");
+    const [after] = await f.db.sql`select image from public.fly_plans where tier = 'pro'`;
+    assertEquals(after.image, before.image, "the plans keep their image");
+  });
+});

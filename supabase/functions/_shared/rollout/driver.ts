@@ -127,6 +127,16 @@ export function specForTarget(rollout: Rollout, target: RolloutTarget): RolloutS
 }
 
 /**
+ * Why an image rollout that ran out of targets without pinning a digest halts instead of completing: no
+ * machine passed a gate on the image (none in scope was provisioned, or every target was skipped), so it is
+ * unproven, and a completed rollout writes its image into the plans.
+ */
+export function unprovenImageReason(image: string): string {
+  return `no machine ran ${image} and passed its health gate (no target was provisioned or every one was ` +
+    `skipped): the image is unproven, so the plans keep theirs`;
+}
+
+/**
  * Why the rollout must halt now, or null to go on. Forward, every canary is tried first and any failed canary
  * halts the rollout once they are done (they gate the rest); after them, and in a rollback, more failures than
  * `max_failures` halt it. `lastError` is the latest failure's message, for the alert.
@@ -307,6 +317,12 @@ async function advanceOne(
     if (targets.length === 0) {
       const fresh = await deps.rollouts.get(rollout.id);
       if (!fresh || fresh.state !== "running") return { ...progress, state: fresh?.state ?? rollout.state };
+      if (fresh.direction === "forward" && fresh.target.image && !fresh.image_digest) {
+        // Completing would write an image no machine ever ran into the plans, for every new user to get.
+        rollout = await halt(deps, fresh, unprovenImageReason(fresh.target.image));
+        progress.halted = true;
+        break;
+      }
       rollout = (await deps.rollouts.transition(rollout.id, "complete", ROLLOUT_DRIVER_ACTOR)).rollout;
       break;
     }
