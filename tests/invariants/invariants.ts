@@ -1,6 +1,6 @@
 /**
  * What must hold once a sequence has settled, checked against the model: every paid user has exactly one app
- * with exactly one machine running the size, region and image override ⊕ plan say (started, or stopped while
+ * with exactly one machine running the size, region and image override ⊕ plan ⊕ rollout say (started, or stopped while
  * held); every free user has no app and a `deleted` row; every row's status agrees with Fly; no app of ours
  * belongs to nobody; each user's events are ordered and their last outcome matches the final state; no
  * secret in rows, events or logs. Returns the violations (empty: all hold).
@@ -74,7 +74,7 @@ async function userViolations(model: Model, world: World, user: string, u: numbe
     const override = model.override.get(user) ?? {};
     const region = override.region ?? DEFAULT_REGION;
     if (machine.region !== region) say(`runs in ${machine.region}, expected ${region}`);
-    const image = override.image ?? world.defaultImage;
+    const image = override.image ?? model.planImage ?? world.defaultImage;
     if (config.image !== image) say(`runs ${config.image}, expected ${image}`);
     if (
       row.cpu_kind !== guest.cpu_kind || row.memory_mb !== guest.memory_mb || row.region !== machine.region

@@ -1,7 +1,7 @@
 /**
  * The model-based property test (fast-check commands) over the real local stack with the project's default
  * settings: random sequences of the steps in `steps.ts` (tier changes of every kind, bursts, account
- * deletions, plan edits, overrides, holds, Fly faults, function crashes, dropped kicks, a stalled drainer,
+ * deletions, plan edits, overrides, holds, fleet rollouts (good, `-broken`, `-crash` images) and rollbacks, Fly faults, function crashes, dropped kicks, a stalled drainer,
  * ops reconciles, machines forced down behind the engine's back, sweeps, pauses) against fresh users; then faults stop, and the system must
  * converge within {@link MAX_SETTLE_SWEEPS} sweeps, after which every invariant of `invariants.ts` holds.
  *
@@ -15,7 +15,8 @@
  */
 import fc from "fast-check";
 import { startStack } from "../e2e/_support.ts";
-import { newModel, START_PLAN_SIZES, type World } from "./model.ts";
+import { admin } from "../e2e/admin_support.ts";
+import { type Model, newModel, resolveRollouts, START_PLAN_SIZES, type World } from "./model.ts";
 import { initialTiers, SETUP_SQL, STEP_KINDS, stepArbitraries } from "./steps.ts";
 import { invariantViolations } from "./invariants.ts";
 
@@ -31,12 +32,51 @@ const MAX_SETTLE_SWEEPS = 10;
 /** The lease the functions use by default: a killed process's leases end this long after it took them. */
 const LEASE_SECONDS = 30;
 
-/** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
-async function settle(world: World, users: string[]): Promise<string | null> {
+/** How long the sequence's rollouts get to end once its faults stop (gates are a few seconds here). */
+const ROLLOUT_SETTLE_MS = 90_000;
+
+/**
+ * Drives the sequence's rollouts to their end with sweeps (as pg_cron would, faster), rolling back any that
+ * halted (as the operator its alert pages would); null once all ended, else what is still open.
+ */
+async function settleRollouts(world: World, model: Model): Promise<string | null> {
   const { stack } = world;
+  const ids = model.rollouts.map((r) => r.id);
+  const until = Date.now() + ROLLOUT_SETTLE_MS;
+  while (ids.length > 0) {
+    for (const killedAt of world.kills) {
+      await stack.sql`update public.fly_rollouts set lease_expires_at = now() - interval '1 second'
+        where id = any(${ids}::uuid[]) and lease_expires_at > now()
+          and lease_expires_at <= ${new Date(killedAt.getTime() + LEASE_SECONDS * 1000)}`;
+    }
+    const open = await stack.sql<{ id: string; state: string }[]>`
+      select id, state from public.fly_rollouts
+      where id = any(${ids}::uuid[]) and state not in ('completed', 'rolled_back', 'aborted')`;
+    if (open.length === 0) return null;
+    if (Date.now() > until) return `rollouts still open: ${JSON.stringify(open)}`;
+    for (const { id } of open.filter((r) => r.state === "halted")) {
+      const answer = await admin(stack, `/rollouts/${id}/rollback`, {
+        method: "POST",
+        actor: "property-test",
+      });
+      if (answer.status !== 200) return `rollback of halted ${id} answered ${answer.status}`;
+    }
+    await stack.sql`update public.user_fly_apps set next_attempt_at = now() where next_attempt_at > now()`;
+    await stack.sweep();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return null;
+}
+
+/** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
+async function settle(world: World, model: Model): Promise<string | null> {
+  const { stack } = world;
+  const users = model.users;
   await world.resumeDrainer?.();
   await stack.flyControl.clearFaults();
   await stack.sql`update proptest.kick_drop set share = 0`;
+  const rollouts = await settleRollouts(world, model);
+  if (rollouts) return rollouts;
   for (let sweep = 1; sweep <= MAX_SETTLE_SWEEPS; sweep++) {
     for (const killedAt of world.kills) {
       await stack.sql`update public.user_fly_apps set lease_expires_at = now() - interval '1 second'
@@ -79,7 +119,7 @@ Deno.test({
         runs++;
         for (const [tier, size] of Object.entries(START_PLAN_SIZES)) {
           await stack.sql`update public.fly_plans set cpu_kind = ${size.cpu_kind}, cpus = ${size.cpus},
-                          memory_mb = ${size.memory_mb} where tier = ${tier}`;
+                          memory_mb = ${size.memory_mb}, image = null where tier = ${tier}`;
         }
         const users = await stack.newUsers(USERS);
         known.push(...users);
@@ -94,8 +134,10 @@ Deno.test({
         for (const { user, tier } of start) model.tier.set(user, tier);
         await fc.asyncModelRun(() => ({ model, real: world }), cmds);
         if (VERBOSE) console.log(`sequence ${runs}: start ${JSON.stringify(tiers)}; ${cmds.toString()}`);
-        const unsettled = await settle(world, users);
-        const violations = unsettled ? [unsettled] : await invariantViolations(model, world, known);
+        const unsettled = await settle(world, model);
+        const violations = unsettled
+          ? [unsettled]
+          : [...await resolveRollouts(model, world), ...await invariantViolations(model, world, known)];
         if (violations.length > 0) throw new Error(violations.join("\n"));
       });
       const details = await fc.check(property, {
