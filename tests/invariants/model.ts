@@ -52,6 +52,8 @@ export interface Model {
    * restores what the plans had when it was created.
    */
   planImage: string | null;
+  /** The plans' image before the last rollout that completed (see `KNOWN_BUG_ROLLOUT_SKIPS_PROVISIONING`). */
+  imageBeforeRollout: string | null;
 }
 
 /** What an image's tag makes it do on the emulator: boot healthy, never pass its checks, or never boot. */
@@ -100,6 +102,7 @@ export function newModel(users: string[]): Model {
     drainerStalled: false,
     rollouts: [],
     planImage: null,
+    imageBeforeRollout: null,
   };
 }
 
@@ -125,6 +128,7 @@ export async function resolveRollouts(model: Model, world: World): Promise<strin
     if (row.state === "completed") {
       if (rollout.kind !== "good") out.push(`${what} completed`);
       if (rollout.rollbackRequested) out.push(`${what} completed after its rollback was accepted`);
+      model.imageBeforeRollout = image;
       image = row.pinned_image ?? rollout.image;
     } else if (row.state !== "rolled_back") {
       out.push(`${what} ended ${row.state}`);
