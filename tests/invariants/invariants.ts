@@ -13,15 +13,15 @@ import { sameImage } from "../../supabase/functions/_shared/image_ref.ts";
 import { DEFAULT_REGION, isPaid, type Model, type Size, type World } from "./model.ts";
 
 /**
- * A product bug the property test found (seed 1999676911, second sequence: a rollout started while a user's
- * first provision was in flight): the driver skips the user as `not_provisioned` (no machine recorded yet)
- * while the provision attempt, which read its spec before the rollout reached the user, creates the machine
- * on the plans' old image; the rollout completes and writes its `image@digest` into the plans, and the user
- * stays on the old image with `drift_detected {fields: [image]}` until the next rollout. Until it is fixed,
- * that exact outcome (old image, drift reported) is tolerated and printed; `PROPERTY_STRICT=1` makes it a
- * violation again.
+ * A product bug the property test found (seed 1999676911, sequences 2 and 11): a user whose first machine is
+ * created while a rollout is active gets the plans' old image (`private.fly_rollout_spec_for_user` gives a
+ * `skipped` target, e.g. `not_provisioned` because its provision was still in flight, its previous spec, and a
+ * user who is no target nothing, so the plan from before the rollout applies); the rollout then completes and
+ * writes its `image@digest` into the plans, and the user stays on the old image, with
+ * `drift_detected {fields: [image]}`, until the next rollout. Until it is fixed, that exact outcome (old image,
+ * image drift reported) is tolerated and printed; `PROPERTY_STRICT=1` makes it a violation again.
  */
-const KNOWN_BUG_ROLLOUT_SKIPS_PROVISIONING = Deno.env.get("PROPERTY_STRICT") !== "1";
+const KNOWN_BUG_PROVISIONED_DURING_ROLLOUT = Deno.env.get("PROPERTY_STRICT") !== "1";
 
 /** The sizes the user's machine may run: each plan size the tier had, with the override's fields over it. */
 function allowedSizes(model: Model, user: string): Size[] {
@@ -90,7 +90,7 @@ async function userViolations(model: Model, world: World, user: string, u: numbe
     // A rollout's canary runs the tag its digest was pinned from (see sameImage).
     if (!sameImage(config.image, image, machine.image_ref?.digest)) {
       const before = model.imageBeforeRollout ?? world.defaultImage;
-      const knownBug = KNOWN_BUG_ROLLOUT_SKIPS_PROVISIONING && !override.image && model.planImage !== null &&
+      const knownBug = KNOWN_BUG_PROVISIONED_DURING_ROLLOUT && !override.image && model.planImage !== null &&
         sameImage(config.image, before, machine.image_ref?.digest) &&
         events.some((e) =>
           e.event_type === "drift_detected" &&
@@ -98,7 +98,7 @@ async function userViolations(model: Model, world: World, user: string, u: numbe
         );
       if (knownBug) {
         console.log(
-          `known bug (rollout skipped a user being provisioned): u${u} (${user}) runs ${config.image}`,
+          `known bug (user provisioned during a rollout): u${u} (${user}) runs ${config.image}`,
         );
       } else say(`runs ${config.image}, expected ${image}`);
     }

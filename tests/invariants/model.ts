@@ -52,7 +52,7 @@ export interface Model {
    * restores what the plans had when it was created.
    */
   planImage: string | null;
-  /** The plans' image before the last rollout that completed (see `KNOWN_BUG_ROLLOUT_SKIPS_PROVISIONING`). */
+  /** The plans' image before the last rollout that completed (see `KNOWN_BUG_PROVISIONED_DURING_ROLLOUT`). */
   imageBeforeRollout: string | null;
 }
 
