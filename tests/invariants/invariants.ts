@@ -18,8 +18,9 @@ import { DEFAULT_REGION, isPaid, type Model, type Size, type World } from "./mod
  * `skipped` target, e.g. `not_provisioned` because its provision was still in flight, its previous spec, and a
  * user who is no target nothing, so the plan from before the rollout applies); the rollout then completes and
  * writes its `image@digest` into the plans, and the user stays on the old image, with
- * `drift_detected {fields: [image]}`, until the next rollout. Until it is fixed, that exact outcome (old image,
- * image drift reported) is tolerated and printed; `PROPERTY_STRICT=1` makes it a violation again.
+ * `drift_detected {fields: [image]}`, until the next rollout. Until it is fixed, that exact outcome (a machine
+ * created after the rollout was, on the old image, image drift reported) is tolerated and printed;
+ * `PROPERTY_STRICT=1` makes it a violation again.
  */
 const KNOWN_BUG_PROVISIONED_DURING_ROLLOUT = Deno.env.get("PROPERTY_STRICT") !== "1";
 
@@ -90,7 +91,11 @@ async function userViolations(model: Model, world: World, user: string, u: numbe
     // A rollout's canary runs the tag its digest was pinned from (see sameImage).
     if (!sameImage(config.image, image, machine.image_ref?.digest)) {
       const before = model.imageBeforeRollout ?? world.defaultImage;
+      const [created] = await stack.sql<{ at: Date }[]>`
+        select created_at as at from public.user_fly_app_events where user_id = ${user}
+          and event_type = 'machine_created' and metadata ->> 'machine_id' = ${machine.id}`;
       const knownBug = KNOWN_BUG_PROVISIONED_DURING_ROLLOUT && !override.image && model.planImage !== null &&
+        model.rolloutCreatedAt !== null && created !== undefined && created.at > model.rolloutCreatedAt &&
         sameImage(config.image, before, machine.image_ref?.digest) &&
         events.some((e) =>
           e.event_type === "drift_detected" &&

@@ -335,7 +335,7 @@ export const STEP_KINDS: StepKind[] = [
   },
   {
     name: "fleet rollout of a good, -broken or -crash image (admin API, all tiers, canary 1)",
-    weight: 2,
+    weight: 3,
     arbitrary: () =>
       fc.constantFrom(...ROLLOUT_IMAGES).map(({ image, kind }) =>
         step(`rollout ${image.split(":").at(-1)}`, {
@@ -363,6 +363,7 @@ export const STEP_KINDS: StepKind[] = [
   },
   {
     name: "rollback of the latest rollout (admin API)",
+    weight: 3,
     arbitrary: () =>
       fc.constant(step("rollback latest rollout", {
         check: (m) => m.rollouts.length > 0,
