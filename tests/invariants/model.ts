@@ -44,6 +44,30 @@ export interface Model {
   held: Set<string>;
   /** The tier outbox's drainer is stalled (its lock held by the test). */
   drainerStalled: boolean;
+  /** The fleet rollouts the sequence started (oldest first); how each ended is read when it settles. */
+  rollouts: ModelRollout[];
+  /**
+   * The image every paid plan has once the sequence's rollouts ended (null: none, the default image); set
+   * by {@link resolveRollouts}. A completed rollout writes its pinned `image@digest`; a rolled-back one
+   * restores what the plans had when it was created.
+   */
+  planImage: string | null;
+  /** The plans' image before the last rollout that completed (see `KNOWN_BUG_PROVISIONED_DURING_ROLLOUT`). */
+  imageBeforeRollout: string | null;
+  /** When the last rollout that completed was created (null: none completed). */
+  rolloutCreatedAt: Date | null;
+}
+
+/** What an image's tag makes it do on the emulator: boot healthy, never pass its checks, or never boot. */
+export type ImageKind = "good" | "broken" | "crash";
+
+/** A fleet rollout (all tiers) the sequence started. */
+export interface ModelRollout {
+  id: string;
+  image: string;
+  kind: ImageKind;
+  /** An operator asked for its rollback (accepted): it must end `rolled_back`. */
+  rollbackRequested: boolean;
 }
 
 /** The real side: the stack, and what the sequence did to it that the settling must undo. */
@@ -78,6 +102,10 @@ export function newModel(users: string[]): Model {
     override: new Map(),
     held: new Set(),
     drainerStalled: false,
+    rollouts: [],
+    planImage: null,
+    imageBeforeRollout: null,
+    rolloutCreatedAt: null,
   };
 }
 
@@ -85,4 +113,31 @@ export function newModel(users: string[]): Model {
 export function isPaid(model: Model, user: string): boolean {
   const tier = model.tier.get(user);
   return tier === "pro" || tier === "elite";
+}
+
+/**
+ * Follows the sequence's rollouts, once all of them ended, to the image the plans must have: each one ended
+ * completed or rolled back as the system decided (faults may halt a good one), within what the product
+ * promises, which this returns as violations: a `-broken` or `-crash` image never completes, and a rollback
+ * that was accepted ends `rolled_back`.
+ */
+export async function resolveRollouts(model: Model, world: World): Promise<string[]> {
+  const out: string[] = [];
+  let image: string | null = null;
+  for (const rollout of model.rollouts) {
+    const [row] = await world.stack.sql<{ state: string; pinned_image: string | null; created_at: Date }[]>`
+      select state, pinned_image, created_at from public.fly_rollouts where id = ${rollout.id}`;
+    const what = `rollout ${rollout.image} (${rollout.id})`;
+    if (row.state === "completed") {
+      if (rollout.kind !== "good") out.push(`${what} completed`);
+      if (rollout.rollbackRequested) out.push(`${what} completed after its rollback was accepted`);
+      model.imageBeforeRollout = image;
+      model.rolloutCreatedAt = row.created_at;
+      image = row.pinned_image ?? rollout.image;
+    } else if (row.state !== "rolled_back") {
+      out.push(`${what} ended ${row.state}`);
+    }
+  }
+  model.planImage = image;
+  return out;
 }
