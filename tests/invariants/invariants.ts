@@ -12,18 +12,6 @@ import { appNameCandidate } from "../../supabase/functions/_shared/engine/app_na
 import { sameImage } from "../../supabase/functions/_shared/image_ref.ts";
 import { DEFAULT_REGION, isPaid, type Model, type Size, type World } from "./model.ts";
 
-/**
- * A product bug the property test found (seed 1999676911, sequences 2 and 11): a user whose first machine is
- * created while a rollout is active gets the plans' old image (`private.fly_rollout_spec_for_user` gives a
- * `skipped` target, e.g. `not_provisioned` because its provision was still in flight, its previous spec, and a
- * user who is no target nothing, so the plan from before the rollout applies); the rollout then completes and
- * writes its `image@digest` into the plans, and the user stays on the old image, with
- * `drift_detected {fields: [image]}`, until the next rollout. Until it is fixed, that exact outcome (a machine
- * created after the rollout was, on the old image, image drift reported) is tolerated and printed;
- * `PROPERTY_STRICT=1` makes it a violation again.
- */
-const KNOWN_BUG_PROVISIONED_DURING_ROLLOUT = Deno.env.get("PROPERTY_STRICT") !== "1";
-
 /** The sizes the user's machine may run: each plan size the tier had, with the override's fields over it. */
 function allowedSizes(model: Model, user: string): Size[] {
   const tier = model.tier.get(user) as "pro" | "elite";
@@ -90,22 +78,7 @@ async function userViolations(model: Model, world: World, user: string, u: numbe
     const image = override.image ?? model.planImage ?? world.defaultImage;
     // A rollout's canary runs the tag its digest was pinned from (see sameImage).
     if (!sameImage(config.image, image, machine.image_ref?.digest)) {
-      const before = model.imageBeforeRollout ?? world.defaultImage;
-      const [created] = await stack.sql<{ at: Date }[]>`
-        select created_at as at from public.user_fly_app_events where user_id = ${user}
-          and event_type = 'machine_created' and metadata ->> 'machine_id' = ${machine.id}`;
-      const knownBug = KNOWN_BUG_PROVISIONED_DURING_ROLLOUT && !override.image && model.planImage !== null &&
-        model.rolloutCreatedAt !== null && created !== undefined && created.at > model.rolloutCreatedAt &&
-        sameImage(config.image, before, machine.image_ref?.digest) &&
-        events.some((e) =>
-          e.event_type === "drift_detected" &&
-          ((e.metadata as { fields?: string[] }).fields ?? []).includes("image")
-        );
-      if (knownBug) {
-        console.log(
-          `known bug (user provisioned during a rollout): u${u} (${user}) runs ${config.image}`,
-        );
-      } else say(`runs ${config.image}, expected ${image}`);
+      say(`runs ${config.image}, expected ${image}`);
     }
     if (
       row.cpu_kind !== guest.cpu_kind || row.memory_mb !== guest.memory_mb || row.region !== machine.region

@@ -52,10 +52,6 @@ export interface Model {
    * restores what the plans had when it was created.
    */
   planImage: string | null;
-  /** The plans' image before the last rollout that completed (see `KNOWN_BUG_PROVISIONED_DURING_ROLLOUT`). */
-  imageBeforeRollout: string | null;
-  /** When the last rollout that completed was created (null: none completed). */
-  rolloutCreatedAt: Date | null;
 }
 
 /** What an image's tag makes it do on the emulator: boot healthy, never pass its checks, or never boot. */
@@ -104,8 +100,6 @@ export function newModel(users: string[]): Model {
     drainerStalled: false,
     rollouts: [],
     planImage: null,
-    imageBeforeRollout: null,
-    rolloutCreatedAt: null,
   };
 }
 
@@ -125,14 +119,12 @@ export async function resolveRollouts(model: Model, world: World): Promise<strin
   const out: string[] = [];
   let image: string | null = null;
   for (const rollout of model.rollouts) {
-    const [row] = await world.stack.sql<{ state: string; pinned_image: string | null; created_at: Date }[]>`
-      select state, pinned_image, created_at from public.fly_rollouts where id = ${rollout.id}`;
+    const [row] = await world.stack.sql<{ state: string; pinned_image: string | null }[]>`
+      select state, pinned_image from public.fly_rollouts where id = ${rollout.id}`;
     const what = `rollout ${rollout.image} (${rollout.id})`;
     if (row.state === "completed") {
       if (rollout.kind !== "good") out.push(`${what} completed`);
       if (rollout.rollbackRequested) out.push(`${what} completed after its rollback was accepted`);
-      model.imageBeforeRollout = image;
-      model.rolloutCreatedAt = row.created_at;
       image = row.pinned_image ?? rollout.image;
     } else if (row.state !== "rolled_back") {
       out.push(`${what} ended ${row.state}`);

@@ -10,8 +10,7 @@
  * `PROPERTY_RUNS` sequences (default 3, which fits in about 90 s), of at most `PROPERTY_STEPS` steps
  * (default 10) over `PROPERTY_USERS` users (default 3). A failure is shrunk and printed with its seed and a
  * one-line replay (`PROPERTY_SEED=… PROPERTY_PATH=…`); `PROPERTY_VERBOSE=1` prints every sequence,
- * `PROPERTY_DEBUG=1` the rollouts, targets and events of a failing one, `PROPERTY_STRICT=1` turns the known
- * rollout bug tolerated in `invariants.ts` back into a violation.
+ * `PROPERTY_DEBUG=1` the rollouts, targets and events of a failing one.
  *
  * Settling goes faster than the defaults would without changing what converges: the leases of killed
  * processes are expired at once (instead of after 30 s) and backed-off rows made due (instead of up to

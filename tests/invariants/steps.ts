@@ -102,24 +102,6 @@ const ROLLOUT_IMAGES: { image: string; kind: ImageKind }[] = [
   { image: "registry.fly.io/vyx-user-backend:b-crash", kind: "crash" },
 ];
 
-/**
- * A product bug the property test found (seed 187225753, path 1, under `PROPERTY_STRICT=1`): a rollout that
- * has no provisioned user in its scope completes at once, no canary run and no digest pinned, and
- * `private.fly_rollout_record_in_plans` writes its unverified tag into the plans
- * (`coalesce(pinned_image, target ->> 'image', ...)`): with `:b-crash`, every user provisioned afterwards
- * gets a machine that never boots (`repair_machine_failed` forever). Until it is fixed the rollout step starts
- * nothing while no machine is in scope; `PROPERTY_STRICT=1` starts it anyway.
- */
-const KNOWN_BUG_EMPTY_ROLLOUT = Deno.env.get("PROPERTY_STRICT") !== "1";
-
-/** Whether no user the stack knows has a machine its plan should run (a fleet rollout would have no target). */
-async function noMachineInScope(world: World): Promise<boolean> {
-  const [{ n }] = await world.stack.sql<{ n: number }[]>`
-    select count(*)::int as n from public.user_fly_apps
-    where desired_state = 'present' and machine_id is not null`;
-  return n === 0;
-}
-
 /** A rollout's health gate in the test (the default is 300 s): a bad canary halts its rollout this fast. */
 export const ROLLOUT_HEALTH_TIMEOUT_S = 3;
 
@@ -358,7 +340,6 @@ export const STEP_KINDS: StepKind[] = [
       fc.constantFrom(...ROLLOUT_IMAGES).map(({ image, kind }) =>
         step(`rollout ${image.split(":").at(-1)}`, {
           run: async (m, w) => {
-            if (KNOWN_BUG_EMPTY_ROLLOUT && await noMachineInScope(w)) return;
             const answer = await admin(w.stack, "/rollouts", {
               method: "POST",
               body: {

@@ -216,3 +216,27 @@ Deno.test("rollout through the controller: an image no machine ran halts instead
     assertEquals(after.image, before.image, "the plans keep their image");
   });
 });
+
+Deno.test("rollout through the controller: a user whose machine was created during the rollout is adopted and updated before it completes", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 2);
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const rollout = await rollouts.create(
+      { target: { image: IMAGE_B }, tier: "pro", canary_count: 1, batch_size: 2, health_timeout_s: 30 },
+      "ops:test",
+    );
+    assertEquals(rollout.total, 2);
+    // A user who became paid after the rollout started: no target, provisioned on the plans' old image.
+    const [late] = await f.subscribe("pro", 1);
+    assertEquals((await f.reconcile(late)).outcome, "converged");
+    const before = (await machineOf(f, late)).image_ref?.digest;
+
+    await driveUntilSettled(rolloutDeps(f.deps, rollouts));
+    const done = (await rollouts.get(rollout.id))!;
+    assertEquals([done.state, done.total, done.healthy, done.failed], ["completed", 3, 3, 0]);
+    const after = (await machineOf(f, late)).image_ref?.digest;
+    assert(after !== before, "the late machine changed image");
+    assertEquals(after, done.image_digest, "the late machine runs the rollout's digest");
+  });
+});

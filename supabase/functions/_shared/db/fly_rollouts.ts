@@ -388,6 +388,16 @@ export class RolloutsRepository {
     return rows.map((row) => RolloutTargetSchema.parse(row));
   }
 
+  /**
+   * Adopts the scope's users whose machine was created during the rollout (no target, or skipped as not
+   * provisioned) as pending targets of a last batch (`private.adopt_late_fly_rollout_targets`); returns how many.
+   */
+  async adoptLateTargets(rolloutId: string, owner: string): Promise<number> {
+    const [{ adopted }] = await this.#sql<{ adopted: number }[]>`
+      select private.adopt_late_fly_rollout_targets(${rolloutId}::uuid, ${owner}) as adopted`;
+    return adopted;
+  }
+
   /** Records a target's outcome; returns the rollout with its counters. */
   async recordTarget(rolloutId: string, owner: string, record: TargetOutcomeRecord): Promise<Rollout> {
     const details = {

@@ -317,6 +317,12 @@ async function advanceOne(
     if (targets.length === 0) {
       const fresh = await deps.rollouts.get(rollout.id);
       if (!fresh || fresh.state !== "running") return { ...progress, state: fresh?.state ?? rollout.state };
+      // Machines created during the rollout run the plans' old image: update them too before completing.
+      if (
+        fresh.direction === "forward" && await deps.rollouts.adoptLateTargets(rollout.id, options.owner) > 0
+      ) {
+        continue;
+      }
       if (fresh.direction === "forward" && fresh.target.image && !fresh.image_digest) {
         // Completing would write an image no machine ever ran into the plans, for every new user to get.
         rollout = await halt(deps, fresh, unprovenImageReason(fresh.target.image));
