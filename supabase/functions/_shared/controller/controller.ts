@@ -117,7 +117,9 @@ export function outcomeRecord(input: OutcomeInput): OutcomeRecord {
         ...(attempt.requeueAt ? { requeue_at: attempt.requeueAt } : {}),
       },
     });
-    if (input.reason.startsWith(REPAIR_REASON_PREFIX)) {
+    // A repair restores a present app; a row that became absent meanwhile (a downgrade drained after the
+    // sweep claimed it) was just deprovisioned, which is no repair.
+    if (verb === "provision" && input.reason.startsWith(REPAIR_REASON_PREFIX)) {
       events.push({
         event_type: "repaired",
         status: "ok",
