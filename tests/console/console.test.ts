@@ -461,6 +461,10 @@ Deno.test({
             await new Promise((resolve) => setTimeout(resolve, 500));
           }
           await completed;
+          // The detail polls on its own: wait until it has seen the end too.
+          await page.waitForSelector("[data-testid=rollout-detail][data-state=completed]", {
+            timeout: 15_000,
+          });
           // One line per batch, the canary's first.
           const firstLine = await page.$eval(
             "[data-testid=rollout-lines] li",
