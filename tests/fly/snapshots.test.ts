@@ -185,3 +185,38 @@ Deno.test("snapshots: a dead host: unreachable volume, its machine stops and can
     assertEquals((await client.volumes.get(APP, volume.id)).host_status, "ok");
   });
 });
+
+Deno.test("snapshots: the deletion log records each deleted volume with the newest created snapshot of it then", async () => {
+  await withFly(async (fixture) => {
+    const { client, emulator } = fixture;
+    const bare = await appWithVolume(fixture);
+    emulator.writeVolumeData(bare.id, "never snapshotted");
+    await client.volumes.delete(APP, bare.id);
+    const saved = await client.volumes.create(APP, { name: "data", region: "sin", size_gb: 1 });
+    const refused = (() => {
+      try {
+        emulator.writeVolumeData(saved.id, "x", { byMachine: true });
+        return "written";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    assert(
+      refused.includes("not mounted by a started machine"),
+      `a machine-less write is refused: ${refused}`,
+    );
+    emulator.writeVolumeData(saved.id, "first");
+    const first = await snapshotNow(fixture, saved.id);
+    emulator.writeVolumeData(saved.id, "second");
+    emulator.holdSnapshots(true);
+    await client.volumes.createSnapshot(APP, saved.id); // still creating when the app goes
+    await client.apps.delete(APP);
+
+    const log = emulator.state().deleted_volumes;
+    assertEquals(
+      log.map((deleted) => [deleted.id, deleted.by, deleted.data, deleted.snapshot?.id ?? null]),
+      [[bare.id, "volume_delete", "never snapshotted", null], [saved.id, "app_delete", "second", first]],
+    );
+    assertEquals(log[1].snapshot?.data, "first", "the snapshot holds the data it was taken with");
+  });
+});

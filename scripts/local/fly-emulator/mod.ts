@@ -103,8 +103,11 @@ export interface FlyEmulator {
   setAppCreateLimit(rule: { ratePerSecond: number; burst: number }): void;
   /** Changes a machine's state behind the client's back (a crash, a host stop). */
   setMachineState(appName: string, machineId: string, state: ForcedMachineState): void;
-  /** Sets the content fingerprint a machine "wrote" to a volume (snapshots copy it, restores carry it). */
-  writeVolumeData(volumeId: string, data: string | null): void;
+  /**
+   * Sets the content fingerprint a machine "wrote" to a volume (snapshots copy it, restores carry it); with
+   * `byMachine`, refused unless a started machine mounts it.
+   */
+  writeVolumeData(volumeId: string, data: string | null, options?: { byMachine?: boolean }): void;
   /** A volume's content fingerprint. */
   readVolumeData(volumeId: string): string | null;
   /** Marks a host (`state().apps[].volumes[].host`) dead or alive again (see {@link HostStatusOptions}). */
@@ -184,7 +187,7 @@ export async function startFlyEmulator(options: FlyEmulatorOptions = {}): Promis
       core.store.extendNeedsRestart = on;
     },
     setMachineState: (appName, machineId, state) => forceMachineState(core, appName, machineId, state),
-    writeVolumeData: (volumeId, data) => writeVolumeData(core, volumeId, data),
+    writeVolumeData: (volumeId, data, options) => writeVolumeData(core, volumeId, data, options),
     readVolumeData: (volumeId) => readVolumeData(core, volumeId),
     setHostStatus: (host, status, options) => setHostStatus(core, host, status, options),
     holdSnapshots: (hold) => holdSnapshots(core, hold),

@@ -106,6 +106,24 @@ export interface SnapshotRecord {
   automatic: boolean;
 }
 
+/**
+ * A volume as it was when it was deleted (by a volume delete or with its app), with the newest snapshot of it
+ * that was `created` then: what tests check "no volume deleted without a created snapshot" against.
+ */
+export interface DeletedVolumeRecord {
+  id: string;
+  app: string;
+  region: string;
+  /** Its content fingerprint when deleted. */
+  data: string | null;
+  /** Emulated epoch ms. */
+  deletedAt: number;
+  /** How: `DELETE /v1/apps/{app}/volumes/{id}` or with its app. */
+  by: "volume_delete" | "app_delete";
+  /** The newest `created` snapshot of the volume at that moment, if any. */
+  snapshot: { id: string; data: string | null; createdAt: number } | null;
+}
+
 /** One app. */
 export interface AppRecord {
   id: string;

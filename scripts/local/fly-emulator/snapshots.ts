@@ -12,7 +12,7 @@
 import type { EmulatorCore } from "./core.ts";
 import { failedPrecondition } from "./http_error.ts";
 import { randomHex } from "./ids.ts";
-import type { SnapshotRecord, VolumeRecord } from "./records.ts";
+import type { AppRecord, SnapshotRecord, VolumeRecord } from "./records.ts";
 import type { EmulatorStore } from "./state.ts";
 import { digestOf } from "./views.ts";
 
@@ -121,6 +121,27 @@ export function snapshotsOf(store: EmulatorStore, volumeId: string): SnapshotRec
   runSnapshotSchedule(store);
   return [...store.snapshots.values()].filter((snapshot) => snapshot.volumeId === volumeId)
     .sort((a, b) => a.createdAt - b.createdAt);
+}
+
+/**
+ * Notes that `volume` of `app` is being deleted, with the newest snapshot of it that is `created` now (the
+ * deletion log in `GET /_emulator/state`).
+ */
+export function recordVolumeDeletion(
+  store: EmulatorStore,
+  options: { app: AppRecord; volume: VolumeRecord; by: "volume_delete" | "app_delete" },
+): void {
+  const { app, volume, by } = options;
+  const taken = snapshotsOf(store, volume.id).filter((snapshot) => snapshot.status === "created").at(-1);
+  store.deletedVolumes.push({
+    id: volume.id,
+    app: app.name,
+    region: volume.region,
+    data: volume.data,
+    deletedAt: emulatedNow(store),
+    by,
+    snapshot: taken ? { id: taken.id, data: taken.data, createdAt: taken.createdAt } : null,
+  });
 }
 
 /** `VolumeSnapshot` in API spelling. */

@@ -1,6 +1,6 @@
 /** The emulator's in-memory world: apps of one organization, their secrets, IPs, machines and volumes. */
 import { OrgMachineIndex } from "./org_machine_index.ts";
-import type { AppRecord, SnapshotRecord } from "./records.ts";
+import type { AppRecord, DeletedVolumeRecord, SnapshotRecord } from "./records.ts";
 
 /** All apps, plus names held by other organizations. */
 export class EmulatorStore {
@@ -19,6 +19,8 @@ export class EmulatorStore {
   extendNeedsRestart = false;
   /** Volume snapshots of the organization by id (they outlive their volume until their retention ends). */
   readonly snapshots = new Map<string, SnapshotRecord>();
+  /** Every volume deleted so far, oldest first (see {@link DeletedVolumeRecord}). */
+  readonly deletedVolumes: DeletedVolumeRecord[] = [];
   /** How far the emulated clock of snapshots runs ahead of the real one (`/_emulator/clock`). */
   clockOffsetMs = 0;
   /** While true, new on-demand snapshots stay `creating` (`/_emulator/snapshots`). */
@@ -59,6 +61,7 @@ export class EmulatorStore {
     this.networks.set("default", 1);
     this.extendNeedsRestart = false;
     this.snapshots.clear();
+    this.deletedVolumes.length = 0;
     this.clockOffsetMs = 0;
     this.holdSnapshots = false;
   }

@@ -1,4 +1,4 @@
-/** `/v1/apps`: create, show, list by org, delete (cascading to machines). */
+/** `/v1/apps`: create, show, list by org, delete (cascading to machines and volumes). */
 import { z } from "zod";
 import type { EmulatorCore } from "../core.ts";
 import { FlyHttpError, invalidArgument } from "../http_error.ts";
@@ -6,6 +6,7 @@ import { newAppId } from "../ids.ts";
 import type { Operation } from "../operation.ts";
 import { findApp, readBody } from "../request.ts";
 import type { AppRecord } from "../records.ts";
+import { recordVolumeDeletion } from "../snapshots.ts";
 import { appView } from "../views.ts";
 
 const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -106,6 +107,9 @@ export function appOperations(core: EmulatorCore): Operation[] {
         for (const machine of app.machines.values()) {
           core.lifecycle.cancel(machine);
           core.lifecycle.setState(app, machine, "destroyed");
+        }
+        for (const volume of app.volumes.values()) {
+          recordVolumeDeletion(core.store, { app, volume, by: "app_delete" });
         }
         core.store.apps.delete(app.name);
         return c.body(null, 202);

@@ -3,7 +3,8 @@
  *
  * - `GET /_emulator/state`: every app with its secrets (values included), IPs, machines (each with its
  *   private network) and volumes (with host and content fingerprint), the private networks and their apps,
- *   the org's snapshots, plus request counts
+ *   the org's snapshots, the volumes deleted so far (each with the newest snapshot of it that was `created`
+ *   then), plus request counts
  * - `GET /_emulator/reachable?from={machine_id}&to={private_ip}`: whether that machine can reach that private
  *   address: only within one private network (`{reachable}`)
  * - `GET /_emulator/requests`: answers per operation and status
@@ -96,6 +97,20 @@ export function snapshot(core: EmulatorCore) {
       region: snapshot.region,
       data: snapshot.data,
       automatic: snapshot.automatic,
+    })),
+    deleted_volumes: core.store.deletedVolumes.map((deleted) => ({
+      id: deleted.id,
+      app: deleted.app,
+      region: deleted.region,
+      data: deleted.data,
+      deleted_at: new Date(deleted.deletedAt).toISOString(),
+      by: deleted.by,
+      snapshot: deleted.snapshot &&
+        {
+          id: deleted.snapshot.id,
+          data: deleted.snapshot.data,
+          created_at: new Date(deleted.snapshot.createdAt).toISOString(),
+        },
     })),
     networks: [...core.store.networks].map(([name, id]) => ({
       name,

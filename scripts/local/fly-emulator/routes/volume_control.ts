@@ -1,8 +1,9 @@
 /**
  * Control routes for volume data, hosts, snapshots and the emulated clock (no token, like control.ts):
  *
- * - `PUT /_emulator/volumes/{id}/data` `{data}`: the content fingerprint a machine "wrote" to the volume;
- *   snapshots copy it and volumes restored from them carry it. `GET` reads it.
+ * - `PUT /_emulator/volumes/{id}/data` `{data, by_machine?}`: the content fingerprint a machine "wrote" to the
+ *   volume; snapshots copy it and volumes restored from them carry it. With `by_machine: true` the write is
+ *   what a running machine does: refused (409) unless a started machine mounts the volume. `GET` reads it.
  * - `PUT /_emulator/hosts/{host}` `{status: "ok" | "unreachable", volumes?}`: a dead host's volumes report
  *   `host_status: unreachable` and cannot be snapshotted or forked; the machines mounting them stop, report
  *   `unreachable` and fail to start (412); a new machine cannot mount them (412 insufficient resources).
@@ -18,29 +19,50 @@
 import { z } from "zod";
 import type { Hono } from "hono";
 import type { EmulatorCore } from "../core.ts";
-import { notFound } from "../http_error.ts";
+import { FlyHttpError, notFound } from "../http_error.ts";
 import type { EmulatorEnv } from "../operation.ts";
-import type { HostStatus, VolumeRecord } from "../records.ts";
+import type { AppRecord, HostStatus, VolumeRecord } from "../records.ts";
 import { readBody } from "../request.ts";
 import { advanceClock, emulatedNow, holdSnapshots } from "../snapshots.ts";
 
-/** The live volume with this id, in any app. */
-function volumeById(core: EmulatorCore, volumeId: string): VolumeRecord {
+/** The live volume with this id, and its app. */
+function volumeById(core: EmulatorCore, volumeId: string): { app: AppRecord; volume: VolumeRecord } {
   for (const app of core.store.apps.values()) {
     const volume = app.volumes.get(volumeId);
-    if (volume) return volume;
+    if (volume) return { app, volume };
   }
   throw notFound("volume");
 }
 
-/** Sets a volume's content fingerprint (null: empty). */
-export function writeVolumeData(core: EmulatorCore, volumeId: string, data: string | null): void {
-  volumeById(core, volumeId).data = data;
+/** Whether a started machine of `app` mounts the volume. */
+function mountedByStartedMachine(app: AppRecord, volumeId: string): boolean {
+  return [...app.machines.values()].some((machine) =>
+    machine.state === "started" &&
+    Array.isArray(machine.config.mounts) &&
+    (machine.config.mounts as { volume?: string }[]).some((mount) => mount.volume === volumeId)
+  );
+}
+
+/**
+ * Sets a volume's content fingerprint (null: empty). With `byMachine`, only as a running machine could: a
+ * 409 unless a started machine mounts it.
+ */
+export function writeVolumeData(
+  core: EmulatorCore,
+  volumeId: string,
+  data: string | null,
+  options: { byMachine?: boolean } = {},
+): void {
+  const { app, volume } = volumeById(core, volumeId);
+  if (options.byMachine && !mountedByStartedMachine(app, volumeId)) {
+    throw new FlyHttpError(409, `volume ${volumeId} is not mounted by a started machine`);
+  }
+  volume.data = data;
 }
 
 /** Reads a volume's content fingerprint. */
 export function readVolumeData(core: EmulatorCore, volumeId: string): string | null {
-  return volumeById(core, volumeId).data;
+  return volumeById(core, volumeId).volume.data;
 }
 
 /** Options of {@link setHostStatus}. */
@@ -87,8 +109,11 @@ export function setHostStatus(
 /** Registers the routes. */
 export function registerVolumeControlRoutes(app: Hono<EmulatorEnv>, core: EmulatorCore): void {
   app.put("/_emulator/volumes/:volume_id/data", async (c) => {
-    const { data } = await readBody(c, z.object({ data: z.string().max(4096).nullable() }));
-    writeVolumeData(core, c.req.param("volume_id"), data);
+    const { data, by_machine } = await readBody(
+      c,
+      z.object({ data: z.string().max(4096).nullable(), by_machine: z.boolean().optional() }),
+    );
+    writeVolumeData(core, c.req.param("volume_id"), data, { byMachine: by_machine });
     return c.json({ ok: true });
   });
   app.get(

@@ -16,7 +16,14 @@ import { checkedRegion } from "../machine_config.ts";
 import type { EmulatorContext, Operation } from "../operation.ts";
 import { findApp, pathParam, readBody } from "../request.ts";
 import type { AppRecord, MachineRecord, VolumeRecord } from "../records.ts";
-import { emulatedNow, runSnapshotSchedule, snapshotsOf, snapshotView, takeSnapshot } from "../snapshots.ts";
+import {
+  emulatedNow,
+  recordVolumeDeletion,
+  runSnapshotSchedule,
+  snapshotsOf,
+  snapshotView,
+  takeSnapshot,
+} from "../snapshots.ts";
 
 /** Fly's volume name rule. */
 const VOLUME_NAME = /^[a-z0-9_]{1,30}$/;
@@ -298,6 +305,7 @@ export function volumeOperations(core: EmulatorCore): Operation[] {
         const volume = findVolume(app, c);
         const holder = attachedMachine(app, volume.id);
         if (holder) throw failedPrecondition(`volume is currently bound to machine: ${holder.id}`);
+        recordVolumeDeletion(core.store, { app, volume, by: "volume_delete" });
         app.volumes.delete(volume.id);
         return c.json(volumeView(app, volume, "destroyed"));
       },
