@@ -5,27 +5,31 @@
  * starts and whether the canary is back on its previous digest.
  *
  * Usage: `deno task bench rollout_halt`, or `LOCAL_DB_URL=postgres://... deno run -A
- * scripts/bench/rollout_halt.ts [--users=N]` (env BENCH_ROLLOUT_HALT_USERS, default 10). It takes about ten
- * minutes: the gate is the default 300 s.
+ * scripts/bench/rollout_halt.ts [--users=N]` (env BENCH_ROLLOUT_HALT_USERS, default 50: a sweep then takes
+ * about a second, so a few tens of ms of noise do not decide the ratio). It takes about thirteen minutes:
+ * six sweeps before the rollout, then the default 300 s gate.
  *
  * Setup: the functions behind the local gateway (as `deno task dev` runs them) over a scratch database, the
  * emulator with the realistic profile (30 ms per call, 2.5 s to replace a machine), an alert webhook recorder,
- * N `pro` users provisioned one by one through `provision-user-fly-app`. Sweeps are called as pg_cron calls
- * them, every 60 s on the minute (`check-fly-apps-health?wait=true`, so the report carries its duration); a
- * warm-up sweep first, then three without a rollout (the baseline). Then `POST /fly-apps-admin/rollouts` with the
+ * N `pro` users provisioned through `provision-user-fly-app` (eight at a time). Sweeps are called as pg_cron
+ * calls them, every 60 s on the minute (`check-fly-apps-health?wait=true`, so the report carries its
+ * duration); a warm-up sweep first, then five without a rollout (the baseline). Then `POST /fly-apps-admin/rollouts` with the
  * broken image and no other option, and sweeps every 60 s until the rollout is halted.
  *
  * Figures: `halt_s` from the start request to the halt; `touched` machines whose version changed; `alert`
- * webhook posts of `fly_rollout_alert`; `sweep_ratio` = median sweep duration while the canary sat in its gate
- * / median without a rollout (same run); `rollout_phase_ms` the sweep's rollout phase alone in those sweeps (the
- * rest of the difference is the broken machine itself: the sweep checks it in detail every run);
+ * webhook posts of `fly_rollout_alert`; `sweep_ratio` = median duration of every sweep while the canary sat in
+ * its gate (`gate_ms`) / median of the five without a rollout (`baseline_ms`), same run; `rollout_phase_ms`
+ * the sweep's rollout phase alone in those sweeps (it judges the gate from the look the sweep's detail check
+ * took of the canary in the same run: no Get Machine of its own);
  * `rollback_start_s` from the rollback request until the canary's
  * machine got its rollback update; `rollback_s` until the rollout is `rolled_back`.
  */
 import { createPaidUsers, intSetting, median, startBenchStack, table } from "./_support.ts";
 import { startHttpRecorder } from "../../tests/_support/http_recorder.ts";
+import { mapBounded } from "../../supabase/functions/_shared/bounded.ts";
 
-const USERS = Math.max(2, intSetting("users", "BENCH_ROLLOUT_HALT_USERS", 10));
+const USERS = Math.max(2, intSetting("users", "BENCH_ROLLOUT_HALT_USERS", 50));
+const BASELINE_SWEEPS = 5;
 const SWEEP_EVERY_MS = 60_000;
 const BROKEN = "registry.fly.io/vyx-user-backend:v3-broken";
 
@@ -71,10 +75,11 @@ function machines(): Map<string, { version: string; digest: string | undefined; 
 
 try {
   const users = await createPaidUsers(stack.db, USERS);
-  for (const user of users) {
+  const setupStarted = Date.now();
+  await mapBounded(users, 8, async (user) => {
     await stack.callWait("provision-user-fly-app", { user_id: user, reason: "bench" });
-  }
-  console.log(`setup: ${USERS} users provisioned`);
+  });
+  console.log(`setup: ${USERS} users provisioned in ${Date.now() - setupStarted} ms`);
 
   const rolloutPhaseMs: number[] = [];
   const sweep = async () => {
@@ -89,7 +94,8 @@ try {
     return await sweep();
   };
   await tick(); // warm-up: the first detail checks of the new machines
-  const baseline = [await tick(), await tick(), await tick()];
+  const baseline: number[] = [];
+  for (let i = 0; i < BASELINE_SWEEPS; i++) baseline.push(await tick());
 
   const before = machines();
   await sleepUntil(next - SWEEP_EVERY_MS / 2);
@@ -150,6 +156,7 @@ try {
       ["rollout alerts", alerts],
       ["sweep ms without a rollout (after warm-up)", baseline.join(", ")],
       ["sweep ms with the canary in its gate", during.join(", ")],
+      ["median without / with", `${median(baseline)} / ${median(during)} ms`],
       ["median ratio", sweepRatio.toFixed(2)],
       ["the rollout phase's own time in those sweeps (median)", `${gatePhaseMs} ms`],
       ["rollback: canary updated after", `${rollbackStartS.toFixed(1)} s`],

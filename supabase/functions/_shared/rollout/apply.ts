@@ -14,14 +14,15 @@
  * - every other target: the user's row is reconciled (reason `rollout`; the desired spec then carries the
  *   rollout's spec for the user, so `ensureMachine` sends the full-config update with `current_version`);
  *   that moment starts the target's gate, and the machine is looked at (see {@link lookAtGate}). A target
- *   whose gate started earlier is only looked at: no second update.
+ *   whose gate started earlier is only looked at: no second update; in a sweep, from the sweep's own detail
+ *   check of that machine in the same run when it has one (no second look at the same machine).
  *
  * @module
  */
 import type { EngineDeps } from "../engine/context.ts";
 import { reconcileUser } from "../controller/controller.ts";
 import type { RolloutsRepository, TargetApp } from "../db/fly_rollouts.ts";
-import type { ApplyTarget, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
+import type { ApplyTarget, MachineLook, RolloutDeps, RolloutProgress, TargetOutcome } from "./driver.ts";
 import { BACKOFF, pollUntil } from "../backoff.ts";
 import { failingChecks, healthGateVerdict } from "../engine/health.ts";
 import { FlyPreconditionFailedError } from "../fly/mod.ts";
@@ -77,19 +78,38 @@ function checksNotPassing(machine: Parameters<typeof healthGateVerdict>[0]): str
 }
 
 /**
+ * How long after a gate's start a look taken elsewhere (the sweep's detail check) must have been sent to
+ * count for the gate: more than any clock difference between two function instances, so that a look sent
+ * before another driver applied the update (the old machine, which may well pass) is never taken for it.
+ */
+export const RECENT_LOOK_MARGIN_MS = 5_000;
+
+/**
+ * Whether `recent`, a look taken elsewhere, sees the machine as its gate does: sent at least
+ * {@link RECENT_LOOK_MARGIN_MS} after the gate started (the update was applied before the gate started).
+ */
+function lookCountsForGate(recent: MachineLook | undefined, gateStartedAt: number): boolean {
+  return recent !== undefined && recent.at >= gateStartedAt + RECENT_LOOK_MARGIN_MS;
+}
+
+/**
  * Looks at the machine's gate: once, or polling for up to `lookMs` (never past `deadline`). `healthy` when it
  * passes, `failed` when the machine failed, else `gate` with what it saw (the driver ends the gate); a look
- * that failed (Fly unreachable) leaves the gate open.
+ * that failed (Fly unreachable) leaves the gate open. `recent`, a look at the machine taken moments ago (the
+ * sweep's detail check), is the first look when it counts for the gate ({@link lookCountsForGate}) instead
+ * of a Get Machine.
  */
 export async function lookAtGate(
   deps: Pick<EngineDeps, "fly">,
   target: { appName: string; machineId: string; gateStartedAt: number },
-  look: { lookMs: number; deadline: number },
+  look: { lookMs: number; deadline: number; recent?: MachineLook },
 ): Promise<TargetOutcome> {
+  let recent = lookCountsForGate(look.recent, target.gateStartedAt) ? look.recent?.machine : undefined;
   const once = async (): Promise<TargetOutcome> => {
     let machine;
     try {
-      machine = await deps.fly.machines.get(target.appName, target.machineId);
+      machine = recent ?? await deps.fly.machines.get(target.appName, target.machineId);
+      recent = undefined;
     } catch (error) {
       // A look that failed decides nothing: the gate stays open (and still ends at its time).
       return {
@@ -123,10 +143,11 @@ export async function lookAtGate(
  * from the database (`private.fly_rollout_spec_for_user`, in the desired spec), one source for both.
  */
 export function controllerApply(deps: EngineDeps): ApplyTarget {
-  return async (target, _spec, { deadline, gateStartedAt, lookMs, wake, includeOverridden }) => {
+  return async (target, _spec, { deadline, gateStartedAt, lookMs, looks, wake, includeOverridden }) => {
     if (gateStartedAt !== null && target.app?.fly_app_name && target.app.machine_id) {
       const machine = { appName: target.app.fly_app_name, machineId: target.app.machine_id };
-      return await lookAtGate(deps, { ...machine, gateStartedAt }, { lookMs, deadline });
+      const recent = looks?.get(target.app.machine_id);
+      return await lookAtGate(deps, { ...machine, gateStartedAt }, { lookMs, deadline, recent });
     }
     const desired = target.app ? await deps.repo.desired.desiredSpec(target.user_id) : null;
     const present = desired?.desired_state === "present" ? desired : null;

@@ -12,7 +12,9 @@
  *    `current_version`); the moment the update is applied starts its **gate**, stored with the target;
  * 2. is looked at until its gate passes (started, every check passing: `healthy`), fails (the machine failed),
  *    or ends: `health_timeout_s` after the stored start, whichever driver run looks (a driver that replaced a
- *    crashed one measures from the same start), the target fails with what the last look saw;
+ *    crashed one measures from the same start), the target fails with what the last look saw. The sweep's
+ *    driver run judges a gate from the look its own detail check took of that machine in the same run
+ *    ({@link RecentLooks}) when it has one: one look per machine per sweep;
  * 3. or is left alone (`skipped`, with why) or applied without a gate (a stopped machine): the apply decides.
  *
  * Forward, the rollout's target goes out; once a digest is pinned (the first success records the digest Fly
@@ -36,6 +38,7 @@ import {
 import type { EngineDeps } from "../engine/context.ts";
 import { type RolloutAlert, sendAlert } from "../controller/alerts.ts";
 import { pinnedImage } from "../image_ref.ts";
+import type { Machine } from "../fly/mod.ts";
 
 /** What applying a spec to one user's machine, or looking at its gate, came to. */
 export interface TargetOutcome {
@@ -59,6 +62,19 @@ export interface TargetOutcome {
   skipReason?: string;
 }
 
+/** One look at a machine: what Fly answered, and when the request was sent (epoch ms). */
+export interface MachineLook {
+  machine: Machine;
+  at: number;
+}
+
+/**
+ * Machines the caller looked at moments ago, by machine id: the sweep's detail check of this run. A gate whose
+ * machine is among them is judged from that look instead of a Get Machine (when the look is recent enough:
+ * see `lookAtGate`).
+ */
+export type RecentLooks = ReadonlyMap<string, MachineLook>;
+
 /** Options of one {@link ApplyTarget} call. */
 export interface ApplyOptions {
   /** Epoch ms after which no new wait should start (answer `progressing` or `gate` instead). */
@@ -67,6 +83,8 @@ export interface ApplyOptions {
   gateStartedAt: number | null;
   /** How long one look at a gate may poll (0: a single look). */
   lookMs: number;
+  /** Machines looked at moments ago: a gate's first look takes its machine's from here when recent enough. */
+  looks?: RecentLooks;
   /** Start an idle machine to run the health gate on it (else it gets the config and stays down). */
   wake: boolean;
   /** Roll out users with an image override too (else they are skipped). */
@@ -86,7 +104,10 @@ export interface RolloutDeps extends Pick<EngineDeps, "config" | "log"> {
   applyTarget: ApplyTarget;
 }
 
-/** How long one look at a gate may poll: the sweep looks once; a driver kicked by an operator a few seconds. */
+/**
+ * How long one look at a gate may poll: the sweep looks once (from its own detail check's look of the machine
+ * when it has one); a driver kicked by an operator polls a few seconds.
+ */
 export const GATE_LOOK_MS = { sweep: 0, background: 5_000 } as const;
 
 /** Options of {@link advanceRollouts}. */
@@ -97,6 +118,8 @@ export interface AdvanceOptions {
   deadline: number;
   /** How long one look at a gate may poll (default {@link GATE_LOOK_MS}.sweep: one look). */
   lookMs?: number;
+  /** Machines the caller looked at moments ago (the sweep's detail check): see {@link RecentLooks}. */
+  looks?: RecentLooks;
 }
 
 /** What one {@link advanceRollouts} did to one rollout. */
@@ -281,6 +304,7 @@ async function advanceOne(
   const applyOptions = {
     deadline: options.deadline,
     lookMs: options.lookMs ?? GATE_LOOK_MS.sweep,
+    looks: options.looks,
     wake: rollout.wake ?? false,
     includeOverridden: rollout.include_overridden ?? false,
   };

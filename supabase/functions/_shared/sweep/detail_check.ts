@@ -7,6 +7,9 @@
  * An app whose scoped credential needs re-minting (see `credential_step.ts`) is made due, so the due-work
  * phase mints it and the machine update that follows applies it.
  *
+ * Every machine it looks at goes into the caller's `looks` (with when the look was sent): the sweep's rollout
+ * phase judges an open health gate from it instead of looking at the same machine again.
+ *
  * One app's failure (Fly or database) is counted as `errored` and logged; the others go on.
  *
  * @module
@@ -29,6 +32,7 @@ import {
   observe,
 } from "../engine/observe.ts";
 import { planVolume } from "../engine/volume_step.ts";
+import type { MachineLook } from "../rollout/driver.ts";
 
 /** What the detail check did, for the sweep report. */
 export interface DetailReport {
@@ -70,6 +74,8 @@ export interface DetailOptions {
   /** Deadline of the repairs' reconciles (they report `progressing` when they reach it). */
   repairDeadline: number;
   report: DetailReport;
+  /** Filled with every machine looked at, by id (see the module doc). */
+  looks?: Map<string, MachineLook>;
 }
 
 /** What the row's app should look like for `spec`, or undefined when the user should have no app. */
@@ -99,20 +105,25 @@ function desiredLook(
   return { config, region: target.region, secretsDigest };
 }
 
-/** Looks at one app on Fly and judges it (a stopped machine is `idle` when the plan's `idleAction` allows it). */
+/**
+ * Looks at one app on Fly and judges it (a stopped machine is `idle` when the plan's `idleAction` allows it);
+ * the machines seen go into `looks`.
+ */
 async function inspect(
   deps: EngineDeps,
   row: UserFlyApp,
-  desired: DesiredLook | undefined,
-  idleAction: IdleAction | undefined,
+  judge: { desired: DesiredLook | undefined; idleAction: IdleAction | undefined },
+  looks: Map<string, MachineLook> | undefined,
 ): Promise<Observation> {
   let machines = null;
+  const at = Date.now();
   try {
     machines = await deps.fly.machines.list(row.fly_app_name!, { metadata: machineIdentity(row.user_id) });
   } catch (error) {
     if (!(error instanceof FlyNotFoundError)) throw error;
   }
-  return observe({ machines, row, desired, idleAction });
+  for (const machine of machines ?? []) looks?.set(machine.id, { machine, at });
+  return observe({ machines, row, ...judge });
 }
 
 /**
@@ -157,7 +168,7 @@ async function checkChunk(
       const desired = desiredLook(deps, spec, row, options.secretsDigest);
       const remint = spec?.desired_state === "present" && await credentialDue(deps.config, row);
       const idleAction = spec?.desired_state === "present" ? spec.plan.idle_action : undefined;
-      return { row, observation: await inspect(deps, row, desired, idleAction), remint };
+      return { row, observation: await inspect(deps, row, { desired, idleAction }, options.looks), remint };
     } catch (error) {
       report.errored++;
       deps.log.warn("detail check failed", { user_id: row.user_id, app_name: row.fly_app_name, error });

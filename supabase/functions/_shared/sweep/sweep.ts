@@ -14,7 +14,8 @@
  *    rotating slice of the rest, repairing what is broken, within its share of the budget (before due work,
  *    so a backlog of due rows never starves observation);
  * 4. rollouts: each running rollout is driven forward (see {@link advanceRollouts}), when the sweep is given
- *    a rollouts repository: one look at each open health gate (never a wait on it), due batches applied
+ *    a rollouts repository: one look at each open health gate (never a wait on it; the detail check's look
+ *    of this run when it looked at that machine, so no machine is looked at twice), due batches applied
  *    until three quarters of the budget;
  * 5. due work: rows whose reconcile is pending, backed off and due, or whose reconciler died (lease
  *    expired), reconciled through the controller in parallel lanes with the rest of the budget;
@@ -33,7 +34,7 @@ import { sendAlert } from "../controller/alerts.ts";
 import { type FleetLister, type FleetReport, observeFleet } from "./fleet_listing.ts";
 import { handleOrphans, type OrphanReport } from "./orphans.ts";
 import type { RolloutsRepository } from "../db/fly_rollouts.ts";
-import { advanceRollouts, GATE_LOOK_MS } from "../rollout/driver.ts";
+import { advanceRollouts, GATE_LOOK_MS, type MachineLook } from "../rollout/driver.ts";
 import { countRollouts, emptyRolloutsReport, rolloutDeps, type RolloutsReport } from "../rollout/apply.ts";
 
 /** Options of one sweep (defaults from the configuration). */
@@ -220,6 +221,8 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
     }),
   );
 
+  // The machines the detail check looks at, for the rollout phase's gates.
+  const looks = new Map<string, MachineLook>();
   note(
     await isolated(deps, "detail", async () => {
       const detailLimit = options.detailLimit ?? deps.config.sweep.detailLimit;
@@ -232,6 +235,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
         stopAt: Math.min(phaseEnd(PHASE_ENDS.detail), stopTakingWorkAt),
         repairDeadline: phaseEnd(PHASE_ENDS.detail),
         report: report.observed,
+        looks,
       });
     }),
   );
@@ -246,6 +250,7 @@ export async function runHealthSweep(deps: EngineDeps, options: SweepOptions): P
           owner: options.owner,
           deadline,
           lookMs: GATE_LOOK_MS.sweep,
+          looks,
         });
         countRollouts(report.rollouts, progress);
         report.rollouts.ms = Date.now() - phaseStarted;
