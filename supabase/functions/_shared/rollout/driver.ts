@@ -19,7 +19,9 @@
  *
  * Forward, the rollout's target goes out; once a digest is pinned (the first success records the digest Fly
  * reported; until then targets go one at a time) every later target gets `image@digest`. A rollback applies
- * each target's own previous spec (snapshotted at creation, with its digest), same gates.
+ * each target's own previous spec (snapshotted at creation), same gates: its image reference exactly as the
+ * row recorded it (a tag goes back as the tag, so the machine reads as its plan again), the digest it ran kept
+ * for the record.
  *
  * A failed canary (once the canaries are done), failures beyond `max_failures`, or a bake that saw more
  * machines fail than `max_failures`, halt the rollout (a `halted` rollout event, an alert through the webhook);

@@ -1,0 +1,63 @@
+/**
+ * A rollback through the controller puts the canary back on the image reference it ran before, exactly as its
+ * row recorded it: the tag stays the tag (not `repo@sha256:…`), so after the rollout ends the machine reads as
+ * its plan again and runs the same digest as before. Found by the property test: the rolled-back canary ran
+ * `vyx-user-backend@sha256:…` while its plan said `vyx-user-backend:latest`, image drift that no rollout
+ * would ever clear, under a rollout that said `rolled_back`.
+ */
+import { assertEquals } from "../_support/assert.ts";
+import { withEngine } from "../_support/engine_fixture.ts";
+import type { EngineFixture } from "../_support/engine_fixture.ts";
+import { MachineSchema } from "../../supabase/functions/_shared/fly/schemas/machines.ts";
+import { RolloutsRepository } from "../../supabase/functions/_shared/db/fly_rollouts.ts";
+import { rolloutDeps } from "../../supabase/functions/_shared/rollout/apply.ts";
+import { driveUntilSettled } from "./_fixture.ts";
+
+/** The user's one live machine: the image its config names, and the digest Fly resolved. */
+async function imageOf(f: EngineFixture, userId: string): Promise<{ image: string; digest: string }> {
+  const name = (await f.row(userId)).fly_app_name;
+  const app = f.emulator.state().apps.find((a) => a.name === name)!;
+  const [machine] = app.machines.map((m) => MachineSchema.parse(m)).filter((m) => m.state !== "destroyed");
+  return { image: String(machine.config.image), digest: String(machine.image_ref?.digest) };
+}
+
+Deno.test("rollback: a halted canary goes back to the tag it ran, not to a pinned digest of it", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 2);
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const before = new Map(await Promise.all(users.map(async (u) => [u, await imageOf(f, u)] as const)));
+
+    const rollouts = new RolloutsRepository(f.db.sql);
+    const deps = rolloutDeps(f.deps, rollouts);
+    const rollout = await rollouts.create(
+      {
+        target: { image: "registry.fly.io/vyx-user-backend:b-broken" },
+        tier: "pro",
+        canary_count: 1,
+        batch_size: 2,
+        health_timeout_s: 1,
+      },
+      "ops:test",
+    );
+    await driveUntilSettled(deps);
+    assertEquals((await rollouts.get(rollout.id))?.state, "halted");
+    const [{ user_id: canary }] = await f.db.sql<{ user_id: string }[]>`
+      select user_id from public.fly_rollout_targets where rollout_id = ${rollout.id} and batch = 0`;
+    assertEquals(
+      (await imageOf(f, canary)).image,
+      "registry.fly.io/vyx-user-backend:b-broken",
+      "canary updated",
+    );
+
+    await rollouts.transition(rollout.id, "rollback", "ops:test", { reason: "broken" });
+    await driveUntilSettled(deps);
+    assertEquals((await rollouts.get(rollout.id))?.state, "rolled_back");
+    for (const user of users) {
+      assertEquals(
+        await imageOf(f, user),
+        before.get(user),
+        `user ${user} runs what it ran before, as it named it`,
+      );
+    }
+  });
+});
