@@ -1367,10 +1367,11 @@ CREATE FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) RETURNS jsonb
   select jsonb_build_object(
     'rollout_id', r.id, 'state', r.state, 'direction', r.direction, 'target_state', t.state,
     'include_overridden', r.include_overridden,
+    'restores_previous', t.state not in ('updating', 'healthy', 'failed'),
     'spec', case
       when t.state in ('updating', 'healthy', 'failed')
         then r.target || jsonb_strip_nulls(jsonb_build_object('digest', r.image_digest))
-      else t.previous - 'digest' end)
+      else t.previous end)
   from public.fly_rollout_targets t
   join public.fly_rollouts r on r.id = t.rollout_id
   where t.user_id = p_user_id and r.state in ('running', 'paused', 'halted')
@@ -1384,7 +1385,7 @@ ALTER FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) OWNER TO postgr
 -- Name: FUNCTION fly_rollout_spec_for_user(p_user_id uuid); Type: COMMENT; Schema: private; Owner: postgres
 --
 
-COMMENT ON FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) IS 'For a user an active rollout covers: {rollout_id, state, direction, target_state, include_overridden, spec} where spec is what the controller should converge the user to now: the target + pinned digest once the user''s batch got it, else the previous spec with the image reference exactly as the row recorded it (no digest: a rollback puts a tag back as the tag). Null when no active rollout covers the user.';
+COMMENT ON FUNCTION private.fly_rollout_spec_for_user(p_user_id uuid) IS 'For a user an active rollout covers: {rollout_id, state, direction, target_state, include_overridden, restores_previous, spec} where spec is what the controller should converge the user to now: the target + pinned digest once the user''s batch got it, else (restores_previous) the previous spec: its image reference as the row recorded it, held to the recorded digest. Null when no active rollout covers the user.';
 
 --
 -- Name: fly_rollout_status(uuid, integer); Type: FUNCTION; Schema: private; Owner: postgres

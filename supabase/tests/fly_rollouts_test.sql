@@ -1,7 +1,7 @@
 -- Rollouts: creation (validation, batches, previous spec), one active rollout per scope, state transitions
 -- (idempotent, recorded with the actor), driving (lease, claim, record, pin), RLS.
 begin;
-select plan(60);
+select plan(61);
 set local client_min_messages = error;
 
 create function pg_temp.uid(n integer) returns uuid language sql as $$
@@ -138,9 +138,13 @@ select results_eq(
   $$values (0, 'rolling_back'::text)$$, 'the canary is rolled back first');
 select ok((select previous ? 'digest' from public.fly_rollout_targets
            where batch = 0 and rollout_id = (select id from r1)), 'its previous spec recorded the digest it ran');
-select is(private.fly_rollout_spec_for_user((select user_id from public.fly_rollout_targets where batch = 0)) -> 'spec',
-  (select previous - 'digest' from public.fly_rollout_targets where batch = 0 and rollout_id = (select id from r1)),
-  'the rollback converges it to its previous image reference as recorded (a tag stays a tag, no digest pinned)');
+select is(private.fly_rollout_spec_for_user((select user_id from public.fly_rollout_targets where batch = 0))
+            -> 'spec',
+  (select previous from public.fly_rollout_targets where batch = 0 and rollout_id = (select id from r1)),
+  'the rollback converges it to its previous spec');
+select is(private.fly_rollout_spec_for_user((select user_id from public.fly_rollout_targets where batch = 0))
+            -> 'restores_previous', 'true'::jsonb,
+  'said to be the previous one (its reference is applied as recorded, held to its digest)');
 select is(
   (private.record_fly_rollout_target((select id from r1), 'driver-1',
     (select user_id from public.fly_rollout_targets where batch = 0), 'healthy') ->> 'rolled_back')::int, 1,

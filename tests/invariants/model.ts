@@ -52,6 +52,19 @@ export interface Model {
    * restores what the plans had when it was created.
    */
   planImage: string | null;
+  /** The content fingerprints each user's machines wrote to their volumes (see `data_steps.ts`). */
+  written: Map<string, Set<string>>;
+  /** Writes so far in the sequence (numbers the fingerprints). */
+  writes: number;
+  /** Hosts the sequence marked dead; settling brings them back once recoveries had their chance. */
+  deadHosts: Set<string>;
+  /** Users with a volume on a host that died: a recovery without a snapshot may leave them `error`. */
+  hostLost: Set<string>;
+  /**
+   * Users whose region an override set or cleared: with a volume elsewhere, the move is refused (the data
+   * would not follow), which leaves them `error`.
+   */
+  regionChanged: Set<string>;
 }
 
 /** What an image's tag makes it do on the emulator: boot healthy, never pass its checks, or never boot. */
@@ -85,6 +98,19 @@ export const START_PLAN_SIZES: Record<PaidTier, Size> = {
   pro: { cpu_kind: "shared", cpus: 2, memory_mb: 512 },
   elite: { cpu_kind: "performance", cpus: 1, memory_mb: 2048 },
 };
+/**
+ * The volume the elite plan has in every sequence (pro has none), so tier changes create and delete volumes,
+ * and the data steps have something to write, snapshot, restore and lose a host under. Daily automatic
+ * snapshots are on (the clock step takes them), kept 5 days.
+ */
+export const ELITE_VOLUME = {
+  volume_size_gb: 1,
+  volume_mount_path: "/data",
+  volume_snapshot_retention_days: 5,
+  volume_auto_backup: true,
+} as const;
+/** Seconds a lost host is waited out before its users are recovered (the default is 600). */
+export const HOST_RECOVERY_AFTER_S = 2;
 /** The default plans' region. */
 export const DEFAULT_REGION = "sin";
 
@@ -100,6 +126,11 @@ export function newModel(users: string[]): Model {
     drainerStalled: false,
     rollouts: [],
     planImage: null,
+    written: new Map(),
+    writes: 0,
+    deadHosts: new Set(),
+    hostLost: new Set(),
+    regionChanged: new Set(),
   };
 }
 

@@ -19,8 +19,17 @@
 import fc from "fast-check";
 import { startStack } from "../e2e/_support.ts";
 import { admin } from "../e2e/admin_support.ts";
-import { type Model, newModel, resolveRollouts, START_PLAN_SIZES, type World } from "./model.ts";
+import {
+  ELITE_VOLUME,
+  HOST_RECOVERY_AFTER_S,
+  type Model,
+  newModel,
+  resolveRollouts,
+  START_PLAN_SIZES,
+  type World,
+} from "./model.ts";
 import { initialTiers, SETUP_SQL, STEP_KINDS, stepArbitraries } from "./steps.ts";
+import { DATA_STEP_KINDS, reviveHosts } from "./data_steps.ts";
 import { invariantViolations } from "./invariants.ts";
 
 const RUNS = Number(Deno.env.get("PROPERTY_RUNS") ?? 3);
@@ -36,6 +45,18 @@ const DEBUG = Deno.env.get("PROPERTY_DEBUG") === "1";
 const MAX_SETTLE_SWEEPS = 10;
 /** The lease the functions use by default: a killed process's leases end this long after it took them. */
 const LEASE_SECONDS = 30;
+
+/** The events tallied over all sequences and printed at the end: what the data steps made happen. */
+const TALLIED_EVENTS = [
+  "volume_created",
+  "volume_snapshotted",
+  "volume_deleted",
+  "volume_restored",
+  "volume_restore_unavailable",
+  "volume_reverted",
+  "host_recovered",
+  "volume_kept_expired",
+];
 
 /** How long the sequence's rollouts get to end once its faults stop (gates are a few seconds here). */
 const ROLLOUT_SETTLE_MS = 90_000;
@@ -54,8 +75,8 @@ async function settleRollouts(world: World, model: Model): Promise<string | null
         where id = any(${ids}::uuid[]) and lease_expires_at > now()
           and lease_expires_at <= ${new Date(killedAt.getTime() + LEASE_SECONDS * 1000)}`;
     }
-    const open = await stack.sql<{ id: string; state: string }[]>`
-      select id, state from public.fly_rollouts
+    const open = await stack.sql<{ id: string; state: string; error: string | null }[]>`
+      select id, state, error from public.fly_rollouts
       where id = any(${ids}::uuid[]) and state not in ('completed', 'rolled_back', 'aborted')`;
     if (open.length === 0) return null;
     if (Date.now() > until) return `rollouts still open: ${JSON.stringify(open)}`;
@@ -88,6 +109,28 @@ async function dumpSequence(world: World, model: Model): Promise<void> {
   }));
 }
 
+/** Sweeps while hosts are dead: at most this many, a second apart, so recoveries pass HOST_RECOVERY_AFTER_S. */
+const DEAD_HOST_SWEEPS = 2 * HOST_RECOVERY_AFTER_S + 2;
+
+/**
+ * Lets the sequence's lost hosts be recovered (sweeps a second apart until no recovery is pending), then
+ * brings the hosts back, as a host that died eventually is repaired or replaced.
+ */
+async function settleHosts(world: World, model: Model): Promise<void> {
+  if (model.deadHosts.size === 0) return;
+  for (let sweep = 1; sweep <= DEAD_HOST_SWEEPS; sweep++) {
+    await world.stack
+      .sql`update public.user_fly_apps set next_attempt_at = now() where next_attempt_at > now()`;
+    await world.stack.sweep();
+    const [{ pending }] = await world.stack.sql<{ pending: number }[]>`
+      select count(*)::int as pending from public.user_fly_volume_moves
+      where kind = 'recovery' and state = 'pending' and user_id = any(${model.users}::uuid[])`;
+    if (pending === 0 && sweep > 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  reviveHosts(model, world);
+}
+
 /** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
 async function settle(world: World, model: Model): Promise<string | null> {
   const { stack } = world;
@@ -97,6 +140,7 @@ async function settle(world: World, model: Model): Promise<string | null> {
   await stack.sql`update proptest.kick_drop set share = 0`;
   const rollouts = await settleRollouts(world, model);
   if (rollouts) return rollouts;
+  await settleHosts(world, model);
   for (let sweep = 1; sweep <= MAX_SETTLE_SWEEPS; sweep++) {
     for (const killedAt of world.kills) {
       await stack.sql`update public.user_fly_apps set lease_expires_at = now() - interval '1 second'
@@ -124,7 +168,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const stack = await startStack();
+    const stack = await startStack({ functionEnv: { HOST_RECOVERY_AFTER_S: String(HOST_RECOVERY_AFTER_S) } });
     const known: string[] = [];
     try {
       await stack.sql.unsafe(SETUP_SQL);
@@ -133,14 +177,19 @@ Deno.test({
         kills: [],
         defaultImage: stack.services.functionEnv.FLY_APP_IMAGE ?? "registry.fly.io/vyx-user-backend:latest",
       };
-      const commands = fc.commands(stepArbitraries(STEP_KINDS, USERS), { maxCommands: STEPS, size: "max" });
+      const kinds = [...STEP_KINDS, ...DATA_STEP_KINDS];
+      const commands = fc.commands(stepArbitraries(kinds, USERS), { maxCommands: STEPS, size: "max" });
       let runs = 0;
+      const tally = new Map<string, number>();
       const property = fc.asyncProperty(initialTiers(USERS), commands, async (tiers, cmds) => {
         runs++;
         for (const [tier, size] of Object.entries(START_PLAN_SIZES)) {
           await stack.sql`update public.fly_plans set cpu_kind = ${size.cpu_kind}, cpus = ${size.cpus},
                           memory_mb = ${size.memory_mb}, image = null where tier = ${tier}`;
         }
+        await stack
+          .sql`update public.fly_plans set volume_size_gb = null, volume_mount_path = null where tier <> 'elite'`;
+        await stack.sql`update public.fly_plans set ${stack.sql(ELITE_VOLUME)} where tier = 'elite'`;
         const users = await stack.newUsers(USERS);
         known.push(...users);
         const model = newModel(users);
@@ -158,6 +207,12 @@ Deno.test({
         const violations = unsettled
           ? [unsettled]
           : [...await resolveRollouts(model, world), ...await invariantViolations(model, world, known)];
+        for (
+          const { event_type, n } of await stack.sql<{ event_type: string; n: number }[]>`
+            select event_type, count(*)::int as n from public.user_fly_app_events
+            where user_id = any(${users}::uuid[]) and event_type = any(${TALLIED_EVENTS}) group by 1`
+        ) tally.set(event_type, (tally.get(event_type) ?? 0) + n);
+        if (violations.length > 0 && VERBOSE) console.log(`  violations:\n  ${violations.join("\n  ")}`);
         if (violations.length > 0 && DEBUG) await dumpSequence(world, model);
         if (violations.length > 0) throw new Error(violations.join("\n"));
       });
@@ -168,6 +223,11 @@ Deno.test({
         endOnFailure: Deno.env.get("PROPERTY_SHRINK") === "0",
       });
       console.log(`property: ${runs} sequences run (PROPERTY_RUNS=${RUNS}, shrinking included)`);
+      console.log(
+        `property: events over the sequences: ${
+          TALLIED_EVENTS.map((t) => `${t}=${tally.get(t) ?? 0}`).join(" ")
+        }`,
+      );
       if (details.failed) {
         const replay = `PROPERTY_SEED=${details.seed} PROPERTY_PATH=${details.counterexamplePath} ` +
           `npx --yes deno@2.9.6 task test tests/invariants/property.test.ts`;

@@ -218,6 +218,7 @@ export const STEP_KINDS: StepKind[] = [
                   (fields ?? {}) as Record<string, string | number>,
                 )
               }, 'property-test', 'a customer needs it')`;
+              if (fields?.region || m.override.get(user)?.region) m.regionChanged.add(user);
               if (fields) m.override.set(user, fields);
               else m.override.delete(user);
             },
@@ -412,7 +413,8 @@ export const SETUP_SQL = `
 
 /** Each user's tier at the start of a sequence (null: no subscription). */
 export function initialTiers(users: number): fc.Arbitrary<(Tier | null)[]> {
-  return fc.array(fc.constantFrom<Tier | null>("pro", "elite", "free", null), {
+  // Elite twice: its plan has the volume the data steps act on.
+  return fc.array(fc.constantFrom<Tier | null>("pro", "elite", "elite", "free", null), {
     minLength: users,
     maxLength: users,
   });

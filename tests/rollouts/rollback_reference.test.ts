@@ -3,7 +3,8 @@
  * row recorded it: the tag stays the tag (not `repo@sha256:…`), so after the rollout ends the machine reads as
  * its plan again and runs the same digest as before. Found by the property test: the rolled-back canary ran
  * `vyx-user-backend@sha256:…` while its plan said `vyx-user-backend:latest`, image drift that no rollout
- * would ever clear, under a rollout that said `rolled_back`.
+ * would ever clear, under a rollout that said `rolled_back`. When the tag was pushed again meanwhile, the
+ * rollback still puts back the digest the machine ran (`repo@digest`): never other bits than before.
  */
 import { assertEquals } from "../_support/assert.ts";
 import { withEngine } from "../_support/engine_fixture.ts";
@@ -21,37 +22,43 @@ async function imageOf(f: EngineFixture, userId: string): Promise<{ image: strin
   return { image: String(machine.config.image), digest: String(machine.image_ref?.digest) };
 }
 
+/** Halts a `-broken` rollout of pro at its canary, runs `meanwhile`, rolls back; returns the canary. */
+async function haltAndRollBack(f: EngineFixture, meanwhile: () => void): Promise<string> {
+  const rollouts = new RolloutsRepository(f.db.sql);
+  const deps = rolloutDeps(f.deps, rollouts);
+  const rollout = await rollouts.create(
+    {
+      target: { image: "registry.fly.io/vyx-user-backend:b-broken" },
+      tier: "pro",
+      canary_count: 1,
+      batch_size: 2,
+      health_timeout_s: 1,
+    },
+    "ops:test",
+  );
+  await driveUntilSettled(deps);
+  assertEquals((await rollouts.get(rollout.id))?.state, "halted");
+  const [{ user_id: canary }] = await f.db.sql<{ user_id: string }[]>`
+    select user_id from public.fly_rollout_targets where rollout_id = ${rollout.id} and batch = 0`;
+  assertEquals(
+    (await imageOf(f, canary)).image,
+    "registry.fly.io/vyx-user-backend:b-broken",
+    "canary updated",
+  );
+  meanwhile();
+  await rollouts.transition(rollout.id, "rollback", "ops:test", { reason: "broken" });
+  await driveUntilSettled(deps);
+  assertEquals((await rollouts.get(rollout.id))?.state, "rolled_back");
+  return canary;
+}
+
 Deno.test("rollback: a halted canary goes back to the tag it ran, not to a pinned digest of it", async () => {
   await withEngine(async (f) => {
     const users = await f.subscribe("pro", 2);
     for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
     const before = new Map(await Promise.all(users.map(async (u) => [u, await imageOf(f, u)] as const)));
 
-    const rollouts = new RolloutsRepository(f.db.sql);
-    const deps = rolloutDeps(f.deps, rollouts);
-    const rollout = await rollouts.create(
-      {
-        target: { image: "registry.fly.io/vyx-user-backend:b-broken" },
-        tier: "pro",
-        canary_count: 1,
-        batch_size: 2,
-        health_timeout_s: 1,
-      },
-      "ops:test",
-    );
-    await driveUntilSettled(deps);
-    assertEquals((await rollouts.get(rollout.id))?.state, "halted");
-    const [{ user_id: canary }] = await f.db.sql<{ user_id: string }[]>`
-      select user_id from public.fly_rollout_targets where rollout_id = ${rollout.id} and batch = 0`;
-    assertEquals(
-      (await imageOf(f, canary)).image,
-      "registry.fly.io/vyx-user-backend:b-broken",
-      "canary updated",
-    );
-
-    await rollouts.transition(rollout.id, "rollback", "ops:test", { reason: "broken" });
-    await driveUntilSettled(deps);
-    assertEquals((await rollouts.get(rollout.id))?.state, "rolled_back");
+    await haltAndRollBack(f, () => {});
     for (const user of users) {
       assertEquals(
         await imageOf(f, user),
@@ -59,5 +66,20 @@ Deno.test("rollback: a halted canary goes back to the tag it ran, not to a pinne
         `user ${user} runs what it ran before, as it named it`,
       );
     }
+  });
+});
+
+Deno.test("rollback: when the tag was pushed again meanwhile, the canary is held to the digest it ran", async () => {
+  await withEngine(async (f) => {
+    const users = await f.subscribe("pro", 2);
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    const before = new Map(await Promise.all(users.map(async (u) => [u, await imageOf(f, u)] as const)));
+    const canary = await haltAndRollBack(f, () => void f.emulator.pushImage(before.get(users[0])!.image));
+    const { image, digest } = before.get(canary)!;
+    assertEquals(
+      await imageOf(f, canary),
+      { image: `${image.split(":").slice(0, -1).join(":")}@${digest}`, digest },
+      "pinned to the digest it ran before, not the tag's new one",
+    );
   });
 });

@@ -215,6 +215,11 @@ export const UserRolloutSpecSchema = z.object({
   target_state: z.string(),
   /** The rollout's image wins over the user's image override (else the override wins and the user is skipped). */
   include_overridden: z.boolean().optional(),
+  /**
+   * The spec is the user's previous one (a rollback): its image reference is applied as recorded and held to
+   * its digest, not pinned to it.
+   */
+  restores_previous: z.boolean().optional(),
   spec: RolloutSpecSchema,
 });
 

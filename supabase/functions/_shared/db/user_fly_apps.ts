@@ -120,6 +120,11 @@ export const PlanSchema = z.looseObject({
   idle_action: z.enum(IDLE_ACTIONS).optional(),
   /** `fly_plans.plan_version`: bumped by every edit of the plan. */
   plan_version: z.coerce.number().int().optional(),
+  /**
+   * Set by a rollback only (never stored): the digest `image` must run. A tag that resolves to it now stays a
+   * tag; one pushed again meanwhile is pinned to it (`image@digest`).
+   */
+  image_digest: z.string().optional(),
 });
 
 /** A dedicated-app plan. */

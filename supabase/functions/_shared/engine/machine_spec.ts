@@ -8,7 +8,7 @@
  */
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
-import { sameImage } from "../image_ref.ts";
+import { pinnedImage, sameImage } from "../image_ref.ts";
 
 /** `config.metadata.managed_by` of every machine this system creates. */
 export const MANAGED_BY = "fly-user-apps";
@@ -131,6 +131,11 @@ function comparable(config: MachineConfig) {
 export interface ConfigDriftOptions {
   /** The digest the observed machine runs (`image_ref.digest`): `repo:tag` running it equals `repo@digest`. */
   observedDigest?: string | null;
+  /**
+   * The digest the desired image must run (a rollback's, see `Plan.image_digest`): a machine of the same
+   * repository running it has the desired image, whether its config names the tag or the digest.
+   */
+  desiredDigest?: string;
 }
 
 /** Names of the config parts where `observed` differs from `desired` (empty: no drift). */
@@ -141,7 +146,11 @@ export function configDrift(
 ): string[] {
   const a = comparable(observed);
   const b = comparable(desired);
-  if (sameImage(observed.image, desired.image, options.observedDigest)) a.image = b.image;
+  const heldToDigest = options.desiredDigest !== undefined &&
+    options.observedDigest === options.desiredDigest &&
+    !!observed.image && !!desired.image &&
+    pinnedImage(observed.image, options.desiredDigest) === pinnedImage(desired.image, options.desiredDigest);
+  if (heldToDigest || sameImage(observed.image, desired.image, options.observedDigest)) a.image = b.image;
   return (Object.keys(b) as (keyof typeof b)[]).filter((key) =>
     JSON.stringify(a[key]) !== JSON.stringify(b[key])
   );

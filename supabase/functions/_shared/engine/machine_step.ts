@@ -16,6 +16,7 @@ import {
   FlyNotFoundError,
   FlyPreconditionFailedError,
   type Machine,
+  type MachineConfig,
 } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
 import { pause, type ReconcileContext, remainingMs } from "./context.ts";
@@ -32,6 +33,7 @@ import { preferredMachine } from "./observe.ts";
 import type { SecretsState } from "./secrets_step.ts";
 import { BACKOFF, pollUntil, retryWhile } from "../backoff.ts";
 import { endStartFailureRecovery, isHostError, noteHostStartFailure } from "./host_recovery.ts";
+import { pinnedImage } from "../image_ref.ts";
 /**
  * Longest single server-side wait (the API allows 60 s). Shorter, so a machine that ends `failed` instead of
  * `started` is noticed within this time rather than after a full minute.
@@ -165,6 +167,37 @@ function mountsOneOf(machine: Machine, volumeIds: ReadonlySet<string>): boolean 
   return (machine.config.mounts ?? []).some((mount) => volumeIds.has(mount.volume ?? ""));
 }
 
+/** Sends the full-config update of `machine` to `desired` (guarded by its version) and records it. */
+async function updateMachine(
+  ctx: ReconcileContext,
+  appName: string,
+  machine: Machine,
+  change: { plan: Plan; desired: MachineConfig; secrets: SecretsState; drift: string[] },
+): Promise<Machine> {
+  const request = {
+    config: updatedConfig(machine, change.desired),
+    region: change.plan.region,
+    min_secrets_version: change.secrets.version ?? undefined,
+    current_version: machine.version,
+  };
+  const updated = await retryRaces(
+    ctx,
+    "machine update",
+    () => ctx.fly.machines.update(appName, machine.id, request),
+  );
+  ctx.events.push({
+    event_type: "machine_updated",
+    status: "ok",
+    metadata: {
+      app_name: appName,
+      machine_id: machine.id,
+      drift: change.drift,
+      secrets_changed: change.secrets.changed,
+    },
+  });
+  return updated;
+}
+
 /**
  * Ensures exactly one machine of ours with the desired config in the plan's region; returns it. The plan's
  * image and size are taken as given: the caller decides them (`machineTarget`), so that only rollouts change
@@ -198,24 +231,22 @@ export async function ensureMachine(
       volume,
       held: ctx.row.held_at !== null,
     });
-    const drift = configDrift(keeper.config, desired, { observedDigest: keeper.image_ref?.digest });
+    const drift = configDrift(keeper.config, desired, {
+      observedDigest: keeper.image_ref?.digest,
+      desiredDigest: plan.image_digest,
+    });
     if (drift.length > 0 || secrets.changed) {
-      const request = {
-        config: updatedConfig(keeper, desired),
-        region: plan.region,
-        min_secrets_version: secrets.version ?? undefined,
-        current_version: keeper.version,
-      };
-      machine = await retryRaces(
-        ctx,
-        "machine update",
-        () => ctx.fly.machines.update(appName, keeper.id, request),
-      );
-      ctx.events.push({
-        event_type: "machine_updated",
-        status: "ok",
-        metadata: { app_name: appName, machine_id: keeper.id, drift, secrets_changed: secrets.changed },
-      });
+      machine = await updateMachine(ctx, appName, keeper, { plan, desired, secrets, drift });
+      if (plan.image_digest && desired.image && machine.image_ref?.digest !== plan.image_digest) {
+        // The tag resolves elsewhere now (pushed again): hold the machine to the digest it must run.
+        const pinned = { ...desired, image: pinnedImage(desired.image, plan.image_digest) };
+        machine = await updateMachine(ctx, appName, machine, {
+          plan,
+          desired: pinned,
+          secrets,
+          drift: ["image"],
+        });
+      }
     }
   }
   for (const extra of machines.filter((m) => m.id !== machine.id)) {

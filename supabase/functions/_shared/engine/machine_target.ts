@@ -17,7 +17,7 @@
  * @module
  */
 import type { Override, Plan, UserFlyApp } from "../db/user_fly_apps.ts";
-import type { RolloutSpec, UserRolloutSpec } from "../db/fly_rollouts.ts";
+import type { UserRolloutSpec } from "../db/fly_rollouts.ts";
 import type { Machine } from "../fly/mod.ts";
 import { preferredMachine } from "./observe.ts";
 import { pinnedImage } from "../image_ref.ts";
@@ -65,10 +65,16 @@ export function currentMachine(live: Machine[], recordedId: string | null): Mach
   return live.find((m) => m.id === recordedId) ?? preferredMachine(live);
 }
 
-/** The image `spec` names, pinned to its digest when it has one. */
-function rolloutImage(spec: RolloutSpec): string | undefined {
+/**
+ * The image a rollout's spec for the user names, and the digest it must run: forward, the target pinned to
+ * the rollout's digest once it has one; back (`restores_previous`), the reference the machine ran before
+ * exactly as recorded (a tag stays a tag, so the machine reads as its plan again), held to the digest it ran.
+ */
+function rolloutImage(rollout: UserRolloutSpec): Pick<Plan, "image" | "image_digest"> | undefined {
+  const { spec } = rollout;
   if (!spec.image) return undefined;
-  return spec.digest ? pinnedImage(spec.image, spec.digest) : spec.image;
+  if (rollout.restores_previous) return { image: spec.image, image_digest: spec.digest };
+  return { image: spec.digest ? pinnedImage(spec.image, spec.digest) : spec.image };
 }
 
 /**
@@ -88,11 +94,12 @@ export function machineTarget(input: MachineTargetInput): Plan {
     }
     : { ...plan, image: plan.image ?? current?.config.image ?? input.defaultImage };
   const rollout = input.rollout;
-  const spec = rollout && rollout.target_state !== "pending" ? rollout.spec : undefined;
-  const rolled: Plan = spec
+  const active = rollout && rollout.target_state !== "pending" ? rollout : undefined;
+  const spec = active?.spec;
+  const rolled: Plan = active && spec
     ? {
       ...base,
-      image: rolloutImage(spec) ?? base.image,
+      ...(rolloutImage(active) ?? { image: base.image }),
       region: spec.region ?? base.region,
       cpu_kind: spec.cpu_kind ?? base.cpu_kind,
       cpus: spec.cpus ?? base.cpus,
@@ -102,9 +109,11 @@ export function machineTarget(input: MachineTargetInput): Plan {
   const override = input.override;
   if (!override) return rolled;
   const rolloutWinsImage = spec !== undefined && rollout?.include_overridden === true;
+  const image = rolloutWinsImage ? rolled.image : override.image ?? rolled.image;
   return {
     ...rolled,
-    image: rolloutWinsImage ? rolled.image : override.image ?? rolled.image,
+    image,
+    image_digest: image === rolled.image ? rolled.image_digest : undefined,
     region: override.region ?? rolled.region,
     cpu_kind: override.cpu_kind ?? rolled.cpu_kind,
     cpus: override.cpus ?? rolled.cpus,
