@@ -184,3 +184,23 @@ Deno.test("host recovery: a revert once the host is back returns to the old mach
     assertEquals((await f.reconcile(user)).outcome, "converged", "settled");
   });
 });
+
+Deno.test("host recovery: a downgrade deletes the kept volume after its final snapshot, and the move stops counting it", async () => {
+  await withEngine(async (f) => {
+    const { user, volumeId, host } = await recoveredUser(f);
+    f.emulator.setHostStatus(host, "ok");
+    const kept = async () =>
+      (await f.db.sql<{ kept_state: string }[]>`
+        select kept_state from public.user_fly_volume_moves where user_id = ${user} and from_volume_id = ${volumeId}`)
+        .map((move) => move.kept_state);
+    assertEquals(await kept(), ["kept"]);
+
+    await f.setTier(user, "free");
+    let outcome = await f.reconcile(user);
+    for (let i = 0; i < 5 && outcome.outcome !== "converged"; i++) outcome = await f.reconcile(user);
+    assertEquals(outcome.outcome, "converged");
+    const deleted = f.emulator.state().deleted_volumes.find((volume) => volume.id === volumeId);
+    assertEquals(deleted?.snapshot?.data, "after the snapshot", "deleted after a final snapshot of its data");
+    assertEquals(await kept(), ["deleted"], "no longer counted as kept (usage, status)");
+  });
+});

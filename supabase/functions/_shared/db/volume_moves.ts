@@ -117,6 +117,16 @@ export class VolumeMovesRepository extends SqlRepository {
     );
   }
 
+  /**
+   * Records that the user's kept volumes `volumeIds` (all of them when omitted: their app is gone) no longer
+   * exist, whatever deleted them (a deprovision, a duplicate): usage and status stop counting them.
+   */
+  async markVolumesDeleted(userId: string, volumeIds?: string[]): Promise<void> {
+    await this.sql`update public.user_fly_volume_moves set kept_state = 'deleted'
+      where user_id = ${userId} and kept_state = 'kept'
+        and (${volumeIds ?? null}::text[] is null or from_volume_id = any(${volumeIds ?? null}::text[]))`;
+  }
+
   /** Records that a kept volume was deleted at the end of its keep period. */
   async markKeptDeleted(id: number): Promise<void> {
     await this.sql`update public.user_fly_volume_moves set kept_state = 'deleted' where id = ${id}`;

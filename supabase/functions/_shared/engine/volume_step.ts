@@ -296,7 +296,7 @@ async function fitSize(
 
 /**
  * Deletes a volume of ours that no machine uses, once its final snapshot is created (a 404 means it is gone
- * already).
+ * already); a move that kept it stops counting it.
  */
 async function deleteVolume(ctx: ReconcileContext, appName: string, volume: Volume, reason: string) {
   const snapshot = await ensureFinalSnapshot(ctx, appName, volume);
@@ -305,6 +305,7 @@ async function deleteVolume(ctx: ReconcileContext, appName: string, volume: Volu
   } catch (error) {
     if (!(error instanceof FlyNotFoundError)) throw error;
   }
+  await ctx.repo.moves.markVolumesDeleted(ctx.row.user_id, [volume.id]);
   ctx.events.push({
     event_type: "volume_deleted",
     status: "info",
@@ -402,8 +403,9 @@ export async function deleteVolumes(ctx: ReconcileContext, appName: string): Pro
   try {
     volumes = await ourVolumes(ctx, appName);
   } catch (error) {
-    if (error instanceof FlyNotFoundError) return 0;
-    throw error;
+    if (!(error instanceof FlyNotFoundError)) throw error;
+    await ctx.repo.moves.markVolumesDeleted(ctx.row.user_id); // they went with the app
+    return 0;
   }
   const held = volumes.find((volume) => volume.attached_machine_id);
   if (held) {
