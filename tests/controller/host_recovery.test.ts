@@ -204,3 +204,27 @@ Deno.test("host recovery: a downgrade deletes the kept volume after its final sn
     assertEquals(await kept(), ["deleted"], "no longer counted as kept (usage, status)");
   });
 });
+
+Deno.test("host recovery: a host back after the refused starts' recovery fell due ends it; nothing replaced", async () => {
+  await withEngine(async (f) => {
+    f.reconfigure({ HOST_RECOVERY_AFTER_S: String(RECOVERY_AFTER_S) });
+    const { user, volumeId, host } = await provisioned(f);
+    const machineId = (await f.row(user)).machine_id;
+    f.emulator.writeVolumeData(volumeId, "snapshotted");
+    f.emulator.advanceClock(86_400_000); // a snapshot exists: the recovery would trade the newer data for it
+    f.emulator.writeVolumeData(volumeId, "newer");
+    f.emulator.setHostStatus(host, "unreachable", { volumes: false });
+    assertEquals((await f.reconcile(user)).outcome, "progressing");
+    await new Promise((resolve) => setTimeout(resolve, RECOVERY_AFTER_S * 1000 + 200));
+    f.emulator.setHostStatus(host, "ok");
+
+    assertEquals((await f.reconcile(user)).outcome, "converged");
+    const row = await f.row(user);
+    assertEquals([row.volume_id, row.machine_id], [volumeId, machineId], "the same volume and machine");
+    assertEquals(f.emulator.readVolumeData(volumeId), "newer", "no data traded for an older snapshot");
+    const [move] = await f.db.sql<{ state: string }[]>`
+      select state from public.user_fly_volume_moves where user_id = ${user}`;
+    assertEquals(move.state, "canceled");
+    assert(!(await f.eventTypes(user)).includes("host_recovered"));
+  });
+});

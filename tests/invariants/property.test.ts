@@ -131,7 +131,11 @@ async function settleHosts(world: World, model: Model): Promise<void> {
   reviveHosts(model, world);
 }
 
-/** Ends what the sequence started that must stop for the system to converge, then sweeps until settled. */
+/**
+ * Ends what the sequence started that must stop for the system to converge, then sweeps until settled: no
+ * reconcile due or in flight, every generation observed except where the outcome was terminal (`error`, left
+ * for an operator: the invariants then say whether that refusal was one the product makes on purpose).
+ */
 async function settle(world: World, model: Model): Promise<string | null> {
   const { stack } = world;
   const users = model.users;
@@ -152,8 +156,8 @@ async function settle(world: World, model: Model): Promise<string | null> {
     const [{ unsettled, queued }] = await stack.sql<{ unsettled: number; queued: number }[]>`
       select (select count(*)::int from public.user_fly_apps a
               where a.user_id = any(${users}::uuid[])
-                and (a.observed_generation < a.desired_generation or a.next_attempt_at is not null
-                     or a.lease_owner is not null)) as unsettled,
+                and ((a.observed_generation < a.desired_generation and a.status <> 'error')
+                     or a.next_attempt_at is not null or a.lease_owner is not null)) as unsettled,
              (select count(*)::int from private.tier_outbox) as queued`;
     if (unsettled === 0 && queued === 0) {
       await stack.sweep(); // one more: the safety net must find nothing left to do

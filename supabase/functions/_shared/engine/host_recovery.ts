@@ -80,12 +80,24 @@ export async function endRecoveryIfHostBack(
   await ctx.repo.moves.cancel(recovery.id);
 }
 
-/** True when the user's pending recovery of `volumeId` came from refused starts and is due. */
-export async function startFailureRecoveryDue(ctx: ReconcileContext, volumeId: string): Promise<boolean> {
+/**
+ * True when the user's pending recovery of `volume` came from refused starts, is due, and its machine's host
+ * is still unreachable. A host that came back (the machine reports it again) ends the recovery instead: the
+ * machine is started as usual, its data never traded for an older snapshot.
+ */
+export async function startFailureRecoveryDue(
+  ctx: ReconcileContext,
+  options: { appName: string; volume: Pick<Volume, "id" | "attached_machine_id"> },
+): Promise<boolean> {
+  const { appName, volume } = options;
   const pending = await ctx.repo.moves.pending(ctx.row.user_id);
-  return pending?.kind === "recovery" && pending.reason === REASON.start &&
-    pending.from_volume_id === volumeId &&
-    Date.now() >= dueAt(ctx, pending);
+  const due = pending?.kind === "recovery" && pending.reason === REASON.start &&
+    pending.from_volume_id === volume.id && Date.now() >= dueAt(ctx, pending);
+  if (!due || !volume.attached_machine_id) return due;
+  const machine = await ctx.fly.machines.get(appName, volume.attached_machine_id).catch(() => null);
+  if (machine === null || machine.host_status === "unreachable") return true;
+  await ctx.repo.moves.cancel(pending.id);
+  return false;
 }
 
 /**

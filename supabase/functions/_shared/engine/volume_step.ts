@@ -367,7 +367,8 @@ export async function ensureVolume(
   let keeper = moves.target ?? keeperOf(volumes, recordedId);
   const kept = new Set(moves.keptWithMachine);
   if (
-    keeper && (keeper.host_status === "unreachable" || await startFailureRecoveryDue(ctx, keeper.id))
+    keeper &&
+    (keeper.host_status === "unreachable" || await startFailureRecoveryDue(ctx, { appName, volume: keeper }))
   ) {
     const dead = keeper;
     keeper = await recoverLostHost(ctx, { appName, sizeGb: wanted.sizeGb, volume: dead }, tools);
