@@ -30,3 +30,9 @@ comment on function private.fly_rollout_spec_for_user(uuid) is
   'restores_previous, spec} where spec is what the controller should converge the user to now: the target + '
   'pinned digest once the user''s batch got it, else (restores_previous) the previous spec: its image '
   'reference as the row recorded it, held to the recorded digest. Null when no active rollout covers the user.';
+
+-- A rollback target whose user's reconcile is refused for good is skipped as `refused` (rollout/driver.ts).
+comment on column public.fly_rollout_targets.skip_reason is
+  'skipped: why the target was left alone (not_provisioned, overridden; refused: a rollback whose previous '
+  'spec the user''s reconcile refuses for good); healthy: held or idle (config applied to the stopped '
+  'machine, no gate).';

@@ -666,7 +666,7 @@ COMMENT ON COLUMN public.fly_rollout_targets.failing_checks IS 'The checks the d
 -- Name: COLUMN fly_rollout_targets.skip_reason; Type: COMMENT; Schema: public; Owner: postgres
 --
 
-COMMENT ON COLUMN public.fly_rollout_targets.skip_reason IS 'skipped: why the target was left alone (not_provisioned, overridden); healthy: held (config applied to the stopped machine, no gate).';
+COMMENT ON COLUMN public.fly_rollout_targets.skip_reason IS 'skipped: why the target was left alone (not_provisioned, overridden; refused: a rollback whose previous spec the user''s reconcile refuses for good); healthy: held or idle (config applied to the stopped machine, no gate).';
 
 --
 -- Name: COLUMN fly_rollout_targets.stage; Type: COMMENT; Schema: public; Owner: postgres

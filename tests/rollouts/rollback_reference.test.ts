@@ -4,7 +4,9 @@
  * its plan again and runs the same digest as before. Found by the property test: the rolled-back canary ran
  * `vyx-user-backend@sha256:…` while its plan said `vyx-user-backend:latest`, image drift that no rollout
  * would ever clear, under a rollout that said `rolled_back`. When the tag was pushed again meanwhile, the
- * rollback still puts back the digest the machine ran (`repo@digest`): never other bits than before.
+ * rollback still puts back the digest the machine ran (`repo@digest`): never other bits than before. A user
+ * whose reconcile is refused for good (here a region override the volume cannot follow) is skipped as
+ * `refused` and the rollback still ends `rolled_back` (the property test found it halting for good).
  */
 import { assertEquals } from "../_support/assert.ts";
 import { withEngine } from "../_support/engine_fixture.ts";
@@ -23,7 +25,10 @@ async function imageOf(f: EngineFixture, userId: string): Promise<{ image: strin
 }
 
 /** Halts a `-broken` rollout of pro at its canary, runs `meanwhile`, rolls back; returns the canary. */
-async function haltAndRollBack(f: EngineFixture, meanwhile: () => void): Promise<string> {
+async function haltAndRollBack(
+  f: EngineFixture,
+  meanwhile: (canary: string) => Promise<unknown> | void,
+): Promise<string> {
   const rollouts = new RolloutsRepository(f.db.sql);
   const deps = rolloutDeps(f.deps, rollouts);
   const rollout = await rollouts.create(
@@ -45,7 +50,7 @@ async function haltAndRollBack(f: EngineFixture, meanwhile: () => void): Promise
     "registry.fly.io/vyx-user-backend:b-broken",
     "canary updated",
   );
-  meanwhile();
+  await meanwhile(canary);
   await rollouts.transition(rollout.id, "rollback", "ops:test", { reason: "broken" });
   await driveUntilSettled(deps);
   assertEquals((await rollouts.get(rollout.id))?.state, "rolled_back");
@@ -81,5 +86,26 @@ Deno.test("rollback: when the tag was pushed again meanwhile, the canary is held
       { image: `${image.split(":").slice(0, -1).join(":")}@${digest}`, digest },
       "pinned to the digest it ran before, not the tag's new one",
     );
+  });
+});
+
+Deno.test("rollback: a user whose reconcile is refused for good is skipped as refused; the rollback ends", async () => {
+  await withEngine(async (f) => {
+    await f.db
+      .sql`update public.fly_plans set volume_size_gb = 1, volume_mount_path = '/data' where tier = 'pro'`;
+    const users = await f.subscribe("pro", 2);
+    for (const user of users) assertEquals((await f.reconcile(user)).outcome, "converged");
+    // The canary's volume is in sin: a region override to fra is refused (the data would not follow).
+    const canary = await haltAndRollBack(
+      f,
+      (user) =>
+        f.db.sql`select private.set_user_fly_app_override(${user}, ${f.db.sql.json({ region: "fra" })},
+                 'ops:test', 'a customer moved')`,
+    );
+    const [target] = await f.db.sql<{ state: string; skip_reason: string }[]>`
+      select state, skip_reason from public.fly_rollout_targets where user_id = ${canary}`;
+    assertEquals([target.state, target.skip_reason], ["skipped", "refused"]);
+    const row = await f.row(canary);
+    assertEquals(row.status, "error", "the refusal is the user's own, alerted by the controller");
   });
 });

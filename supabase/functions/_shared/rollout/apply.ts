@@ -172,8 +172,9 @@ export function controllerApply(deps: EngineDeps): ApplyTarget {
       case "lease_lost":
         return { outcome: "progressing" };
       case "failed":
-      case "terminal":
         return { outcome: "failed", error: result.error ?? result.outcome };
+      case "terminal":
+        return { outcome: "failed", refused: true, error: result.error ?? result.outcome };
       case "progressing":
         return { outcome: "progressing", error: result.error ?? null };
     }

@@ -19,7 +19,8 @@
  *
  * Forward, the rollout's target goes out; once a digest is pinned (the first success records the digest Fly
  * reported; until then targets go one at a time) every later target gets `image@digest`. A rollback applies
- * each target's own previous spec (snapshotted at creation), same gates: its image reference exactly as the
+ * each target's own previous spec (snapshotted at creation), same gates (a user whose reconcile is refused for
+ * good is skipped as `refused`, see {@link refusalInRollback}): its image reference exactly as the
  * row recorded it (a tag goes back as the tag, so the machine reads as its plan again), the digest it ran kept
  * for the record.
  *
@@ -62,6 +63,11 @@ export interface TargetOutcome {
   failingChecks?: string[];
   /** `skipped`: why (`not_provisioned`, ...); `healthy`: `held` when a stopped machine got the config, no gate. */
   skipReason?: string;
+  /**
+   * `failed`: the user's own reconcile was refused for good (a terminal outcome: the user is in `error`,
+   * alerted, waiting for an operator), not a machine that failed its update.
+   */
+  refused?: boolean;
 }
 
 /** One look at a machine: what Fly answered, and when the request was sent (epoch ms). */
@@ -201,6 +207,17 @@ export function endGate(rollout: Rollout, outcome: TargetOutcome, now = Date.now
   };
 }
 
+/**
+ * A rollback leaves a user whose reconcile is refused for good alone (`skipped`, `refused`) instead of
+ * counting a failure: it applied their previous spec and it was refused, so nothing it retries can help, and
+ * halting the way back would leave every other machine on the rolled-out image. Forward, a refusal still
+ * counts as a failure (it may be the new spec's doing).
+ */
+function refusalInRollback(rollout: Rollout, outcome: TargetOutcome): TargetOutcome {
+  if (rollout.direction !== "rollback" || outcome.outcome !== "failed" || !outcome.refused) return outcome;
+  return { outcome: "skipped", skipReason: "refused", error: outcome.error };
+}
+
 /** Applies (or looks at) one target, turning a thrown error into a failed outcome. */
 async function applyOne(
   deps: RolloutDeps,
@@ -214,7 +231,7 @@ async function applyOne(
       ...options,
       gateStartedAt,
     });
-    if (outcome.outcome !== "gate") return outcome;
+    if (outcome.outcome !== "gate") return refusalInRollback(rollout, outcome);
     // The stored start wins: every run measures the gate from the moment the update was applied.
     return endGate(rollout, {
       ...outcome,

@@ -5,7 +5,8 @@
  * A target reads `pending`, `updating` (claimed, its update not applied yet), `gate (212 s left; machine
  * started, checks not passing: health)`, `healthy`, `failed (why)`, `applied (held: config applied, no gate)`
  * / `applied (idle: config applied, no gate)` (a stopped machine, counted as applied), `skipped (not
- * provisioned)`, `rolling_back`, `rolled_back` or `rollback_failed (why)`.
+ * provisioned)`, `skipped (refused: …)` (a rollback that cannot help a user in `error`), `rolling_back`,
+ * `rolled_back` or `rollback_failed (why)`.
  *
  * @module
  */
@@ -18,6 +19,7 @@ const SKIP_WORDS: Record<string, string> = {
   idle: "idle: config applied, no gate",
   not_provisioned: "not provisioned",
   overridden: "overridden",
+  refused: "refused: the user's own reconcile is refused for good, see the user's status",
 };
 
 /** The display state of a target: its stored state, with the gate and the skip reason spelt out. */
