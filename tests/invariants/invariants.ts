@@ -32,13 +32,12 @@ async function keptVolumes(world: World): Promise<Set<string>> {
 }
 
 /**
- * Why a paid user may end `error` on purpose, or null: a lost host with no snapshot to recover from (never an
- * empty volume in its place), or a region move the volume cannot follow.
+ * Whether a paid user may end `error` on purpose: a lost host with no snapshot to recover from (never an empty
+ * volume in its place), or a region move the volume cannot follow.
  */
-function refusedOnPurpose(model: Model, user: string, error: string | null): string | null {
-  if (model.hostLost.has(user) && /no snapshot/.test(error ?? "")) return "lost host, no snapshot";
-  if (model.regionChanged.has(user) && /would not follow/.test(error ?? "")) return "region move refused";
-  return null;
+function refusedOnPurpose(model: Model, user: string, error: string | null): boolean {
+  return (model.hostLost.has(user) && /no snapshot/.test(error ?? "")) ||
+    (model.regionChanged.has(user) && /would not follow/.test(error ?? ""));
 }
 
 /** Violations of the user's volumes: data only they wrote, and kept volumes the rows list that exist. */

@@ -30,6 +30,20 @@ export function sameImage(observed: string | undefined, desired: string | undefi
   return pinnedImage(observed, digest) === desired;
 }
 
+/**
+ * Whether a machine whose config names `observed` and that runs `digests.observed` runs `desired` held to
+ * `digests.desired` (a rollback's previous image): the same repository at that digest, whether its config names
+ * the tag or `repo@digest`.
+ */
+export function heldToDigest(
+  observed: string | undefined,
+  desired: string | undefined,
+  digests: { observed?: string | null; desired?: string },
+): boolean {
+  if (!observed || !desired || !digests.desired || digests.observed !== digests.desired) return false;
+  return pinnedImage(observed, digests.desired) === pinnedImage(desired, digests.desired);
+}
+
 /** The tag of an image reference (`registry.fly.io/app:v2` → `v2`), or null when it has none (`…@sha256:…`). */
 export function imageTag(image: string): string | null {
   const name = image.split("@")[0];

@@ -8,7 +8,7 @@
  */
 import type { Machine, MachineConfig } from "../fly/mod.ts";
 import type { Plan } from "../db/user_fly_apps.ts";
-import { pinnedImage, sameImage } from "../image_ref.ts";
+import { heldToDigest, sameImage } from "../image_ref.ts";
 
 /** `config.metadata.managed_by` of every machine this system creates. */
 export const MANAGED_BY = "fly-user-apps";
@@ -146,11 +146,11 @@ export function configDrift(
 ): string[] {
   const a = comparable(observed);
   const b = comparable(desired);
-  const heldToDigest = options.desiredDigest !== undefined &&
-    options.observedDigest === options.desiredDigest &&
-    !!observed.image && !!desired.image &&
-    pinnedImage(observed.image, options.desiredDigest) === pinnedImage(desired.image, options.desiredDigest);
-  if (heldToDigest || sameImage(observed.image, desired.image, options.observedDigest)) a.image = b.image;
+  const digests = { observed: options.observedDigest, desired: options.desiredDigest };
+  if (
+    sameImage(observed.image, desired.image, options.observedDigest) ||
+    heldToDigest(observed.image, desired.image, digests)
+  ) a.image = b.image;
   return (Object.keys(b) as (keyof typeof b)[]).filter((key) =>
     JSON.stringify(a[key]) !== JSON.stringify(b[key])
   );
