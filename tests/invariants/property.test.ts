@@ -94,7 +94,7 @@ async function settleRollouts(world: World, model: Model): Promise<string | null
   return null;
 }
 
-/** What {@link DEBUG} prints of a failed sequence: its rollouts, their targets, its users' events. */
+/** What {@link DEBUG} prints of a failed sequence: its rollouts and their targets, its users' rows, volume moves and events. */
 async function dumpSequence(world: World, model: Model): Promise<void> {
   const { sql } = world.stack;
   const ids = model.rollouts.map((r) => r.id);
@@ -103,6 +103,11 @@ async function dumpSequence(world: World, model: Model): Promise<void> {
                         where id = any(${ids}::uuid[]) order by created_at`,
     targets: await sql`select user_id, batch, state, skip_reason, error, image_digest
                        from public.fly_rollout_targets where rollout_id = any(${ids}::uuid[])`,
+    rows: await sql`select user_id, status, desired_state, desired_generation, observed_generation,
+                           next_attempt_at, lease_owner, retry_count, error_message
+                    from public.user_fly_apps where user_id = any(${model.users}::uuid[])`,
+    moves: await sql`select user_id, kind, state, kept_state, from_volume_id, to_volume_id
+                     from public.user_fly_volume_moves where user_id = any(${model.users}::uuid[])`,
     events: await sql`select e.user_id, e.seq, e.event_type, e.created_at, e.metadata
                       from public.user_fly_app_events e where e.user_id = any(${model.users}::uuid[])
                       order by e.seq`,
