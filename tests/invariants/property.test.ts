@@ -43,8 +43,11 @@ const VERBOSE = Deno.env.get("PROPERTY_VERBOSE") === "1";
 const DEBUG = Deno.env.get("PROPERTY_DEBUG") === "1";
 /** Sweeps the system gets to converge once the sequence ends and its faults stop. */
 const MAX_SETTLE_SWEEPS = 10;
-/** The pause between settling sweeps while something is unsettled (a sweep can take well under a second). */
-const SETTLE_PAUSE_MS = 500;
+/**
+ * The pause between settling sweeps while something is unsettled (a sweep can take well under a second): ten
+ * of them outlast one 15 s wait of a reconcile on a machine that a dying host stopped mid-boot.
+ */
+const SETTLE_PAUSE_MS = 2_000;
 /** The lease the functions use by default: a killed process's leases end this long after it took them. */
 const LEASE_SECONDS = 30;
 
@@ -170,7 +173,7 @@ async function settle(world: World, model: Model): Promise<string | null> {
       await stack.sweep(); // one more: the safety net must find nothing left to do
       return null;
     }
-    // A reconcile in flight may be waiting out Fly's refusals (up to 2 s apart): give it time between sweeps.
+    // A reconcile in flight may be waiting out Fly's refusals or a wait chunk: give it time between sweeps.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_PAUSE_MS));
   }
   return `not settled after ${MAX_SETTLE_SWEEPS} sweeps`;
