@@ -99,7 +99,9 @@ export function machineTarget(input: MachineTargetInput): Plan {
   const rolled: Plan = active && spec
     ? {
       ...base,
-      ...(rolloutImage(active) ?? { image: base.image }),
+      // A rollback to a user who had no machine when the rollout began restores what their plan says.
+      ...(rolloutImage(active) ??
+        { image: active.restores_previous ? plan.image ?? input.defaultImage : base.image }),
       region: spec.region ?? base.region,
       cpu_kind: spec.cpu_kind ?? base.cpu_kind,
       cpus: spec.cpus ?? base.cpus,
